@@ -1,0 +1,20 @@
+"""robustrep_lite: worst-case mutual information and robust representations, as a book.
+
+Reproduces Zhu, Zhang & Evans, "Learning Adversarially Robust Representations via Worst-Case
+Mutual Information Maximization" (ICML 2020), and sets it beside spectral regularization of
+representations (Yang, Zavatone-Veth & Pehlevan, 2024).
+
+The chapters import submodules directly (``from robustrep_lite import theory``); the one name
+every chapter needs first, :func:`setup_chapter`, is re-exported here.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("robustrep_lite")
+except PackageNotFoundError:  # running from a source tree that was not installed
+    __version__ = "0.0.0+unknown"
+
+from robustrep_lite.chapter import setup_chapter  # noqa: E402
+
+__all__ = ["__version__", "setup_chapter"]

@@ -1,0 +1,49 @@
+"""The set-up every chapter runs first: choose the profile, device and seed, make plotly figures
+visible everywhere, and print a banner saying what produced the page's outputs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from robustrep_lite.data import data_root
+from robustrep_lite.plots import setup_plotly
+from robustrep_lite.profiles import Profile, active_profile, profile_reason
+from robustrep_lite.runtime import default_device, provenance, seed_everything
+
+
+@dataclass(frozen=True)
+class ChapterContext:
+    """What a chapter needs to know about where it runs."""
+
+    profile: Profile
+    device: torch.device
+    seed: int
+    provenance: dict[str, str | int]
+
+
+def describe_data(profile: Profile) -> str:
+    """Where this profile's data comes from, in words (for banners and result files)."""
+    if profile.data_source == "embedded":
+        return "embedded offline stand-ins (scikit-learn digits, generated colour patterns)"
+    return f"real data from {data_root()} (npz or torchvision; set ROBUSTREP_DATA)"
+
+
+def setup_chapter(seed: int = 0, profile: str | None = None) -> ChapterContext:
+    """Seed everything, pick profile and device, set the plotly renderer, print the banner."""
+    chosen = active_profile(profile)
+    _, reason = profile_reason(profile)
+    device = default_device()
+    seed_everything(seed)
+    renderer = setup_plotly()
+    record = provenance(chosen.name, describe_data(chosen), device, seed)
+    print(
+        f"robustrep_lite {record['robustrep_lite']} (commit {record['git_commit']}), "
+        f"torch {record['torch']}, plotly {record['plotly']}, python {record['python']}\n"
+        f"profile: {chosen.name} ({reason}): {chosen.description}\n"
+        f"device:  {record['device']}\n"
+        f"data:    {record['data']}\n"
+        f"seed:    {seed}; plotly renderer: {renderer}; run at {record['time_utc']}"
+    )
+    return ChapterContext(chosen, device, seed, record)

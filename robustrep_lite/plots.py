@@ -1,0 +1,126 @@
+"""Plotting helpers: a plotly renderer that draws in Jupyter, in Colab and in the built book, and
+the plotly-slider figure that is the static twin of an ipywidgets slider.
+
+Why a renderer of our own: plotly 6+ inside a kernel emits only
+``application/vnd.plotly.v1+json`` by default, which a static book cannot show (the figure is
+silently blank). The ``"robustrep"`` renderer emits that JSON (JupyterLab, VS Code) *and* an
+HTML ``<div>`` that calls the global ``Plotly`` object, which the book serves from its own
+``_static`` folder (see ``book/_ext/offline_assets.py``), so no page needs a CDN.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import plotly.graph_objects as go
+import plotly.io as pio
+import torch
+from plotly.io._base_renderers import MimetypeRenderer, PlotlyRenderer
+
+RENDERER_NAME = "robustrep"
+
+
+class BookRenderer(MimetypeRenderer):
+    """Plotly JSON plus a plotly.js-free HTML div (plotly.js and MathJax come from the page)."""
+
+    def to_mimebundle(self, fig_dict: dict[str, Any]) -> dict[str, Any]:
+        html = pio.to_html(
+            fig_dict,
+            include_plotlyjs=False,
+            include_mathjax=False,
+            full_html=False,
+            default_width="100%",
+            default_height=460,
+            validate=False,
+        )
+        bundle = PlotlyRenderer().to_mimebundle(fig_dict)
+        bundle["text/html"] = html
+        return bundle
+
+
+def setup_plotly(renderer: str | None = None) -> str:
+    """Choose the plotly renderer explicitly and return its name.
+
+    ``renderer`` wins if given; else ``$PLOTLY_RENDERER``; else ``"colab"`` on Colab (which
+    loads plotly.js itself); else our ``"robustrep"`` renderer (Jupyter, nbmake, the book).
+    """
+    if RENDERER_NAME not in pio.renderers:
+        pio.renderers[RENDERER_NAME] = BookRenderer()
+    if renderer is None:
+        renderer = os.environ.get("PLOTLY_RENDERER") or (
+            "colab" if "google.colab" in sys.modules else RENDERER_NAME
+        )
+    pio.renderers.default = renderer
+    return renderer
+
+
+def slider_figure(
+    steps: Sequence[tuple[str, Sequence[go.BaseTraceType]]],
+    *,
+    slider_label: str,
+    active: int = 0,
+    layout: dict[str, Any] | None = None,
+    figure: go.Figure | None = None,
+) -> go.Figure:
+    """A figure whose slider switches between precomputed trace sets, in pure JavaScript.
+
+    ``steps`` is a list of ``(label, traces)``, one per slider position, each with the same
+    number of traces; position ``i`` shows the traces of ``steps[i]``. Start from ``figure``
+    (e.g. ``make_subplots``; traces then name their axes) or a blank one. The static twin
+    of an ipywidgets slider: it keeps working in the static site, where widget callbacks
+    cannot run. Raises ``ValueError`` on an empty list, a mismatched trace count or a bad
+    ``active`` index.
+    """
+    if not steps:
+        raise ValueError("steps must hold at least one (label, traces) pair")
+    per_step = len(steps[0][1])
+    if per_step == 0 or any(len(traces) != per_step for _, traces in steps):
+        raise ValueError(
+            "steps: every slider position must carry the same, non-zero number of traces"
+        )
+    if not 0 <= active < len(steps):
+        raise ValueError(f"active must be in [0, {len(steps) - 1}], got {active}")
+    fig = figure if figure is not None else go.Figure()
+    for i, (_, traces) in enumerate(steps):
+        for trace in traces:
+            trace.visible = i == active
+            fig.add_trace(trace)
+    slider_steps = []
+    for i, (label, _) in enumerate(steps):
+        visible = [j // per_step == i for j in range(per_step * len(steps))]
+        slider_steps.append({"label": label, "method": "restyle", "args": [{"visible": visible}]})
+    fig.update_layout(
+        sliders=[
+            {
+                "active": active,
+                "currentvalue": {"prefix": f"{slider_label} = "},
+                "pad": {"t": 40},
+                "steps": slider_steps,
+            }
+        ],
+        **(layout or {}),
+    )
+    return fig
+
+
+def image_png(image: torch.Tensor, scale: int = 4) -> bytes:
+    """PNG bytes of one image tensor (C, H, W) in [0, 1], upscaled ``scale`` times (nearest),
+    for an ``ipywidgets.Image``. Raises ``ValueError`` for another shape or range."""
+    if image.ndim != 3 or image.shape[0] not in (1, 3):
+        raise ValueError(
+            f"image must have shape (C, H, W) with C in (1, 3), got {tuple(image.shape)}"
+        )
+    if not torch.isfinite(image).all() or image.min() < 0 or image.max() > 1:
+        raise ValueError("image values must be finite and in [0, 1]")
+    from PIL import Image
+
+    pixels = (image.detach().cpu() * 255).round().to(torch.uint8)
+    pixels = pixels.repeat_interleave(scale, 1).repeat_interleave(scale, 2)
+    array = pixels[0].numpy() if pixels.shape[0] == 1 else pixels.permute(1, 2, 0).numpy()
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()

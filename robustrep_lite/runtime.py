@@ -1,0 +1,77 @@
+"""Where and how code runs: device choice, seeding, and the provenance record that every stored
+result and chapter banner carries (profile, data, device, versions, commit)."""
+
+from __future__ import annotations
+
+import platform
+import random
+import subprocess
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from robustrep_lite import __version__
+
+
+def default_device() -> torch.device:
+    """CUDA if available, then Apple's MPS, else the CPU."""
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's, NumPy's and torch's generators (all devices) with ``seed``."""
+    random.seed(seed)
+    np.random.seed(seed)  # noqa: NPY002 - the legacy global generator other code may use
+    torch.manual_seed(seed)
+
+
+def describe_device(device: torch.device) -> str:
+    """A readable device name, e.g. ``cuda (NVIDIA H100 80GB HBM3)`` or ``cpu (2 threads)``."""
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    if device.type == "cpu":
+        arch = platform.processor() or platform.machine()
+        return f"cpu ({torch.get_num_threads()} threads, {arch})"
+    return device.type
+
+
+def git_commit(path: Path | None = None) -> str | None:
+    """The short commit of the checkout holding ``path`` (default: this package), if any."""
+    where = path or Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=where,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def provenance(profile: str, data: str, device: torch.device, seed: int) -> dict[str, str | int]:
+    """What produced a result: profile, data, device, seed, versions, commit and time (UTC)."""
+    import plotly
+
+    return {
+        "robustrep_lite": __version__,
+        "profile": profile,
+        "data": data,
+        "device": describe_device(device),
+        "seed": seed,
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "plotly": plotly.__version__,
+        "python": platform.python_version(),
+        "git_commit": git_commit() or "unknown",
+        "time_utc": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    }

@@ -1,0 +1,40 @@
+"""Argument checks shared by the library: every bad input becomes a ``ValueError`` that names
+the argument and the values it accepts (never a silent NaN or a wrong number)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+
+def check_choice(name: str, value: Any, choices: Iterable[Any]) -> Any:
+    """Return ``value`` if it is one of ``choices``, else raise a ``ValueError`` listing them."""
+    options = tuple(choices)
+    if value not in options:
+        raise ValueError(f"{name} must be one of {options!r}, got {value!r}")
+    return value
+
+
+def check_nonnegative(name: str, value: Any) -> Any:
+    """Return ``value`` if every entry is finite and >= 0, else raise a ``ValueError``."""
+    arr = np.asarray(value, dtype=float)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite and >= 0, got {value!r}")
+    if np.any(arr < 0):
+        raise ValueError(f"{name} must be >= 0, got {value!r}")
+    return value
+
+
+def check_finite(name: str, value: Any) -> Any:
+    """Return ``value`` if it holds no NaN or infinity, else raise a ``ValueError``."""
+    if hasattr(value, "detach"):  # a torch tensor: check it without a host copy of the data
+        import torch
+
+        ok = bool(torch.isfinite(value).all())
+    else:
+        ok = bool(np.all(np.isfinite(np.asarray(value, dtype=float))))
+    if not ok:
+        raise ValueError(f"{name} must contain only finite values (no NaN or inf)")
+    return value

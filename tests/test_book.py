@@ -1,0 +1,193 @@
+"""The built book: a strict Jupyter Book build (warnings are errors), then every page opened in
+headless Chromium from a localhost server with the network cut off. A page fails if a plotly
+figure did not draw, math was left unrendered, a widget did not render, the page logged a
+JavaScript error, or it asked for a script, style or font from anywhere but the site itself."""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = [pytest.mark.book, pytest.mark.xdist_group("book")]
+
+
+def _pages() -> list[str]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    pages = [toc["root"]]
+    for part in toc.get("parts", []):
+        pages += [chapter["file"] for chapter in part["chapters"]]
+    return pages
+
+
+@pytest.fixture(scope="session")
+def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("book")
+    jb = Path(sys.executable).with_name("jupyter-book")
+    result = subprocess.run(
+        [
+            str(jb),
+            "build",
+            str(ROOT),
+            "--builder",
+            "html",
+            "-W",
+            "--keep-going",
+            "--path-output",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, f"strict book build failed:\n{log[-6000:]}"
+    return out / "_build" / "html"
+
+
+def test_strict_build_writes_every_page_with_its_offline_assets(built_site: Path) -> None:
+    for page in _pages():
+        assert (built_site / f"{page}.html").is_file(), page
+    static = built_site / "_static"
+    for asset in (
+        "plotly/plotly.min.js",
+        "mathjax/tex-chtml.js",
+        "widgets/embed-amd.js",
+        "widgets/require.min.js",
+    ):
+        assert (static / asset).is_file(), asset
+
+
+@pytest.fixture(scope="session")
+def server(built_site: Path) -> Iterator[str]:
+    handler = functools.partial(_QuietHandler, directory=str(built_site))
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def _chromium() -> str:
+    path = os.environ.get("ROBUSTREP_CHROMIUM") or shutil.which("chromium")
+    assert path, "Debian's chromium is needed (make test installs it; or set ROBUSTREP_CHROMIUM)"
+    return path
+
+
+@pytest.fixture(scope="session")
+def browser(server: str):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=_chromium(),
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield chromium
+        chromium.close()
+
+
+def _expected_outputs(page: str) -> tuple[int, int]:
+    """(plotly figures, widget views) stored in the page's notebook (0, 0 for Markdown)."""
+    path = ROOT / f"{page}.ipynb"
+    if not path.exists():
+        return 0, 0
+    figures = widgets = 0
+    for cell in nbformat.read(path, as_version=4).cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            figures += "application/vnd.plotly.v1+json" in data
+            widgets += "application/vnd.jupyter.widget-view+json" in data
+    return figures, widgets
+
+
+UNRENDERED_MATH = r"""() => {
+  const walker = document.createTreeWalker(document.querySelector('main') || document.body,
+                                           NodeFilter.SHOW_TEXT);
+  const bad = [];
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    if (n.parentElement.closest('mjx-container, pre, code, script, style, .highlight')) continue;
+    if (/\$\$|\$\\|\\\(|\\\[|\\begin\{/.test(n.textContent)) bad.push(n.textContent.slice(0, 80));
+  }
+  return bad;
+}"""
+
+
+@pytest.mark.parametrize("page", _pages())
+def test_page_draws_offline_without_errors(page: str, server: str, browser, tmp_path: Path) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    web = context.new_page()
+    site = server
+    off_site: list[tuple[str, str]] = []
+    errors: list[str] = []
+
+    def route(request_route) -> None:
+        request = request_route.request
+        if request.url.startswith(site) or request.url.startswith("data:"):
+            request_route.continue_()
+        else:
+            off_site.append((request.resource_type, request.url))
+            request_route.abort()
+
+    web.route("**/*", route)
+    web.on("pageerror", lambda exc: errors.append(f"uncaught: {exc}"))
+
+    def on_console(message) -> None:
+        if message.type != "error":
+            return
+        source = message.location.get("url", "")
+        if message.text.startswith("Failed to load resource") and not source.startswith(site):
+            return  # an off-site image we cut off on purpose (checked below)
+        errors.append(f"console: {message.text} ({source})")
+
+    web.on("console", on_console)
+    web.goto(f"{site}/{page}.html", wait_until="load")
+    web.wait_for_function("() => !window.MathJax || !!(MathJax.startup && MathJax.startup.promise)")
+    web.evaluate("() => window.MathJax ? MathJax.startup.promise : null")
+    figures, widget_views = _expected_outputs(page)
+    if widget_views:
+        web.wait_for_selector(".widget-slider, .jupyter-widgets", timeout=20_000)
+    web.wait_for_timeout(500)
+    web.screenshot(path=str(tmp_path / "page.png"), full_page=True)
+
+    drawn = web.evaluate(
+        "() => [...document.querySelectorAll('.plotly-graph-div')]"
+        ".map(d => d.querySelectorAll('.main-svg').length > 0)"
+    )
+    assert len(drawn) == figures and all(drawn), f"plotly figures drawn: {drawn}, want {figures}"
+    math = web.evaluate(
+        "() => [...document.querySelectorAll('.math')].map(e => !!e.querySelector('mjx-container'))"
+    )
+    assert all(math), f"{math.count(False)} math elements were not typeset"
+    assert web.evaluate("() => document.querySelectorAll('mjx-merror, mjx-error').length") == 0
+    assert web.evaluate(UNRENDERED_MATH) == []
+    if widget_views:
+        rendered = web.evaluate("() => document.querySelectorAll('.widget-slider').length")
+        assert rendered >= 1, "the ipywidgets slider did not render"
+    assert not [r for r in off_site if r[0] != "image"], f"off-site requests: {off_site}"
+    assert errors == []
+    context.close()

@@ -1,0 +1,70 @@
+"""Profile selection, the chapter banner and the provenance record."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from robustrep_lite import profiles
+from robustrep_lite.chapter import setup_chapter
+from robustrep_lite.runtime import provenance, seed_everything
+
+
+def test_explicit_environment_variable_wins(monkeypatch) -> None:
+    monkeypatch.setenv(profiles.ENV_VAR, "paper")
+    monkeypatch.setenv("CI", "true")
+    assert profiles.active_profile().name == "paper"
+    assert profiles.profile_reason() == ("paper", "ROBUSTREP_PROFILE=paper")
+
+
+def test_default_is_quick_under_ci_and_by_device_otherwise(monkeypatch) -> None:
+    monkeypatch.delenv(profiles.ENV_VAR, raising=False)
+    monkeypatch.setenv("CI", "true")
+    assert profiles.profile_reason()[0] == "quick"
+    monkeypatch.delenv("CI")
+    expected = "paper" if torch.cuda.is_available() else "cpu"
+    assert profiles.profile_reason()[0] == expected
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert profiles.profile_reason() == (
+        "paper",
+        "ROBUSTREP_PROFILE unset and a CUDA GPU is present",
+    )
+
+
+def test_unknown_profile_names_the_variable_and_the_choices(monkeypatch) -> None:
+    monkeypatch.setenv(profiles.ENV_VAR, "fast")
+    with pytest.raises(ValueError, match="ROBUSTREP_PROFILE must be one of .*quick.*cpu.*paper"):
+        profiles.active_profile()
+    with pytest.raises(ValueError, match="name"):
+        profiles.active_profile("huge")
+
+
+def test_profiles_grow_from_quick_to_paper() -> None:
+    quick, cpu, paper = (profiles.PROFILES[n] for n in profiles.PROFILE_NAMES)
+    assert quick.data_source == "embedded" and paper.critic_units == 2048 and paper.epochs == 500
+    assert quick.epochs < cpu.epochs < paper.epochs and quick.seeds <= cpu.seeds <= paper.seeds
+    table = profiles.profiles_markdown()
+    assert table.count("\n") == 2 + 8 and "| critic_units | 32 | 256 | 2048 |" in table
+
+
+def test_banner_states_profile_device_data_and_version(capsys, monkeypatch) -> None:
+    monkeypatch.setenv(profiles.ENV_VAR, "quick")
+    ctx = setup_chapter(seed=3)
+    out = capsys.readouterr().out
+    assert "profile: quick (ROBUSTREP_PROFILE=quick)" in out
+    assert "device:  cpu" in out or "device:  cuda" in out
+    assert "data:    embedded" in out and "robustrep_lite 0." in out and "seed:    3" in out
+    assert ctx.profile.name == "quick" and ctx.seed == 3
+
+
+def test_seeding_makes_torch_draws_repeatable() -> None:
+    seed_everything(5)
+    a = torch.rand(3)
+    seed_everything(5)
+    assert torch.equal(a, torch.rand(3))
+
+
+def test_provenance_has_every_field() -> None:
+    record = provenance("cpu", "npz file x", torch.device("cpu"), 1)
+    for key in ("robustrep_lite", "profile", "data", "device", "seed", "torch", "git_commit"):
+        assert key in record
