@@ -6,7 +6,7 @@ from __future__ import annotations
 import platform
 import random
 import subprocess
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -42,20 +42,24 @@ def describe_device(device: torch.device) -> str:
 
 
 def git_commit(path: Path | None = None) -> str | None:
-    """The short commit of the checkout holding ``path`` (default: this package), if any."""
+    """The short commit of the checkout holding ``path`` (default: this package), if any, with
+    ``+modified`` appended when the package's files differ from that commit."""
     where = path or Path(__file__).resolve().parent
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=where,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        )
-    except (OSError, subprocess.SubprocessError):
+
+    def git(*args: str) -> subprocess.CompletedProcess[str] | None:
+        try:
+            return subprocess.run(
+                ["git", *args], cwd=where, capture_output=True, text=True, timeout=5
+            )
+        except (OSError, subprocess.SubprocessError):
+            return None
+
+    head = git("rev-parse", "--short", "HEAD")
+    if head is None or head.returncode != 0 or not head.stdout.strip():
         return None
-    return out.stdout.strip() or None
+    changed = git("status", "--porcelain", "--", ".")
+    dirty = changed is not None and changed.returncode == 0 and changed.stdout.strip() != ""
+    return head.stdout.strip() + ("+modified" if dirty else "")
 
 
 def provenance(profile: str, data: str, device: torch.device, seed: int) -> dict[str, str | int]:
@@ -73,5 +77,5 @@ def provenance(profile: str, data: str, device: torch.device, seed: int) -> dict
         "plotly": plotly.__version__,
         "python": platform.python_version(),
         "git_commit": git_commit() or "unknown",
-        "time_utc": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "time_utc": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }

@@ -44,7 +44,7 @@ def test_profiles_grow_from_quick_to_paper() -> None:
     assert quick.data_source == "embedded" and paper.critic_units == 2048 and paper.epochs == 500
     assert quick.epochs < cpu.epochs < paper.epochs and quick.seeds <= cpu.seeds <= paper.seeds
     table = profiles.profiles_markdown()
-    assert table.count("\n") == 2 + 8 and "| critic_units | 32 | 256 | 2048 |" in table
+    assert table.count("\n") == 2 + 9 and "| critic_units | 32 | 256 | 2048 |" in table
 
 
 def test_banner_states_profile_device_data_and_version(capsys, monkeypatch) -> None:
