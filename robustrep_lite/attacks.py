@@ -1,14 +1,16 @@
 """Perturbation sets of the threat model: l_inf and l_2 balls of radius eps around each input,
 intersected with the valid input box (Definition 2.3's B(x, eps) for Delta = an l_p norm).
 
-These are the building blocks of projected gradient descent (Madry et al., 2018): the
-projection onto the ball and a uniformly random starting point inside it. Batched over the
-leading dimension, no loop over samples.
+:func:`pgd` runs projected gradient ascent (Madry et al., 2018) on any differentiable
+objective over these sets, built from the projection onto the ball and a uniformly random
+starting point inside it. Everything is batched over the leading dimension: no loop over
+samples.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 
@@ -61,3 +63,75 @@ def perturb_in_box(
     if x.shape != delta.shape:
         raise ValueError(f"x and delta must have the same shape, got {x.shape} and {delta.shape}")
     return (x + delta).clamp(low, high)
+
+
+def pgd(
+    objective: Callable[[torch.Tensor], torch.Tensor],
+    x: torch.Tensor,
+    *,
+    eps: float,
+    norm: str | float = "inf",
+    step_size: float,
+    steps: int,
+    random_start: bool = True,
+    keep_best: bool = True,
+    box: tuple[float, float] | None = (0.0, 1.0),
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Projected gradient ascent on ``objective`` over the ``norm`` ball of radius ``eps``
+    around each input, intersected with ``box`` (Madry et al., 2018; the per-point search set
+    ``A(S, eps)`` of the paper's eq. (4.2)).
+
+    ``objective(x_adv)`` is any differentiable function of the perturbed batch returning either
+    per-sample values of shape ``(N,)`` (e.g. a per-sample cross-entropy) or one scalar for the
+    whole batch (e.g. a mutual-information estimate, to be *minimised*: pass its negative).
+    Steps are ``sign(grad)`` for l_inf and ``grad / ||grad||_2`` for l_2, each followed by
+    projection onto the ball and clipping to ``box``. With ``keep_best`` the returned point is,
+    per sample (or for the whole batch, for a scalar objective), the iterate with the highest
+    objective seen, the starting point included; otherwise the last iterate. ``random_start``
+    begins at a uniform point of the ball. Gradients flow only into the perturbation: the
+    caller keeps models in eval mode and critics frozen. Returns a detached tensor like ``x``.
+    """
+    check_nonnegative("eps", eps)
+    check_nonnegative("step_size", step_size)
+    norm = check_norm(norm)
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+        raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
+    if x.ndim < 2:
+        raise ValueError(f"x must be a batch of shape (N, ...), got shape {tuple(x.shape)}")
+    if box is not None and box[0] >= box[1]:
+        raise ValueError(f"box must be (low, high) with low < high, got {box!r}")
+    x = x.detach()
+    delta = random_in_ball(x, eps, norm, generator) if random_start else torch.zeros_like(x)
+
+    def clip(d: torch.Tensor) -> torch.Tensor:
+        return d if box is None else perturb_in_box(x, d, *box) - x
+
+    delta = clip(delta)
+    best, best_value = delta.clone(), None
+    for i in range(steps + 1):  # evaluate steps + 1 points: the start and each step
+        delta.requires_grad_(True)
+        value = objective(x + delta)
+        if value.ndim not in (0, 1) or (value.ndim == 1 and value.shape[0] != x.shape[0]):
+            raise ValueError(
+                f"objective must return shape () or ({x.shape[0]},), got {tuple(value.shape)}"
+            )
+        (grad,) = torch.autograd.grad(value.sum(), delta)
+        value = value.detach()
+        delta = delta.detach()
+        if keep_best:
+            if best_value is None:
+                best_value = value.clone()
+            improved = value > best_value
+            best_value = torch.where(improved, value, best_value)
+            mask = improved.view(-1, *([1] * (x.ndim - 1))) if value.ndim == 1 else improved
+            best = torch.where(mask, delta, best)
+        if i == steps:
+            break
+        if norm == "inf":
+            step = grad.sign()
+        else:
+            flat = grad.flatten(1)
+            step = (flat / flat.norm(dim=1, keepdim=True).clamp_min(1e-12)).view_as(grad)
+        delta = clip(project_to_ball(delta + step_size * step, eps, norm))
+    return (x + (best if keep_best else delta)).detach()

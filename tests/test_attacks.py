@@ -7,7 +7,13 @@ import math
 import pytest
 import torch
 
-from robustrep_lite.attacks import check_norm, perturb_in_box, project_to_ball, random_in_ball
+from robustrep_lite.attacks import (
+    check_norm,
+    perturb_in_box,
+    pgd,
+    project_to_ball,
+    random_in_ball,
+)
 
 
 @pytest.mark.parametrize("norm", ["inf", "2", math.inf, 2])
@@ -58,3 +64,116 @@ def test_box_clipping_stays_in_box_and_in_ball() -> None:
 def test_bad_arguments_raise_value_errors_naming_them(call, argument: str) -> None:
     with pytest.raises(ValueError, match=argument):
         call()
+
+
+# ----------------------------------------------------------------------------------------------
+# PGD
+# ----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("norm", ["inf", "2"])
+def test_pgd_never_leaves_the_ball_or_the_box(norm: str) -> None:
+    g = torch.Generator().manual_seed(2)
+    x = torch.rand(32, 1, 6, 6, generator=g)
+    weights = torch.randn(36, generator=g)
+
+    def wiggly(z: torch.Tensor) -> torch.Tensor:
+        return torch.sin(5 * z.flatten(1) @ weights)
+
+    adv = pgd(wiggly, x, eps=0.2, norm=norm, step_size=0.07, steps=10, generator=g)
+    p = math.inf if norm == "inf" else 2
+    assert torch.all((adv - x).flatten(1).norm(p=p, dim=1) <= 0.2 + 1e-5)
+    assert adv.min() >= 0.0 and adv.max() <= 1.0
+
+
+@pytest.mark.parametrize("norm", ["inf", "2"])
+def test_pgd_finds_the_maximiser_of_a_linear_objective(norm: str) -> None:
+    w = torch.tensor([1.0, -2.0, 0.5])
+    x = torch.full((4, 3), 0.5)
+    adv = pgd(lambda z: z @ w, x, eps=0.1, norm=norm, step_size=0.1, steps=3, random_start=False)
+    expected = 0.1 * (w.sign() if norm == "inf" else w / w.norm())
+    assert torch.allclose(adv - x, expected.expand(4, 3), atol=1e-6)
+
+
+def test_pgd_keeps_the_best_iterate_per_sample_and_per_batch() -> None:
+    # the objective peaks at delta = 0.05 along +1 and falls off; big steps overshoot it
+    x = torch.full((5, 1), 0.5)
+
+    def peaked(z: torch.Tensor) -> torch.Tensor:
+        return -((z[:, 0] - 0.55) ** 2)
+
+    last = pgd(peaked, x, eps=0.3, step_size=0.3, steps=4, random_start=False, keep_best=False)
+    best = pgd(peaked, x, eps=0.3, step_size=0.3, steps=4, random_start=False)
+    assert torch.all(peaked(best) >= peaked(last)) and torch.all(peaked(best) >= peaked(x))
+    batch = pgd(lambda z: peaked(z).sum(), x, eps=0.3, step_size=0.3, steps=4, random_start=False)
+    assert peaked(batch).sum() >= peaked(x).sum()
+
+
+def test_pgd_rejects_bad_arguments() -> None:
+    x = torch.zeros(2, 3)
+
+    def f(z: torch.Tensor) -> torch.Tensor:
+        return z.sum(1)
+
+    with pytest.raises(ValueError, match="eps"):
+        pgd(f, x, eps=-1.0, step_size=0.1, steps=1)
+    with pytest.raises(ValueError, match="norm"):
+        pgd(f, x, eps=0.1, norm="1", step_size=0.1, steps=1)
+    with pytest.raises(ValueError, match="steps"):
+        pgd(f, x, eps=0.1, step_size=0.1, steps=-2)
+    with pytest.raises(ValueError, match="x must be a batch"):
+        pgd(f, torch.zeros(3), eps=0.1, step_size=0.1, steps=1)
+    with pytest.raises(ValueError, match="box"):
+        pgd(f, x, eps=0.1, step_size=0.1, steps=1, box=(1.0, 0.0))
+    with pytest.raises(ValueError, match="objective must return"):
+        pgd(lambda z: z, x, eps=0.1, step_size=0.1, steps=1)
+
+
+@pytest.fixture(scope="module")
+def digit_classifier():
+    from robustrep_lite.data import load_dataset
+
+    torch.manual_seed(0)
+    splits = load_dataset("mnist", source="embedded")
+    model = torch.nn.Sequential(
+        torch.nn.Flatten(), torch.nn.Linear(784, 64), torch.nn.ReLU(), torch.nn.Linear(64, 10)
+    )
+    optimiser = torch.optim.Adam(model.parameters(), lr=3e-3)
+    for _ in range(60):  # full-batch epochs: a few seconds on a CPU
+        optimiser.zero_grad()
+        torch.nn.functional.cross_entropy(model(splits.x_train), splits.y_train).backward()
+        optimiser.step()
+    model.eval()
+    x = torch.cat([splits.x_train, splits.x_test])
+    y = torch.cat([splits.y_train, splits.y_test])
+    return model, x, y
+
+
+def test_pgd_agrees_with_torchattacks_within_one_point(digit_classifier) -> None:
+    torchattacks = pytest.importorskip("torchattacks")
+    model, x, y = digit_classifier
+    settings = dict(eps=0.1, alpha=0.02, steps=10)
+
+    def loss(z: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.cross_entropy(model(z), y, reduction="none")
+
+    def accuracy(z: torch.Tensor) -> float:
+        with torch.no_grad():
+            return (model(z).argmax(1) == y).float().mean().item()
+
+    clean = accuracy(x)
+    for random_start in (False, True):
+        torch.manual_seed(1)
+        theirs = torchattacks.PGD(model, random_start=random_start, **settings)(x, y)
+        ours = pgd(
+            loss,
+            x,
+            eps=0.1,
+            step_size=0.02,
+            steps=10,
+            random_start=random_start,
+            keep_best=False,
+            generator=torch.Generator().manual_seed(1),
+        )
+        assert abs(accuracy(ours) - accuracy(theirs)) <= 0.01, (random_start, clean)
+        assert accuracy(ours) < clean - 0.2  # the attack did something
+    best = pgd(loss, x, eps=0.1, step_size=0.02, steps=10, random_start=False)
+    assert accuracy(best) <= accuracy(ours) + 0.01
