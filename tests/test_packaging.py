@@ -51,3 +51,10 @@ def test_runtime_dependencies_are_ranges_so_colab_keeps_its_torch() -> None:
     assert not [r for r in project["dependencies"] if "==" in r]
     constraints = (ROOT / "constraints.txt").read_text()
     assert "torch==2.14.1" in constraints and "torchvision==0.29.1" in constraints
+
+
+def test_the_package_names_the_same_repository_as_the_book() -> None:
+    from robustrep_lite.results import REPOSITORY
+
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    assert config["repository"]["url"] == f"https://github.com/{REPOSITORY}"
