@@ -59,6 +59,12 @@ def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_strict_build_writes_every_page_with_its_offline_assets(built_site: Path) -> None:
     for page in _pages():
         assert (built_site / f"{page}.html").is_file(), page
+    repo = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
+    for page in _pages():
+        if (ROOT / f"{page}.ipynb").exists():  # the theme's launch button, on branch main
+            colab = repo.replace("https://github.com/", "https://colab.research.google.com/github/")
+            html = (built_site / f"{page}.html").read_text()
+            assert f'href="{colab}/blob/main/{page}.ipynb"' in html, page
     static = built_site / "_static"
     for asset in (
         "plotly/plotly.min.js",
