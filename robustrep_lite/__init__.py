@@ -5,16 +5,24 @@ Mutual Information Maximization" (ICML 2020), and sets it beside spectral regula
 representations (Yang, Zavatone-Veth & Pehlevan, 2024).
 
 The chapters import submodules directly (``from robustrep_lite import theory``); the one name
-every chapter needs first, :func:`setup_chapter`, is re-exported here.
+every chapter needs first, :func:`setup_chapter`, is available here. It is imported on first
+use, so that ``import robustrep_lite.mi`` does not pull in the plotting stack.
 """
 
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 try:
     __version__ = version("robustrep_lite")
 except PackageNotFoundError:  # running from a source tree that was not installed
     __version__ = "0.0.0+unknown"
 
-from robustrep_lite.chapter import setup_chapter  # noqa: E402
-
 __all__ = ["__version__", "setup_chapter"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "setup_chapter":
+        from robustrep_lite.chapter import setup_chapter
+
+        return setup_chapter
+    raise AttributeError(f"module 'robustrep_lite' has no attribute {name!r}")

@@ -1,0 +1,338 @@
+"""B1 "staircase" benchmark (Poole et al. 2019; Song & Ermon 2020), exactly as specified in
+/work/shared/reference/mi-benchmarks.md: d = 20 correlated Gaussians, batch 64, fresh samples
+every step, MI 2 -> 4 -> 6 -> 8 -> 10 nats with 4000 Adam (5e-4) steps per level.
+
+Estimators and how each critic is trained:
+  dv (DV loss), mine (DV with EMA-corrected gradient, rate 0.01), nwj (NWJ loss),
+  infonce (InfoNCE loss), js_nwj / smile_1 / smile_5 / smile_inf (all JSD-trained).
+The four JSD-trained estimators differ only in their read-out, so for each seed they share one
+critic (same seed -> same training run); their wall time is that shared run's.
+
+Per level: mean, signed bias and variance of the per-step (training-batch) estimates over the
+last 500 steps, and a held-out estimate with the frozen critic (mean over 100 fresh batches).
+Every step is checked for finite values.
+
+  nice -n 19 .venv/bin/python bench/mi_staircase.py --critic separable --seeds 3
+  nice -n 19 .venv/bin/python bench/mi_staircase.py --steps-per-level 200 --seeds 1   # smoke
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from robustrep_lite.mi import gaussian_mi, rho_for_mi  # noqa: E402
+from robustrep_lite.mi_staircase import (  # noqa: E402
+    LEVELS,
+    run_staircase,
+    summarise_levels,
+)
+from robustrep_lite.mi_staircase import (  # noqa: E402
+    NAMED_ESTIMATORS as ESTIMATORS,  # name -> (training objective, read-out, clip)
+)
+
+# mi-benchmarks.md, separable critic: mean estimate at MI = 2/4/6/8/10 and variance at MI = 10.
+REF_SEPARABLE = {
+    "dv": ([1.69, 3.17, 4.59, 5.88, 7.13], 29.6),
+    "infonce": ([1.64, 2.88, 3.58, 3.92, 4.06], 0.004),
+    "nwj": ([1.51, 2.56, 3.10, 3.82, 4.12], 1.07),
+    "mine": ([1.62, 2.66, 3.16, 3.94, 4.14], 0.41),
+    "smile_1": ([2.07, 4.21, 6.18, 8.21, 10.29], 0.62),
+    "smile_5": ([1.69, 3.67, 5.77, 8.09, 10.54], 0.55),
+    "smile_inf": ([1.65, 3.31, 5.02, 6.84, 8.87], 2.6),
+}
+# Joint critic: signed bias at MI = 2/4/6/8/10 (dv: diverged above MI = 4).
+REF_JOINT_BIAS = {
+    "smile_5": [-0.13, -0.10, 0.16, 0.52, 0.96],
+    "smile_1": [0.18, 0.31, 0.38, 0.27, 0.01],
+    "smile_inf": [-0.14, -0.22, -0.22, -0.13, 0.19],
+    "infonce": [-0.26, -1.00, -2.30, -4.00, -5.89],
+    "nwj": [-0.12, -0.25, -0.95, -1.66, -3.64],
+    "mine": [-0.11, -0.21, -0.52, -0.77, -1.17],
+}
+EXPLODED = 100.0  # |estimate| above this many nats counts as divergence (truth is <= 10)
+
+
+def sample(gen: torch.Generator, n: int, d: int, rho: float) -> tuple[torch.Tensor, torch.Tensor]:
+    x = torch.randn(n, d, generator=gen)
+    return x, rho * x + math.sqrt(1.0 - rho * rho) * torch.randn(n, d, generator=gen)
+
+
+def run_group(trainer: str, names: list[str], seed: int, args: argparse.Namespace) -> dict:
+    """Train one critic with ``trainer`` through the staircase; read out every estimator in
+    ``names`` at every step (:func:`robustrep_lite.mi_staircase.run_staircase`)."""
+    assert all(ESTIMATORS[k][0] == trainer for k in names)
+    return run_staircase(
+        names,
+        critic=args.critic,
+        levels=args.levels,
+        steps_per_level=args.steps_per_level,
+        d=args.d,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        ema_rate=args.ema_rate,
+        heldout_batches=args.heldout_batches,
+        seed=seed,
+    )
+
+
+def summarise(curve: np.ndarray, held: list[float], args: argparse.Namespace) -> list[dict]:
+    return summarise_levels(
+        curve, held, args.levels, args.steps_per_level, args.heldout_batches, args.last
+    )
+
+
+def report(results: dict[str, dict], args: argparse.Namespace) -> dict:
+    """Print the comparison table and the targets; return the targets."""
+    names = [k for k in ESTIMATORS if k in results]
+    full = (
+        args.steps_per_level == 4000
+        and list(args.levels) == list(LEVELS)
+        and args.d == 20
+        and args.batch_size == 64
+    )
+    shared = [k for k in names if ESTIMATORS[k][0] == "jsd"]
+    if len(shared) > 1:
+        print(f"(time/seed of {', '.join(shared)} is one shared JSD-trained run)")
+    print(
+        f"\nB1 staircase, {args.critic} critic, {args.seeds} seed(s), "
+        f"{args.steps_per_level} steps/level, truth = {args.levels}"
+        + ("" if full else "  [NOT the full B1 protocol: reference numbers not comparable]")
+    )
+    lv = "  ".join(f"{m:>12g}" for m in args.levels)
+    if args.critic == "separable":
+        print(f"mean of last {args.last} steps, ours (reference); held-out in [ ]")
+        print(f"{'estimator':10s} {lv}  {'var@last':>14s}  {'time/seed':>9s}")
+        for k in names:
+            ref = REF_SEPARABLE.get(k)
+            cells = []
+            for i, L in enumerate(results[k]["levels"]):
+                r = f"({ref[0][i]:.2f})" if ref and i < len(ref[0]) else "(  -  )"
+                cells.append(f"{L['mean']:5.2f}{r}")
+            var_ref = f"({ref[1]:g})" if ref else ""
+            var = f"{results[k]['levels'][-1]['var']:.3g}{var_ref}"
+            print(
+                f"{k:10s} {'  '.join(f'{c:>12s}' for c in cells)}  {var:>14s}  "
+                f"{results[k]['wall_s_mean']:8.1f}s" + _flag(results[k])
+            )
+            print(
+                f"{'  held-out':10s} "
+                + "  ".join(
+                    f"{'[' + format(L['heldout'], '.2f') + ']':>12s}" for L in results[k]["levels"]
+                )
+            )
+    else:
+        print(f"signed bias of the last {args.last} steps, ours (reference)")
+        print(f"{'estimator':10s} {lv}  {'max var':>8s}  {'time/seed':>9s}")
+        for k in names:
+            ref = REF_JOINT_BIAS.get(k)
+            cells = []
+            for i, L in enumerate(results[k]["levels"]):
+                r = f"({ref[i]:+.2f})" if ref and i < len(ref) else "(  -  )"
+                cells.append(f"{L['bias']:+.2f}{r}")
+            mv = max(L["var"] for L in results[k]["levels"])
+            print(
+                f"{k:10s} {'  '.join(f'{c:>12s}' for c in cells)}  {mv:8.3g}  "
+                f"{results[k]['wall_s_mean']:8.1f}s" + _flag(results[k])
+            )
+
+    # ---- targets ---------------------------------------------------------------------------
+    targets = {}
+    if args.critic == "separable" and full:
+        worst = {
+            k: max(
+                abs(L["mean"] - REF_SEPARABLE[k][0][i]) for i, L in enumerate(results[k]["levels"])
+            )
+            for k in names
+            if k in REF_SEPARABLE
+        }
+        targets["mean_within_0.25_of_reference"] = {
+            k: [round(v, 3), v <= 0.25] for k, v in worst.items()
+        }
+    if "smile_5" in results and args.critic == "separable":
+        w = max(abs(L["bias"]) for L in results["smile_5"]["levels"])
+        targets["smile_5_within_0.6_of_truth"] = [round(w, 3), w <= 0.6]
+    targets["no_nan_or_inf"] = {k: not results[k]["nonfinite"] for k in names}
+    targets["no_step_above_100_nats"] = {k: not results[k]["exploded"] for k in names}
+    if args.critic == "separable" and full:
+        targets["time_per_estimator_le_120s"] = {
+            k: [round(results[k]["wall_s_mean"], 1), results[k]["wall_s_mean"] <= 120]
+            for k in names
+        }
+    print("\ntargets ([worst value, met]):")
+    for key, val in targets.items():
+        print(f"  {key}: {json.dumps(val)}")
+
+    return targets
+
+
+def _flag(r: dict) -> str:
+    if r["nonfinite"]:
+        return "  NaN/inf!"
+    if r["exploded"]:
+        return f"  max|est| {max(L['max_abs'] for L in r['levels']):.3g}"
+    return ""
+
+
+def main(argv: list[str] | None = None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--critic", choices=("separable", "joint"), default="separable")
+    p.add_argument("--estimators", nargs="+", choices=tuple(ESTIMATORS), default=list(ESTIMATORS))
+    p.add_argument("--seeds", type=int, default=3, help="number of seeds (0, 1, ...)")
+    p.add_argument("--steps-per-level", type=int, default=4000)
+    p.add_argument("--levels", type=float, nargs="+", default=list(LEVELS))
+    p.add_argument("--last", type=int, default=500, help="steps per level for mean/bias/var")
+    p.add_argument("--heldout-batches", type=int, default=100)
+    p.add_argument("--d", type=int, default=20)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, default=5e-4)
+    p.add_argument("--ema-rate", type=float, default=0.01)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument(
+        "--curve-stride",
+        type=int,
+        default=10,
+        help="save every k-th per-step estimate of seed 0 in the JSON",
+    )
+    p.add_argument("--out", type=Path, default=None)
+    p.add_argument(
+        "--merge",
+        type=Path,
+        nargs="+",
+        default=None,
+        help="combine saved JSON results (e.g. estimator subsets run in parallel), "
+        "print the table and save to --out",
+    )
+    args = p.parse_args(argv)
+    if args.merge:
+        return merge(args.merge, args.out)
+    args.last = min(args.last, args.steps_per_level)
+    torch.set_num_threads(args.threads)
+    out = args.out or ROOT / "bench" / "results" / f"mi_staircase_{args.critic}.json"
+
+    groups: dict[str, list[str]] = {}
+    for k in args.estimators:
+        groups.setdefault(ESTIMATORS[k][0], []).append(k)
+    per_seed: dict[str, list[list[dict]]] = {k: [] for k in args.estimators}
+    walls: dict[str, list[float]] = {k: [] for k in args.estimators}
+    stopped: dict[str, list] = {k: [] for k in args.estimators}
+    curves0: dict[str, list] = {}
+    for seed in range(args.seeds):
+        for trainer, names in groups.items():
+            r = run_group(trainer, names, seed, args)
+            print(
+                f"seed {seed} trainer {trainer:8s} ({', '.join(names)}): {r['wall_s']:.1f} s"
+                + (
+                    f"  STOPPED (non-finite loss) at step {r['stopped_at']}"
+                    if r["stopped_at"] is not None
+                    else ""
+                ),
+                flush=True,
+            )
+            for k in names:
+                per_seed[k].append(summarise(r["curves"][k], r["held"][k], args))
+                walls[k].append(r["wall_s"])
+                stopped[k].append(r["stopped_at"])
+                if seed == 0:
+                    c = r["curves"][k][:: args.curve_stride]
+                    curves0[k] = [None if not math.isfinite(v) else round(float(v), 4) for v in c]
+
+    # ---- aggregate over seeds and print --------------------------------------------------
+    results: dict[str, dict] = {}
+    for k in args.estimators:
+        levels = []
+        for i, mi in enumerate(args.levels):
+            rows = [s[i] for s in per_seed[k]]
+            levels.append(
+                {
+                    "mi": mi,
+                    "mean": float(np.mean([r["mean"] for r in rows])),
+                    "bias": float(np.mean([r["bias"] for r in rows])),
+                    "var": float(np.mean([r["var"] for r in rows])),
+                    "heldout": float(np.mean([r["heldout"] for r in rows])),
+                    "mean_per_seed": [r["mean"] for r in rows],
+                    "heldout_per_seed": [r["heldout"] for r in rows],
+                    "nonfinite_steps": int(sum(r["nonfinite_steps"] for r in rows)),
+                    "max_abs": float(np.nanmax([r["max_abs"] for r in rows])),
+                }
+            )
+        nonfinite = any(s is not None for s in stopped[k]) or any(
+            lv["nonfinite_steps"] > 0 for lv in levels
+        )
+        exploded = any(not lv["max_abs"] <= EXPLODED for lv in levels)
+        results[k] = {
+            "levels": levels,
+            "wall_s_per_seed": walls[k],
+            "wall_s_mean": float(np.mean(walls[k])),
+            "stopped_at": stopped[k],
+            "nonfinite": nonfinite,
+            "exploded": exploded,
+            "diverged": nonfinite or exploded,
+        }
+
+    targets = report(results, args)
+
+    record = {
+        "benchmark": "B1 staircase",
+        "critic": args.critic,
+        "seeds": args.seeds,
+        "config": {k: (v if not isinstance(v, Path) else str(v)) for k, v in vars(args).items()},
+        "truth_nats": list(args.levels),
+        "ground_truth_check": [gaussian_mi(args.d, rho_for_mi(m, args.d)) for m in args.levels],
+        "results": results,
+        "targets": targets,
+        "reference_separable_mean": REF_SEPARABLE,
+        "reference_joint_bias": REF_JOINT_BIAS,
+        "curves_seed0": {"stride": args.curve_stride, "values": curves0},
+        "note": "JSD-trained estimators (js_nwj, smile_*) share one critic per seed; their "
+        "wall time is that shared run's. torch "
+        + torch.__version__
+        + f", {args.threads} thread(s).",
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(record, indent=1))
+    print(f"saved {out}")
+    return record
+
+
+def merge(files: list[Path], out: Path | None) -> dict:
+    records = [json.loads(f.read_text()) for f in files]
+    base = records[0]
+    cfg = dict(base["config"])
+    for r in records[1:]:
+        for key in ("critic", "seeds", "steps_per_level", "levels", "d", "batch_size", "lr"):
+            if r["config"][key] != cfg[key]:
+                raise SystemExit(f"cannot merge: {key} differs ({r['config'][key]} vs {cfg[key]})")
+    results, curves = {}, {}
+    for r in records:
+        results.update(r["results"])
+        curves.update(r["curves_seed0"]["values"])
+    cfg["estimators"] = [k for k in ESTIMATORS if k in results]
+    cfg["merged_from"] = [str(f) for f in files]
+    args = argparse.Namespace(**cfg)
+    print(f"merged {', '.join(str(f) for f in files)}")
+    targets = report(results, args)
+    record = {
+        **base,
+        "config": cfg,
+        "results": results,
+        "targets": targets,
+        "curves_seed0": {"stride": base["curves_seed0"]["stride"], "values": curves},
+    }
+    out = out or ROOT / "bench" / "results" / f"mi_staircase_{cfg['critic']}.json"
+    out.write_text(json.dumps(record, indent=1))
+    print(f"saved {out}")
+    return record
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,170 @@
+"""B2: the MINE paper's correlation sweep (Belghazi et al. 2018, Fig. 1), as specified in
+/work/shared/reference/mi-benchmarks.md.
+
+d in {2, 20}, one fixed rho per run; concat (joint) critic 2d -> 100 -> 100 -> 1; each step a
+batch of 256 joint pairs plus 256 marginal pairs from a derangement of the same batch
+((x_i, y_{i+1}): no pair is its own negative); Adam 1e-4; 5000 steps; the estimate is the
+mean read-out over held-out batches of 256 (critic frozen). Estimators: MINE (EMA 0.01; DV
+read-out), DV, NWJ (MINE-f). Baseline: KSG (k = 3, N = 2000) via scikit-learn's
+``mutual_info_regression``, which is per coordinate only, so it is summed over the d
+independent coordinate pairs (this uses the known structure of the problem).
+
+  nice -n 19 .venv/bin/python bench/mi_sweep.py
+  nice -n 19 .venv/bin/python bench/mi_sweep.py --steps 300 --rhos 0 0.5 --dims 2   # smoke
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from robustrep_lite.mi import correlated_gaussians, estimate_mi, gaussian_mi  # noqa: E402
+
+RHOS = (-0.99, -0.9, -0.7, -0.5, -0.3, 0.0, 0.3, 0.5, 0.7, 0.9, 0.99)
+
+
+def ksg(x: torch.Tensor, y: torch.Tensor, n: int, seed: int) -> float:
+    try:
+        from sklearn.feature_selection import mutual_info_regression
+    except ImportError:  # pragma: no cover - optional baseline
+        return math.nan
+    xs, ys = x[:n].double().numpy(), y[:n].double().numpy()
+    return float(
+        sum(
+            mutual_info_regression(xs[:, [k]], ys[:, k], n_neighbors=3, random_state=seed)[0]
+            for k in range(xs.shape[1])
+        )
+    )
+
+
+def main(argv: list[str] | None = None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--dims", type=int, nargs="+", default=[2, 20])
+    p.add_argument("--rhos", type=float, nargs="+", default=list(RHOS))
+    p.add_argument(
+        "--estimators",
+        nargs="+",
+        default=["mine", "dv", "nwj"],
+        choices=("mine", "dv", "nwj", "smile"),
+    )
+    p.add_argument("--steps", type=int, default=5000)
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--hidden", type=int, default=100)
+    p.add_argument("--layers", type=int, default=2)
+    p.add_argument("--n", type=int, default=163840, help="samples per run (train + held-out)")
+    p.add_argument(
+        "--holdout-fraction",
+        type=float,
+        default=0.8,
+        help="0.8 of 163840: 32768 training pairs, 512 held-out batches (s.e. ~0.01)",
+    )
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "mi_sweep.json")
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+
+    rows = []
+    for d in args.dims:
+        for rho in args.rhos:
+            truth = gaussian_mi(d, rho)
+            x, y = correlated_gaussians(args.n, d, rho, seed=args.seed + int(1000 * (rho + 1)))
+            row = {"d": d, "rho": rho, "truth": truth, "ksg": ksg(x, y, 2000, args.seed)}
+            for est in args.estimators:
+                t0 = time.perf_counter()
+                r = estimate_mi(
+                    x,
+                    y,
+                    critic="joint",
+                    train_estimator=est,
+                    negatives="shuffled",
+                    steps=args.steps,
+                    batch_size=args.batch_size,
+                    lr=args.lr,
+                    hidden=args.hidden,
+                    layers=args.layers,
+                    holdout_fraction=args.holdout_fraction,
+                    seed=args.seed,
+                    progress=False,
+                )
+                row[est] = {
+                    "estimate": r.estimate,
+                    "stderr": r.stderr,
+                    "diverged": r.diverged,
+                    "reason": r.reason,
+                    "wall_s": time.perf_counter() - t0,
+                    "train_last100": float(np.mean(r.train_curve[-100:])),
+                }
+            rows.append(row)
+            cells = "  ".join(
+                f"{e}={row[e]['estimate']:.3f}+-{row[e]['stderr']:.3f}" for e in args.estimators
+            )
+            print(
+                f"d={d:2d} rho={rho:+.2f} truth={truth:7.3f}  {cells}  ksg={row['ksg']:.3f}"
+                f"  ({sum(row[e]['wall_s'] for e in args.estimators):.0f} s)",
+                flush=True,
+            )
+
+    # ---- table and targets ---------------------------------------------------------------
+    print(
+        f"\nB2 sweep: held-out estimate (bias) in nats; {args.steps} steps, batch "
+        f"{args.batch_size}, lr {args.lr}, critic 2d->{args.hidden}x{args.layers}->1"
+    )
+    head = "".join(f"{e:>18s}" for e in args.estimators)
+    print(f"{'d':>3s} {'rho':>6s} {'truth':>7s}{head}{'KSG(k=3,N=2000)':>18s}")
+    for r in rows:
+        cells = "".join(
+            f"{r[e]['estimate']:8.3f} ({r[e]['estimate'] - r['truth']:+.3f})"
+            for e in args.estimators
+        )
+        print(
+            f"{r['d']:3d} {r['rho']:+6.2f} {r['truth']:7.3f}{cells}"
+            f"{r['ksg']:8.3f} ({r['ksg'] - r['truth']:+.3f})"
+        )
+
+    targets: dict[str, dict] = {}
+    for e in args.estimators:
+        t: dict[str, list] = {}
+        d2 = [r for r in rows if r["d"] == 2 and 0 < abs(r["rho"]) <= 0.9]
+        if d2:
+            worst = max(abs(r[e]["estimate"] - r["truth"]) for r in d2)
+            t["d2_abs_bias_le_0.03_for_0<|rho|<=0.9"] = [round(worst, 4), worst <= 0.03]
+        z = [r for r in rows if r["d"] == 2 and r["rho"] == 0]
+        if z:
+            worst = max(abs(r[e]["estimate"]) for r in z)
+            t["d2_abs_estimate_le_0.05_at_rho0"] = [round(worst, 4), worst <= 0.05]
+        d20 = [r for r in rows if r["d"] == 20 and 0 < abs(r["rho"]) <= 0.7]
+        if d20:
+            worst = max(abs(r[e]["estimate"] - r["truth"]) / r["truth"] for r in d20)
+            t["d20_rel_error_le_10pct_for_0<|rho|<=0.7"] = [round(worst, 4), worst <= 0.10]
+        z20 = [r for r in rows if r["d"] == 20 and r["rho"] == 0]
+        if z20:
+            t["d20_estimate_at_rho0"] = [round(z20[0][e]["estimate"], 4), None]
+        targets[e] = t
+    print("\ntargets:", json.dumps(targets, indent=1))
+    record = {
+        "benchmark": "B2 MINE sweep",
+        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "rows": rows,
+        "targets": targets,
+        "torch": torch.__version__,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(record, indent=1))
+    print(f"saved {args.out}")
+    return record
+
+
+if __name__ == "__main__":
+    main()

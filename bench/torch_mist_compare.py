@@ -1,0 +1,253 @@
+"""The B1 staircase side by side: robustrep_lite.mi vs torch-mist 0.2.17.
+
+torch-mist pins numpy<2, so this runs in its own venv (created once, gitignored):
+
+  python3.11 -m venv bench/.venv-mist
+  bench/.venv-mist/bin/pip install torch==2.13.0 torch-mist==0.2.17 "pandas<3"
+  nice -n 19 bench/.venv-mist/bin/python bench/torch_mist_compare.py --seeds 1
+
+(torch-mist 0.2.17 imports pandas without declaring it, hence the explicit "pandas<3".)
+
+Both sides get the same data stream (same generator seed), the same separable critic
+20 -> 256 -> 256 -> 256 -> 32 with the *same initial weights* (torch-mist's
+``SeparableCritic(f_x, f_y)`` wraps copies of our two MLPs), Adam 5e-4, batch 64, and all
+n (n - 1) off-diagonal negatives (torch-mist ``neg_samples=-1``; InfoNCE ``neg_samples=0``).
+Mapping: smile_5 -> ``SMILE(tau=5)``; js_nwj -> ``JS`` (its read-out is NWJ on T + 1, like
+ours); infonce -> ``InfoNCE``; nwj -> ``NWJ``; mine -> ``MINE(gamma=0.99)`` (EMA rate 0.01);
+dv -> ``MINE(gamma=0)`` (its moving average is the detached batch mean: the plain DV
+gradient). torch-mist's per-step value is ``mutual_information(x, y)`` on the training batch.
+Note: torch-mist's MINE average is ``f_.exp().mean()`` clamped to [1e-4, 1e4], i.e. raw scores
+are exponentiated and the correction saturates once log E_Q[e^T] leaves [-9.2, 9.2].
+
+Finding (checked directly on a 6 x 6 batch): with a separable critic and ``neg_samples=-1``,
+torch-mist's ``JS.batch_loss`` (used to train both JS and SMILE) averages softplus(T) over all
+n^2 pairs, the n positive pairs included (the diagonal is removed only in the log-partition).
+That pulls the positive-pair scores down (at the population optimum the learned log-ratio
+would be log(r / (1 - 1/n + r/n)) < log n), which is consistent with torch-mist's SMILE(tau=5)
+falling behind at high MI (7.1 nats for a true 10 here; ours 10.6, the reference 10.5).
+Same data and initial weights; InfoNCE agrees to 0.01 nats at every level.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import sys
+import time
+import types
+from pathlib import Path
+
+import numpy as np
+import torch
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+# Load robustrep_lite.mi without the package __init__ (which pulls in the book's plotting
+# stack, absent from this venv): the MI modules need only torch, numpy and tqdm.
+_pkg = types.ModuleType("robustrep_lite")
+_pkg.__path__ = [str(HERE.parent / "robustrep_lite")]
+sys.modules.setdefault("robustrep_lite", _pkg)
+
+from mi_staircase import ESTIMATORS, LEVELS, REF_SEPARABLE, sample  # noqa: E402
+
+from robustrep_lite.mi import (  # noqa: E402
+    SeparableCritic,
+    readout,
+    rho_for_mi,
+    training_objective,
+)
+
+COMPARED = ("smile_5", "infonce", "nwj", "mine", "js_nwj", "dv")
+
+
+def mist_estimator(name: str, critic: SeparableCritic):
+    from torch_mist.critic import SeparableCritic as MistSeparable
+    from torch_mist.estimators.discriminative.implementations import (
+        JS,
+        MINE,
+        NWJ,
+        SMILE,
+        InfoNCE,
+    )
+
+    c = MistSeparable(f_x=copy.deepcopy(critic.g), f_y=copy.deepcopy(critic.h))
+    if name == "smile_5":
+        return SMILE(critic=c, neg_samples=-1, tau=5.0)
+    if name == "js_nwj":
+        return JS(critic=c, neg_samples=-1)
+    if name == "infonce":
+        return InfoNCE(critic=c, neg_samples=0)
+    if name == "nwj":
+        return NWJ(critic=c, neg_samples=-1)
+    if name == "mine":
+        return MINE(critic=c, neg_samples=-1, gamma=0.99)
+    return MINE(critic=c, neg_samples=-1, gamma=0.0)  # dv
+
+
+def run(lib: str, name: str, seed: int, args) -> dict:
+    torch.manual_seed(seed)
+    critic = SeparableCritic(args.d, args.d, hidden=256, layers=3, embed_dim=32)
+    model = mist_estimator(name, critic) if lib == "torch-mist" else critic
+    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    data = torch.Generator().manual_seed(seed)
+    trainer, ro, clip = ESTIMATORS[name]
+    n_steps = args.steps_per_level * len(args.levels)
+    curve = np.full(n_steps, np.nan)
+    ema = None
+    error = ""
+    t0 = time.perf_counter()
+    step = 0
+    try:
+        for mi in args.levels:
+            rho = rho_for_mi(mi, args.d)
+            for _ in range(args.steps_per_level):
+                x, y = sample(data, args.batch_size, args.d, rho)
+                if lib == "torch-mist":
+                    loss = model.loss(x, y)
+                    with torch.no_grad():
+                        value = float(model.mutual_information(x, y))
+                else:
+                    s = critic(x, y)
+                    loss, ema = training_objective(trainer, s, ema=ema, ema_rate=0.01)
+                    with torch.no_grad():
+                        value = float(readout(ro, s.detach(), clip))
+                curve[step] = value
+                step += 1
+                if not math.isfinite(float(loss.detach())):
+                    error = f"non-finite loss at step {step - 1}"
+                    raise FloatingPointError(error)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+    except Exception as exc:  # report, never hide: the row is marked with the error
+        error = error or f"{type(exc).__name__}: {exc}"
+    wall = time.perf_counter() - t0
+    levels = []
+    for i, mi in enumerate(args.levels):
+        seg = curve[(i + 1) * args.steps_per_level - args.last : (i + 1) * args.steps_per_level]
+        levels.append(
+            {
+                "mi": mi,
+                "mean": float(np.mean(seg)),
+                "bias": float(np.mean(seg) - mi),
+                "var": float(np.var(seg)),
+                "nonfinite": int((~np.isfinite(seg)).sum()),
+            }
+        )
+    return {"levels": levels, "wall_s": wall, "error": error}
+
+
+def report(
+    res: dict, args: argparse.Namespace, mist_version: str, torch_version: str = torch.__version__
+) -> None:
+    """Print the side-by-side table (mean / signed bias / variance per level, wall time)."""
+    print(
+        f"\nB1 staircase, separable critic, {args.seeds} seed(s), {args.steps_per_level} "
+        f"steps/level; mean / signed bias / variance of the last {args.last} steps per level"
+    )
+    print(f"torch {torch_version}, torch-mist {mist_version}, {args.threads} threads")
+    head = "".join(f"{'MI=' + format(m, 'g'):>22s}" for m in args.levels)
+    print(f"{'estimator':10s}{'library':15s}{head}{'time':>8s}")
+    for name in [k for k in COMPARED if k in res]:
+        for lib in ("robustrep_lite", "torch-mist"):
+            runs = res[name][lib]
+            cells = ""
+            for i in range(len(args.levels)):
+                mean = np.mean([r["levels"][i]["mean"] for r in runs])
+                bias = np.mean([r["levels"][i]["bias"] for r in runs])
+                var = np.mean([r["levels"][i]["var"] for r in runs])
+                cells += f"{mean:7.2f} {bias:+6.2f} {var:7.3g}"
+            wall = np.mean([r["wall_s"] for r in runs])
+            err = "  " + runs[0]["error"] if runs[0]["error"] else ""
+            print(f"{name:10s}{lib:15s}{cells}{wall:7.0f}s{err}")
+        ref = REF_SEPARABLE.get(name)
+        if ref:
+            print(f"{'':10s}{'reference':15s}" + "".join(f"{v:7.2f}{'':15s}" for v in ref[0]))
+
+
+def main(argv: list[str] | None = None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--estimators", nargs="+", choices=COMPARED, default=list(COMPARED))
+    p.add_argument("--seeds", type=int, default=1)
+    p.add_argument("--steps-per-level", type=int, default=4000)
+    p.add_argument("--levels", type=float, nargs="+", default=list(LEVELS))
+    p.add_argument("--last", type=int, default=500)
+    p.add_argument("--d", type=int, default=20)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, default=5e-4)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--out", type=Path, default=HERE / "results" / "mi_torch_mist_compare.json")
+    p.add_argument(
+        "--merge",
+        type=Path,
+        nargs="+",
+        default=None,
+        help="combine saved (possibly partial) JSON results, print the table, save",
+    )
+    args = p.parse_args(argv)
+    args.last = min(args.last, args.steps_per_level)
+    if args.merge:
+        res: dict = {}
+        for f in args.merge:
+            res.update(json.loads(f.read_text())["results"])
+        mist_version = "0.2.17"
+        args.estimators = [k for k in COMPARED if k in res]
+        report(res, args, mist_version, "2.13.0+cpu (bench/.venv-mist, where the runs were made)")
+        record = {
+            "benchmark": "B1 staircase: robustrep_lite vs torch-mist",
+            "merged_from": [str(f) for f in args.merge],
+            "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+            "torch": torch.__version__,
+            "torch_mist": mist_version,
+            "results": res,
+        }
+        args.out.write_text(json.dumps(record, indent=1, default=str))
+        print(f"saved {args.out}")
+        return record
+    torch.set_num_threads(args.threads)
+    try:
+        import torch_mist  # noqa: F401
+
+        mist_version = __import__("importlib.metadata").metadata.version("torch-mist")
+    except Exception as exc:
+        print(
+            f"torch-mist cannot be imported here ({type(exc).__name__}: {exc}); run this script "
+            "with bench/.venv-mist/bin/python (see the module docstring)"
+        )
+        raise SystemExit(2) from exc
+
+    res: dict[str, dict[str, list]] = {}
+    for name in args.estimators:
+        res[name] = {"robustrep_lite": [], "torch-mist": []}
+        for seed in range(args.seeds):
+            for lib in ("robustrep_lite", "torch-mist"):
+                r = run(lib, name, seed, args)
+                res[name][lib].append(r)
+                print(
+                    f"{name:8s} {lib:15s} seed {seed}: {r['wall_s']:.1f} s  "
+                    + " ".join(f"{L['mean']:.2f}" for L in r["levels"])
+                    + (f"  ERROR {r['error']}" if r["error"] else ""),
+                    flush=True,
+                )
+                args.out.parent.mkdir(parents=True, exist_ok=True)
+                args.out.write_text(json.dumps({"partial": True, "results": res}, indent=1))
+
+    report(res, args, mist_version)
+    record = {
+        "benchmark": "B1 staircase: robustrep_lite vs torch-mist",
+        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "torch": torch.__version__,
+        "torch_mist": mist_version,
+        "results": res,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(record, indent=1))
+    print(f"saved {args.out}")
+    return record
+
+
+if __name__ == "__main__":
+    main()

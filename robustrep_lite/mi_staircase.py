@@ -1,0 +1,169 @@
+"""The "staircase" ground-truth benchmark for MI estimators (B1: Poole et al. 2019; Song & Ermon
+2020), as a library function so the book can run a short live version of what
+``bench/mi_staircase.py`` runs at full length.
+
+Data: ``x ~ N(0, I_d)``, ``y = rho x + sqrt(1 - rho^2) e`` with fresh samples every step, so
+``I(X; Y) = -(d/2) log(1 - rho^2)`` nats; the true MI steps through ``levels`` (default 2, 4, 6,
+8, 10 nats), ``steps_per_level`` Adam steps each. One critic is trained through all levels and
+read out with every estimator that shares its training objective.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from robustrep_lite.mi import JointCritic, SeparableCritic, readout, rho_for_mi, training_objective
+from robustrep_lite.validation import check_choice
+
+#: Named estimators: training objective, read-out bound and SMILE clip (None = no clip).
+NAMED_ESTIMATORS: dict[str, tuple[str, str, float | None]] = {
+    "dv": ("dv", "dv", None),
+    "mine": ("mine", "dv", None),
+    "nwj": ("nwj", "nwj", None),
+    "infonce": ("infonce", "infonce", None),
+    "js_nwj": ("jsd", "nwj_js", None),
+    "smile_1": ("jsd", "smile", 1.0),
+    "smile_5": ("jsd", "smile", 5.0),
+    "smile_inf": ("jsd", "smile", None),
+}
+LEVELS = (2.0, 4.0, 6.0, 8.0, 10.0)
+
+
+def staircase_critic(kind: str, d: int) -> torch.nn.Module:
+    """The B1 critics: separable ``d -> 256 -> 256 -> 256 -> 32`` on each side, or joint
+    ``2d -> 256 -> 256 -> 256 -> 1`` on all pairs."""
+    check_choice("critic", kind, ("separable", "joint"))
+    if kind == "separable":
+        return SeparableCritic(d, d, hidden=256, layers=3, embed_dim=32)
+    return JointCritic(d, d, hidden=256, layers=3)
+
+
+def run_staircase(
+    names: Sequence[str],
+    *,
+    critic: str = "separable",
+    levels: Sequence[float] = LEVELS,
+    steps_per_level: int = 4000,
+    d: int = 20,
+    batch_size: int = 64,
+    lr: float = 5e-4,
+    ema_rate: float = 0.01,
+    heldout_batches: int = 100,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Train one critic through the staircase with the objective shared by ``names`` (all must
+    train the same way, e.g. ``["js_nwj", "smile_5"]``) and read out each estimator every step.
+
+    Returns ``{"curves": {name: (steps,) array}, "held": {name: list per held-out batch},
+    "wall_s": seconds, "stopped_at": step or None}``; a non-finite loss stops training (the
+    remaining steps stay NaN) instead of filling the critic with NaNs.
+    """
+    for name in names:
+        check_choice("names", name, tuple(NAMED_ESTIMATORS))
+    trainers = {NAMED_ESTIMATORS[name][0] for name in names}
+    if len(trainers) != 1:
+        raise ValueError(f"names must share one training objective, got {sorted(trainers)}")
+    (trainer,) = trainers
+    torch.manual_seed(seed)
+    net = staircase_critic(critic, d)
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    data = torch.Generator().manual_seed(seed)
+    held_gen = torch.Generator().manual_seed(10_000 + seed)
+
+    def sample(gen: torch.Generator, rho: float) -> tuple[torch.Tensor, torch.Tensor]:
+        x = torch.randn(batch_size, d, generator=gen)
+        return x, rho * x + math.sqrt(1.0 - rho * rho) * torch.randn(batch_size, d, generator=gen)
+
+    n_steps = steps_per_level * len(levels)
+    curves = {name: np.full(n_steps, np.nan) for name in names}
+    held: dict[str, list[float]] = {name: [] for name in names}
+    ema = None
+    stopped_at = None
+    start = time.perf_counter()
+    for level_index, mi in enumerate(levels):
+        rho = rho_for_mi(mi, d)
+        net.train()
+        for offset in range(steps_per_level if stopped_at is None else 0):
+            step = level_index * steps_per_level + offset
+            scores = net(*sample(data, rho))
+            loss, ema = training_objective(trainer, scores, ema=ema, ema_rate=ema_rate)
+            with torch.no_grad():
+                for name in names:
+                    _, bound, clip = NAMED_ESTIMATORS[name]
+                    curves[name][step] = float(readout(bound, scores.detach(), clip))
+            if not math.isfinite(float(loss.detach())):
+                stopped_at = step
+                break
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        net.eval()
+        with torch.no_grad():
+            for _ in range(heldout_batches):
+                scores = net(*sample(held_gen, rho)) if stopped_at is None else None
+                for name in names:
+                    _, bound, clip = NAMED_ESTIMATORS[name]
+                    value = float(readout(bound, scores, clip)) if scores is not None else math.nan
+                    held[name].append(value)
+    return {
+        "curves": curves,
+        "held": held,
+        "wall_s": time.perf_counter() - start,
+        "stopped_at": stopped_at,
+    }
+
+
+def summarise_levels(
+    curve: np.ndarray,
+    held: Sequence[float],
+    levels: Sequence[float],
+    steps_per_level: int,
+    heldout_batches: int,
+    last: int = 500,
+) -> list[dict[str, float]]:
+    """Per level: mean, signed bias and variance of the last ``last`` per-step estimates, the
+    held-out mean, the count of non-finite steps and the largest ``|estimate|``."""
+    out = []
+    last = min(last, steps_per_level)
+    for i, mi in enumerate(levels):
+        level = curve[i * steps_per_level : (i + 1) * steps_per_level]
+        tail = level[-last:]
+        h = np.asarray(held[i * heldout_batches : (i + 1) * heldout_batches])
+        out.append(
+            {
+                "mi": mi,
+                "mean": float(np.mean(tail)),
+                "bias": float(np.mean(tail) - mi),
+                "var": float(np.var(tail)),
+                "heldout": float(np.mean(h)),
+                "nonfinite_steps": int((~np.isfinite(level)).sum()),
+                "max_abs": float(np.nanmax(np.abs(level)))
+                if np.isfinite(level).any()
+                else math.nan,
+            }
+        )
+    return out
+
+
+def optimal_gaussian_scores(x: torch.Tensor, y: torch.Tensor, rho: float) -> torch.Tensor:
+    """The optimal critic of the staircase data, ``T*(x, y) = log p(y | x) / p(y)``, on all pairs.
+
+    For ``y = rho x + sqrt(1 - rho^2) e`` componentwise, ``T*(x_i, y_j) = -||y_j - rho x_i||^2
+    / (2 (1 - rho^2)) + ||y_j||^2 / 2 - (d/2) log(1 - rho^2)``; ``E_P[T*] = I(X; Y)``.
+    x, y: (n, d). Returns the (n, n) score matrix (diagonal = joint pairs), nats.
+    """
+    if x.ndim != 2 or x.shape != y.shape:
+        raise ValueError(f"x and y must both have shape (n, d), got {x.shape} and {y.shape}")
+    if not -1.0 < rho < 1.0:
+        raise ValueError(f"rho must be in (-1, 1), got {rho!r}")
+    d = x.shape[1]
+    sq = torch.cdist(rho * x, y).pow(2)  # (n, n): ||y_j - rho x_i||^2
+    return (
+        -sq / (2 * (1 - rho**2)) + 0.5 * y.pow(2).sum(1)[None, :] - 0.5 * d * math.log(1 - rho**2)
+    )

@@ -1,0 +1,56 @@
+"""The staircase benchmark as a library function, and the optimal Gaussian critic."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from robustrep_lite.mi import correlated_gaussians, gaussian_mi, readout, rho_for_mi
+from robustrep_lite.mi_staircase import (
+    optimal_gaussian_scores,
+    run_staircase,
+    summarise_levels,
+)
+
+
+def test_optimal_critic_recovers_the_true_mi_on_average() -> None:
+    rho = rho_for_mi(3.0, 10)
+    x, y = correlated_gaussians(20_000, 10, rho, seed=0)
+    x, y = torch.as_tensor(x), torch.as_tensor(y)
+    diagonal = optimal_gaussian_scores(x[:2000], y[:2000], rho).diagonal()
+    assert abs(diagonal.mean().item() - gaussian_mi(10, rho)) < 4 * diagonal.std().item() / 40
+    # InfoNCE at the optimal critic stays below its log K cap
+    scores = optimal_gaussian_scores(x[:64], y[:64], rho)
+    assert float(readout("infonce", scores)) <= math.log(64) + 1e-6
+
+
+def test_short_staircase_runs_every_estimator_of_a_group() -> None:
+    result = run_staircase(
+        ["js_nwj", "smile_5"], levels=(1.0, 2.0), steps_per_level=30, d=4, heldout_batches=3
+    )
+    assert result["stopped_at"] is None
+    for name in ("js_nwj", "smile_5"):
+        assert result["curves"][name].shape == (60,) and np.isfinite(result["curves"][name]).all()
+        rows = summarise_levels(
+            result["curves"][name], result["held"][name], (1.0, 2.0), 30, 3, last=10
+        )
+        assert [row["mi"] for row in rows] == [1.0, 2.0]
+        assert all(math.isfinite(row["heldout"]) for row in rows)
+
+
+@pytest.mark.parametrize(
+    ("names", "message"), [(["dv", "infonce"], "share one training"), (["smile_9"], "names")]
+)
+def test_bad_estimator_groups_are_rejected(names: list[str], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        run_staircase(names, steps_per_level=1)
+
+
+def test_optimal_scores_reject_bad_input() -> None:
+    with pytest.raises(ValueError, match="rho"):
+        optimal_gaussian_scores(torch.zeros(3, 2), torch.zeros(3, 2), 1.0)
+    with pytest.raises(ValueError, match="shape"):
+        optimal_gaussian_scores(torch.zeros(3, 2), torch.zeros(4, 2), 0.5)
