@@ -1,0 +1,172 @@
+"""Throughput of the worst-case MI estimator (Section 4) for Baseline-H on CIFAR-sized inputs.
+
+Encoder (Baseline-H, from Deep InfoMax's 32x32 encoder; defined here because the package has no
+``robustrep_lite/models.py`` yet): conv 3->64, 64->128, 128->256 (4x4, stride 2, pad 1, no bias,
+BN, ReLU) -> flatten 4096 -> Linear 1024 + BN1d + ReLU -> Linear 64. Critic:
+:class:`robustrep_lite.mi.LocalDIMCritic` with 2048 units (the paper's) and 128 (for CPUs),
+batch norm as in the paper. Batch 128, l_inf PGD with 7 steps of 0.01 at eps 8/255, DV.
+
+Measured (median of ``--repeats`` after one warm-up):
+
+* PGD: one call of :func:`robustrep_lite.attacks.pgd` on a batch against the frozen critic
+  (7 steps = 8 forward + backward passes through encoder and critic, the start included);
+  reported as images per second per PGD step (batch / (time / 8)) and per whole attack.
+* alternating step: one step of the loop of :func:`robustrep_lite.vulnerability.worst_case_mi`,
+  spelled out here with the same public pieces (the attack above against the critic frozen in
+  eval mode, then one Adam step of the critic in train mode on the perturbed batch).
+
+  nice -n 19 .venv/bin/python bench/worst_case_mi.py                 # ~10 min on 1 thread
+  nice -n 19 .venv/bin/python bench/worst_case_mi.py --units 128 --repeats 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from robustrep_lite.attacks import pgd  # noqa: E402
+from robustrep_lite.mi import LocalDIMCritic, readout, training_objective  # noqa: E402
+from robustrep_lite.runtime import describe_device  # noqa: E402
+
+
+def baseline_h(in_channels: int = 3, rep_dim: int = 64) -> nn.Sequential:
+    """Baseline-H encoder for 32 x 32 inputs (about 4.9 M parameters)."""
+
+    def block(a: int, b: int) -> list[nn.Module]:
+        return [nn.Conv2d(a, b, 4, 2, 1, bias=False), nn.BatchNorm2d(b), nn.ReLU()]
+
+    return nn.Sequential(
+        *block(in_channels, 64),
+        *block(64, 128),
+        *block(128, 256),
+        nn.Flatten(),
+        nn.Linear(4096, 1024),
+        nn.BatchNorm1d(1024),
+        nn.ReLU(),
+        nn.Linear(1024, rep_dim),
+    )
+
+
+def median_time(fn, repeats: int) -> tuple[float, list[float]]:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), times
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--units", type=int, nargs="+", default=[128, 2048])
+    ap.add_argument("--batch-size", type=int, default=128)
+    ap.add_argument("--pgd-steps", type=int, default=7)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument(
+        "--out", type=Path, default=ROOT / "bench" / "results" / "vulnerability_throughput.json"
+    )
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    torch.manual_seed(0)
+    enc = baseline_h().to(device).eval()
+    for p in enc.parameters():
+        p.requires_grad_(False)
+    n_params = sum(p.numel() for p in enc.parameters())
+    bs, eps = args.batch_size, 8 / 255
+    x = torch.rand(bs, 3, 32, 32, device=device)
+    rows = []
+    print(
+        f"Baseline-H ({n_params / 1e6:.2f} M parameters), batch {bs}, PGD {args.pgd_steps} "
+        f"steps, {describe_device(device)}, torch threads {torch.get_num_threads()}",
+        flush=True,
+    )
+    for units in args.units:
+        critic = LocalDIMCritic(3, 64, units=units, norm="batch").to(device).eval()
+        for p in critic.parameters():
+            p.requires_grad_(False)
+
+        def objective(xa: torch.Tensor, critic: nn.Module = critic) -> torch.Tensor:
+            return -readout("dv", critic(xa, enc(xa)))
+
+        def attack() -> None:
+            pgd(objective, x, eps=eps, step_size=0.01, steps=args.pgd_steps, random_start=False)
+
+        t_pgd, raw_pgd = median_time(attack, args.repeats)
+        per_iter = t_pgd / (args.pgd_steps + 1)
+
+        # one alternating step as worst_case_mi runs it: attack against the frozen critic (eval
+        # mode), then one Adam step of the critic (train mode) on the perturbed batch
+        train_critic = LocalDIMCritic(3, 64, units=units, norm="batch").to(device)
+        opt = torch.optim.Adam(train_critic.parameters(), lr=1e-4)
+
+        def objective_t(xa: torch.Tensor, critic: nn.Module = train_critic) -> torch.Tensor:
+            return -readout("dv", critic(xa, enc(xa)))
+
+        def alternating_step(critic: nn.Module = train_critic, opt=opt) -> None:
+            critic.eval()
+            for p in critic.parameters():
+                p.requires_grad_(False)
+            xa = pgd(
+                objective_t, x, eps=eps, step_size=0.01, steps=args.pgd_steps, random_start=False
+            )
+            critic.train()
+            for p in critic.parameters():
+                p.requires_grad_(True)
+            with torch.no_grad():
+                z = enc(xa)
+            loss, _ = training_objective("dv", critic(xa, z))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+
+        t_alt, diffs = median_time(alternating_step, args.repeats)
+        row = {
+            "units": units,
+            "pgd_attack_s": t_pgd,
+            "pgd_attack_s_all": raw_pgd,
+            "pgd_iteration_s": per_iter,
+            "images_per_s_per_pgd_step": bs / per_iter,
+            "images_per_s_per_attack": bs / t_pgd,
+            "alternating_step_s": t_alt,
+            "alternating_step_s_all": diffs,
+            "images_per_s_per_alternating_step": bs / t_alt,
+        }
+        rows.append(row)
+        print(
+            f"units {units:5d}: PGD step {per_iter:7.3f} s = {bs / per_iter:8.1f} img/s; "
+            f"7-step attack {t_pgd:7.2f} s = {bs / t_pgd:7.2f} img/s; alternating step "
+            f"(attack + critic update) {t_alt:7.2f} s = {bs / t_alt:7.2f} img/s",
+            flush=True,
+        )
+    record = {
+        "benchmark": "worst-case MI estimator throughput, Baseline-H + LocalDIMCritic",
+        "encoder": "Baseline-H defined in bench/worst_case_mi.py (no robustrep_lite.models yet)",
+        "device": describe_device(device),
+        "torch_threads": torch.get_num_threads(),
+        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "rows": rows,
+        "torch": torch.__version__,
+        "note": "CPU shared with other jobs while measured; medians after one warm-up",
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(record, indent=1))
+    print(f"saved {args.out}")
+    return record
+
+
+if __name__ == "__main__":
+    main()
