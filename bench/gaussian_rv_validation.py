@@ -29,7 +29,6 @@ I(X'; g(X')) = H(g(X')) = H2(P[g(X') = 1]) for any X'):
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 import time
@@ -43,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 from robustrep_lite import theory  # noqa: E402
 from robustrep_lite.measures import empirical_sign_rv  # noqa: E402
+from robustrep_lite.results import save_result  # noqa: E402
 from robustrep_lite.vulnerability import (  # noqa: E402
     normal_mi,
     straight_through_sign,
@@ -233,9 +233,7 @@ def main(argv: list[str] | None = None) -> dict:
         "summary": summary,
         "torch": torch.__version__,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(record, indent=1))
-    print(f"saved {args.out}")
+    save_result(record, args.out)
     return record
 
 

@@ -17,7 +17,6 @@ out on held-out batches.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 import time
@@ -32,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from robustrep_lite.mi import estimate_mi, linear_gaussian_mi  # noqa: E402
+from robustrep_lite.results import save_result  # noqa: E402
 
 TRAIN = {"smile": "smile", "infonce": "infonce", "dv": "dv", "mine": "mine", "nwj": "nwj"}
 
@@ -170,9 +170,7 @@ def main(argv: list[str] | None = None) -> dict:
         "rows": rows,
         "torch": torch.__version__,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(record, indent=1))
-    print(f"saved {args.out}")
+    save_result(record, args.out)
     return record
 
 

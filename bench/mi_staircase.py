@@ -39,6 +39,7 @@ from robustrep_lite.mi_staircase import (  # noqa: E402
 from robustrep_lite.mi_staircase import (  # noqa: E402
     NAMED_ESTIMATORS as ESTIMATORS,  # name -> (training objective, read-out, clip)
 )
+from robustrep_lite.results import save_result  # noqa: E402
 
 # mi-benchmarks.md, separable critic: mean estimate at MI = 2/4/6/8/10 and variance at MI = 10.
 REF_SEPARABLE = {
@@ -298,9 +299,7 @@ def main(argv: list[str] | None = None) -> dict:
         + torch.__version__
         + f", {args.threads} thread(s).",
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(record, indent=1))
-    print(f"saved {out}")
+    save_result(record, out)
     return record
 
 

@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from robustrep_lite.mi import correlated_gaussians, estimate_mi, gaussian_mi  # noqa: E402
+from robustrep_lite.results import save_result  # noqa: E402
 
 RHOS = (-0.99, -0.9, -0.7, -0.5, -0.3, 0.0, 0.3, 0.5, 0.7, 0.9, 0.99)
 
@@ -160,9 +161,7 @@ def main(argv: list[str] | None = None) -> dict:
         "targets": targets,
         "torch": torch.__version__,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(record, indent=1))
-    print(f"saved {args.out}")
+    save_result(record, args.out)
     return record
 
 

@@ -59,6 +59,7 @@ from robustrep_lite.mi import (  # noqa: E402
     rho_for_mi,
     training_objective,
 )
+from robustrep_lite.results import save_result  # noqa: E402
 
 COMPARED = ("smile_5", "infonce", "nwj", "mine", "js_nwj", "dv")
 
@@ -243,9 +244,7 @@ def main(argv: list[str] | None = None) -> dict:
         "torch_mist": mist_version,
         "results": res,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(record, indent=1))
-    print(f"saved {args.out}")
+    save_result(record, args.out)
     return record
 
 

@@ -22,7 +22,6 @@ Measured (median of ``--repeats`` after one warm-up):
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -36,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from robustrep_lite.attacks import pgd  # noqa: E402
 from robustrep_lite.mi import LocalDIMCritic, readout, training_objective  # noqa: E402
+from robustrep_lite.results import save_result  # noqa: E402
 from robustrep_lite.runtime import describe_device  # noqa: E402
 
 
@@ -162,9 +162,7 @@ def main(argv: list[str] | None = None) -> dict:
         "torch": torch.__version__,
         "note": "CPU shared with other jobs while measured; medians after one warm-up",
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(record, indent=1))
-    print(f"saved {args.out}")
+    save_result(record, args.out)
     return record
 
 

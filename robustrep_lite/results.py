@@ -40,3 +40,12 @@ def load_stored(path: str, *, timeout: float = 30.0) -> dict[str, Any]:
             f"stored result {path!r} is neither in {CHECKOUT} nor downloadable from {url} "
             f"({error}); re-create it with the benchmark script that writes it"
         ) from None
+
+
+def save_result(record: dict[str, Any], path: str | Path) -> Path:
+    """Write a benchmark's ``record`` as indented JSON to ``path`` (folders created) and say so."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(record, indent=1))
+    print(f"saved {target}")
+    return target
