@@ -52,12 +52,6 @@ from robustrep_lite.vulnerability import (  # noqa: E402
 THETA = np.array([1.0, 0.4])
 COV = np.array([[1.0, 0.3], [0.3, 0.6]])
 W = np.array([math.cos(math.radians(30)), math.sin(math.radians(30))])
-LOG2 = math.log(2.0)
-
-
-def h2(q: np.ndarray | float) -> np.ndarray:
-    q = np.clip(np.asarray(q, dtype=float), 1e-12, 1 - 1e-12)
-    return -(q * np.log(q) + (1 - q) * np.log1p(-q))
 
 
 def p_value(norm: str) -> float:
@@ -128,7 +122,7 @@ def main(argv: list[str] | None = None) -> dict:
         normal = normal_mi(code, x, seed=seed, **common)
         print(
             f"seed {seed}: normal MI {normal.estimate:.4f} +- {normal.stderr:.4f} "
-            f"(exact log 2 = {LOG2:.4f})",
+            f"(exact log 2 = {theory.LOG2:.4f})",
             flush=True,
         )
         for norm in args.norms:
@@ -174,9 +168,11 @@ def main(argv: list[str] | None = None) -> dict:
                     "refit_worst_mi": worst.refit.estimate,
                     "refit_rv": normal.estimate - worst.refit.estimate,
                     "refit_se": math.hypot(se_n, worst.refit.stderr),
-                    "found_rv": LOG2 - float(h2(q_found)),
+                    "found_rv": theory.LOG2 - float(theory.binary_entropy(q_found)),
                     "found_code_share": q_found,
-                    "batch_rv": float(LOG2 - h2(batch_q.mean(1).numpy()).mean()),
+                    "batch_rv": float(
+                        theory.LOG2 - theory.binary_entropy(batch_q.mean(1).numpy()).mean()
+                    ),
                     "oracle_rv": normal.estimate - oracle.estimate,
                     "oracle_se": math.hypot(se_n, oracle.stderr),
                     "diverged": bool(worst.diverged or oracle.diverged or normal.diverged),
