@@ -1,0 +1,94 @@
+"""Checkpoints that let a long run be killed and resumed with the same final weights.
+
+A checkpoint holds the state of named modules and optimisers, the step reached, any extra
+record (history, config), and the global torch RNG states (CPU, and CUDA if present; the
+library draws all its randomness from torch). It is written atomically (temporary file, then
+``os.replace``), so a kill during the write leaves the previous checkpoint intact. Training
+loops that draw shuffles and attack starts from generators seeded by ``(seed, epoch)`` and
+restore these RNG states resume bit-for-bit at an epoch boundary
+(``tests/test_supervised.py`` kills a run and resumes it).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+__all__ = ["load_checkpoint", "save_checkpoint"]
+
+
+def _rng_state() -> dict[str, Any]:
+    state: dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_checkpoint(
+    path: str | os.PathLike[str],
+    *,
+    step: int,
+    modules: dict[str, nn.Module],
+    optimizers: dict[str, torch.optim.Optimizer] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """Write a checkpoint atomically to ``path`` (parent folders are created); returns the path.
+
+    step: the number of completed units of work (epochs or steps) the state corresponds to.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "step": int(step),
+        "modules": {name: m.state_dict() for name, m in modules.items()},
+        "optimizers": {name: o.state_dict() for name, o in (optimizers or {}).items()},
+        "extra": extra or {},
+        "rng": _rng_state(),
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def load_checkpoint(
+    path: str | os.PathLike[str] | None,
+    *,
+    modules: dict[str, nn.Module],
+    optimizers: dict[str, torch.optim.Optimizer] | None = None,
+    map_location: str | torch.device = "cpu",
+) -> dict[str, Any] | None:
+    """Restore a checkpoint written by :func:`save_checkpoint` into ``modules`` and
+    ``optimizers`` (and the global RNG states); returns ``{"step": ..., "extra": ...}``, or
+    ``None`` if ``path`` is ``None`` or does not exist (a fresh start).
+
+    Raises ``ValueError`` if the checkpoint names modules or optimisers other than those given.
+    """
+    if path is None or not Path(path).exists():
+        return None
+    payload = torch.load(Path(path), map_location=map_location, weights_only=False)
+    optimizers = optimizers or {}
+    for kind, given in (("modules", modules), ("optimizers", optimizers)):
+        if set(payload[kind]) != set(given):
+            raise ValueError(
+                f"checkpoint {path} holds {kind} {sorted(payload[kind])}, but {sorted(given)} "
+                "were given; delete it or pass the matching objects"
+            )
+    for name, m in modules.items():
+        m.load_state_dict(payload["modules"][name])
+    for name, o in optimizers.items():
+        o.load_state_dict(payload["optimizers"][name])
+    _set_rng_state(payload["rng"])
+    return {"step": payload["step"], "extra": payload["extra"]}

@@ -1,0 +1,161 @@
+"""Classifier training (standard, adversarial, frozen encoder, resume) and robust accuracy."""
+
+import pytest
+import torch
+from torch import nn
+
+from robustrep_lite.supervised import augment_batch, robust_accuracy, train_classifier
+
+
+def _blobs(n: int = 512, d: int = 16, seed: int = 0):
+    """Two classes in [0, 1]^d: coordinate 0 separates them with a margin of 0.4 (robust to
+    eps = 0.1); the other coordinates carry a weak shift of +-0.06 under +-0.1 noise, useful to
+    a standard classifier and flipped by an eps = 0.1 attack (a non-robust feature)."""
+    g = torch.Generator().manual_seed(seed)
+    y = torch.randint(0, 2, (n,), generator=g)
+    s = (2 * y - 1).float()[:, None]
+    x = 0.5 + 0.06 * s + 0.1 * (2 * torch.rand(n, d, generator=g) - 1)
+    x[:, 0] = 0.5 + 0.3 * s[:, 0] + 0.1 * (2 * torch.rand(n, generator=g) - 1)
+    return x.view(n, 1, 1, d), y
+
+
+def _mlp(d: int = 16, seed: int = 0) -> nn.Module:
+    torch.manual_seed(seed)
+    return nn.Sequential(
+        nn.Flatten(), nn.Linear(d, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Linear(32, 2)
+    )
+
+
+def test_augment_batch_crops_and_flips_each_sample():
+    x = torch.rand(16, 3, 8, 8)
+    out = augment_batch(x, torch.Generator().manual_seed(0), pad=2)
+    assert out.shape == x.shape
+    for i in range(16):  # every output is a shifted (and maybe flipped) window of its input
+        padded = nn.functional.pad(x[i], (2, 2, 2, 2))
+        windows = [
+            padded[:, r : r + 8, c : c + 8].flip(f) if f else padded[:, r : r + 8, c : c + 8]
+            for r in range(5)
+            for c in range(5)
+            for f in ((), (2,))
+        ]
+        assert any(torch.equal(out[i], w) for w in windows)
+    again = augment_batch(x, torch.Generator().manual_seed(0), pad=2)
+    assert torch.equal(out, again)
+    other = augment_batch(x, torch.Generator().manual_seed(1), pad=2)
+    assert not torch.equal(out, other)
+
+
+def test_standard_training_learns():
+    x, y = _blobs()
+    model = _mlp()
+    history = train_classifier(model, x, y, epochs=5, batch_size=64, lr=1e-2, progress=False)
+    assert history.loss[-1] < history.loss[0]
+    assert robust_accuracy(model, x, y, attack="none") > 0.95
+    assert history.images_per_second > 0
+
+
+def test_adversarial_training_buys_robustness():
+    x, y = _blobs()
+    xt, yt = _blobs(seed=1)
+    eps = 0.1
+    std, adv = _mlp(), _mlp()
+    train_classifier(std, x, y, epochs=5, batch_size=64, lr=1e-2, progress=False)
+    train_classifier(
+        adv, x, y, epochs=5, batch_size=64, lr=1e-2, eps=eps, pgd_steps=3, progress=False
+    )
+    std_rob = robust_accuracy(std, xt, yt, eps=eps, steps=10, step_size=0.025)
+    adv_rob = robust_accuracy(adv, xt, yt, eps=eps, steps=10, step_size=0.025)
+    assert adv_rob > 0.95 and std_rob < 0.7
+    assert robust_accuracy(std, xt, yt, attack="none") > 0.95
+
+
+def test_frozen_encoder_only_head_moves_and_bn_stats_stay():
+    x, y = _blobs()
+    encoder = _mlp()[:4]
+    head = nn.Linear(32, 2)
+    model = nn.Sequential(encoder, head)
+    before = {k: v.clone() for k, v in encoder.state_dict().items()}
+    head_before = head.weight.clone()
+    train_classifier(model, x, y, epochs=2, params=head.parameters(), progress=False)
+    after = encoder.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)  # incl. BN running stats
+    assert not torch.equal(head.weight, head_before)
+
+
+def test_resume_gives_the_same_weights(tmp_path):
+    x, y = _blobs(n=256)
+    kwargs = dict(batch_size=32, lr=1e-2, eps=0.1, pgd_steps=2, augment=False, progress=False)
+    ref = _mlp(seed=5)
+    nn.init.zeros_(ref[-1].bias)
+    train_classifier(ref, x, y, epochs=4, seed=7, **kwargs)
+    ckpt = tmp_path / "run.pt"
+    part = _mlp(seed=5)
+    nn.init.zeros_(part[-1].bias)
+    train_classifier(part, x, y, epochs=2, seed=7, checkpoint=ckpt, **kwargs)  # "killed" here
+    resumed = _mlp(seed=99)  # a fresh process: different initial weights, restored from disk
+    history = train_classifier(resumed, x, y, epochs=4, seed=7, checkpoint=ckpt, **kwargs)
+    assert len(history.loss) == 4
+    for a, b in zip(ref.state_dict().values(), resumed.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_early_stopping_on_validation_loads_the_best_epoch():
+    x, y = _blobs()
+    xv, yv = _blobs(n=128, seed=2)
+    model = _mlp()
+    history = train_classifier(
+        model,
+        x,
+        y,
+        epochs=5,
+        lr=1e-2,
+        eps=0.1,
+        pgd_steps=2,
+        x_val=xv,
+        y_val=yv,
+        select_best=True,
+        progress=False,
+    )
+    best = history.best_epoch
+    assert best is not None and len(history.val_adv_accuracy) == 5
+    assert history.val_adv_accuracy[best - 1] == max(history.val_adv_accuracy)
+    assert robust_accuracy(model, xv, yv, eps=0.1) == pytest.approx(
+        history.val_adv_accuracy[best - 1]
+    )
+
+
+def test_attack_strengths_are_ordered():
+    x, y = _blobs(n=128)
+    model = _mlp()
+    train_classifier(model, x, y, epochs=10, batch_size=64, lr=1e-2, progress=False)
+    nat = robust_accuracy(model, x, y, attack="none")
+    eps = robust_accuracy(model, x, y, attack="pgd", eps=0.0)
+    pgd7 = robust_accuracy(model, x, y, attack="pgd", eps=0.1, step_size=0.02)
+    apgd = robust_accuracy(model, x, y, attack="apgd", eps=0.1)
+    assert nat == eps
+    assert apgd <= pgd7 + 1 / 128 and pgd7 <= nat
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        (dict(epochs=-1), "epochs"),
+        (dict(epochs=1, eps=-0.1), "eps"),
+        (dict(epochs=1, norm="1"), "norm"),
+        (dict(epochs=1, optimizer="lbfgs"), "optimizer"),
+        (dict(epochs=1, select_best=True), "select_best"),
+        (dict(epochs=1, batch_size=0), "batch_size"),
+    ],
+)
+def test_train_bad_input(kwargs, match):
+    x, y = _blobs(n=16)
+    with pytest.raises(ValueError, match=match):
+        train_classifier(_mlp(), x, y, progress=False, **kwargs)
+
+
+def test_bad_shapes_and_attack_name():
+    x, y = _blobs(n=16)
+    with pytest.raises(ValueError, match="labels"):
+        train_classifier(_mlp(), x, y[:8], epochs=1)
+    with pytest.raises(ValueError, match="attack"):
+        robust_accuracy(_mlp(), x, y, attack="fgsm")
