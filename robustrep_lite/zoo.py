@@ -1,0 +1,341 @@
+"""Section 6.1's experiments: a zoo of standard and adversarially trained classifiers, the
+vulnerability of their logit layer, and Theorem 3.4's bound beside their adversarial accuracy.
+
+For every model of the zoo (:func:`zoo_settings`, one table per profile) the chapter "Measuring
+representation vulnerability" reports, at each evaluation eps:
+
+- natural accuracy, adversarial accuracy under the paper's PGD-7 and under a stronger attack
+  (:func:`robustrep_lite.supervised.robust_accuracy`);
+- ``I(X; g(X))``, the worst-case ``I(X'; g(X'))`` and ``RV_eps(g)`` of the logit layer g (eq. (4.1),
+  :func:`robustrep_lite.vulnerability.representation_vulnerability`) -- Figures 1 and 2;
+- Theorem 3.4's upper bound on adversarial accuracy from the worst-case MI
+  (:func:`robustrep_lite.theory.adversarial_accuracy_upper_bound`) -- Figure 2;
+
+and, for Baseline-H, the per-channel MI and vulnerability of its second conv layer
+(:func:`robustrep_lite.vulnerability.per_feature_vulnerability`) -- Figure 3.
+
+Models are trained by :func:`robustrep_lite.supervised.train_classifier` with a checkpoint per
+model, so a re-run (or a run resumed after a disconnect) loads instead of retraining.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from torch import Tensor, nn
+
+from robustrep_lite.models import BaselineH, classifier
+from robustrep_lite.profiles import active_profile
+from robustrep_lite.supervised import robust_accuracy, train_classifier
+from robustrep_lite.theory import adversarial_accuracy_upper_bound
+from robustrep_lite.validation import check_nonnegative
+from robustrep_lite.vulnerability import per_feature_vulnerability, representation_vulnerability
+
+__all__ = [
+    "ZooModel",
+    "ZooSettings",
+    "channel_vulnerability",
+    "attacked_accuracy",
+    "logit_vulnerability",
+    "train_zoo",
+    "zoo_settings",
+]
+
+
+@dataclass(frozen=True)
+class ZooModel:
+    """One classifier of the zoo: data set, architecture (:data:`robustrep_lite.models.
+    CLASSIFIERS`) and the l_inf radius it was adversarially trained at (0: standard)."""
+
+    dataset: str
+    arch: str
+    train_eps: float
+
+    @property
+    def label(self) -> str:
+        kind = (
+            "standard"
+            if self.train_eps == 0
+            else f"adv eps={_eps_text(self.dataset, self.train_eps)}"
+        )
+        return f"{self.arch} ({kind})"
+
+
+def _eps_text(dataset: str, eps: float) -> str:
+    """eps as the paper writes it: k/255 on CIFAR-10, a decimal on MNIST."""
+    if dataset == "cifar10":
+        return f"{round(eps * 255)}/255"
+    return f"{eps:g}"
+
+
+@dataclass(frozen=True)
+class ZooSettings:
+    """Everything Section 6.1 spends, for one profile (see :func:`zoo_settings`)."""
+
+    models: tuple[ZooModel, ...]
+    eval_eps: dict[str, tuple[float, ...]]  # per data set: where MI and APGD are measured
+    curve_eps: dict[str, tuple[float, ...]]  # per data set: PGD-7 accuracy curve (eps slider)
+    width: float  # Baseline-H channel multiplier
+    train_size: int | None
+    test_size: int | None
+    epochs: int
+    batch_size: int
+    lr: float
+    adv_pgd_steps: int  # PGD steps of adversarial training
+    rv_points: int  # test images behind each MI estimate
+    rv_steps: int  # critic steps of each MI run
+    rv_batch: int
+    critic_hidden: int
+    channels: int  # conv-2 channels of Baseline-H in Figure 3's analogue
+    channel_steps: int
+
+    def record(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["models"] = [asdict(m) for m in self.models]
+        return out
+
+
+def _zoo(dataset: str, entries: dict[str, tuple[float, ...]]) -> tuple[ZooModel, ...]:
+    return tuple(ZooModel(dataset, a, e) for a, eps in entries.items() for e in eps)
+
+
+_CIFAR_EPS = (2 / 255, 8 / 255)  # the paper's training radii
+_CIFAR_CURVE = tuple(k / 255 for k in (0, 1, 2, 4, 8, 12, 16))
+_MNIST_CURVE = (0.0, 0.05, 0.1, 0.2, 0.3, 0.4)
+
+_SETTINGS = {
+    "quick": ZooSettings(
+        models=_zoo("mnist", {"baseline_h": (0.0, 0.3)}),
+        eval_eps={"mnist": (0.3,)},
+        curve_eps={"mnist": (0.0, 0.1, 0.3)},
+        width=0.125,
+        train_size=256,
+        test_size=128,
+        epochs=1,
+        batch_size=64,
+        lr=1e-3,
+        adv_pgd_steps=2,
+        rv_points=128,
+        rv_steps=10,
+        rv_batch=8,
+        critic_hidden=32,
+        channels=2,
+        channel_steps=5,
+    ),
+    "cpu": ZooSettings(
+        models=_zoo("mnist", {"baseline_h": (0.0, 0.3)})
+        + _zoo("cifar10", {"baseline_h": (0.0, *_CIFAR_EPS), "small_resnet": (0.0, 8 / 255)}),
+        eval_eps={"mnist": (0.3,), "cifar10": (8 / 255,)},
+        curve_eps={"mnist": _MNIST_CURVE, "cifar10": _CIFAR_CURVE},
+        width=0.5,
+        train_size=5_000,
+        test_size=1_000,
+        epochs=4,
+        batch_size=128,
+        lr=1e-3,
+        adv_pgd_steps=3,
+        rv_points=1_000,
+        rv_steps=100,
+        rv_batch=50,
+        critic_hidden=128,
+        channels=8,
+        channel_steps=60,
+    ),
+    "paper": ZooSettings(
+        models=_zoo(
+            "cifar10",
+            {a: (0.0, *_CIFAR_EPS) for a in ("baseline_h", "resnet18", "vgg16", "densenet121")},
+        ),
+        eval_eps={"cifar10": _CIFAR_EPS},
+        curve_eps={"cifar10": _CIFAR_CURVE},
+        width=1.0,
+        train_size=None,
+        test_size=None,
+        epochs=100,
+        batch_size=128,
+        lr=1e-3,
+        adv_pgd_steps=7,
+        rv_points=10_000,
+        rv_steps=2_000,
+        rv_batch=128,
+        critic_hidden=2048,
+        channels=128,
+        channel_steps=1_000,
+    ),
+}
+
+
+def zoo_settings(profile: str | None = None) -> ZooSettings:
+    """The Section 6.1 settings of ``profile`` (default: the active profile,
+    ``$ROBUSTREP_PROFILE``). quick: embedded digits, two tiny models; cpu: MNIST and a CIFAR-10
+    subset, Baseline-H at half width and a small ResNet, PGD-3 adversarial training, 5 epochs;
+    paper: full CIFAR-10, Baseline-H, ResNet18, VGG16, DenseNet121 at eps 0, 2/255, 8/255 and
+    the paper's 2048-unit critic."""
+    return _SETTINGS[active_profile(profile).name]
+
+
+def _image_shape(x: Tensor) -> tuple[int, int]:
+    return int(x.shape[1]), int(x.shape[2])
+
+
+def train_zoo(
+    settings: ZooSettings,
+    data: dict[str, Any],
+    *,
+    cache_dir: str | os.PathLike[str] | None = None,
+    seed: int = 0,
+    progress: bool = True,
+) -> dict[ZooModel, nn.Module]:
+    """Train (or load) every model of ``settings``; returns them in eval mode.
+
+    data: data set name -> splits with ``x_train, y_train`` (images in [0, 1]). cache_dir: if
+    given, each model's training is checkpointed there after every epoch, and a finished
+    checkpoint is loaded instead of retrained. Adversarial training: PGD with
+    ``settings.adv_pgd_steps`` steps, step ``2.5 eps / steps``, random start (Madry et al.).
+    """
+    out: dict[ZooModel, nn.Module] = {}
+    for i, m in enumerate(settings.models):
+        if m.dataset not in data:
+            raise ValueError(f"data has no entry for dataset {m.dataset!r}; got {sorted(data)}")
+        splits = data[m.dataset]
+        channels, size = _image_shape(splits.x_train)
+        net = classifier(
+            m.arch, in_channels=channels, image_size=size, width=settings.width, seed=seed + i
+        )
+        ckpt = None
+        if cache_dir is not None:
+            name = f"{m.dataset}_{m.arch}_eps{m.train_eps:.4f}_w{settings.width}_s{seed}.pt"
+            ckpt = Path(cache_dir) / name
+        train_classifier(
+            net,
+            splits.x_train,
+            splits.y_train,
+            epochs=settings.epochs,
+            batch_size=settings.batch_size,
+            lr=settings.lr,
+            eps=m.train_eps,
+            pgd_steps=settings.adv_pgd_steps,
+            augment=m.dataset == "cifar10",
+            checkpoint=ckpt,
+            seed=seed + i,
+            progress=progress,
+        )
+        out[m] = net.eval()
+    return out
+
+
+def _attack_step(eps: float, steps: int = 7) -> float:
+    return 2.5 * eps / steps
+
+
+def attacked_accuracy(
+    model: nn.Module, x: Tensor, y: Tensor, *, eps: float, seed: int = 0
+) -> dict[str, float]:
+    """Accuracy of ``model`` on (x, y): natural, under the paper's PGD-7 (l_inf, step
+    ``2.5 eps / 7``, which is the paper's 0.01 at eps = 8/255, no random start) and under
+    APGD-CE + APGD-T (torchattacks), at radius ``eps``."""
+    check_nonnegative("eps", eps)
+    nat = robust_accuracy(model, x, y, attack="none")
+    pgd7 = robust_accuracy(model, x, y, attack="pgd", eps=eps, step_size=_attack_step(eps))
+    strong = robust_accuracy(model, x, y, attack="apgd", eps=eps, seed=seed)
+    return {
+        "eps": eps,
+        "natural_accuracy": nat,
+        "pgd7_accuracy": pgd7,
+        "strong_accuracy": strong,
+        "accuracy_gap": nat - pgd7,
+    }
+
+
+def logit_vulnerability(
+    model: nn.Module,
+    x: Tensor,
+    *,
+    eps: float,
+    settings: ZooSettings,
+    classes: int = 10,
+    seed: int = 0,
+    progress: bool = False,
+) -> dict[str, float]:
+    """MI of the logit layer g on the first ``settings.rv_points`` images (Figures 1 and 2).
+
+    Normal-case MI, and the worst case over the l_inf eps-ball by PGD-7 against the critic
+    (eq. (4.1); separable critic on the flattened image and the logits, the book's SMILE
+    estimator), read out both ways (:func:`robustrep_lite.vulnerability.worst_case_mi`):
+    ``*_paper`` with the attacked final critic (the paper's read-out) and ``*_refit`` with a
+    fresh critic on the perturbed points (ours); RV of each with standard errors, and Theorem
+    3.4's upper bound on adversarial accuracy, ``(I_worst + log 2) / log |Y|`` (clipped to 1),
+    from each worst-case value.
+    """
+    check_nonnegative("eps", eps)
+    rv = representation_vulnerability(
+        model,
+        x[: settings.rv_points],
+        eps=eps,
+        pgd_steps=7,
+        step_size=_attack_step(eps),
+        train_estimator="smile",
+        steps=settings.rv_steps,
+        batch_size=settings.rv_batch,
+        lr=1e-3,
+        hidden=settings.critic_hidden,
+        layers=2,
+        embed_dim=32,
+        seed=seed,
+        progress=progress,
+    )
+    out = {"eps": eps, "normal_mi": rv.normal_mi, "normal_stderr": rv.normal_stderr}
+    reads = {"paper": rv.worst.attacked, "refit": rv.worst.refit}
+    for name, est in reads.items():
+        worst = est.estimate if est is not None else float("nan")
+        se = est.stderr if est is not None else float("nan")
+        out[f"worst_mi_{name}"] = worst
+        out[f"worst_stderr_{name}"] = se
+        out[f"rv_{name}"] = rv.normal_mi - worst
+        out[f"rv_stderr_{name}"] = float(np.hypot(rv.normal_stderr, se))
+        out[f"bound_{name}"] = float(adversarial_accuracy_upper_bound(max(worst, 0.0), classes))
+    out["diverged"] = float(rv.diverged)
+    return out
+
+
+def channel_vulnerability(
+    model: BaselineH | nn.Module,
+    x: Tensor,
+    *,
+    eps: float,
+    settings: ZooSettings,
+    seed: int = 0,
+    progress: bool = False,
+) -> dict[str, np.ndarray]:
+    """Figure 3's analogue: MI and RV of each of the first ``settings.channels`` channels of
+    Baseline-H's second conv layer (units with a 10x10 receptive field), each channel's whole
+    spatial map taken as its own representation, on the first ``settings.rv_points`` images.
+    Returns arrays of shape (channels,) keyed ``normal_mi, worst_mi, rv, rv_stderr``."""
+    if not isinstance(model, BaselineH):
+        raise ValueError(f"model must be a BaselineH, got {type(model).__name__}")
+    n_channels = model.conv2[0].out_channels
+    features = list(range(min(settings.channels, n_channels)))
+    res = per_feature_vulnerability(
+        lambda t: model.conv_features(t, 2),
+        x[: settings.rv_points],
+        eps=eps,
+        features=features,
+        pgd_steps=7,
+        step_size=_attack_step(eps),
+        steps=settings.channel_steps,
+        batch_size=min(settings.rv_batch, 32),
+        seed=seed,
+        progress=progress,
+    )
+    return {
+        "channel": np.asarray(features),
+        "normal_mi": res.normal_mi,
+        "worst_mi": res.worst_mi,
+        "rv": res.rv,
+        "rv_stderr": res.rv_stderr,
+        "diverged": np.asarray(res.diverged),
+    }

@@ -1,0 +1,81 @@
+"""Section 6.1's zoo in the quick profile: training, measurement and the per-channel pass."""
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from robustrep_lite.data import load_dataset
+from robustrep_lite.models import BaselineH
+from robustrep_lite.theory import adversarial_accuracy_upper_bound
+from robustrep_lite.zoo import (
+    ZooModel,
+    attacked_accuracy,
+    channel_vulnerability,
+    logit_vulnerability,
+    train_zoo,
+    zoo_settings,
+)
+
+
+@pytest.fixture(scope="module")
+def quick():
+    settings = zoo_settings("quick")
+    data = load_dataset("mnist", source="embedded", train_size=256, test_size=128, seed=0)
+    return settings, data
+
+
+def test_profiles_define_the_papers_zoo():
+    paper = zoo_settings("paper")
+    archs = {m.arch for m in paper.models}
+    assert archs == {"baseline_h", "resnet18", "vgg16", "densenet121"}
+    assert {m.train_eps for m in paper.models} == {0.0, 2 / 255, 8 / 255}
+    assert paper.critic_hidden == 2048 and paper.width == 1.0
+    cpu = zoo_settings("cpu")
+    assert {m.dataset for m in cpu.models} == {"mnist", "cifar10"}
+    assert ZooModel("cifar10", "baseline_h", 8 / 255).label == "baseline_h (adv eps=8/255)"
+
+
+def test_train_zoo_trains_and_then_loads_from_cache(quick, tmp_path):
+    settings, data = quick
+    models = train_zoo(settings, {"mnist": data}, cache_dir=tmp_path, progress=False)
+    assert set(models) == set(settings.models)
+    assert len(list(tmp_path.glob("*.pt"))) == len(settings.models)
+    again = train_zoo(settings, {"mnist": data}, cache_dir=tmp_path, progress=False)
+    for key, net in models.items():
+        for a, b in zip(net.state_dict().values(), again[key].state_dict().values(), strict=True):
+            assert torch.equal(a, b)
+    with pytest.raises(ValueError, match="dataset"):
+        train_zoo(settings, {"cifar10": data}, progress=False)
+
+
+def test_measurements_are_consistent(quick):
+    settings, data = quick
+    net = next(iter(train_zoo(settings, {"mnist": data}, progress=False).values()))
+    a = attacked_accuracy(net, data.x_test, data.y_test, eps=0.3)
+    assert 0 <= a["strong_accuracy"] <= a["pgd7_accuracy"] + 1 / 128
+    assert a["pgd7_accuracy"] <= a["natural_accuracy"]
+    assert a["accuracy_gap"] == pytest.approx(a["natural_accuracy"] - a["pgd7_accuracy"])
+    r = logit_vulnerability(net, data.x_test, eps=0.3, settings=settings)
+    for read in ("paper", "refit"):
+        assert r[f"rv_{read}"] == pytest.approx(r["normal_mi"] - r[f"worst_mi_{read}"])
+        expected = adversarial_accuracy_upper_bound(max(r[f"worst_mi_{read}"], 0.0), 10)
+        assert r[f"bound_{read}"] == pytest.approx(float(expected))
+    assert all(math.isfinite(v) for v in r.values())
+    with pytest.raises(ValueError, match="eps"):
+        attacked_accuracy(net, data.x_test, data.y_test, eps=-0.1)
+    with pytest.raises(ValueError, match="eps"):
+        logit_vulnerability(net, data.x_test, eps=-0.1, settings=settings)
+
+
+def test_channel_vulnerability_covers_the_requested_channels(quick):
+    settings, data = quick
+    settings = dataclasses.replace(settings, channels=3)
+    model = BaselineH(1, 28, 10, width=0.125).eval()
+    out = channel_vulnerability(model, data.x_test, eps=0.1, settings=settings)
+    assert list(out["channel"]) == [0, 1, 2]
+    assert np.allclose(out["rv"], out["normal_mi"] - out["worst_mi"])
+    with pytest.raises(ValueError, match="BaselineH"):
+        channel_vulnerability(torch.nn.Linear(2, 2), data.x_test, eps=0.1, settings=settings)
