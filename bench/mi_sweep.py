@@ -9,8 +9,27 @@ read-out), DV, NWJ (MINE-f). Baseline: KSG (k = 3, N = 2000) via scikit-learn's
 ``mutual_info_regression``, which is per coordinate only, so it is summed over the d
 independent coordinate pairs (this uses the known structure of the problem).
 
+Data: N = 262144 pairs per run, half for training (131072 pairs: the 5000 x 256 draws see each
+pair about 10 times) and half held out (512 batches). The spec fixes no training-set size; a
+smaller one overfits in d = 20 (with 32768 training pairs, 39 passes, the held-out MINE estimate
+at rho = 0.3 sits 0.07 nats below the training-batch one).
+
+Besides the spec's estimate (mean of per-batch read-outs), each trained critic is also read out
+*pooled*: one bound over 131072 fresh pairs (their derangement as marginals). For DV and MINE the
+per-batch mean carries the upward bias of a 256-sample log-mean-exp, which the pooled value
+does not; the gap shows how much of a d = 20 estimate is that bias rather than the critic.
+
+In d = 20 the spec's 5000 steps at lr 1e-4 leave the critic undertrained (the training-batch
+and held-out values agree, so it is not overfitting): MINE ends 8-13% below the truth for
+0.3 <= |rho| <= 0.7, and within 6% of it after 20000 steps
+(bench/results/mi_sweep_d20_steps20000.json).
+A DV-trained critic's held-out per-batch value at |rho| = 0.7 (about 11 nats for 6.7) is an
+artefact of the batch estimator: its pooled bound is below 2 nats.
+
   nice -n 19 .venv/bin/python bench/mi_sweep.py
   nice -n 19 .venv/bin/python bench/mi_sweep.py --steps 300 --rhos 0 0.5 --dims 2   # smoke
+  nice -n 19 .venv/bin/python bench/mi_sweep.py --dims 20 --rhos 0.3 0.5 0.7 --estimators mine \
+      --steps 20000 --out bench/results/mi_sweep_d20_steps20000.json   # longer than the spec
 """
 
 from __future__ import annotations
@@ -28,7 +47,14 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from robustrep_lite.mi import correlated_gaussians, estimate_mi, gaussian_mi  # noqa: E402
+from robustrep_lite.mi import (  # noqa: E402
+    DEFAULT_READOUT,
+    correlated_gaussians,
+    estimate_mi,
+    gaussian_mi,
+    readout,
+    sample_scores,
+)
 from robustrep_lite.results import save_result  # noqa: E402
 
 RHOS = (-0.99, -0.9, -0.7, -0.5, -0.3, 0.0, 0.3, 0.5, 0.7, 0.9, 0.99)
@@ -48,6 +74,21 @@ def ksg(x: torch.Tensor, y: torch.Tensor, n: int, seed: int) -> float:
     )
 
 
+def pooled_readout(
+    critic: torch.nn.Module, estimator: str, x: torch.Tensor, y: torch.Tensor
+) -> float:
+    """The critic's bound on all of (x, y) at once: joint pairs (x_i, y_i), marginal pairs
+    (x_i, y_{i+1}), one log-mean-exp over all of them (no per-batch bias)."""
+    with torch.no_grad():
+        parts = sample_scores(critic.pair_scores(x, y), critic.pair_scores(x, y.roll(1, 0)))
+        return float(readout(DEFAULT_READOUT[estimator], parts))
+
+
+def worst(errors: list[float]) -> float:
+    """Largest error; a diverged run (NaN estimate) counts as an infinite error."""
+    return max(e if math.isfinite(e) else math.inf for e in errors)
+
+
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--dims", type=int, nargs="+", default=[2, 20])
@@ -63,12 +104,15 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--lr", type=float, default=1e-4)
     p.add_argument("--hidden", type=int, default=100)
     p.add_argument("--layers", type=int, default=2)
-    p.add_argument("--n", type=int, default=163840, help="samples per run (train + held-out)")
+    p.add_argument("--n", type=int, default=262144, help="samples per run (train + held-out)")
     p.add_argument(
         "--holdout-fraction",
         type=float,
-        default=0.8,
-        help="0.8 of 163840: 32768 training pairs, 512 held-out batches (s.e. ~0.01)",
+        default=0.5,
+        help="0.5 of 262144: 131072 training pairs, 512 held-out batches (s.e. ~0.01)",
+    )
+    p.add_argument(
+        "--pooled-n", type=int, default=131072, help="fresh pairs for the pooled read-out"
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
@@ -82,6 +126,7 @@ def main(argv: list[str] | None = None) -> dict:
             truth = gaussian_mi(d, rho)
             x, y = correlated_gaussians(args.n, d, rho, seed=args.seed + int(1000 * (rho + 1)))
             row = {"d": d, "rho": rho, "truth": truth, "ksg": ksg(x, y, 2000, args.seed)}
+            xp, yp = correlated_gaussians(args.pooled_n, d, rho, seed=args.seed + 7919)
             for est in args.estimators:
                 t0 = time.perf_counter()
                 r = estimate_mi(
@@ -106,6 +151,7 @@ def main(argv: list[str] | None = None) -> dict:
                     "reason": r.reason,
                     "wall_s": time.perf_counter() - t0,
                     "train_last100": float(np.mean(r.train_curve[-100:])),
+                    "pooled": math.nan if r.diverged else pooled_readout(r.critic, est, xp, yp),
                 }
             rows.append(row)
             cells = "  ".join(
@@ -120,13 +166,15 @@ def main(argv: list[str] | None = None) -> dict:
     # ---- table and targets ---------------------------------------------------------------
     print(
         f"\nB2 sweep: held-out estimate (bias) in nats; {args.steps} steps, batch "
-        f"{args.batch_size}, lr {args.lr}, critic 2d->{args.hidden}x{args.layers}->1"
+        f"{args.batch_size}, lr {args.lr}, critic 2d->{args.hidden}x{args.layers}->1; "
+        f"pooled read-out over {args.pooled_n} fresh pairs in [ ]"
     )
-    head = "".join(f"{e:>18s}" for e in args.estimators)
+    head = "".join(f"{e:>27s}" for e in args.estimators)
     print(f"{'d':>3s} {'rho':>6s} {'truth':>7s}{head}{'KSG(k=3,N=2000)':>18s}")
     for r in rows:
         cells = "".join(
             f"{r[e]['estimate']:8.3f} ({r[e]['estimate'] - r['truth']:+.3f})"
+            f" [{r[e]['pooled']:6.3f}]"
             for e in args.estimators
         )
         print(
@@ -136,19 +184,26 @@ def main(argv: list[str] | None = None) -> dict:
 
     targets: dict[str, dict] = {}
     for e in args.estimators:
-        t: dict[str, list] = {}
+        t: dict[str, object] = {}
         d2 = [r for r in rows if r["d"] == 2 and 0 < abs(r["rho"]) <= 0.9]
         if d2:
-            worst = max(abs(r[e]["estimate"] - r["truth"]) for r in d2)
-            t["d2_abs_bias_le_0.03_for_0<|rho|<=0.9"] = [round(worst, 4), worst <= 0.03]
+            w = worst([abs(r[e]["estimate"] - r["truth"]) for r in d2])
+            t["d2_abs_bias_le_0.03_for_0<|rho|<=0.9"] = [round(w, 4), w <= 0.03]
         z = [r for r in rows if r["d"] == 2 and r["rho"] == 0]
         if z:
-            worst = max(abs(r[e]["estimate"]) for r in z)
-            t["d2_abs_estimate_le_0.05_at_rho0"] = [round(worst, 4), worst <= 0.05]
+            w = worst([abs(r[e]["estimate"]) for r in z])
+            t["d2_abs_estimate_le_0.05_at_rho0"] = [round(w, 4), w <= 0.05]
         d20 = [r for r in rows if r["d"] == 20 and 0 < abs(r["rho"]) <= 0.7]
         if d20:
-            worst = max(abs(r[e]["estimate"] - r["truth"]) / r["truth"] for r in d20)
-            t["d20_rel_error_le_10pct_for_0<|rho|<=0.7"] = [round(worst, 4), worst <= 0.10]
+            w = worst([abs(r[e]["estimate"] - r["truth"]) / r["truth"] for r in d20])
+            t["d20_rel_error_le_10pct_for_0<|rho|<=0.7"] = [round(w, 4), w <= 0.10]
+            t["d20_relative_error_per_rho"] = {
+                f"{r['rho']:+g}": round((r[e]["estimate"] - r["truth"]) / r["truth"], 4)
+                for r in d20
+            }
+            t["d20_pooled_relative_error_per_rho"] = {
+                f"{r['rho']:+g}": round((r[e]["pooled"] - r["truth"]) / r["truth"], 4) for r in d20
+            }
         z20 = [r for r in rows if r["d"] == 20 and r["rho"] == 0]
         if z20:
             t["d20_estimate_at_rho0"] = [round(z20[0][e]["estimate"], 4), None]
