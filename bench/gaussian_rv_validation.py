@@ -93,6 +93,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--sharpness-factor", type=float, default=1.0, help="k = factor / eta")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--search", default="pointwise", choices=("pointwise", "universal", "both"))
     ap.add_argument(
         "--out", type=Path, default=ROOT / "bench" / "results" / "vulnerability_gaussian.json"
     )
@@ -146,6 +147,7 @@ def main(argv: list[str] | None = None) -> dict:
                     step_size=args.step_factor * eps / args.pgd_steps,
                     box=None,
                     seed=seed,
+                    search=args.search,
                     **common,
                 )
                 oracle = normal_mi(g, oracle_worst_case(x, eps, norm), seed=seed, **common)

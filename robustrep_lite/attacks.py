@@ -77,6 +77,7 @@ def pgd(
     keep_best: bool = True,
     box: tuple[float, float] | None = (0.0, 1.0),
     generator: torch.Generator | None = None,
+    init: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Projected gradient ascent on ``objective`` over the ``norm`` ball of radius ``eps``
     around each input, intersected with ``box`` (Madry et al., 2018; the per-point search set
@@ -89,8 +90,10 @@ def pgd(
     projection onto the ball and clipping to ``box``. With ``keep_best`` the returned point is,
     per sample (or for the whole batch, for a scalar objective), the iterate with the highest
     objective seen, the starting point included; otherwise the last iterate. ``random_start``
-    begins at a uniform point of the ball. Gradients flow only into the perturbation: the
-    caller keeps models in eval mode and critics frozen. Returns a detached tensor like ``x``.
+    begins at a uniform point of the ball; ``init`` (a perturbation shaped like ``x``,
+    projected onto the ball and box) begins there instead, to continue an earlier search.
+    Gradients flow only into the perturbation: the caller keeps models in eval mode and
+    critics frozen. Returns a detached tensor like ``x``.
     """
     check_nonnegative("eps", eps)
     check_nonnegative("step_size", step_size)
@@ -102,7 +105,14 @@ def pgd(
     if box is not None and box[0] >= box[1]:
         raise ValueError(f"box must be (low, high) with low < high, got {box!r}")
     x = x.detach()
-    delta = random_in_ball(x, eps, norm, generator) if random_start else torch.zeros_like(x)
+    if init is not None:
+        if init.shape != x.shape:
+            raise ValueError(f"init must have the shape of x {tuple(x.shape)}, got {init.shape}")
+        delta = project_to_ball(init.detach().to(x), eps, norm)
+    elif random_start:
+        delta = random_in_ball(x, eps, norm, generator)
+    else:
+        delta = torch.zeros_like(x)
 
     def clip(d: torch.Tensor) -> torch.Tensor:
         return d if box is None else perturb_in_box(x, d, *box) - x

@@ -107,6 +107,16 @@ def test_pgd_keeps_the_best_iterate_per_sample_and_per_batch() -> None:
     assert peaked(batch).sum() >= peaked(x).sum()
 
 
+def test_pgd_continues_from_init_projected_onto_the_ball_and_box() -> None:
+    x = torch.full((3, 4), 0.5)
+    init = torch.tensor([[0.3, -0.3, 0.0, 0.9]]).expand(3, 4)
+    out = pgd(lambda xa: -xa.sum(1), x, eps=0.2, step_size=0.1, steps=0, init=init, box=(0, 0.6))
+    expected = torch.tensor([0.6, 0.3, 0.5, 0.6])  # clipped to the ball, then to the box
+    assert torch.allclose(out, expected.expand(3, 4))
+    with pytest.raises(ValueError, match="init"):
+        pgd(lambda xa: xa.sum(1), x, eps=0.2, step_size=0.1, steps=1, init=init[:1])
+
+
 def test_pgd_rejects_bad_arguments() -> None:
     x = torch.zeros(2, 3)
 
