@@ -1,0 +1,473 @@
+"""Tests for robustrep_lite.spectral and robustrep_lite.robust_distance: power iteration against
+torch.linalg.svdvals (dense) and against the explicit matrix of small convolutions (zero,
+circular and reflect padding, the exact FFT norm too), the penalty's gradient, warm starts, the
+burn-in schedule, layer selection, the refit head against scikit-learn, adversarial distances
+against the exact distance to a linear model's boundary, and bad arguments. Seeded; ~10 s."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from robustrep_lite.robust_distance import (
+    adversarial_distances,
+    first_correct,
+    refit_head,
+    representation_distances,
+)
+from robustrep_lite.spectral import (
+    SETTINGS,
+    OneHiddenLayerNet,
+    SpectralPenalty,
+    all_layers,
+    branch,
+    circular_conv_operator_norm,
+    conv_input_shapes,
+    layers_for,
+    paired_differences,
+    rep_layers,
+    spectral_settings,
+    summarise_rows,
+    top_singular,
+    train_with_burnin,
+    volume_element,
+    xor_data,
+    xor_net,
+)
+
+
+def planted(rows: int, cols: int, top: tuple[float, ...], seed: int = 0) -> torch.Tensor:
+    """A float64 matrix with the given leading singular values, the rest at most 0.5."""
+    g = torch.Generator().manual_seed(seed)
+    u, _ = torch.linalg.qr(torch.randn(rows, rows, generator=g, dtype=torch.float64))
+    v, _ = torch.linalg.qr(torch.randn(cols, cols, generator=g, dtype=torch.float64))
+    k = min(rows, cols)
+    s = torch.linspace(0.5, 0.1, k, dtype=torch.float64)
+    s[: len(top)] = torch.tensor(top, dtype=torch.float64)
+    return u[:, :k] @ torch.diag(s) @ v[:, :k].T
+
+
+def dense(weight: torch.Tensor) -> nn.Linear:
+    layer = nn.Linear(weight.shape[1], weight.shape[0]).double()
+    with torch.no_grad():
+        layer.weight.copy_(weight)
+    return layer
+
+
+def explicit_matrix(conv: nn.Module, shape: tuple[int, ...]) -> torch.Tensor:
+    """The matrix of ``x -> conv(x)`` (bias left out), column j = conv(e_j), with gradient."""
+    n = math.prod(shape)
+    basis = torch.eye(n, dtype=conv.weight.dtype).reshape(n, *shape)
+    return conv._conv_forward(basis, conv.weight, None).reshape(n, -1).T
+
+
+# ----------------------------------------------------------------------------------------------
+# Power iteration and the exact circular norm
+# ----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("rows", "cols"), [(50, 30), (10, 100), (1, 7), (64, 64)])
+def test_dense_power_iteration_matches_svdvals(rows: int, cols: int) -> None:
+    g = torch.Generator().manual_seed(rows + cols)
+    layer = dense(torch.randn(rows, cols, generator=g, dtype=torch.float64))
+    sigma, v, _ = top_singular(layer, max_iter=20_000, tol=1e-12, generator=g)
+    exact = torch.linalg.svdvals(layer.weight.detach())[0].item()
+    assert sigma == pytest.approx(exact, rel=1e-9)
+    assert v.shape == (cols,) and float(v.norm()) == pytest.approx(1.0)
+
+
+CONVS = [
+    ("zeros, stride 1", lambda: nn.Conv2d(2, 3, 3, padding=1), (2, 5, 5)),
+    ("zeros, stride 2", lambda: nn.Conv2d(2, 3, 4, stride=2, padding=1), (2, 6, 6)),
+    ("circular", lambda: nn.Conv2d(2, 3, 3, padding=1, padding_mode="circular"), (2, 5, 6)),
+    ("reflect", lambda: nn.Conv2d(2, 3, 3, padding=1, padding_mode="reflect"), (2, 5, 5)),
+    ("1-d", lambda: nn.Conv1d(2, 4, 3, padding=2), (2, 9)),
+]
+
+
+@pytest.mark.parametrize(("name", "make", "shape"), CONVS, ids=[c[0] for c in CONVS])
+def test_conv_operator_norm_matches_the_explicit_matrix(name: str, make, shape) -> None:
+    torch.manual_seed(1)
+    conv = make().double()
+    exact = torch.linalg.svdvals(explicit_matrix(conv, shape).detach())[0].item()
+    g = torch.Generator().manual_seed(2)
+    sigma, v, _ = top_singular(conv, input_shape=shape, max_iter=50_000, tol=1e-11, generator=g)
+    assert sigma == pytest.approx(exact, rel=1e-8), name
+    assert v.shape == shape
+
+
+@pytest.mark.parametrize(("kernel", "size"), [(3, (6, 6)), (5, (5, 7)), (1, (4, 4))])
+def test_fft_norm_of_a_circular_conv_is_exact_with_the_exact_gradient(kernel, size) -> None:
+    torch.manual_seed(3)
+    conv = nn.Conv2d(3, 4, kernel, padding=kernel // 2, padding_mode="circular").double()
+    matrix = explicit_matrix(conv, (3, *size))
+    (reference,) = torch.autograd.grad(torch.linalg.svdvals(matrix)[0] ** 2, conv.weight)
+    fft = circular_conv_operator_norm(conv, size)
+    (grad,) = torch.autograd.grad(fft**2, conv.weight)
+    assert fft.item() == pytest.approx(torch.linalg.svdvals(matrix)[0].item(), rel=1e-10)
+    assert torch.allclose(grad, reference, atol=1e-8)
+
+
+def test_penalty_gradient_is_lambda_times_the_gradient_of_sigma_squared() -> None:
+    layer = dense(planted(20, 15, (3.0, 1.0)))
+    penalty = SpectralPenalty([layer], 0.5, tol=1e-12)
+    value = penalty()
+    (grad,) = torch.autograd.grad(value, layer.weight)
+    (reference,) = torch.autograd.grad(torch.linalg.svdvals(layer.weight)[0] ** 2, layer.weight)
+    assert value.item() == pytest.approx(0.5 * 9.0, rel=1e-10)
+    assert torch.allclose(grad, 0.5 * reference, atol=1e-9)
+
+
+def test_conv_penalty_gradient_matches_the_explicit_matrix() -> None:
+    torch.manual_seed(4)
+    net = nn.Sequential(nn.Conv2d(2, 3, 4, stride=2, padding=1), nn.ReLU()).double()
+    shapes = conv_input_shapes(net, torch.zeros(1, 2, 6, 6, dtype=torch.float64))
+    assert shapes == {net[0]: (2, 6, 6)}
+    penalty = SpectralPenalty(all_layers(net), 1.0, input_shapes=shapes, max_iter=5000, tol=1e-12)
+    for _ in range(3):  # warm calls refine v beyond the first call's 2 * fan_in iterations
+        value = penalty()
+    (grad,) = torch.autograd.grad(value, net[0].weight)
+    matrix = explicit_matrix(net[0], (2, 6, 6))
+    sigma2 = torch.linalg.svdvals(matrix)[0] ** 2
+    (reference,) = torch.autograd.grad(sigma2, net[0].weight)
+    assert value.item() == pytest.approx(sigma2.item(), rel=1e-9)
+    assert torch.allclose(grad, reference, atol=1e-7)
+
+
+def test_circular_convs_use_the_exact_norm_in_the_penalty() -> None:
+    torch.manual_seed(5)
+    conv = nn.Conv2d(2, 2, 3, padding=1, padding_mode="circular").double()
+    shapes = {conv: (2, 5, 5)}
+    exact = SpectralPenalty([conv], 1.0, input_shapes=shapes)
+    power = SpectralPenalty([conv], 1.0, input_shapes=shapes, exact_circular=False)
+    assert exact().item() == pytest.approx(circular_conv_operator_norm(conv, (5, 5)).item() ** 2)
+    assert exact.iterations == [0] and power.iterations == []
+    assert power().item() <= exact().item() * (1 + 1e-12)
+
+
+def test_warm_start_converges_in_fewer_iterations() -> None:
+    weight = planted(40, 30, (2.0, 1.8))
+    layer = dense(weight)
+    g = torch.Generator().manual_seed(6)
+    _, v, cold = top_singular(layer, tol=1e-8, max_iter=10_000, generator=g)
+    with torch.no_grad():
+        layer.weight.add_(1e-6 * torch.randn(40, 30, generator=g, dtype=torch.float64))
+    _, _, again_cold = top_singular(layer, tol=1e-8, max_iter=10_000, generator=g)
+    _, _, warm = top_singular(layer, v, tol=1e-8, max_iter=10_000)
+    assert warm < again_cold / 2 and warm < cold / 2, (cold, again_cold, warm)
+    penalty = SpectralPenalty([layer], 1.0, max_iter=10_000, tol=1e-8)
+    counts = []
+    for _ in range(3):  # the weights do not change: once converged, a call takes 1-2 steps
+        penalty()
+        counts.append(penalty.iterations[0])
+    assert counts[0] == 60 and counts[2] <= 2, counts  # first call: at most 2 * fan_in
+
+
+# ----------------------------------------------------------------------------------------------
+# Layer selection, models and the volume element
+# ----------------------------------------------------------------------------------------------
+def test_layer_selection_for_the_paper_model_and_for_sequentials() -> None:
+    net = OneHiddenLayerNet(6, 5, 3)
+    first = net.feature_map[1]
+    assert rep_layers(net) == [first] and all_layers(net) == [first, net.readout]
+    assert layers_for("none", net) == []
+    assert layers_for("rep-spectral", net) == [first]
+    assert layers_for("ll-spectral", net) == [first, net.readout]
+    seq = nn.Sequential(
+        nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Flatten(), nn.Linear(8, 4), nn.Linear(4, 2)
+    )
+    assert rep_layers(seq) == [seq[0], seq[3]]
+    assert rep_layers(seq, cut=2) == [seq[0]]
+    assert all_layers(seq) == [seq[0], seq[3], seq[4]]
+
+
+def test_paper_model_init_and_output_scaling() -> None:
+    torch.manual_seed(7)
+    net = OneHiddenLayerNet(784, 2000, 10)
+    assert net.feature_map[1].weight.detach().std().item() == pytest.approx(0.01, rel=0.01)
+    x = torch.rand(4, 1, 28, 28)
+    expected = net.readout(net.feature_map(x)) / math.sqrt(2000)
+    assert torch.allclose(net(x), expected)
+    assert xor_net().feature_map[1].weight.detach().std().item() > 0.3
+
+
+def test_volume_element_matches_the_explicit_jacobian() -> None:
+    torch.manual_seed(8)
+    net = OneHiddenLayerNet(2, 6, 2, init_std=1.0).double()
+    x = torch.randn(5, 2, dtype=torch.float64)
+    lin = net.feature_map[1]
+    z = (x @ lin.weight.T + lin.bias).detach().requires_grad_(True)
+    (slope,) = torch.autograd.grad(nn.functional.gelu(z).sum(), z)  # GELU'(z), elementwise
+    jac = slope[:, :, None] * lin.weight.detach()[None]  # (N, 6, 2)
+    expected = torch.linalg.det(jac.transpose(1, 2) @ jac).sqrt()
+    assert torch.allclose(volume_element(net.feature_map, x), expected)
+    linear = nn.Linear(2, 3, bias=False).double()
+    constant = torch.linalg.det(linear.weight.T @ linear.weight).sqrt()
+    assert torch.allclose(volume_element(linear, x), constant.expand(5).detach())
+
+
+# ----------------------------------------------------------------------------------------------
+# Training with burn-in
+# ----------------------------------------------------------------------------------------------
+def _toy(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(64, 5, generator=g)
+    return x, (x[:, 0] * x[:, 1] > 0).long()
+
+
+def test_penalty_applies_only_after_burnin() -> None:
+    x, y = _toy()
+    torch.manual_seed(0)
+    nets = [OneHiddenLayerNet(5, 16, 2, init_std=0.5) for _ in range(3)]
+    for net in nets[1:]:
+        net.load_state_dict(nets[0].state_dict())
+    plain, whole, split = nets
+    common = dict(batch_size=16, seed=3, progress=False)
+    train_with_burnin(plain, x, y, epochs=2, burnin=2, **common)
+    sigma_at_burnin = top_singular(plain.feature_map[1], tol=1e-10)[0]
+    # one run of 4 epochs with burn-in 2 ...
+    penalty = SpectralPenalty(rep_layers(whole), 1.0)
+    history = train_with_burnin(whole, x, y, epochs=4, burnin=2, penalty=penalty, **common)
+    assert history.epochs == [0, 1, 2, 3]
+    assert history.penalty[:2] == [0.0, 0.0] and min(history.penalty[2:]) > 0
+    assert history.sigmas[:2] == [[], []] and len(history.sigmas[2]) == 1
+    assert history.sigmas[3][0] < 0.9 * sigma_at_burnin  # the penalty shrinks sigma_max(W1)
+    # ... equals 2 epochs that never call the penalty (the unregularised weights) + 2 that do
+    opt = torch.optim.SGD(split.parameters(), lr=0.1, momentum=0.9)
+    unused = SpectralPenalty(rep_layers(split), 1.0)
+    train_with_burnin(split, x, y, epochs=2, burnin=2, penalty=unused, optimizer=opt, **common)
+    assert unused.sigmas == [] and unused.vectors == {}
+    for a, b in zip(plain.parameters(), split.parameters(), strict=True):
+        assert torch.equal(a, b)
+    rest = dict(burnin=2, penalty=unused, optimizer=opt, start_epoch=2)
+    train_with_burnin(split, x, y, epochs=4, **rest, **common)
+    for a, b in zip(whole.parameters(), split.parameters(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_a_branched_run_equals_the_uninterrupted_run() -> None:
+    x, y = _toy(1)
+    torch.manual_seed(1)
+    whole = OneHiddenLayerNet(5, 8, 2, init_std=0.5)
+    split = OneHiddenLayerNet(5, 8, 2, init_std=0.5)
+    split.load_state_dict(whole.state_dict())
+    common = dict(batch_size=16, lr=0.1, momentum=0.9, seed=4, progress=False)
+    train_with_burnin(whole, x, y, epochs=4, burnin=4, **common)
+    opt = torch.optim.SGD(split.parameters(), lr=0.1, momentum=0.9)
+    train_with_burnin(split, x, y, epochs=2, burnin=4, optimizer=opt, **common)
+    copy, copy_opt = branch(split, opt)
+    train_with_burnin(copy, x, y, epochs=4, burnin=4, optimizer=copy_opt, start_epoch=2, **common)
+    for a, b in zip(whole.parameters(), copy.parameters(), strict=True):
+        assert torch.equal(a, b)
+    assert not torch.equal(split.readout.weight, copy.readout.weight)  # the original is untouched
+
+
+def test_the_xor_toy_is_learned() -> None:
+    x, y = xor_data()
+    torch.manual_seed(0)
+    net = xor_net()
+    train_with_burnin(net, x, y, epochs=300, burnin=300, lr=1.0, batch_size=4, progress=False)
+    assert torch.equal(net(x).argmax(1), y)
+
+
+def test_settings_per_profile() -> None:
+    paper = spectral_settings("paper")
+    assert (paper.epochs, paper.burnin, paper.batch_size, paper.width) == (200, 160, 1024, 2000)
+    assert paper.lambdas == (1e-3, 1e-2, 1e-1)
+    for s in SETTINGS.values():
+        assert 0 <= s.burnin <= s.epochs and 0 <= s.xor_burnin <= s.xor_epochs
+
+
+def test_summary_gives_mean_and_standard_error_over_seeds() -> None:
+    rows = [
+        {"seed": 0, "arm": "none", "lam": 0.0, "acc": 0.9, "points": 10},
+        {"seed": 1, "arm": "none", "lam": 0.0, "acc": 0.8, "points": 10},
+        {"seed": 0, "arm": "rep-spectral", "lam": 0.1, "acc": 0.95, "points": 9},
+    ]
+    none, rep = summarise_rows(rows)
+    assert none["seeds"] == 2 and none["acc_mean"] == pytest.approx(0.85)
+    assert none["acc_se"] == pytest.approx(np.std([0.9, 0.8], ddof=1) / math.sqrt(2))
+    assert rep["acc_se"] == 0.0 and rep["points_mean"] == 9
+    rows.append({"seed": 1, "arm": "rep-spectral", "lam": 0.1, "acc": 0.82, "points": 9})
+    (diff,) = paired_differences(rows, "acc")
+    assert diff["mean"] == pytest.approx(0.035) and diff["seeds"] == 2
+    assert diff["se"] == pytest.approx(np.std([0.05, 0.02], ddof=1) / math.sqrt(2))
+
+
+# ----------------------------------------------------------------------------------------------
+# Refit head and adversarial distance
+# ----------------------------------------------------------------------------------------------
+def test_refit_head_matches_scikit_learn() -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    g = torch.Generator().manual_seed(9)
+    feats = torch.randn(300, 6, generator=g, dtype=torch.float64)
+    score = feats[:, :3] @ torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
+    labels = torch.bucketize(score, torch.tensor([-1.0, 1.0], dtype=torch.float64))
+    l2 = 1e-2
+    head = refit_head(feats, labels, l2=l2)
+    reference = LogisticRegression(C=1 / (l2 * len(feats)), tol=1e-10, max_iter=10_000)
+    reference.fit(feats.numpy(), labels.numpy())
+    probs = torch.softmax(head(feats), 1).numpy()
+    np.testing.assert_allclose(probs, reference.predict_proba(feats.numpy()), atol=1e-5)
+
+
+class Linear2(nn.Module):
+    """Two logits (0, w.x + b): its boundary is the hyperplane w.x + b = 0."""
+
+    def __init__(self, w: torch.Tensor, b: float) -> None:
+        super().__init__()
+        self.w, self.b = w, b
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        t = x.flatten(1) @ self.w + self.b
+        return torch.stack([torch.zeros_like(t), t], 1)
+
+
+def _linear_problem(d: int = 10, n: int = 12):
+    g = torch.Generator().manual_seed(10)
+    w = torch.randn(d, generator=g)
+    w = w / w.norm()
+    x = 0.4 + 0.2 * torch.rand(n, d, generator=g)
+    b = -float((x @ w).median())
+    exact = (x @ w + b).abs()  # ||w|| = 1; the projection stays inside [0, 1]^d
+    model = Linear2(w, b)
+    keep = exact > 0.02
+    x = x[keep]
+    return model, x, model(x).argmax(1), exact[keep]
+
+
+def test_ddn_distance_matches_the_exact_distance_to_a_linear_boundary() -> None:
+    model, x, y, exact = _linear_problem()
+    found = adversarial_distances(model, x, y, attack="ddn", steps=200, progress=False)
+    assert torch.all(found >= exact * (1 - 1e-4))
+    assert torch.allclose(found, exact, rtol=0.02)
+
+
+def test_hsj_distance_matches_the_exact_distance_to_a_linear_boundary() -> None:
+    model, x, y, exact = _linear_problem()
+    pool = torch.rand(200, x.shape[1], generator=torch.Generator().manual_seed(11))
+    found = adversarial_distances(model, x, y, attack="hsj", steps=15, pool=pool, progress=False)
+    assert torch.all(found >= exact * (1 - 1e-3))  # an attack can only over-estimate
+    assert torch.all(found <= exact * 1.1) and float((found / exact).mean()) < 1.06
+
+
+def test_hsj_normalises_each_points_boundary_normal_estimate() -> None:
+    import eagerpy as ep
+    import foolbox as fb
+
+    from robustrep_lite.robust_distance import _hop_skip_jump
+
+    g = torch.Generator().manual_seed(13)
+    x = ep.astensor(torch.rand(6, 2, 3, generator=g))
+    weights = torch.randn(6, generator=g)
+
+    def is_adversarial(z: ep.Tensor) -> ep.Tensor:
+        return ep.astensor(z.raw.flatten(1) @ weights > 0)
+
+    delta = ep.astensor(torch.full((6,), 0.05))
+    grad = _hop_skip_jump(fb)(steps=1).approximate_gradients(is_adversarial, x, 200, delta)
+    assert torch.allclose(grad.raw.flatten(1).norm(dim=1), torch.ones(6), atol=1e-5)
+    # foolbox's own estimate has one norm for the whole batch: each row is 1 / sqrt(6) long
+    raw = fb.attacks.HopSkipJumpAttack(steps=1).approximate_gradients(is_adversarial, x, 200, delta)
+    assert float(raw.raw.norm()) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_representation_distances_end_to_end() -> None:
+    g = torch.Generator().manual_seed(12)
+    x = torch.rand(120, 1, 4, 4, generator=g)
+    y = (x.flatten(1).mean(1) > 0.5).long()
+    torch.manual_seed(12)
+    net = OneHiddenLayerNet(16, 8, 2, init_std=1.0)
+    out = representation_distances(
+        net.feature_map, x[:80], y[:80], x[80:], y[80:], points=5, hsj_steps=2, ddn_steps=20,
+        hsj_max_gradient_evals=20, progress=False,
+    )  # fmt: skip
+    assert out["points"] == 5 and 0 <= out["refit_accuracy"] <= 1
+    assert out["hsj_failed"] + out["ddn_failed"] < 10 and out["ddn_mean"] > 0
+    assert out["hsj_mean"] >= out["ddn_mean"] * 0.5
+
+
+def test_first_correct_keeps_order() -> None:
+    model, x, y, _ = _linear_problem()
+    y = y.clone()
+    y[0] = 1 - y[0]
+    idx = first_correct(model, x, y, 3)
+    assert idx.tolist() == [1, 2, 3]
+
+
+# ----------------------------------------------------------------------------------------------
+# Bad arguments
+# ----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("call", "argument"),
+    [
+        (lambda: SpectralPenalty([nn.Linear(2, 2)], -1.0), "lam"),
+        (lambda: SpectralPenalty([nn.Conv2d(1, 1, 3)], 1.0), "input_shapes"),
+        (lambda: SpectralPenalty([nn.Embedding(3, 2)], 1.0), "layer"),
+        (lambda: top_singular(nn.Linear(2, 2), tol=0.0), "tol"),
+        (lambda: top_singular(nn.Linear(3, 2), torch.ones(2)), "v0"),
+        (lambda: top_singular(nn.Conv2d(1, 1, 3), input_shape=(2, 5, 5)), "input_shape"),
+        (lambda: top_singular(nn.Conv2d(2, 2, 3, groups=2), input_shape=(2, 5, 5)), "grouped"),
+        (lambda: circular_conv_operator_norm(nn.Conv2d(1, 1, 3, padding=1), (5, 5)), "circular"),
+        (
+            lambda: circular_conv_operator_norm(
+                nn.Conv2d(1, 1, 5, padding=2, padding_mode="circular"), (3, 3)
+            ),
+            "input_size",
+        ),
+        (lambda: layers_for("spectral", nn.Linear(2, 2)), "arm"),
+        (lambda: rep_layers(nn.Linear(2, 2)), "feature_map"),
+        (lambda: rep_layers(nn.Sequential(nn.Linear(2, 2)), cut=5), "cut"),
+        (lambda: rep_layers(nn.Sequential(nn.Linear(2, 2))), "readout"),
+        (lambda: all_layers(nn.ReLU()), "no"),
+        (lambda: OneHiddenLayerNet(0, 3, 2), "in_features"),
+        (lambda: spectral_settings("fast"), "ROBUSTREP_PROFILE|name"),
+        (lambda: volume_element(nn.Identity(), torch.zeros(3)), "x"),
+        (lambda: refit_head(torch.zeros(4, 2), torch.zeros(3).long()), "features"),
+        (lambda: refit_head(torch.zeros(4, 2), torch.zeros(4).long(), l2=-1.0), "l2"),
+    ],
+)
+def test_bad_arguments_raise_value_errors_naming_them(call, argument: str) -> None:
+    with pytest.raises(ValueError, match=argument):
+        call()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "argument"),
+    [
+        ({"epochs": 2, "burnin": -1}, "burnin"),
+        ({"epochs": -1, "burnin": 0}, "epochs"),
+        ({"epochs": 2, "burnin": 1, "batch_size": 0}, "batch_size"),
+        ({"epochs": 2, "burnin": 1, "lr": -0.1}, "lr"),
+        ({"epochs": 2, "burnin": 1, "start_epoch": 3}, "start_epoch"),
+    ],
+)
+def test_bad_training_arguments(kwargs: dict, argument: str) -> None:
+    x, y = _toy()
+    with pytest.raises(ValueError, match=argument):
+        train_with_burnin(OneHiddenLayerNet(5, 4, 2), x, y, progress=False, **kwargs)
+    with pytest.raises(ValueError, match="targets"):
+        train_with_burnin(OneHiddenLayerNet(5, 4, 2), x, y[:3], epochs=1, burnin=1)
+    with pytest.raises(ValueError, match="targets"):
+        train_with_burnin(OneHiddenLayerNet(5, 4, 2), x, None, epochs=1, burnin=1)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "argument"),
+    [
+        ({"attack": "cw"}, "attack"),
+        ({"steps": 0}, "steps"),
+        ({"bounds": (1.0, 0.0)}, "bounds"),
+    ],
+)
+def test_bad_attack_arguments(kwargs: dict, argument: str) -> None:
+    model, x, y, _ = _linear_problem()
+    with pytest.raises(ValueError, match=argument):
+        adversarial_distances(model, x, y, progress=False, **kwargs)
+    with pytest.raises(ValueError, match="bounds"):
+        adversarial_distances(model, x + 2.0, y, progress=False)
+    with pytest.raises(ValueError, match="x must"):
+        adversarial_distances(model, x, y[:2], progress=False)
