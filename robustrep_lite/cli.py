@@ -1,0 +1,268 @@
+"""Command line for Section 5 / Table 1: ``python -m robustrep_lite COMMAND ...``.
+
+Commands (``--help`` on each for every option):
+
+- ``train-encoder``: objective (5.2) with ``--beta`` on a profile's data; checkpoints every
+  epoch to ``--checkpoint-dir`` (re-running the same command resumes a killed run) and writes
+  ``encoder.json`` there (what ``train-head`` and ``evaluate`` need to rebuild it).
+- ``train-head``: a linear or MLP head, standard or ``--robust``, on a trained encoder
+  (``--encoder DIR``); keeps the final and the E.S. (best validation PGD accuracy) weights.
+- ``evaluate``: natural, PGD-7 and stronger-attack accuracy of a head on the test images.
+- ``table1``: the whole Table 1 grid (:func:`robustrep_lite.downstream.table1`).
+
+Every command writes its result as JSON (``--out``) with its arguments and the provenance of
+the run (profile, data, device, versions, seed, git commit). Multi-GPU:
+``torchrun --nproc_per_node=N -m robustrep_lite train-encoder ...`` (one chunk of
+``batch_size`` images per process and step; see :mod:`robustrep_lite.distributed`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from robustrep_lite import distributed
+from robustrep_lite.checkpoint import load_checkpoint, save_checkpoint
+from robustrep_lite.downstream import (
+    encoder_kwargs,
+    evaluate_head,
+    prepare_data,
+    table1,
+    train_head,
+)
+from robustrep_lite.models import linear_head, mlp_head
+from robustrep_lite.profiles import PROFILE_NAMES, active_profile
+from robustrep_lite.results import save_result
+from robustrep_lite.runtime import default_device, provenance
+from robustrep_lite.train import (
+    ENCODER_ESTIMATORS,
+    THREAT_MODELS,
+    load_encoder,
+    settings_for,
+    train_encoder,
+)
+
+__all__ = ["main"]
+
+DEFAULT_CHECKPOINTS = Path("results/checkpoints")
+
+
+def _nonnegative(text: str) -> float:
+    value = float(text)
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
+    return value
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--profile", choices=PROFILE_NAMES, help="default: $ROBUSTREP_PROFILE")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: CUDA if available)")
+    p.add_argument("--threads", type=int, help="torch CPU threads")
+    p.add_argument("--out", type=Path, help="result JSON (default under results/)")
+    p.add_argument("--no-progress", action="store_true", help="no tqdm bars")
+
+
+def _parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="python -m robustrep_lite", description=__doc__.split("\n")[0]
+    )
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    enc = sub.add_parser("train-encoder", help="train a representation by objective (5.2)")
+    _common(enc)
+    enc.add_argument("--dataset", choices=tuple(THREAT_MODELS), default="cifar10")
+    enc.add_argument("--beta", type=_nonnegative, default=1.0, help="0: standard, 1: the paper's")
+    enc.add_argument("--eps", type=_nonnegative, help="PGD radius (default: the data set's)")
+    enc.add_argument("--estimator", choices=ENCODER_ESTIMATORS, help="default: the profile's")
+    enc.add_argument("--epochs", type=int, help="default: the profile's")
+    enc.add_argument("--train-size", type=int, help="training images (default: the profile's)")
+    enc.add_argument("--batch-size", type=int, help="per chunk (default: the profile's)")
+    enc.add_argument("--micro-batches", type=int, default=1, help="chunks per process and step")
+    enc.add_argument("--checkpoint-dir", type=Path, help="default results/checkpoints/...")
+
+    head = sub.add_parser("train-head", help="train a head on a trained encoder")
+    _common(head)
+    head.add_argument("--encoder", type=Path, required=True, help="a train-encoder directory")
+    head.add_argument("--head", choices=("linear", "mlp"), default="linear")
+    head.add_argument("--robust", action="store_true", help="adversarial training of the head")
+    head.add_argument("--epochs", type=int, help="default: the profile's")
+
+    ev = sub.add_parser("evaluate", help="accuracy of a trained head, natural and attacked")
+    _common(ev)
+    ev.add_argument("--encoder", type=Path, required=True, help="a train-encoder directory")
+    ev.add_argument("--head", required=True, help="a train-head name, e.g. linear_standard_seed0")
+    ev.add_argument("--es", action="store_true", help="the E.S. weights instead of the final")
+    ev.add_argument("--eps", type=_nonnegative, help="attack radius (default: the data set's)")
+
+    t1 = sub.add_parser("table1", help="the whole Table 1 grid")
+    _common(t1)
+    t1.add_argument("--dataset", choices=tuple(THREAT_MODELS), default="cifar10")
+    t1.add_argument("--seeds", type=int, help="default: the profile's")
+    t1.add_argument("--checkpoint-dir", type=Path, help="default results/checkpoints/table1")
+    return ap
+
+
+def _write(args: argparse.Namespace, result: dict[str, Any], data: str, default: Path) -> Path:
+    profile = args.profile or active_profile().name
+    device = torch.device(args.device) if args.device else default_device()
+    record = {
+        "command": args.command,
+        "arguments": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+        "provenance": provenance(profile, data, device, args.seed),
+        "result": result,
+    }
+    return save_result(record, args.out or default)
+
+
+def _train_encoder(args: argparse.Namespace) -> dict[str, Any]:
+    s = settings_for(args.profile or active_profile().name)
+    if args.train_size is not None:
+        s = dataclasses.replace(s, train_size={**s.train_size, args.dataset: args.train_size})
+    data = prepare_data(args.dataset, s)
+    kw = encoder_kwargs(s, args.dataset, int(data.x_fit.shape[1]))
+    for key in ("eps", "estimator", "epochs", "batch_size"):
+        if getattr(args, key) is not None:
+            kw[key] = getattr(args, key)
+    folder = args.checkpoint_dir or DEFAULT_CHECKPOINTS / (
+        f"{args.dataset}_{s.profile}_beta{args.beta:g}_seed{args.seed}"
+    )
+    run = train_encoder(
+        data.x_fit,
+        beta=args.beta,
+        micro_batches=args.micro_batches,
+        checkpoint=folder / "encoder.pt",
+        seed=args.seed,
+        device=args.device,
+        progress=not args.no_progress,
+        **kw,
+    )
+    result = {
+        "dataset": args.dataset,
+        "profile": s.profile,
+        "config": run.config,
+        "history": dataclasses.asdict(run.history),
+        "checkpoint": str(folder / "encoder.pt"),
+    }
+    if distributed.is_main():
+        (folder / "encoder.json").write_text(json.dumps(result, indent=1))
+        _write(args, result, data.description, Path("results") / f"{folder.name}.json")
+    return result
+
+
+def _encoder_from(folder: Path, device: str | None) -> tuple[Any, dict[str, Any]]:
+    meta = json.loads((folder / "encoder.json").read_text())
+    run = load_encoder(folder / "encoder.pt", meta["config"], device or default_device())
+    return run, meta
+
+
+def _train_head(args: argparse.Namespace) -> dict[str, Any]:
+    run, meta = _encoder_from(args.encoder, args.device)
+    s = settings_for(meta["profile"])
+    data = prepare_data(meta["dataset"], s)
+    tm = THREAT_MODELS[meta["dataset"]]
+    name = f"{args.head}_{'robust' if args.robust else 'standard'}_seed{args.seed}"
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(args.seed)
+        rep = run.config["rep_dim"]
+        head = linear_head(rep) if args.head == "linear" else mlp_head(rep)
+    head = head.to(next(run.encoder.parameters()).device)
+    history = train_head(
+        run.encoder,
+        head,
+        data.x_fit,
+        data.y_fit,
+        epochs=args.epochs or s.head_epochs,
+        eps=tm["eps"] if args.robust else 0.0,
+        val_eps=tm["eps"],
+        pgd_steps=s.pgd_steps,
+        step_size=tm["step_size"],
+        batch_size=s.batch_size,
+        lr=s.head_lr,
+        x_val=data.x_val,
+        y_val=data.y_val,
+        checkpoint=args.encoder / f"{name}.train.pt",
+        seed=args.seed,
+        progress=not args.no_progress,
+    )
+    save_checkpoint(
+        args.encoder / f"{name}.pt",
+        step=len(history.loss),
+        modules={"head": head},
+        extra={"es_state": history.best_state},
+    )
+    record = dataclasses.asdict(history)
+    record.pop("best_state")
+    result = {"head": args.head, "robust": args.robust, "name": name, "history": record}
+    (args.encoder / f"{name}.json").write_text(json.dumps(result, indent=1))
+    _write(args, result, data.description, args.encoder / f"{name}.result.json")
+    return result
+
+
+def _evaluate(args: argparse.Namespace) -> dict[str, Any]:
+    run, meta = _encoder_from(args.encoder, args.device)
+    s = settings_for(meta["profile"])
+    data = prepare_data(meta["dataset"], s)
+    tm = THREAT_MODELS[meta["dataset"]]
+    spec = json.loads((args.encoder / f"{args.head}.json").read_text())
+    rep = run.config["rep_dim"]
+    head = linear_head(rep) if spec["head"] == "linear" else mlp_head(rep)
+    state = load_checkpoint(args.encoder / f"{args.head}.pt", modules={"head": head})
+    if state is None:
+        raise FileNotFoundError(f"no head checkpoint {args.encoder / args.head}.pt")
+    if args.es:
+        head.load_state_dict(state["extra"]["es_state"])
+    head = head.to(next(run.encoder.parameters()).device)
+    result = evaluate_head(
+        run.encoder,
+        head,
+        data.x_test,
+        data.y_test,
+        eps=tm["eps"] if args.eps is None else args.eps,
+        pgd_steps=s.pgd_steps,
+        step_size=tm["step_size"],
+        strong_attack=s.strong_attack,
+        strong_size=s.strong_size,
+        seed=args.seed,
+    )
+    result.update({"head": args.head, "es": args.es, "strong_attack": s.strong_attack})
+    suffix = "_es" if args.es else ""
+    _write(args, result, data.description, args.encoder / f"{args.head}{suffix}.eval.json")
+    return result
+
+
+def _table1(args: argparse.Namespace) -> dict[str, Any]:
+    profile = args.profile or active_profile().name
+    result = table1(
+        args.dataset,
+        profile,
+        seeds=args.seeds,
+        checkpoint_dir=args.checkpoint_dir or DEFAULT_CHECKPOINTS / "table1" / profile,
+        device=args.device,
+        progress=not args.no_progress,
+    )
+    _write(args, result, result["data"], Path(f"results/table1_{args.dataset}_{profile}.json"))
+    return result
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    """Run one command (``argv`` defaults to ``sys.argv[1:]``); returns its result dict."""
+    args = _parser().parse_args(argv)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    device = distributed.init_from_env()
+    if device is not None and args.device is None:
+        args.device = str(device)
+    commands = {
+        "train-encoder": _train_encoder,
+        "train-head": _train_head,
+        "evaluate": _evaluate,
+        "table1": _table1,
+    }
+    return commands[args.command](args)

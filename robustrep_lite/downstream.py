@@ -1,0 +1,538 @@
+"""Downstream classification on learned representations: Table 1 of Zhu, Zhang & Evans (2020).
+
+- :func:`train_head`: a linear or MLP head on a *frozen* encoder, standard or adversarially
+  trained (PGD through the encoder), a thin wrapper over
+  :func:`robustrep_lite.supervised.train_classifier`, recording per epoch the validation
+  accuracy under PGD so that early stopping ("E.S.") can be chosen on a validation split carved
+  from the training images (the paper chose it on the test set).
+- :func:`evaluate_head`: natural accuracy, the paper's PGD-7, and a stronger standard attack
+  (APGD-CE + APGD-T, or AutoAttack) from torchattacks.
+- :func:`prepare_data`: a profile's data with that validation split.
+- :func:`table1`: the whole grid -- representations standard (beta = 0) and worst-case MI
+  (beta = 1) x heads standard, standard (E.S.) and robust x linear and MLP, over seeds --
+  resumable, as a JSON-able dict, next to :data:`PAPER_TABLE1`; :func:`summarise` gives mean
+  and standard deviation over seeds per cell.
+
+Encoders come from :func:`robustrep_lite.train.train_encoder`; settings per profile are
+:data:`robustrep_lite.train.SETTINGS`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import dataclasses
+import json
+import math
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from robustrep_lite.checkpoint import load_checkpoint, save_checkpoint
+from robustrep_lite.data import load_dataset
+from robustrep_lite.models import linear_head, mlp_head
+from robustrep_lite.runtime import default_device
+from robustrep_lite.supervised import robust_accuracy, train_classifier
+from robustrep_lite.train import (
+    THREAT_MODELS,
+    EncoderRun,
+    TrainSettings,
+    mi_readout,
+    settings_for,
+    train_encoder,
+)
+from robustrep_lite.validation import check_choice
+from robustrep_lite.vulnerability import _frozen
+
+__all__ = [
+    "PAPER_TABLE1",
+    "Data",
+    "HeadHistory",
+    "beta_eps_grid",
+    "encoder_kwargs",
+    "evaluate_head",
+    "grid_cell",
+    "prepare_data",
+    "summarise",
+    "table1",
+    "train_head",
+]
+
+#: Table 1 of the paper (CIFAR-10, mean over 4 trials; accuracies in %, natural then PGD-7):
+#: (representation, head, MLP natural, MLP adversarial, linear natural, linear adversarial).
+PAPER_TABLE1 = [
+    ("standard", "standard", 58.77, 0.22, 47.01, 0.15),
+    ("standard", "robust", 29.75, 15.08, 22.79, 10.28),
+    ("worst_case", "standard", 62.54, 14.06, 50.29, 10.98),
+    ("worst_case", "standard_es", 51.59, 27.53, 48.55, 13.52),
+    ("worst_case", "robust", 52.34, 31.52, 43.55, 25.15),
+    ("supervised", "standard", 86.33, 0.07, 86.36, 0.02),
+    ("supervised", "robust", 70.71, 40.50, 72.44, 39.98),
+]
+
+
+@dataclass
+class HeadHistory:
+    """Record of :func:`train_head`: per-epoch training loss and accuracy, validation natural
+    accuracy and PGD accuracy at ``val_eps`` (empty without validation data), the 1-based epoch
+    with the best validation PGD accuracy and that epoch's head weights (E.S.)."""
+
+    loss: list[float] = field(default_factory=list)
+    train_accuracy: list[float] = field(default_factory=list)
+    val_accuracy: list[float] = field(default_factory=list)
+    val_adv_accuracy: list[float] = field(default_factory=list)
+    best_epoch: int | None = None
+    best_state: dict[str, Tensor] | None = field(default=None, repr=False)
+
+
+def _features(encoder: nn.Module, x: Tensor, batch_size: int = 512) -> Tensor:
+    """g(x) of the frozen encoder (eval mode), in batches, on the encoder's device."""
+    dev = next(encoder.parameters()).device
+    with torch.no_grad():
+        return torch.cat(
+            [encoder(x[s : s + batch_size].to(dev)) for s in range(0, len(x), batch_size)]
+        )
+
+
+def train_head(
+    encoder: nn.Module,
+    head: nn.Module,
+    x: Tensor,
+    y: Tensor,
+    *,
+    epochs: int,
+    eps: float = 0.0,
+    val_eps: float = 8 / 255,
+    pgd_steps: int = 7,
+    step_size: float = 0.01,
+    batch_size: int = 128,
+    lr: float = 1e-4,
+    augment: bool = False,
+    x_val: Tensor | None = None,
+    y_val: Tensor | None = None,
+    checkpoint: str | Path | None = None,
+    seed: int = 0,
+    progress: bool = True,
+) -> HeadHistory:
+    """Train ``head`` on the frozen ``encoder`` (Table 1's h on g): standard for ``eps = 0``,
+    robust (PGD through the frozen encoder, ``pgd_steps`` of ``step_size``, random start) for
+    ``eps > 0``; Adam (``lr``). A thin wrapper over
+    :func:`robustrep_lite.supervised.train_classifier`. A standard head without augmentation
+    is trained on the representations g(x) computed once (the encoder is frozen in eval mode,
+    so this is the same computation, without repeating the encoder's forward pass each epoch).
+
+    With ``x_val``/``y_val`` every epoch is scored on them, naturally and by PGD at ``val_eps``
+    through encoder and head, and the weights of the epoch with the best validation PGD
+    accuracy (ties: the better natural accuracy, then the earlier epoch) are kept in the
+    history: E.S., chosen on validation data (the paper chose it on the test set). The head
+    ends with its *final* weights. ``checkpoint``: resumable per epoch (a second file
+    ``<checkpoint>.val`` holds the validation record).
+    """
+    if (x_val is None) != (y_val is None):
+        raise ValueError("x_val and y_val must be given together")
+    model = nn.Sequential(encoder, head)
+    history = HeadHistory()
+    kwargs = {
+        "batch_size": batch_size,
+        "lr": lr,
+        "eps": eps,
+        "pgd_steps": pgd_steps,
+        "step_size": step_size,
+        "augment": augment,
+        "seed": seed,
+        "progress": progress,
+    }
+    with _frozen(encoder), contextlib.ExitStack() as stack:
+        trained, inputs = model, x
+        if eps == 0 and not augment:
+            trained, inputs = head, _features(encoder, x)
+        if x_val is None:
+            h = train_classifier(
+                trained,
+                inputs,
+                y,
+                epochs=epochs,
+                checkpoint=checkpoint,
+                params=head.parameters(),
+                **kwargs,
+            )
+            history.loss, history.train_accuracy = h.loss, h.train_accuracy
+            head.eval()
+            return history
+        if checkpoint is None:
+            checkpoint = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "head.pt"
+        val_file = Path(f"{checkpoint}.val")
+        state = load_checkpoint(val_file, modules={})
+        done = 0
+        if state is not None:
+            done = state["step"]
+            history = HeadHistory(**state["extra"])
+        scores = list(zip(history.val_adv_accuracy, history.val_accuracy, strict=True))
+        best = max(scores, default=(-math.inf, -math.inf))
+        for epoch in range(done + 1, epochs + 1):
+            h = train_classifier(
+                trained,
+                inputs,
+                y,
+                epochs=epoch,
+                checkpoint=checkpoint,
+                params=head.parameters(),
+                **kwargs,
+            )
+            nat = robust_accuracy(model, x_val, y_val, attack="none")
+            adv = robust_accuracy(
+                model, x_val, y_val, eps=val_eps, steps=pgd_steps, step_size=step_size
+            )
+            history.loss, history.train_accuracy = h.loss, h.train_accuracy
+            history.val_accuracy.append(nat)
+            history.val_adv_accuracy.append(adv)
+            if (adv, nat) > best:
+                best, history.best_epoch = (adv, nat), epoch
+                history.best_state = copy.deepcopy(head.state_dict())
+            save_checkpoint(val_file, step=epoch, modules={}, extra=dataclasses.asdict(history))
+    head.eval()
+    return history
+
+
+def evaluate_head(
+    encoder: nn.Module,
+    head: nn.Module,
+    x: Tensor,
+    y: Tensor,
+    *,
+    eps: float,
+    pgd_steps: int = 7,
+    step_size: float = 0.01,
+    strong_attack: str | None = "apgd",
+    strong_size: int | None = None,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Accuracies of ``head`` on ``encoder`` (eval mode): ``natural``, ``pgd`` (the paper's
+    PGD-7: ``pgd_steps`` of ``step_size``, no random start, l_inf radius ``eps``) and, unless
+    ``strong_attack`` is ``None``, ``strong`` (``"apgd"`` = APGD-CE + APGD-T, or
+    ``"autoattack"``, from torchattacks) on the first ``strong_size`` points (all by default),
+    where ``pgd_subset`` repeats PGD-7 for a like-for-like comparison."""
+    model = nn.Sequential(encoder, head).eval()
+    pgd = {"eps": eps, "steps": pgd_steps, "step_size": step_size}
+    out = {
+        "natural": robust_accuracy(model, x, y, attack="none"),
+        "pgd": robust_accuracy(model, x, y, attack="pgd", **pgd),
+    }
+    if strong_attack is not None:
+        n = x.shape[0] if strong_size is None else min(strong_size, x.shape[0])
+        xs, ys = x[:n], y[:n]
+        out["pgd_subset"] = (
+            out["pgd"] if n == x.shape[0] else robust_accuracy(model, xs, ys, attack="pgd", **pgd)
+        )
+        out["strong"] = robust_accuracy(model, xs, ys, attack=strong_attack, eps=eps, seed=seed)
+        out["strong_size"] = n
+    return out
+
+
+@dataclass(frozen=True)
+class Data:
+    x_fit: Tensor
+    y_fit: Tensor
+    x_val: Tensor
+    y_val: Tensor
+    x_test: Tensor
+    y_test: Tensor
+    description: str
+
+
+def prepare_data(dataset: str, settings: str | TrainSettings) -> Data:
+    """The profile's data for ``dataset``: its training images split into a fitting part and a
+    validation part of ``val_size`` (a fixed random choice), and its test images."""
+    s = settings_for(settings)
+    check_choice("dataset", dataset, tuple(THREAT_MODELS))
+    splits = load_dataset(
+        dataset,
+        source=s.data_source,
+        train_size=s.train_size[dataset],
+        test_size=s.test_size,
+    )
+    n = splits.x_train.shape[0]
+    if s.val_size >= n:
+        raise ValueError(f"val_size={s.val_size} must be below the {n} training images")
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(12345))
+    fit, val = perm[s.val_size :], perm[: s.val_size]
+    note = f"{splits.description}; validation: {s.val_size} of the training images"
+    return Data(
+        splits.x_train[fit],
+        splits.y_train[fit],
+        splits.x_train[val],
+        splits.y_train[val],
+        splits.x_test,
+        splits.y_test,
+        note,
+    )
+
+
+def encoder_kwargs(s: TrainSettings, dataset: str, in_channels: int) -> dict[str, Any]:
+    tm = THREAT_MODELS[dataset]
+    return {
+        "eps": tm["eps"],
+        "step_size": tm["step_size"],
+        "pgd_steps": s.pgd_steps,
+        "estimator": s.estimator,
+        "epochs": s.encoder_epochs,
+        "batch_size": s.batch_size,
+        "lr": s.lr,
+        "width": s.width,
+        "critic_units": s.critic_units,
+        "critic_norm": s.critic_norm,
+        "augment": s.augment and in_channels == 3,
+    }
+
+
+def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Mean and standard deviation over seeds (ddof=1; 0 for one seed) of every accuracy, per
+    (representation, head, classifier) cell of Table 1, in the order of first appearance."""
+    cells: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for r in rows:
+        cells.setdefault((r["representation"], r["head"], r["classifier"]), []).append(r)
+    out = []
+    for (rep, head, clf), group in cells.items():
+        entry: dict[str, Any] = {"representation": rep, "head": head, "classifier": clf}
+        for key in ("natural", "pgd", "strong"):
+            v = np.array([g[key] for g in group], dtype=float)
+            entry[f"{key}_mean"] = float(v.mean())
+            entry[f"{key}_std"] = float(v.std(ddof=1)) if len(v) > 1 else 0.0
+        entry["seeds"] = len(group)
+        out.append(entry)
+    return out
+
+
+def table1(
+    dataset: str,
+    settings: str | TrainSettings = "cpu",
+    *,
+    seeds: int | None = None,
+    checkpoint_dir: str | Path | None = None,
+    device: str | torch.device | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Table 1 for ``dataset`` under a profile's :class:`TrainSettings`: representations
+    standard (beta = 0) and worst-case MI (beta = 1) x heads standard, standard (E.S.) and
+    robust x linear and MLP, over ``seeds`` seeds (default the profile's). Encoders and heads are
+    trained on the training images minus the validation split; E.S. is chosen on that split;
+    accuracies are on the test images (:func:`evaluate_head`).
+
+    ``checkpoint_dir``: every encoder and head checkpoints there per epoch and every finished
+    cell stores its result, so a killed run resumes (the encoders can be reloaded with
+    :func:`robustrep_lite.train.load_encoder` from the ``checkpoint`` and ``config`` of their
+    records). Returns a JSON-able dict: ``rows`` (one per cell and seed), ``summary``
+    (:func:`summarise`), ``encoders`` (config, checkpoint, training history and the critic's
+    clean / worst-case MI read-out on the test images), ``paper`` (the paper's Table 1, CIFAR-10
+    only), settings, threat model, data and wall time.
+    """
+    s = settings_for(settings)
+    n_seeds = s.seeds if seeds is None else seeds
+    data = prepare_data(dataset, s)
+    tm = THREAT_MODELS[dataset]
+    dev = torch.device(device) if device is not None else default_device()
+    kw = encoder_kwargs(s, dataset, int(data.x_fit.shape[1]))
+    root = Path(checkpoint_dir) if checkpoint_dir is not None else None
+    t0 = time.perf_counter()
+    rows: list[dict[str, Any]] = []
+    encoders: list[dict[str, Any]] = []
+    for seed in range(n_seeds):
+        for rep, beta in (("standard", 0.0), ("worst_case", 1.0)):
+            where = root / dataset / f"{rep}_seed{seed}" if root is not None else None
+            te = time.perf_counter()
+            run = train_encoder(
+                data.x_fit,
+                beta=beta,
+                seed=seed,
+                device=dev,
+                progress=progress,
+                checkpoint=where / "encoder.pt" if where else None,
+                **kw,
+            )
+            record = {"representation": rep, "beta": beta, "seed": seed, "config": run.config}
+            record["checkpoint"] = str(where / "encoder.pt") if where else None
+            record["history"] = dataclasses.asdict(run.history)
+            record["train_wall_s"] = time.perf_counter() - te
+            record.update(mi_readout(run, data.x_test, eps=tm["eps"]))
+            encoders.append(record)
+            rows += _heads(run, data, s, rep, seed, tm, where, progress)
+    return {
+        "dataset": dataset,
+        "data": data.description,
+        "threat_model": {"norm": "inf", **tm, "pgd_steps": s.pgd_steps},
+        "settings": dataclasses.asdict(s),
+        "seeds": n_seeds,
+        "rows": rows,
+        "summary": summarise(rows),
+        "encoders": encoders,
+        "paper": PAPER_TABLE1 if dataset == "cifar10" else None,
+        "wall_s": time.perf_counter() - t0,
+    }
+
+
+def _heads(
+    run: EncoderRun,
+    data: Data,
+    s: TrainSettings,
+    rep: str,
+    seed: int,
+    tm: dict[str, float],
+    where: Path | None,
+    progress: bool,
+) -> list[dict[str, Any]]:
+    """Train and evaluate the four heads (linear / MLP x standard / robust) on one encoder."""
+    rows = []
+    rep_dim = run.config["rep_dim"]
+    ev = {
+        "eps": tm["eps"],
+        "pgd_steps": s.pgd_steps,
+        "step_size": tm["step_size"],
+        "strong_attack": s.strong_attack,
+        "strong_size": s.strong_size,
+        "seed": seed,
+    }
+    for clf in ("linear", "mlp"):
+        for robust in (False, True):
+            name = f"{clf}_{'robust' if robust else 'standard'}"
+            done = where / f"{name}.json" if where is not None else None
+            if done is not None and done.exists():
+                rows += json.loads(done.read_text())
+                continue
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                head = linear_head(rep_dim, 10) if clf == "linear" else mlp_head(rep_dim, 10)
+            head = head.to(next(run.encoder.parameters()).device)
+            hist = train_head(
+                run.encoder,
+                head,
+                data.x_fit,
+                data.y_fit,
+                epochs=s.head_epochs,
+                eps=tm["eps"] if robust else 0.0,
+                val_eps=tm["eps"],
+                pgd_steps=s.pgd_steps,
+                step_size=tm["step_size"],
+                batch_size=s.batch_size,
+                lr=s.head_lr,
+                x_val=None if robust else data.x_val,
+                y_val=None if robust else data.y_val,
+                checkpoint=where / f"{name}.pt" if where is not None else None,
+                seed=seed,
+                progress=progress,
+            )
+            base = {"representation": rep, "classifier": clf, "seed": seed}
+            cell = [{**base, "head": "robust" if robust else "standard"}]
+            cell[0].update(evaluate_head(run.encoder, head, data.x_test, data.y_test, **ev))
+            if not robust:  # E.S.: the same run, at its best validation epoch
+                head.load_state_dict(hist.best_state)
+                es = {**base, "head": "standard_es", "best_epoch": hist.best_epoch}
+                es.update(evaluate_head(run.encoder, head, data.x_test, data.y_test, **ev))
+                cell.append(es)
+            if done is not None:
+                done.write_text(json.dumps(cell))
+            rows += cell
+    return rows
+
+
+# ----------------------------------------------------------------------------------------------
+# The beta x eps grid
+# ----------------------------------------------------------------------------------------------
+def grid_cell(
+    data: Data,
+    dataset: str,
+    settings: str | TrainSettings,
+    *,
+    beta: float,
+    eps: float,
+    seed: int = 0,
+    run: EncoderRun | None = None,
+    device: str | torch.device | None = None,
+    progress: bool = False,
+) -> tuple[dict[str, Any], EncoderRun]:
+    """One point of the beta x eps grid: an encoder trained by (5.2) with ``beta`` and PGD
+    radius ``eps`` on ``data.x_fit`` for the profile's ``grid_epochs`` (or ``run``, an encoder
+    trained already), the critic's clean and worst-case MI read-out at ``eps`` on the test
+    images, and a standard linear head's natural and PGD-7 accuracy at ``eps``. The PGD step is
+    the data set's, scaled by ``eps`` / its threat-model eps. Returns (the cell, the encoder)."""
+    s = settings_for(settings)
+    tm = THREAT_MODELS[dataset]
+    step = tm["step_size"] * eps / tm["eps"]
+    t0 = time.perf_counter()
+    if run is None:
+        kw = encoder_kwargs(s, dataset, int(data.x_fit.shape[1]))
+        kw.update(eps=eps, step_size=step, epochs=s.grid_epochs)
+        run = train_encoder(
+            data.x_fit, beta=beta, seed=seed, device=device, progress=progress, **kw
+        )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        head = linear_head(run.config["rep_dim"], 10)
+    head = head.to(next(run.encoder.parameters()).device)
+    train_head(
+        run.encoder,
+        head,
+        data.x_fit,
+        data.y_fit,
+        epochs=s.head_epochs,
+        batch_size=s.batch_size,
+        lr=s.head_lr,
+        seed=seed,
+        progress=progress,
+    )
+    ev = evaluate_head(
+        run.encoder, head, data.x_test, data.y_test, eps=eps, step_size=step, strong_attack=None
+    )
+    cell = {"beta": beta, "eps": eps, **mi_readout(run, data.x_test, eps=eps)}
+    cell.update(natural=ev["natural"], pgd=ev["pgd"], wall_s=time.perf_counter() - t0)
+    return cell, run
+
+
+def beta_eps_grid(
+    dataset: str,
+    settings: str | TrainSettings = "cpu",
+    *,
+    seed: int = 0,
+    device: str | torch.device | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """The grid of :func:`grid_cell` over the profile's ``grid_betas`` and training eps
+    ``grid_eps_fractions`` x the data set's threat-model eps, on the profile's
+    ``grid_train_size`` training images. ``beta = 0`` does not depend on eps: its encoder is
+    trained once and evaluated at every eps. Returns a JSON-able dict with ``cells``."""
+    s = settings_for(settings)
+    sized = dataclasses.replace(s, train_size={**s.train_size, dataset: s.grid_train_size})
+    data = prepare_data(dataset, sized)
+    standard: EncoderRun | None = None
+    cells = []
+    t0 = time.perf_counter()
+    for frac in s.grid_eps_fractions:
+        eps = frac * THREAT_MODELS[dataset]["eps"]
+        for beta in s.grid_betas:
+            reuse = standard if beta == 0 else None
+            cell, run = grid_cell(
+                data,
+                dataset,
+                s,
+                beta=beta,
+                eps=eps,
+                seed=seed,
+                run=reuse,
+                device=device,
+                progress=progress,
+            )
+            if beta == 0:
+                standard = run
+            cells.append({**cell, "eps_fraction": frac})
+    return {
+        "dataset": dataset,
+        "data": data.description,
+        "settings": dataclasses.asdict(s),
+        "cells": cells,
+        "wall_s": time.perf_counter() - t0,
+    }

@@ -1,0 +1,708 @@
+"""Learning robust representations (Section 5 of Zhu, Zhang & Evans 2020).
+
+Objective (5.2), for a trade-off ``beta >= 0``::
+
+    max_g  I(X; g(X)) - beta * RV_eps(g)  =  (1 - beta) * I(X; g(X)) + beta * I_worst(g)
+
+with ``I_worst(g) = inf over A(S, eps) of I(X'; g(X'))`` (eq. 4.3). ``beta = 0`` is the standard
+(Deep InfoMax-style) representation of (5.1), ``beta = 1`` the paper's (5.3). ``beta > 1`` is
+allowed by (5.2): it equals ``I_worst - (beta - 1) * RV``, so besides raising the worst case it
+pays the encoder for *lowering* the clean MI towards it (information an attack could remove is
+discarded on purpose). The critic is the estimator, not a player in the trade-off: it always
+ascends both bounds (weights ``|1 - beta|`` and ``beta``); only the encoder's gradient of the
+clean term changes sign.
+
+Per mini-batch, as in the authors' code (``../shared/reference/paper.md``): (1) encoder and critic
+frozen in eval mode, PGD over each image's eps-ball (l_inf, 7 steps of 0.01, eps 8/255 on
+CIFAR-10, no random start, best iterate, box [0, 1]) *lowers* the critic's estimate on the batch
+(the search of :mod:`robustrep_lite.vulnerability`); (2) one joint Adam step (lr 1e-4) of encoder
+and critic on the weighted bounds. Encoder: :class:`~robustrep_lite.models.BaselineH` with a
+64-d output; critic: :class:`~robustrep_lite.mi.LocalDIMCritic` (2048 units in the paper).
+
+Also here: the settings of every profile (:data:`SETTINGS`), the critic's read-out of clean and
+worst-case MI of a trained encoder (:func:`mi_readout`) and Figure 4's saliency maps
+(:func:`saliency`). Heads and Table 1: :mod:`robustrep_lite.downstream`; several processes:
+:mod:`robustrep_lite.distributed`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import functools
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from robustrep_lite import distributed
+from robustrep_lite.checkpoint import load_checkpoint, save_checkpoint
+from robustrep_lite.mi import DEFAULT_READOUT, LocalDIMCritic, readout, training_objective
+from robustrep_lite.models import BaselineH
+from robustrep_lite.profiles import PROFILE_NAMES
+from robustrep_lite.runtime import default_device
+from robustrep_lite.supervised import augment_batch
+from robustrep_lite.validation import check_choice
+from robustrep_lite.vulnerability import _attack, _config, _frozen, _Task
+
+__all__ = [
+    "ENCODER_ESTIMATORS",
+    "SETTINGS",
+    "THREAT_MODELS",
+    "EncoderHistory",
+    "EncoderRun",
+    "EncoderTrainer",
+    "TrainSettings",
+    "load_encoder",
+    "mi_readout",
+    "saliency",
+    "settings_for",
+    "settings_markdown",
+    "train_encoder",
+]
+
+#: Estimators the encoder can be trained with (stateless bounds of :mod:`robustrep_lite.mi`):
+#: the paper's DV, and SMILE, InfoNCE, JSD (Deep InfoMax) and NWJ. PGD lowers the same bound.
+ENCODER_ESTIMATORS = ("dv", "smile", "infonce", "jsd", "nwj")
+
+#: l_inf threat model per data set (the paper's eps) and the PGD step used with 7 steps: the
+#: paper's 0.01 where 7 x 0.01 reaches eps, else 2.5 eps / 7 (Madry et al.'s rule).
+THREAT_MODELS = {
+    "mnist": {"eps": 0.3, "step_size": 2.5 * 0.3 / 7},
+    "fashion_mnist": {"eps": 0.1, "step_size": 2.5 * 0.1 / 7},
+    "svhn": {"eps": 4 / 255, "step_size": 0.01},
+    "cifar10": {"eps": 8 / 255, "step_size": 0.01},
+}
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """Everything a profile fixes for Section 5 / Table 1 (see :data:`SETTINGS`)."""
+
+    profile: str
+    data_source: str  # as robustrep_lite.data.load_dataset
+    train_size: dict[str, int | None]  # training images per data set (validation included)
+    val_size: int  # carved from the training images, for E.S.
+    test_size: int | None
+    strong_size: int  # test images attacked with the stronger attack
+    strong_attack: str  # "apgd" (APGD-CE + APGD-T) or "autoattack" (standard AutoAttack)
+    width: float  # Baseline-H channel multiplier (paper 1.0)
+    critic_units: int  # LocalDIMCritic width (paper 2048)
+    critic_norm: str
+    estimator: str
+    encoder_epochs: int
+    head_epochs: int
+    batch_size: int
+    lr: float  # encoder + critic (paper: Adam 1e-4)
+    head_lr: float  # heads (paper: Adam 1e-4)
+    pgd_steps: int
+    augment: bool  # crop + flip for 3-channel data
+    seeds: int
+    grid_betas: tuple[float, ...]  # the chapter's beta x eps grid
+    grid_eps_fractions: tuple[float, ...]  # training eps as fractions of the threat model's eps
+    grid_epochs: int
+    grid_train_size: int
+
+
+SETTINGS: dict[str, TrainSettings] = {
+    "quick": TrainSettings(
+        profile="quick",
+        data_source="embedded",
+        train_size={"mnist": 256, "fashion_mnist": 256, "svhn": 256, "cifar10": 256},
+        val_size=64,
+        test_size=64,
+        strong_size=16,
+        strong_attack="apgd",
+        width=0.125,
+        critic_units=16,
+        critic_norm="batch",
+        estimator="dv",
+        encoder_epochs=1,
+        head_epochs=2,
+        batch_size=32,
+        lr=1e-3,
+        head_lr=1e-3,
+        pgd_steps=2,
+        augment=False,
+        seeds=1,
+        grid_betas=(0.0, 1.0),
+        grid_eps_fractions=(0.5, 1.0),
+        grid_epochs=1,
+        grid_train_size=192,
+    ),
+    "cpu": TrainSettings(
+        profile="cpu",
+        data_source="auto",
+        train_size={"mnist": 4000, "fashion_mnist": 4000, "svhn": 4000, "cifar10": 4000},
+        val_size=256,
+        test_size=1000,
+        strong_size=500,
+        strong_attack="apgd",
+        width=0.25,
+        critic_units=64,
+        critic_norm="batch",
+        estimator="smile",
+        encoder_epochs=3,
+        head_epochs=4,
+        batch_size=64,
+        lr=1e-3,
+        head_lr=3e-3,
+        pgd_steps=7,
+        augment=False,
+        seeds=2,
+        grid_betas=(0.0, 0.5, 1.0, 2.0),
+        grid_eps_fractions=(1 / 3, 1.0),
+        grid_epochs=2,
+        grid_train_size=2000,
+    ),
+    "paper": TrainSettings(
+        profile="paper",
+        data_source="auto",
+        train_size={"mnist": None, "fashion_mnist": None, "svhn": None, "cifar10": None},
+        val_size=5000,
+        test_size=None,
+        strong_size=1000,
+        strong_attack="autoattack",
+        width=1.0,
+        critic_units=2048,
+        critic_norm="batch",
+        estimator="dv",
+        encoder_epochs=500,
+        head_epochs=100,
+        batch_size=128,
+        lr=1e-4,
+        head_lr=1e-4,
+        pgd_steps=7,
+        augment=True,
+        seeds=4,
+        grid_betas=(0.0, 0.5, 1.0, 2.0),
+        grid_eps_fractions=(0.25, 0.5, 1.0),
+        grid_epochs=50,
+        grid_train_size=60000,
+    ),
+}
+
+
+def settings_for(profile: str | TrainSettings) -> TrainSettings:
+    """The :class:`TrainSettings` of a profile name (``quick``, ``cpu`` or ``paper``)."""
+    if isinstance(profile, TrainSettings):
+        return profile
+    return SETTINGS[check_choice("profile", profile, PROFILE_NAMES)]
+
+
+def settings_markdown() -> str:
+    """The settings of every profile as a Markdown table (generated, so it cannot drift)."""
+    names = [f.name for f in dataclasses.fields(TrainSettings) if f.name != "profile"]
+    lines = ["| setting | " + " | ".join(f"`{p}`" for p in SETTINGS) + " |"]
+    lines.append("|---" * (len(SETTINGS) + 1) + "|")
+    for name in names:
+        cells = []
+        for s in SETTINGS.values():
+            v = getattr(s, name)
+            if isinstance(v, dict):
+                v = ", ".join(f"{k} {'all' if n is None else n}" for k, n in v.items())
+            cells.append("all" if v is None else str(v))
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------------------------
+# Objective (5.2), one step
+# ----------------------------------------------------------------------------------------------
+def _check_beta(beta: float) -> float:
+    if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not math.isfinite(beta):
+        raise ValueError(f"beta must be a finite number >= 0, got {beta!r}")
+    if beta < 0:
+        raise ValueError(f"beta must be >= 0 (the trade-off of objective (5.2)), got {beta!r}")
+    return float(beta)
+
+
+@functools.cache
+def _half_dtype() -> torch.dtype:
+    """bf16 where the GPU supports it, else fp16 (e.g. a T4)."""
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def _autocast(device: torch.device, amp: bool) -> contextlib.AbstractContextManager:
+    """Mixed-precision autocast on CUDA with ``amp`` (:func:`_half_dtype`); else nothing."""
+    if device.type != "cuda" or not amp:
+        return contextlib.nullcontext()
+    return torch.autocast("cuda", dtype=_half_dtype())
+
+
+def _attack_config(
+    *,
+    eps: float,
+    norm: str,
+    pgd_steps: int,
+    step_size: float,
+    random_start: bool,
+    estimator: str,
+    clip: float | None,
+    batch_size: int,
+    lr: float = 1e-4,
+):
+    """The paper's attack as a :mod:`robustrep_lite.vulnerability` configuration (validated):
+    PGD in the box [0, 1] lowering the ``estimator`` bound."""
+    check_choice("estimator", estimator, ENCODER_ESTIMATORS)
+    return _config(
+        eps=eps,
+        norm=norm,
+        pgd_steps=pgd_steps,
+        step_size=step_size,
+        random_start=random_start,
+        box=(0.0, 1.0),
+        train_estimator=estimator,
+        readout_estimator=estimator,
+        attack_estimator=estimator,
+        clip=clip,
+        ema_rate=0.01,
+        steps=1,
+        batch_size=batch_size,
+        lr=lr,
+        max_estimate=100.0,
+        progress=False,
+    )
+
+
+class _EncoderTask(_Task):
+    """The worst-case search of :mod:`robustrep_lite.vulnerability` for an encoder, with the
+    critic's scores computed under autocast and returned in float32."""
+
+    def __init__(self, encoder: nn.Module, device: torch.device, amp: bool) -> None:
+        super().__init__(encoder)
+        self.device, self.amp = device, amp
+
+    def scores(self, critic: nn.Module, xa: Tensor) -> Tensor:
+        with _autocast(self.device, self.amp):
+            return critic(xa, self.representations(xa)).float()
+
+
+class _Objective(nn.Module):
+    """Minus the weighted bounds of (5.2) on a clean batch and its attacked copy, as one module
+    (one DDP forward per chunk). ``forward`` returns (loss, [loss, clean MI, worst-case MI])."""
+
+    def __init__(
+        self,
+        encoder: nn.Module,
+        critic: nn.Module,
+        beta: float,
+        estimator: str,
+        clip: float | None,
+        device: torch.device,
+        amp: bool,
+    ) -> None:
+        super().__init__()
+        self.encoder, self.critic = encoder, critic
+        self.beta, self.estimator, self.clip = beta, estimator, clip
+        self.monitor = DEFAULT_READOUT[estimator]
+        self.device, self.amp = device, amp
+
+    def _term(self, x: Tensor, reverse: bool) -> tuple[Tensor, Tensor]:
+        z = self.encoder(x)
+        if reverse:  # beta > 1: the encoder descends the clean bound, the critic still ascends it
+            z.register_hook(torch.neg)
+        s = self.critic(x, z).float()
+        loss, _ = training_objective(self.estimator, s, clip=self.clip)
+        return loss, readout(self.monitor, s.detach(), clip=self.clip)
+
+    def forward(self, x: Tensor, x_adv: Tensor | None) -> tuple[Tensor, Tensor]:
+        nan = torch.full((), math.nan, device=x.device)
+        loss, clean, worst = torch.zeros((), device=x.device), nan, nan
+        with _autocast(self.device, self.amp):
+            if self.beta != 1:
+                term, clean = self._term(x, reverse=self.beta > 1)
+                loss = loss + abs(1 - self.beta) * term
+            if self.beta > 0:
+                term, worst = self._term(x_adv, reverse=False)
+                loss = loss + self.beta * term
+        return loss, torch.stack([loss.detach(), clean, worst])
+
+
+class EncoderTrainer:
+    """One optimiser step of objective (5.2) on ``micro_batches`` chunks per process.
+
+    For each chunk: PGD against the current critic (both networks frozen, eval mode), then the
+    weighted bounds; gradients are averaged over the chunks of all processes and one Adam step
+    is taken on encoder and critic together (see :mod:`robustrep_lite.distributed`). On CUDA with
+    ``amp`` the passes run under bf16 autocast and the networks use channels-last memory.
+    :meth:`step` returns device tensors and never waits for the device, except on GPUs without
+    bf16 (fp16 autocast), where the gradient scaler checks for overflow once per step.
+    """
+
+    def __init__(
+        self,
+        encoder: nn.Module,
+        critic: nn.Module,
+        *,
+        beta: float,
+        eps: float,
+        norm: str = "inf",
+        pgd_steps: int = 7,
+        step_size: float = 0.01,
+        random_start: bool = False,
+        estimator: str = "dv",
+        clip: float | None = 5.0,
+        lr: float = 1e-4,
+        batch_size: int = 128,
+        micro_batches: int = 1,
+        device: torch.device | None = None,
+        amp: bool = True,
+    ) -> None:
+        self.beta = _check_beta(beta)
+        if (
+            isinstance(micro_batches, bool)
+            or not isinstance(micro_batches, int)
+            or micro_batches < 1
+        ):
+            raise ValueError(f"micro_batches must be a positive integer, got {micro_batches!r}")
+        self.cfg = _attack_config(
+            eps=eps,
+            norm=norm,
+            pgd_steps=pgd_steps,
+            step_size=step_size,
+            random_start=random_start,
+            estimator=estimator,
+            clip=clip,
+            batch_size=batch_size,
+            lr=lr,
+        )
+        self.device = device or next(encoder.parameters()).device
+        self.amp = amp and self.device.type == "cuda"
+        self.micro_batches = micro_batches
+        self.encoder, self.critic = encoder, critic
+        if self.device.type == "cuda":
+            for m in (encoder, critic):
+                m.to(memory_format=torch.channels_last)
+        self.objective = _Objective(encoder, critic, self.beta, estimator, clip, self.device, amp)
+        self.model = distributed.wrap(self.objective, self.device)
+        self.optimizer = torch.optim.Adam(self.objective.parameters(), lr=lr)
+        fp16 = self.amp and _half_dtype() == torch.float16
+        self.scaler = torch.amp.GradScaler("cuda", enabled=fp16)
+        self.task = _EncoderTask(encoder, self.device, self.amp)
+        self.buffers = distributed.BufferAverager(self.objective, micro_batches)
+
+    def attack(self, xb: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """The worst case of a batch against the current critic (the paper's PGD); the batch
+        itself when there is no attack (eps = 0 or no PGD steps)."""
+        if not self.cfg.attacks:
+            return xb
+        with _frozen(self.encoder, self.critic):
+            return _attack(self.task, self.critic, xb, self.cfg, generator)
+
+    def step(
+        self, chunks: Sequence[Tensor], generators: Sequence[torch.Generator | None]
+    ) -> Tensor:
+        """One step on this process's chunks; returns [loss, clean MI, worst-case MI] averaged
+        over them (``nan`` for a term the objective does not use), on the device."""
+        if len(chunks) != self.micro_batches:
+            raise ValueError(f"expected {self.micro_batches} chunks, got {len(chunks)}")
+        self.objective.train()
+        self.buffers.start()
+        total = torch.zeros(3, device=self.device)
+        for k, (xb, gen) in enumerate(zip(chunks, generators, strict=True)):
+            if self.device.type == "cuda":
+                xb = xb.contiguous(memory_format=torch.channels_last)
+            self.buffers.before_chunk()
+            x_adv = self.attack(xb, gen) if self.beta > 0 else None
+            last = k == len(chunks) - 1
+            with distributed.no_sync_unless(self.model, last):
+                loss, stats = self.model(xb, x_adv)
+                self.scaler.scale(loss / self.micro_batches).backward()
+            self.buffers.after_chunk()
+            total += stats
+        self.buffers.finish(self.micro_batches)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.optimizer.zero_grad(set_to_none=True)
+        return total / self.micro_batches
+
+
+# ----------------------------------------------------------------------------------------------
+# Training the encoder
+# ----------------------------------------------------------------------------------------------
+@dataclass
+class EncoderHistory:
+    """Per-epoch means over the steps of :func:`train_encoder` (nats; ``nan`` where the
+    objective has no such term): ``mi`` the clean estimate, ``worst_mi`` the estimate on the
+    attacked batches (the paper's ``I_worst`` read-out), ``loss`` the minimised loss."""
+
+    loss: list[float] = field(default_factory=list)
+    mi: list[float] = field(default_factory=list)
+    worst_mi: list[float] = field(default_factory=list)
+    images_per_second: list[float] = field(default_factory=list)
+    diverged_at: int | None = None
+
+
+@dataclass
+class EncoderRun:
+    """A trained encoder g and its critic T (both in eval mode), their history, and the config
+    that rebuilds them (:func:`load_encoder`)."""
+
+    encoder: BaselineH
+    critic: LocalDIMCritic
+    history: EncoderHistory
+    config: dict[str, Any]
+
+
+def _epoch_seed(seed: int, epoch: int) -> int:
+    return seed * 1_000_003 + epoch
+
+
+def _build(config: dict[str, Any]) -> tuple[BaselineH, LocalDIMCritic]:
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config["seed"])
+        encoder = BaselineH(
+            config["in_channels"], config["image_size"], config["rep_dim"], config["width"]
+        )
+        critic = LocalDIMCritic(
+            config["in_channels"],
+            config["rep_dim"],
+            units=config["critic_units"],
+            norm=config["critic_norm"],
+        )
+    return encoder, critic
+
+
+def _augment_all(x: Tensor, gen: torch.Generator, block: int = 8192) -> Tensor:
+    """One random crop + flip per image for a whole epoch, in blocks (random numbers are drawn
+    on the CPU and copied once per block, not once per step)."""
+    return torch.cat([augment_batch(x[s : s + block], gen) for s in range(0, len(x), block)])
+
+
+def train_encoder(
+    x: Tensor,
+    *,
+    beta: float = 1.0,
+    eps: float = 8 / 255,
+    norm: str = "inf",
+    pgd_steps: int = 7,
+    step_size: float = 0.01,
+    random_start: bool = False,
+    estimator: str = "dv",
+    clip: float | None = 5.0,
+    epochs: int = 500,
+    batch_size: int = 128,
+    lr: float = 1e-4,
+    rep_dim: int = 64,
+    width: float = 1.0,
+    critic_units: int = 2048,
+    critic_norm: str = "batch",
+    augment: bool = False,
+    micro_batches: int = 1,
+    checkpoint: str | Path | None = None,
+    seed: int = 0,
+    device: str | torch.device | None = None,
+    amp: bool = True,
+    progress: bool = True,
+) -> EncoderRun:
+    """Train a Baseline-H encoder (and its local DIM critic) on images ``x`` (N, C, S, S) in
+    [0, 1] by objective (5.2) with trade-off ``beta``; defaults are the paper's (CIFAR-10).
+
+    Each step takes ``batch_size`` images per chunk, ``micro_batches`` chunks per process (and
+    one chunk per process of a torch.distributed group, see :mod:`robustrep_lite.distributed`);
+    epochs are ``N // (batch_size * chunks)`` steps over a fresh permutation seeded by
+    ``(seed, epoch)`` (the incomplete last global batch is dropped). PGD: ``pgd_steps`` steps of
+    ``step_size`` in the l_``norm`` ball of radius ``eps``, no random start by default, lowering
+    the ``estimator`` bound (one of :data:`ENCODER_ESTIMATORS`; ``clip`` for SMILE); skipped for
+    ``beta = 0``. ``augment``: a random crop (pad 4) and flip per image and epoch (the paper
+    also jitters colours; we do not). Initial weights come from ``seed``.
+
+    ``checkpoint``: a file written after every epoch (by rank 0); if it exists the run resumes
+    there, and ends with the same weights as an uninterrupted run. ``device``: default CUDA if
+    available; ``amp``: mixed precision there. Returns an :class:`EncoderRun`. A non-finite loss
+    stops training (``history.diverged_at``). Raises ``ValueError`` for beta < 0, an unknown
+    estimator or norm, eps < 0, a batch too large for the data, or bad sizes.
+    """
+    beta = _check_beta(beta)
+    if x.ndim != 4 or x.shape[2] != x.shape[3]:
+        raise ValueError(f"x must be images of shape (N, C, S, S), got {tuple(x.shape)}")
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
+        raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
+    dev = torch.device(device) if device is not None else default_device()
+    rank, world = distributed.rank_and_world()
+    config = {
+        "in_channels": int(x.shape[1]),
+        "image_size": int(x.shape[2]),
+        "rep_dim": rep_dim,
+        "width": width,
+        "critic_units": critic_units,
+        "critic_norm": critic_norm,
+        "beta": beta,
+        "eps": eps,
+        "norm": norm,
+        "pgd_steps": pgd_steps,
+        "step_size": step_size,
+        "random_start": random_start,
+        "estimator": estimator,
+        "clip": clip,
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "micro_batches": micro_batches,
+        "world_size": world,
+        "lr": lr,
+        "augment": augment,
+        "seed": seed,
+    }
+    encoder, critic = _build(config)
+    encoder, critic = encoder.to(dev), critic.to(dev)
+    trainer = EncoderTrainer(
+        encoder,
+        critic,
+        beta=beta,
+        eps=eps,
+        norm=norm,
+        pgd_steps=pgd_steps,
+        step_size=step_size,
+        random_start=random_start,
+        estimator=estimator,
+        clip=clip,
+        lr=lr,
+        batch_size=batch_size,
+        micro_batches=micro_batches,
+        device=dev,
+        amp=amp,
+    )
+    chunks = world * micro_batches
+    global_batch = batch_size * chunks
+    steps = x.shape[0] // global_batch
+    if steps < 1:
+        raise ValueError(
+            f"batch_size={batch_size} x {chunks} chunks needs at least {global_batch} images, "
+            f"got {x.shape[0]}"
+        )
+    history = EncoderHistory()
+    modules = {"encoder": encoder, "critic": critic}
+    state = load_checkpoint(
+        checkpoint, modules=modules, optimizers={"opt": trainer.optimizer}, map_location=dev
+    )
+    start = 0
+    if state is not None:
+        start = state["step"]
+        history = EncoderHistory(**state["extra"]["history"])
+        if state["extra"]["scaler"]:
+            trainer.scaler.load_state_dict(state["extra"]["scaler"])
+    x_dev = x.to(dev)
+    mine = range(rank * micro_batches, (rank + 1) * micro_batches)
+    for epoch in range(start, epochs):
+        if history.diverged_at is not None:
+            break
+        gen = torch.Generator().manual_seed(_epoch_seed(seed, epoch))
+        order = torch.randperm(x.shape[0], generator=gen).to(dev)
+        xe = _augment_all(x_dev, gen) if augment else x_dev
+        gens = [
+            torch.Generator(device=dev).manual_seed(_epoch_seed(seed, epoch) * 64 + k) for k in mine
+        ]
+        total = torch.zeros(3, device=dev)
+        t0 = time.perf_counter()
+        bar = tqdm(
+            range(steps),
+            disable=not (progress and rank == 0),
+            leave=False,
+            desc=f"encoder beta={beta:g} epoch {epoch + 1}/{epochs}",
+        )
+        for step in bar:
+            base = step * global_batch
+            batch = [xe[order[base + k * batch_size : base + (k + 1) * batch_size]] for k in mine]
+            total += trainer.step(batch, gens)
+            if step % 10 == 9:
+                rate = (step + 1) * global_batch / (time.perf_counter() - t0)
+                bar.set_postfix_str(f"{rate:.0f} img/s")
+        loss, mi, worst = distributed.all_reduce_mean(total / steps).tolist()
+        history.images_per_second.append(steps * global_batch / (time.perf_counter() - t0))
+        if not math.isfinite(loss):
+            history.diverged_at = epoch + 1
+            break
+        history.loss.append(loss)
+        history.mi.append(mi)
+        history.worst_mi.append(worst)
+        if checkpoint is not None and distributed.is_main():
+            save_checkpoint(
+                checkpoint,
+                step=epoch + 1,
+                modules=modules,
+                optimizers={"opt": trainer.optimizer},
+                extra={
+                    "history": dataclasses.asdict(history),
+                    "scaler": trainer.scaler.state_dict(),
+                    "config": config,
+                },
+            )
+        distributed.barrier()
+    encoder.eval()
+    critic.eval()
+    return EncoderRun(encoder, critic, history, config)
+
+
+def load_encoder(
+    checkpoint: str | Path, config: dict[str, Any], device: str | torch.device = "cpu"
+) -> EncoderRun:
+    """The encoder and critic stored in a :func:`train_encoder` checkpoint, rebuilt from the
+    ``config`` of its :class:`EncoderRun` (in eval mode)."""
+    encoder, critic = _build(config)
+    opt = torch.optim.Adam([*encoder.parameters(), *critic.parameters()])
+    state = load_checkpoint(
+        checkpoint, modules={"encoder": encoder, "critic": critic}, optimizers={"opt": opt}
+    )
+    if state is None:
+        raise FileNotFoundError(f"no encoder checkpoint at {checkpoint}")
+    history = EncoderHistory(**state["extra"]["history"])
+    return EncoderRun(encoder.to(device).eval(), critic.to(device).eval(), history, config)
+
+
+def mi_readout(
+    run: EncoderRun, x: Tensor, *, eps: float | None = None, batch_size: int | None = None
+) -> dict[str, float]:
+    """The trained critic's estimates of ``I(X; g(X))`` and of ``I_worst`` (its batches attacked
+    by the training PGD at ``eps``, default the training eps) on held-out images ``x``, averaged
+    over full batches (the paper's read-out, nats)."""
+    c = run.config
+    dev = next(run.encoder.parameters()).device
+    bs = batch_size or c["batch_size"]
+    cfg = _attack_config(
+        eps=c["eps"] if eps is None else eps,
+        norm=c["norm"],
+        pgd_steps=c["pgd_steps"],
+        step_size=c["step_size"],
+        random_start=c["random_start"],
+        estimator=c["estimator"],
+        clip=c["clip"],
+        batch_size=bs,
+    )
+    task = _EncoderTask(run.encoder, dev, amp=True)
+    name = DEFAULT_READOUT[c["estimator"]]
+    clean, worst = [], []
+    with _frozen(run.encoder, run.critic):
+        for s in range(0, x.shape[0] - bs + 1, bs):
+            xb = x[s : s + bs].to(dev)
+            xa = _attack(task, run.critic, xb, cfg, None) if cfg.attacks else xb
+            with torch.no_grad():
+                clean.append(readout(name, task.scores(run.critic, xb), c["clip"]))
+                worst.append(readout(name, task.scores(run.critic, xa), c["clip"]))
+    if not clean:
+        raise ValueError(f"x must hold at least one batch of {bs} images, got {x.shape[0]}")
+    return {"mi": float(torch.stack(clean).mean()), "worst_mi": float(torch.stack(worst).mean())}
+
+
+def saliency(run: EncoderRun, x: Tensor) -> Tensor:
+    """Figure 4: the gradient of the MI objective (the critic's estimate of ``I(X; g(X))`` on
+    the batch ``x``, the quantity training ascends) with respect to every input pixel.
+
+    Returns, per image, the largest absolute gradient over channels, scaled so that each image's
+    maximum is 1: shape (N, H, W). A batch of at least 2 images is needed (negatives)."""
+    if x.ndim != 4 or x.shape[0] < 2:
+        raise ValueError(f"x must be a batch of at least 2 images (N, C, H, W), got {x.shape}")
+    dev = next(run.encoder.parameters()).device
+    name = DEFAULT_READOUT[run.config["estimator"]]
+    with _frozen(run.encoder, run.critic):
+        xa = x.to(dev).clone().requires_grad_(True)
+        value = readout(name, run.critic(xa, run.encoder(xa)).float(), run.config["clip"])
+        (grad,) = torch.autograd.grad(value, xa)
+    m = grad.abs().amax(1)
+    return (m / m.flatten(1).amax(1).clamp_min(1e-12)[:, None, None]).cpu()

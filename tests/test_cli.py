@@ -1,0 +1,138 @@
+"""Tests for ``python -m robustrep_lite``: a training run killed midway resumes to exactly the
+weights of an uninterrupted run; the train-encoder -> train-head -> evaluate pipeline writes
+JSON with provenance; bad arguments are refused. Tiny quick-profile runs; ~10 s on 1 thread."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from robustrep_lite.cli import main
+from robustrep_lite.train import load_encoder
+
+ROOT = Path(__file__).resolve().parents[1]
+ENCODER = [
+    "train-encoder",
+    "--profile",
+    "quick",
+    "--dataset",
+    "mnist",
+    "--beta",
+    "1",
+    "--train-size",
+    "128",
+    "--batch-size",
+    "32",
+    "--device",
+    "cpu",
+    "--threads",
+    "1",
+    "--no-progress",
+]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _weights(folder: Path) -> dict[str, torch.Tensor]:
+    config = json.loads((folder / "encoder.json").read_text())["config"]
+    run = load_encoder(folder / "encoder.pt", config)
+    return {**run.encoder.state_dict(), **{f"c.{k}": v for k, v in run.critic.state_dict().items()}}
+
+
+def test_a_killed_run_resumes_to_the_uninterrupted_weights(tmp_path: Path) -> None:
+    epochs = ["--epochs", "4"]
+    killed, whole = tmp_path / "killed", tmp_path / "whole"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "ROBUSTREP_PROFILE": "quick"}
+    out = ["--out", str(tmp_path / "k.json")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "robustrep_lite",
+        *ENCODER,
+        *epochs,
+        "--checkpoint-dir",
+        str(killed),
+    ]
+    proc = subprocess.Popen(
+        cmd + out, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    checkpoint = killed / "encoder.pt"
+    deadline = time.monotonic() + 120
+    while not checkpoint.exists():
+        assert proc.poll() is None, proc.stderr.read().decode()
+        assert time.monotonic() < deadline, "no checkpoint within 120 s"
+        time.sleep(0.002)
+    proc.kill()
+    proc.wait()
+    reached = torch.load(checkpoint, weights_only=False)["step"]
+    assert 1 <= reached < 4, f"the run was not killed midway (checkpoint at epoch {reached})"
+    assert not (killed / "encoder.json").exists()
+
+    resumed = main([*ENCODER, *epochs, "--checkpoint-dir", str(killed), *out])
+    fresh = main(
+        [*ENCODER, *epochs, "--checkpoint-dir", str(whole), "--out", str(tmp_path / "w.json")]
+    )
+    a, b = _weights(killed), _weights(whole)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert resumed["history"]["loss"] == fresh["history"]["loss"]
+    assert len(fresh["history"]["loss"]) == 4
+
+
+def test_encoder_head_evaluate_pipeline_writes_results_with_provenance(tmp_path: Path) -> None:
+    folder = tmp_path / "enc"
+    main(
+        [
+            *ENCODER,
+            "--epochs",
+            "1",
+            "--checkpoint-dir",
+            str(folder),
+            "--out",
+            str(tmp_path / "e.json"),
+        ]
+    )
+    record = json.loads((tmp_path / "e.json").read_text())
+    prov = record["provenance"]
+    for key in ("profile", "data", "device", "seed", "torch", "git_commit", "time_utc"):
+        assert key in prov, key
+    assert prov["profile"] == "quick" and prov["seed"] == 0 and "embedded" in prov["data"]
+    assert record["result"]["config"]["beta"] == 1.0 and record["arguments"]["beta"] == 1.0
+
+    common = ["--encoder", str(folder), "--device", "cpu", "--no-progress"]
+    head = main(
+        ["train-head", *common, "--head", "mlp", "--epochs", "2", "--out", str(tmp_path / "h.json")]
+    )
+    assert head["name"] == "mlp_standard_seed0" and len(head["history"]["val_adv_accuracy"]) == 2
+    best = head["history"]["best_epoch"]
+    es = main(
+        ["evaluate", *common, "--head", head["name"], "--es", "--out", str(tmp_path / "v.json")]
+    )
+    final = main(["evaluate", *common, "--head", head["name"], "--out", str(tmp_path / "f.json")])
+    for r in (es, final):
+        assert {"natural", "pgd", "strong", "strong_size"} <= set(r) and 0 <= r["natural"] <= 1
+    if best == 2:  # E.S. picked the last epoch: the same weights
+        assert es["natural"] == final["natural"] and es["pgd"] == final["pgd"]
+    assert json.loads((tmp_path / "v.json").read_text())["result"]["es"] is True
+
+
+@pytest.mark.parametrize(
+    "bad", [["--beta", "-1"], ["--beta", "nan"], ["--eps", "-0.1"], ["--dataset", "imagenet"]]
+)
+def test_bad_arguments_are_refused(bad: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main([*ENCODER, *bad])
+    assert exc.value.code == 2
+    assert bad[0] in capsys.readouterr().err

@@ -1,0 +1,368 @@
+"""Tests for robustrep_lite.train and robustrep_lite.downstream: objective (5.2) against a
+hand-written reference gradient for every regime of beta, the worst-case search (ball, box,
+frozen networks, lower estimate), the eps = 0 and beta = 0 reductions, resuming from a
+checkpoint, the critic's read-out, Figure 4's saliency against finite differences, heads with
+E.S. on a validation split, and a quick-profile Table 1. Seeded; ~15 s on 1 thread."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from robustrep_lite.downstream import (
+    PAPER_TABLE1,
+    beta_eps_grid,
+    evaluate_head,
+    prepare_data,
+    summarise,
+    table1,
+    train_head,
+)
+from robustrep_lite.mi import LocalDIMCritic, readout, training_objective
+from robustrep_lite.models import BaselineH, linear_head
+from robustrep_lite.train import (
+    SETTINGS,
+    EncoderTrainer,
+    load_encoder,
+    mi_readout,
+    saliency,
+    settings_for,
+    settings_markdown,
+    train_encoder,
+)
+
+TINY = {
+    "epochs": 1,
+    "batch_size": 16,
+    "lr": 1e-3,
+    "width": 0.125,
+    "critic_units": 8,
+    "pgd_steps": 2,
+    "step_size": 0.05,
+    "eps": 0.1,
+    "progress": False,
+}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _images(n: int = 64, channels: int = 1, size: int = 28, seed: int = 0) -> torch.Tensor:
+    gen = torch.Generator().manual_seed(seed)
+    base = torch.rand(10, channels, size, size, generator=gen)
+    noise = 0.2 * torch.rand(n, channels, size, size, generator=gen)
+    return (0.8 * base[torch.arange(n) % 10] + noise).clamp(0, 1)
+
+
+def _nets(seed: int = 0, channels: int = 1, size: int = 28) -> tuple[nn.Module, nn.Module]:
+    torch.manual_seed(seed)
+    return BaselineH(channels, size, 64, 0.125), LocalDIMCritic(channels, 64, units=8)
+
+
+def _state(run) -> dict[str, torch.Tensor]:
+    return {
+        **{f"e.{k}": v for k, v in run.encoder.state_dict().items()},
+        **{f"c.{k}": v for k, v in run.critic.state_dict().items()},
+    }
+
+
+def _equal(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+# ----------------------------------------------------------------------------------------------
+# validation and settings
+# ----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("beta", [-0.1, math.nan, math.inf, True])
+def test_bad_beta_is_rejected_naming_the_argument(beta: float) -> None:
+    with pytest.raises(ValueError, match="beta"):
+        train_encoder(_images(32), beta=beta, **TINY)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"estimator": "mine"}, "estimator"),
+        ({"eps": -0.1}, "eps"),
+        ({"norm": "1"}, "norm"),
+        ({"batch_size": 64}, "batch_size"),
+        ({"epochs": -1}, "epochs"),
+    ],
+)
+def test_bad_arguments_raise_value_errors(kwargs: dict, name: str) -> None:
+    with pytest.raises(ValueError, match=name):
+        train_encoder(_images(32), **{**TINY, **kwargs})
+    with pytest.raises(ValueError, match="micro_batches"):
+        EncoderTrainer(*_nets(), beta=1.0, eps=0.1, micro_batches=0)
+
+
+def test_settings_cover_every_profile_and_render() -> None:
+    assert set(SETTINGS) == {"quick", "cpu", "paper"}
+    paper = settings_for("paper")
+    assert (paper.width, paper.critic_units, paper.batch_size, paper.pgd_steps) == (1, 2048, 128, 7)
+    assert (paper.encoder_epochs, paper.lr, paper.strong_attack) == (500, 1e-4, "autoattack")
+    table = settings_markdown()
+    assert "`quick`" in table and "critic_units" in table and "2048" in table
+    with pytest.raises(ValueError, match="profile"):
+        settings_for("gpu")
+
+
+# ----------------------------------------------------------------------------------------------
+# objective (5.2): the gradient of one step against a hand-written reference
+# ----------------------------------------------------------------------------------------------
+def _reference_grads(enc, critic, x, x_adv, beta, estimator):
+    """d/dparams of the encoder's objective -(1 - beta) I(x) - beta I(x_adv), and of the
+    critic's -|1 - beta| I(x) - beta I(x_adv), term by term with autograd."""
+    enc_p, crit_p = list(enc.parameters()), list(critic.parameters())
+    enc_g = [torch.zeros_like(p) for p in enc_p]
+    crit_g = [torch.zeros_like(p) for p in crit_p]
+    for xb, w_enc, w_crit in ((x, 1 - beta, abs(1 - beta)), (x_adv, beta, beta)):
+        if w_crit == 0:
+            continue
+        loss, _ = training_objective(estimator, critic(xb, enc(xb)), clip=5.0)
+        ge = torch.autograd.grad(loss, enc_p, retain_graph=True, allow_unused=True)
+        gc = torch.autograd.grad(loss, crit_p, allow_unused=True)
+        for acc, g in zip(enc_g, ge, strict=True):
+            acc += w_enc * (0 if g is None else g)
+        for acc, g in zip(crit_g, gc, strict=True):
+            acc += w_crit * (0 if g is None else g)
+    return enc_g, crit_g
+
+
+@pytest.mark.parametrize(
+    ("beta", "estimator"), [(0.0, "dv"), (0.4, "smile"), (1.0, "dv"), (2.5, "infonce")]
+)
+def test_objective_gradient_matches_the_weighted_bounds(beta: float, estimator: str) -> None:
+    enc, critic = _nets()
+    trainer = EncoderTrainer(enc, critic, beta=beta, eps=0.1, step_size=0.05, estimator=estimator)
+    x = _images(16)
+    x_adv = trainer.attack(x) if beta > 0 else None
+    ref_enc, ref_crit = copy.deepcopy(enc), copy.deepcopy(critic)
+    ref_enc.train(), ref_crit.train()
+    trainer.objective.train()
+    loss, _ = trainer.objective(x, x_adv)
+    loss.backward()
+    expected_enc, expected_crit = _reference_grads(ref_enc, ref_crit, x, x_adv, beta, estimator)
+    for p, g in zip(enc.parameters(), expected_enc, strict=True):
+        torch.testing.assert_close(p.grad, g, rtol=1e-3, atol=2e-5)
+    for p, g in zip(critic.parameters(), expected_crit, strict=True):
+        torch.testing.assert_close(p.grad, g, rtol=1e-3, atol=2e-5)
+
+
+def test_attack_stays_in_ball_and_box_lowers_the_estimate_and_touches_nothing() -> None:
+    enc, critic = _nets()
+    enc.train(), critic.train()
+    trainer = EncoderTrainer(enc, critic, beta=1.0, eps=0.1, pgd_steps=5, step_size=0.03)
+    before = copy.deepcopy(
+        {**enc.state_dict(), **{f"c{k}": v for k, v in critic.state_dict().items()}}
+    )
+    x = _images(16)
+    x_adv = trainer.attack(x)
+    assert (x_adv - x).abs().max() <= 0.1 + 1e-6 and x_adv.min() >= 0 and x_adv.max() <= 1
+    assert not torch.equal(x_adv, x)
+    after = {**enc.state_dict(), **{f"c{k}": v for k, v in critic.state_dict().items()}}
+    assert all(torch.equal(before[k], after[k]) for k in before)  # eval mode: no BN update
+    assert enc.training and critic.training
+    assert all(p.requires_grad and p.grad is None for p in enc.parameters())
+    enc.eval(), critic.eval()
+    with torch.no_grad():
+        clean = readout("dv", critic(x, enc(x)))
+        worst = readout("dv", critic(x_adv, enc(x_adv)))
+    assert worst < clean
+
+
+def test_beta_zero_ignores_eps_and_eps_zero_makes_beta_irrelevant() -> None:
+    x = _images(48)
+    standard = _state(train_encoder(x, beta=0.0, **TINY))
+    assert _equal(standard, _state(train_encoder(x, beta=0.0, **{**TINY, "eps": 0.3})))
+    # at eps = 0 the worst case is the batch itself: beta = 1 is the same objective exactly
+    assert _equal(
+        _state(train_encoder(x, beta=0.0, **{**TINY, "eps": 0.0})),
+        _state(train_encoder(x, beta=1.0, **{**TINY, "eps": 0.0})),
+    )
+    worst = _state(train_encoder(x, beta=1.0, **TINY))
+    assert not _equal(standard, worst)
+
+
+def test_checkpoint_resume_gives_the_uninterrupted_weights(tmp_path) -> None:
+    x = _images(48)
+    kw = {**TINY, "beta": 0.5}
+    whole = train_encoder(x, **{**kw, "epochs": 2})
+    path = tmp_path / "enc.pt"
+    train_encoder(x, **{**kw, "epochs": 1}, checkpoint=path)
+    resumed = train_encoder(x, **{**kw, "epochs": 2}, checkpoint=path)
+    assert _equal(_state(whole), _state(resumed))
+    assert resumed.history.loss == whole.history.loss and len(resumed.history.mi) == 2
+    loaded = load_encoder(path, resumed.config)
+    assert _equal(_state(loaded), _state(resumed)) and not loaded.encoder.training
+
+
+def test_micro_batches_average_chunks_and_their_batchnorm_statistics() -> None:
+    x = _images(64)
+    kw = {**TINY, "beta": 1.0, "epochs": 1, "batch_size": 16}
+    two = train_encoder(x, micro_batches=2, **kw)
+    one = train_encoder(x, micro_batches=1, **kw)
+    assert not _equal(_state(one), _state(two))
+    # the running mean after one step of two chunks is the mean of the chunks' updates
+    enc, critic = _nets()
+    trainer = EncoderTrainer(enc, critic, beta=0.0, eps=0.0, micro_batches=2, batch_size=16)
+    start = enc.conv1[1].running_mean.clone()
+    chunks = [x[:16], x[16:32]]
+    with torch.no_grad():
+        h = [enc.conv1[0](enc.normalize(c)).mean((0, 2, 3)) for c in chunks]
+    trainer.step(chunks, [None, None])
+    mom = enc.conv1[1].momentum
+    expected = (1 - mom) * start + mom * (h[0] + h[1]) / 2
+    torch.testing.assert_close(enc.conv1[1].running_mean, expected, rtol=1e-4, atol=1e-6)
+
+
+# ----------------------------------------------------------------------------------------------
+# read-outs of a trained encoder
+# ----------------------------------------------------------------------------------------------
+def test_mi_readout_worst_case_is_below_the_clean_estimate() -> None:
+    run = train_encoder(_images(64), beta=1.0, **TINY)
+    r = mi_readout(run, _images(48, seed=1), batch_size=16)
+    assert math.isfinite(r["mi"]) and r["worst_mi"] <= r["mi"] + 1e-6
+    with pytest.raises(ValueError, match="batch"):
+        mi_readout(run, _images(8), batch_size=16)
+
+
+def test_saliency_is_the_normalised_input_gradient_of_the_estimate() -> None:
+    run = train_encoder(_images(48), beta=0.0, **TINY)
+    run.encoder.double(), run.critic.double()
+    x = _images(6, seed=2).double()
+    maps = saliency(run, x)
+    assert maps.shape == (6, 28, 28) and maps.min() >= 0
+    torch.testing.assert_close(maps.flatten(1).amax(1), torch.ones(6, dtype=maps.dtype))
+
+    def value(xx: torch.Tensor) -> float:
+        with torch.no_grad():
+            return float(readout("dv", run.critic(xx, run.encoder(xx))))
+
+    grads = []
+    for i, r, c in ((0, 10, 14), (3, 5, 20), (5, 14, 3)):
+        h = 1e-5
+        up, down = x.clone(), x.clone()
+        up[i, 0, r, c] += h
+        down[i, 0, r, c] -= h
+        grads.append(abs(value(up) - value(down)) / (2 * h))
+    # ratios between pixels of one image are what the normalised map keeps; across images,
+    # compare each to its image's maximum through the map itself
+    with torch.enable_grad():
+        xa = x.clone().requires_grad_(True)
+        (g,) = torch.autograd.grad(readout("dv", run.critic(xa, run.encoder(xa))), xa)
+    for (i, r, c), fd in zip(((0, 10, 14), (3, 5, 20), (5, 14, 3)), grads, strict=True):
+        scale = float(g[i].abs().max())
+        assert float(maps[i, r, c]) == pytest.approx(fd / scale, rel=1e-3, abs=1e-6)
+    with pytest.raises(ValueError, match="at least 2"):
+        saliency(run, x[:1])
+
+
+# ----------------------------------------------------------------------------------------------
+# heads, E.S., Table 1
+# ----------------------------------------------------------------------------------------------
+def test_head_training_keeps_the_encoder_frozen_and_es_picks_the_best_validation_epoch() -> None:
+    run = train_encoder(_images(64), beta=0.0, **TINY)
+    y = torch.arange(64) % 10
+    before = copy.deepcopy(run.encoder.state_dict())
+    torch.manual_seed(0)
+    head = linear_head(64, 10)
+    hist = train_head(
+        run.encoder,
+        head,
+        _images(64),
+        y,
+        epochs=4,
+        val_eps=0.1,
+        step_size=0.05,
+        lr=1e-2,
+        batch_size=16,
+        x_val=_images(32, seed=3),
+        y_val=torch.arange(32) % 10,
+        progress=False,
+    )
+    assert all(torch.equal(before[k], v) for k, v in run.encoder.state_dict().items())
+    assert all(p.requires_grad for p in run.encoder.parameters())
+    assert len(hist.val_accuracy) == len(hist.val_adv_accuracy) == len(hist.loss) == 4
+    best = max(range(4), key=lambda i: (hist.val_adv_accuracy[i], hist.val_accuracy[i], -i))
+    assert hist.best_epoch == best + 1
+    final = copy.deepcopy(head.state_dict())
+    head.load_state_dict(hist.best_state)
+    res = evaluate_head(
+        run.encoder,
+        head,
+        _images(32, seed=3),
+        torch.arange(32) % 10,
+        eps=0.1,
+        step_size=0.05,
+        strong_size=16,
+    )
+    assert res["pgd"] == pytest.approx(hist.val_adv_accuracy[best])
+    assert res["natural"] == pytest.approx(hist.val_accuracy[best])
+    assert res["strong_size"] == 16 and 0 <= res["strong"] <= 1
+    if hist.best_epoch != 4:
+        assert any(not torch.equal(final[k], v) for k, v in head.state_dict().items())
+
+
+def test_prepare_data_carves_a_disjoint_validation_split() -> None:
+    s = settings_for("quick")
+    data = prepare_data("mnist", s)
+    assert data.x_val.shape[0] == s.val_size
+    assert data.x_fit.shape[0] + s.val_size == s.train_size["mnist"]
+    fit = {tuple(v.flatten()[::37].tolist()) for v in data.x_fit}
+    assert not any(tuple(v.flatten()[::37].tolist()) in fit for v in data.x_val)
+
+
+def test_table1_quick_runs_the_whole_grid_and_resumes(tmp_path) -> None:
+    tiny = dataclasses.replace(settings_for("quick"), head_epochs=1, strong_size=8)
+    result = table1("cifar10", tiny, seeds=1, checkpoint_dir=tmp_path, progress=False)
+    cells = {(r["representation"], r["head"], r["classifier"]) for r in result["rows"]}
+    assert len(result["rows"]) == len(cells) == 12
+    assert {c[1] for c in cells} == {"standard", "standard_es", "robust"}
+    assert len(result["summary"]) == 12 and result["paper"] == PAPER_TABLE1
+    assert [e["beta"] for e in result["encoders"]] == [0.0, 1.0]
+    again = table1("cifar10", tiny, seeds=1, checkpoint_dir=tmp_path, progress=False)
+    assert again["rows"] == result["rows"]
+
+
+def test_summarise_gives_mean_and_sample_std_per_cell() -> None:
+    rows = [
+        {
+            "representation": "r",
+            "head": "h",
+            "classifier": "c",
+            "natural": v,
+            "pgd": v / 2,
+            "strong": 0.0,
+        }
+        for v in (0.2, 0.4, 0.9)
+    ]
+    (cell,) = summarise(rows)
+    assert cell["natural_mean"] == pytest.approx(0.5)
+    assert cell["natural_std"] == pytest.approx(torch.tensor([0.2, 0.4, 0.9]).std().item())
+    assert cell["seeds"] == 3 and cell["strong_std"] == 0.0
+
+
+def test_beta_eps_grid_trains_the_standard_encoder_once_and_reads_each_cell_at_its_eps() -> None:
+    s = dataclasses.replace(settings_for("quick"), head_epochs=1)
+    grid = beta_eps_grid("mnist", s, progress=False)
+    cells = grid["cells"]
+    assert len(cells) == len(s.grid_betas) * len(s.grid_eps_fractions)
+    assert {(c["beta"], c["eps_fraction"]) for c in cells} == {
+        (b, f) for b in s.grid_betas for f in s.grid_eps_fractions
+    }
+    standard = [c for c in cells if c["beta"] == 0]
+    assert len({c["mi"] for c in standard}) == 1  # one encoder, one critic, same test images
+    for c in cells:
+        assert c["eps"] == pytest.approx(c["eps_fraction"] * 0.3)
+        assert c["worst_mi"] <= c["mi"] + 1e-6 and 0 <= c["pgd"] <= 1
