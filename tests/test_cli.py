@@ -38,14 +38,6 @@ ENCODER = [
 ]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _weights(folder: Path) -> dict[str, torch.Tensor]:
     config = json.loads((folder / "encoder.json").read_text())["config"]
     run = load_encoder(folder / "encoder.pt", config)

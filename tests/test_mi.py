@@ -34,16 +34,6 @@ from robustrep_lite.mi import (
     zeroed_diagonal_gap,
 )
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Small critics run fastest on one thread (the test machine is shared); restore after."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 S4 = np.array(
     [
         [2.0, -1.0, 0.5, 0.3],

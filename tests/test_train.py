@@ -49,14 +49,6 @@ TINY = {
 }
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _images(n: int = 64, channels: int = 1, size: int = 28, seed: int = 0) -> torch.Tensor:
     gen = torch.Generator().manual_seed(seed)
     base = torch.rand(10, channels, size, size, generator=gen)
