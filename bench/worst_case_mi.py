@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> dict:
         )
     record = {
         "benchmark": "worst-case MI estimator throughput, Baseline-H + LocalDIMCritic",
-        "encoder": "Baseline-H defined in bench/worst_case_mi.py (no robustrep_lite.models yet)",
+        "encoder": "robustrep_lite.models.BaselineH(3, 32, out_dim=64), paper width",
         "device": describe_device(device),
         "torch_threads": torch.get_num_threads(),
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
