@@ -19,6 +19,13 @@ CIFAR-10, no random start, best iterate, box [0, 1]) *lowers* the critic's estim
 and critic on the weighted bounds. Encoder: :class:`~robustrep_lite.models.BaselineH` with a
 64-d output; critic: :class:`~robustrep_lite.mi.LocalDIMCritic` (2048 units in the paper).
 
+An optional penalty on the encoder's weights joins the objective: :class:`EncoderTrainer` takes
+any ``penalty()`` (added to the minimised loss once per optimiser step), and
+:func:`train_encoder`'s ``spectral_lambda`` makes it the rep-spectral penalty of Yang,
+Zavatone-Veth & Pehlevan (2024, Section 3; :class:`~robustrep_lite.spectral.SpectralPenalty`),
+``lambda * sum sigma_max(W_l)^2`` over every weight layer of Baseline-H, whose output is the
+representation -- from the first step (no burn-in). With ``spectral_lambda = 0`` nothing changes.
+
 Also here: the settings of every profile (:data:`SETTINGS`), the critic's read-out of clean and
 worst-case MI of a trained encoder (:func:`mi_readout`) and Figure 4's saliency maps
 (:func:`saliency`). Heads and Table 1: :mod:`robustrep_lite.downstream`; several processes:
@@ -32,7 +39,7 @@ import dataclasses
 import functools
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,8 +54,9 @@ from robustrep_lite.mi import DEFAULT_READOUT, LocalDIMCritic, readout, training
 from robustrep_lite.models import BaselineH
 from robustrep_lite.profiles import PROFILE_NAMES
 from robustrep_lite.runtime import default_device
+from robustrep_lite.spectral import SpectralPenalty, all_layers, conv_input_shapes
 from robustrep_lite.supervised import augment_batch
-from robustrep_lite.validation import check_choice
+from robustrep_lite.validation import check_choice, check_nonnegative
 from robustrep_lite.vulnerability import _attack, _config, _frozen, _Task
 
 __all__ = [
@@ -334,6 +342,10 @@ class EncoderTrainer:
     ``amp`` the passes run under bf16 autocast and the networks use channels-last memory.
     :meth:`step` returns device tensors and never waits for the device, except on GPUs without
     bf16 (fp16 autocast), where the gradient scaler checks for overflow once per step.
+
+    ``penalty``: a callable returning a scalar added to the loss once per step, after the
+    chunks (e.g. a :class:`~robustrep_lite.spectral.SpectralPenalty` on the encoder's layers);
+    it must give the same value in every process (it is not averaged across them).
     """
 
     def __init__(
@@ -354,8 +366,10 @@ class EncoderTrainer:
         micro_batches: int = 1,
         device: torch.device | None = None,
         amp: bool = True,
+        penalty: Callable[[], Tensor] | None = None,
     ) -> None:
         self.beta = _check_beta(beta)
+        self.penalty = penalty
         if (
             isinstance(micro_batches, bool)
             or not isinstance(micro_batches, int)
@@ -417,6 +431,8 @@ class EncoderTrainer:
                 self.scaler.scale(loss / self.micro_batches).backward()
             self.buffers.after_chunk()
             total += stats
+        if self.penalty is not None:
+            self.scaler.scale(self.penalty()).backward()
         self.buffers.finish(self.micro_batches)
         self.scaler.step(self.optimizer)
         self.scaler.update()
@@ -501,6 +517,7 @@ def train_encoder(
     device: str | torch.device | None = None,
     amp: bool = True,
     progress: bool = True,
+    spectral_lambda: float = 0.0,
 ) -> EncoderRun:
     """Train a Baseline-H encoder (and its local DIM critic) on images ``x`` (N, C, S, S) in
     [0, 1] by objective (5.2) with trade-off ``beta``; defaults are the paper's (CIFAR-10).
@@ -516,11 +533,17 @@ def train_encoder(
 
     ``checkpoint``: a file written after every epoch (by rank 0); if it exists the run resumes
     there, and ends with the same weights as an uninterrupted run. ``device``: default CUDA if
-    available; ``amp``: mixed precision there. Returns an :class:`EncoderRun`. A non-finite loss
-    stops training (``history.diverged_at``). Raises ``ValueError`` for beta < 0, an unknown
-    estimator or norm, eps < 0, a batch too large for the data, or bad sizes.
+    available; ``amp``: mixed precision there. ``spectral_lambda > 0`` adds the rep-spectral
+    penalty ``spectral_lambda * sum sigma_max(W_l)^2`` over every weight layer of the encoder
+    (:class:`~robustrep_lite.spectral.SpectralPenalty`, power iteration seeded by ``seed``) to
+    every step; its power-iteration vectors are not checkpointed, so a resumed penalised run
+    restarts them (close to, not bit-identical with, an uninterrupted run). Returns an
+    :class:`EncoderRun`. A non-finite loss stops training (``history.diverged_at``). Raises
+    ``ValueError`` for beta < 0, spectral_lambda < 0, an unknown estimator or norm, eps < 0, a
+    batch too large for the data, or bad sizes.
     """
     beta = _check_beta(beta)
+    check_nonnegative("spectral_lambda", spectral_lambda)
     if x.ndim != 4 or x.shape[2] != x.shape[3]:
         raise ValueError(f"x must be images of shape (N, C, S, S), got {tuple(x.shape)}")
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
@@ -550,8 +573,16 @@ def train_encoder(
         "augment": augment,
         "seed": seed,
     }
+    if spectral_lambda:
+        config["spectral_lambda"] = float(spectral_lambda)
     encoder, critic = _build(config)
     encoder, critic = encoder.to(dev), critic.to(dev)
+    penalty = None
+    if spectral_lambda:
+        shapes = conv_input_shapes(encoder, x[:2].to(dev))
+        penalty = SpectralPenalty(
+            all_layers(encoder), spectral_lambda, input_shapes=shapes, seed=seed
+        )
     trainer = EncoderTrainer(
         encoder,
         critic,
@@ -568,6 +599,7 @@ def train_encoder(
         micro_batches=micro_batches,
         device=dev,
         amp=amp,
+        penalty=penalty,
     )
     chunks = world * micro_batches
     global_batch = batch_size * chunks

@@ -1,0 +1,237 @@
+"""Spectral regularization side by side with worst-case MI training, on one encoder.
+
+The same Baseline-H encoder (same data, seed and settings of :data:`robustrep_lite.train.SETTINGS`)
+is trained four ways by :func:`robustrep_lite.train.train_encoder`:
+
+- ``standard``: objective (5.1) of Zhu, Zhang & Evans (2020), ``beta = 0``;
+- ``rep-spectral``: the same plus ``lambda * sum sigma_max(W_l)^2`` over the encoder's weight
+  layers (Yang, Zavatone-Veth & Pehlevan 2024, Section 3; the encoder's output is the
+  representation, so these are all its layers), from the first step;
+- ``worst-case MI``: objective (5.3), ``beta = 1``;
+- ``both``: ``beta = 1`` plus the penalty.
+
+Each representation is then scored as in both papers: a linear head trained on the frozen
+representation (:func:`robustrep_lite.downstream.train_head`, standard training) gives natural,
+PGD-7 and APGD accuracy (:func:`robustrep_lite.downstream.evaluate_head`, the threat model of
+:data:`robustrep_lite.train.THREAT_MODELS`); a logistic-regression head refit on it
+(:func:`robustrep_lite.robust_distance.refit_head`) gives the mean l2 distance HopSkipJump needs
+to change the decision of encoder + refit head on its first correctly classified test points.
+The top singular value of every encoder layer is recorded too (the quantity the penalty lowers).
+
+Note on Baseline-H: every weight layer but the last is followed by batch normalisation, which
+undoes a rescaling of its weights, so only the last layer's sigma_max bounds the encoder's
+Lipschitz constant directly; the others are penalised as the method prescribes.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from robustrep_lite.downstream import Data, encoder_kwargs, evaluate_head, train_head
+from robustrep_lite.models import linear_head
+from robustrep_lite.profiles import active_profile
+from robustrep_lite.robust_distance import (
+    RefitClassifier,
+    adversarial_distances,
+    compute_features,
+    first_correct,
+    refit_head,
+)
+from robustrep_lite.spectral import all_layers, conv_input_shapes, top_singular
+from robustrep_lite.train import THREAT_MODELS, EncoderRun, settings_for, train_encoder
+from robustrep_lite.validation import check_choice, check_nonnegative
+
+__all__ = [
+    "ARMS",
+    "SETTINGS",
+    "ComparisonSettings",
+    "compare",
+    "comparison_settings",
+    "encoder_sigmas",
+    "hsj_distance",
+    "settings_record",
+    "train_arm",
+]
+
+#: The four arms: name -> (beta, penalised).
+ARMS = {
+    "standard": (0.0, False),
+    "rep-spectral": (0.0, True),
+    "worst-case MI": (1.0, False),
+    "both": (1.0, True),
+}
+
+
+@dataclass(frozen=True)
+class ComparisonSettings:
+    """What the comparison adds to the encoder/head settings of ``train.SETTINGS[profile]``."""
+
+    profile: str  # the robustrep_lite.train settings used for data, encoder and head
+    dataset: str
+    spectral_lambda: float
+    attack_points: int  # correctly classified test points attacked by HopSkipJump
+    hsj_steps: int
+    hsj_max_gradient_evals: int
+    head_l2: float  # L2 strength of the refit logistic-regression head
+
+
+#: Per profile. ``cpu``: the MNIST subset, width-0.25 encoder, SMILE and 3 epochs of the
+#: worst-case MI chapter's ``cpu`` settings, lambda 0.1 (the strongest of the spectral
+#: chapter's lambdas), 100 attacked points with a 10-step HopSkipJump (about 10 minutes on one
+#: core). ``paper``: the paper's Baseline-H settings with lambda 0.01 and the spectral paper's
+#: attack budget. ``quick``: seconds, numbers meaningless.
+SETTINGS: dict[str, ComparisonSettings] = {
+    "quick": ComparisonSettings("quick", "mnist", 0.1, 8, 2, 50, 1e-3),
+    "cpu": ComparisonSettings("cpu", "mnist", 0.1, 100, 10, 1000, 1e-4),
+    "paper": ComparisonSettings("paper", "mnist", 0.01, 1000, 40, 10_000, 1e-4),
+}
+
+
+def comparison_settings(profile: str | None = None) -> ComparisonSettings:
+    """The settings of ``profile`` (default: the active one, ``$ROBUSTREP_PROFILE``)."""
+    return SETTINGS[active_profile(profile).name]
+
+
+def settings_record(settings: ComparisonSettings) -> dict:
+    """The comparison's settings and the encoder/head settings they refer to, as JSON stores
+    them (lists for tuples), so that a stored run can be matched to the settings in force."""
+    record = {"comparison": asdict(settings), "train": asdict(settings_for(settings.profile))}
+    return json.loads(json.dumps(record))
+
+
+def train_arm(
+    x: Tensor, arm: str, settings: ComparisonSettings, *, seed: int = 0, progress: bool = True
+) -> EncoderRun:
+    """The encoder of ``arm`` (one of :data:`ARMS`) trained on images ``x`` with the encoder
+    settings of ``settings.profile`` (:func:`robustrep_lite.downstream.encoder_kwargs`)."""
+    beta, penalised = ARMS[check_choice("arm", arm, tuple(ARMS))]
+    kwargs = encoder_kwargs(settings_for(settings.profile), settings.dataset, int(x.shape[1]))
+    lam = settings.spectral_lambda if penalised else 0.0
+    return train_encoder(x, beta=beta, spectral_lambda=lam, seed=seed, progress=progress, **kwargs)
+
+
+def encoder_sigmas(encoder: nn.Module, example: Tensor, seed: int = 0) -> list[float]:
+    """Top singular value of every weight layer of ``encoder`` (power iteration to convergence,
+    convolutions on the input shapes of ``example``), in ``modules()`` order."""
+    shapes = conv_input_shapes(encoder, example)
+    gen = torch.Generator().manual_seed(seed)
+    return [
+        top_singular(layer, input_shape=shapes.get(layer), generator=gen)[0]
+        for layer in all_layers(encoder)
+    ]
+
+
+def hsj_distance(
+    encoder: nn.Module,
+    data: Data,
+    settings: ComparisonSettings,
+    *,
+    seed: int = 0,
+    progress: bool = True,
+) -> dict[str, float | int]:
+    """Mean and median l2 HopSkipJump distance of encoder + a logistic head refit on the fitting
+    images' representations, over its first ``settings.attack_points`` correctly classified
+    test points (starting points from the test set); also the refit head's test accuracy."""
+    encoder = encoder.eval()
+    dev = next(encoder.parameters()).device
+    x_fit, y_fit, x_test, y_test = (
+        t.to(dev) for t in (data.x_fit, data.y_fit, data.x_test, data.y_test)
+    )
+    head = refit_head(compute_features(encoder, x_fit), y_fit, l2=settings.head_l2)
+    classifier = RefitClassifier(encoder, head).eval()
+    idx = first_correct(classifier, x_test, y_test, settings.attack_points)
+    refit = compute_features(classifier, x_test).argmax(1) == y_test
+    found = adversarial_distances(
+        classifier,
+        x_test[idx],
+        y_test[idx],
+        attack="hsj",
+        steps=settings.hsj_steps,
+        max_gradient_evals=settings.hsj_max_gradient_evals,
+        pool=x_test,
+        seed=seed,
+        progress=progress,
+    ).numpy()
+    ok = found[np.isfinite(found)]
+    return {
+        "refit_accuracy": float(refit.float().mean()),
+        "hsj_points": len(idx),
+        "hsj_mean": float(ok.mean()) if len(ok) else float("nan"),
+        "hsj_median": float(np.median(ok)) if len(ok) else float("nan"),
+        "hsj_failed": int(len(found) - len(ok)),
+    }
+
+
+def compare(
+    data: Data,
+    settings: ComparisonSettings,
+    *,
+    arms: tuple[str, ...] = tuple(ARMS),
+    seed: int = 0,
+    progress: bool = True,
+) -> list[dict[str, float | int | str | list[float]]]:
+    """Train each of ``arms`` on ``data.x_fit`` (same seed) and score it: one row per arm with
+    ``natural``, ``pgd`` (PGD-7) and ``strong`` (APGD on the first ``strong_size`` test points)
+    accuracy of a linear head trained on the frozen representation, the HopSkipJump distance
+    of :func:`hsj_distance`, the encoder's layer ``sigmas``, the final clean and worst-case MI
+    estimates of training, and the seconds taken. Raises ``ValueError`` for an unknown arm or
+    data set or a negative ``spectral_lambda``."""
+    for arm in arms:
+        check_choice("arms", arm, tuple(ARMS))
+    check_choice("dataset", settings.dataset, tuple(THREAT_MODELS))
+    check_nonnegative("spectral_lambda", settings.spectral_lambda)
+    s = settings_for(settings.profile)
+    tm = THREAT_MODELS[settings.dataset]
+    rows: list[dict[str, float | int | str | list[float]]] = []
+    for arm in arms:
+        t0 = time.perf_counter()
+        run = train_arm(data.x_fit, arm, settings, seed=seed, progress=progress)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            head = linear_head(run.config["rep_dim"], int(data.y_fit.max()) + 1)
+        train_head(
+            run.encoder,
+            head,
+            data.x_fit,
+            data.y_fit,
+            epochs=s.head_epochs,
+            batch_size=s.batch_size,
+            lr=s.head_lr,
+            seed=seed,
+            progress=progress,
+        )
+        dev = next(run.encoder.parameters()).device
+        accuracy = evaluate_head(
+            run.encoder,
+            head,
+            data.x_test.to(dev),
+            data.y_test.to(dev),
+            eps=tm["eps"],
+            pgd_steps=s.pgd_steps,
+            step_size=tm["step_size"],
+            strong_attack=s.strong_attack,
+            strong_size=s.strong_size,
+            seed=seed,
+        )
+        distance = hsj_distance(run.encoder, data, settings, seed=seed, progress=progress)
+        beta, _ = ARMS[arm]
+        rows.append(
+            {
+                "arm": arm,
+                "beta": beta,
+                "spectral_lambda": run.config.get("spectral_lambda", 0.0),
+                **accuracy,
+                **distance,
+                "sigmas": encoder_sigmas(run.encoder, data.x_fit[:2].to(dev), seed=seed),
+                "mi": run.history.mi[-1] if run.history.mi else float("nan"),
+                "worst_mi": run.history.worst_mi[-1] if run.history.worst_mi else float("nan"),
+                "seconds": time.perf_counter() - t0,
+            }
+        )
+    return rows

@@ -1,0 +1,140 @@
+"""Tests for robustrep_lite.spectral_vs_mi and the penalty of robustrep_lite.train: one step of a
+penalised EncoderTrainer against a hand-computed gradient (objective + lambda sigma_max^2), the
+unpenalised standard arm against plain train_encoder, a quick-profile comparison (its rows, and
+the penalty lowering the encoder's top singular values), and bad input. Seeded; ~10 s on 1
+thread."""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import pytest
+import torch
+
+from robustrep_lite.downstream import encoder_kwargs, prepare_data
+from robustrep_lite.mi import LocalDIMCritic, training_objective
+from robustrep_lite.models import BaselineH
+from robustrep_lite.spectral import SpectralPenalty, all_layers, conv_input_shapes
+from robustrep_lite.spectral_vs_mi import (
+    ARMS,
+    SETTINGS,
+    compare,
+    comparison_settings,
+    settings_record,
+    train_arm,
+)
+from robustrep_lite.train import EncoderTrainer, settings_for, train_encoder
+
+QUICK = SETTINGS["quick"]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return prepare_data("mnist", "quick")
+
+
+@pytest.fixture(scope="module")
+def rows(data):
+    return {r["arm"]: r for r in compare(data, QUICK, progress=False)}
+
+
+def _images(n: int = 32, seed: int = 0) -> torch.Tensor:
+    return torch.rand(n, 1, 28, 28, generator=torch.Generator().manual_seed(seed))
+
+
+def _state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return module.state_dict()
+
+
+def test_one_penalised_step_adds_the_spectral_gradient_to_the_objective() -> None:
+    torch.manual_seed(0)
+    encoder, critic = BaselineH(1, 28, 16, 0.125), LocalDIMCritic(1, 16, units=8)
+    ref_encoder, ref_critic = copy.deepcopy(encoder), copy.deepcopy(critic)
+    x = _images(16)
+    lam = 0.5
+
+    def penalty_for(enc: torch.nn.Module) -> SpectralPenalty:
+        shapes = conv_input_shapes(enc, x[:2])
+        return SpectralPenalty(all_layers(enc), lam, input_shapes=shapes, seed=3)
+
+    trainer = EncoderTrainer(
+        encoder, critic, beta=0.0, eps=0.1, estimator="dv", penalty=penalty_for(encoder)
+    )
+    trainer.optimizer = torch.optim.SGD(trainer.objective.parameters(), lr=1.0)
+    trainer.step([x], [None])
+
+    ref_encoder.train()
+    ref_critic.train()
+    scores = ref_critic(x, ref_encoder(x))
+    loss, _ = training_objective("dv", scores, clip=5.0)
+    penalty = penalty_for(ref_encoder)
+    (loss + penalty()).backward()
+    assert penalty() > 0
+    with torch.no_grad():
+        for mine, ref in ((encoder, ref_encoder), (critic, ref_critic)):
+            for (name, p), q in zip(mine.named_parameters(), ref.parameters(), strict=True):
+                expected = q - q.grad
+                assert torch.allclose(p, expected, atol=1e-5), name
+
+
+def test_unpenalised_standard_arm_is_plain_train_encoder(data) -> None:
+    x = data.x_fit[:96]
+    arm = train_arm(x, "standard", QUICK, seed=1, progress=False)
+    kwargs = encoder_kwargs(settings_for("quick"), "mnist", 1)
+    plain = train_encoder(x, beta=0.0, seed=1, progress=False, **kwargs)
+    for a, b in ((arm.encoder, plain.encoder), (arm.critic, plain.critic)):
+        sa, sb = _state(a), _state(b)
+        assert sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+    assert "spectral_lambda" not in arm.config and arm.history.loss == plain.history.loss
+    penalised = train_arm(x, "rep-spectral", QUICK, seed=1, progress=False)
+    assert penalised.config["spectral_lambda"] == QUICK.spectral_lambda
+    assert not torch.equal(penalised.encoder.fc[-1].weight, plain.encoder.fc[-1].weight)
+
+
+def test_quick_comparison_rows(rows, data) -> None:
+    assert list(rows) == list(ARMS)
+    for name, r in rows.items():
+        beta, penalised = ARMS[name]
+        assert r["beta"] == beta
+        assert r["spectral_lambda"] == (QUICK.spectral_lambda if penalised else 0.0)
+        for key in ("natural", "pgd", "strong", "refit_accuracy"):
+            assert 0.0 <= r[key] <= 1.0, (name, key)
+        assert r["pgd"] <= r["natural"] and r["strong_size"] == settings_for("quick").strong_size
+        assert 0 < r["hsj_points"] <= QUICK.attack_points
+        assert r["hsj_failed"] < r["hsj_points"] and r["hsj_mean"] > 0
+        assert len(r["sigmas"]) == 5 and all(s > 0 for s in r["sigmas"])
+        assert math.isnan(r["worst_mi"]) == (beta == 0) and math.isnan(r["mi"]) == (beta == 1)
+    record = settings_record(QUICK)
+    assert record["comparison"]["spectral_lambda"] == QUICK.spectral_lambda
+    assert record["train"]["profile"] == "quick"
+
+
+def test_penalty_lowers_the_top_singular_values(rows) -> None:
+    standard, spectral = rows["standard"]["sigmas"], rows["rep-spectral"]["sigmas"]
+    assert all(s < t for s, t in zip(spectral, standard, strict=True))
+    both, worst = rows["both"]["sigmas"], rows["worst-case MI"]["sigmas"]
+    assert sum(s * s for s in both) < sum(s * s for s in worst)
+
+
+def test_bad_input_raises_value_errors(data) -> None:
+    with pytest.raises(ValueError, match="arms"):
+        compare(data, QUICK, arms=("standard", "adversarial"), progress=False)
+    with pytest.raises(ValueError, match="arm"):
+        train_arm(data.x_fit[:64], "spectral", QUICK, progress=False)
+    with pytest.raises(ValueError, match="spectral_lambda"):
+        train_encoder(_images(32), beta=0.0, epochs=1, batch_size=16, spectral_lambda=-0.1)
+    bad = type(QUICK)(**{**vars(QUICK), "dataset": "imagenet"})
+    with pytest.raises(ValueError, match="dataset"):
+        compare(data, bad, progress=False)
+    with pytest.raises(ValueError, match="laptop"):
+        comparison_settings("laptop")
+    assert comparison_settings("cpu") is SETTINGS["cpu"]
