@@ -443,6 +443,29 @@ def _heads(
 # ----------------------------------------------------------------------------------------------
 # The beta x eps grid
 # ----------------------------------------------------------------------------------------------
+def fit_linear_head(
+    run: EncoderRun, data: Data, s: TrainSettings, *, seed: int = 0, progress: bool = False
+) -> nn.Module:
+    """A linear head (initialised from ``seed``, one output per class of ``data.y_fit``)
+    trained normally on ``run``'s frozen encoder with the profile's head settings."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        head = linear_head(run.config["rep_dim"], int(data.y_fit.max()) + 1)
+    head = head.to(next(run.encoder.parameters()).device)
+    train_head(
+        run.encoder,
+        head,
+        data.x_fit,
+        data.y_fit,
+        epochs=s.head_epochs,
+        batch_size=s.batch_size,
+        lr=s.head_lr,
+        seed=seed,
+        progress=progress,
+    )
+    return head
+
+
 def grid_cell(
     data: Data,
     dataset: str,
@@ -470,21 +493,7 @@ def grid_cell(
         run = train_encoder(
             data.x_fit, beta=beta, seed=seed, device=device, progress=progress, **kw
         )
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        head = linear_head(run.config["rep_dim"], 10)
-    head = head.to(next(run.encoder.parameters()).device)
-    train_head(
-        run.encoder,
-        head,
-        data.x_fit,
-        data.y_fit,
-        epochs=s.head_epochs,
-        batch_size=s.batch_size,
-        lr=s.head_lr,
-        seed=seed,
-        progress=progress,
-    )
+    head = fit_linear_head(run, data, s, seed=seed, progress=progress)
     ev = evaluate_head(
         run.encoder, head, data.x_test, data.y_test, eps=eps, step_size=step, strong_attack=None
     )

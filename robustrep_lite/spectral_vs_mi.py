@@ -33,8 +33,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from robustrep_lite.downstream import Data, encoder_kwargs, evaluate_head, train_head
-from robustrep_lite.models import linear_head
+from robustrep_lite.downstream import Data, encoder_kwargs, evaluate_head, fit_linear_head
 from robustrep_lite.profiles import active_profile
 from robustrep_lite.robust_distance import (
     RefitClassifier,
@@ -192,20 +191,7 @@ def compare(
     for arm in arms:
         t0 = time.perf_counter()
         run = train_arm(data.x_fit, arm, settings, seed=seed, progress=progress)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            head = linear_head(run.config["rep_dim"], int(data.y_fit.max()) + 1)
-        train_head(
-            run.encoder,
-            head,
-            data.x_fit,
-            data.y_fit,
-            epochs=s.head_epochs,
-            batch_size=s.batch_size,
-            lr=s.head_lr,
-            seed=seed,
-            progress=progress,
-        )
+        head = fit_linear_head(run, data, s, seed=seed, progress=progress)
         dev = next(run.encoder.parameters()).device
         accuracy = evaluate_head(
             run.encoder,

@@ -210,7 +210,7 @@ def train_classifier(
         for m in frozen:
             m.eval()
         order = torch.randperm(n, generator=gen)
-        losses, correct = [], 0
+        losses, hits = [], []  # kept on the device: no host sync inside the loop
         t0 = time.perf_counter()
         bar = tqdm(
             range(0, n, batch_size),
@@ -231,11 +231,11 @@ def train_classifier(
             loss.backward()
             opt.step()
             losses.append(loss.detach())
-            correct += int((logits.argmax(1) == yb).sum())
+            hits.append((logits.detach().argmax(1) == yb).sum())
         elapsed += time.perf_counter() - t0
         seen += n
         history.loss.append(float(torch.stack(losses).mean()))
-        history.train_accuracy.append(correct / n)
+        history.train_accuracy.append(float(torch.stack(hits).sum()) / n)
         if x_val is not None:
             nat = robust_accuracy(model, x_val, y_val, attack="none")
             adv = (
