@@ -143,6 +143,22 @@ UNRENDERED_MATH = r"""() => {
 }"""
 
 
+FONT_FACE_URLS = r"""() => {
+  const urls = new Set();
+  for (const sheet of document.styleSheets) {
+    let rules;
+    try { rules = sheet.cssRules; } catch (e) { continue; }  // a cross-origin sheet
+    for (const rule of rules) {
+      if (!(rule instanceof CSSFontFaceRule)) continue;
+      for (const m of rule.style.getPropertyValue('src').matchAll(/url\("?([^")]+)"?\)/g)) {
+        if (!m[1].startsWith('data:')) urls.add(new URL(m[1], sheet.href || document.baseURI).href);
+      }
+    }
+  }
+  return [...urls];
+}"""
+
+
 @pytest.mark.parametrize("page", _pages())
 def test_page_draws_offline_without_errors(page: str, server: str, browser, tmp_path: Path) -> None:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
@@ -195,5 +211,10 @@ def test_page_draws_offline_without_errors(page: str, server: str, browser, tmp_
         rendered = web.evaluate("() => document.querySelectorAll('.widget-slider').length")
         assert rendered >= 1, "the ipywidgets slider did not render"
     assert not [r for r in off_site if r[0] != "image"], f"off-site requests: {off_site}"
+    # A browser fetches a font only when a glyph needs it, so a broken @font-face URL shows
+    # up as a 404 only on some loads: request every font the page declares.
+    fonts = web.evaluate(FONT_FACE_URLS)
+    missing = [url for url in fonts if url.startswith(site) and not context.request.get(url).ok]
+    assert missing == [], f"@font-face URLs that do not resolve: {missing}"
     assert errors == []
     context.close()

@@ -1,11 +1,17 @@
 // Loaded between RequireJS and the ipywidgets embed manager (see _config.yml); it makes the
 // manager (@jupyter-widgets/html-manager 1.x) work on our offline pages.
 (function () {
-  // 1. Its webpack bundle finds its icon fonts next to its AMD module's URL, which RequireJS
-  //    would place beside the page: point it at the folder this script came from.
+  // 1. Its webpack chunks find their icon fonts next to the URL RequireJS gives their AMD
+  //    module (@jupyter-widgets/base, controls, output, html-manager), which would lie beside
+  //    the page (book/@jupyter-widgets/...woff2: 404). Which chunk sets the path first varies
+  //    from load to load, so map every @jupyter-widgets module, and the bundle's own
+  //    override, to the folder this script came from.
   var here = document.currentScript.src.split("?")[0];
   var folder = here.slice(0, here.lastIndexOf("/"));
-  require.config({ paths: { "@jupyter-widgets/html-manager/dist": folder } });
+  window.__jupyter_widgets_assets_path__ = folder + "/";
+  require.config({
+    paths: { "@jupyter-widgets/html-manager/dist": folder, "@jupyter-widgets": folder },
+  });
   // 2. It typesets widget labels with MathJax 2's MathJax.Hub.Queue, which MathJax 3 (ours)
   //    lacks: forward those calls to MathJax 3. MathJax (a deferred script) replaces the
   //    window.MathJax config object when it runs, before DOMContentLoaded, and the manager
