@@ -1,0 +1,531 @@
+"""The experiment of Yang, Zavatone-Veth & Pehlevan (2024): spectral regularization of a
+representation on the XOR toy and on MNIST, none / ll-spectral / rep-spectral.
+
+The penalty and the layers each arm penalises come from :mod:`robustrep_lite.spectral`
+(:class:`~robustrep_lite.spectral.SpectralPenalty`, :func:`~robustrep_lite.spectral.layers_for`).
+Here:
+
+- the paper's models (:class:`OneHiddenLayerNet`: the 784 -> 2000 -> 10 GELU MLP of the MNIST
+  experiment, :func:`mnist_mlp`, and the 2 -> 8 -> 2 XOR net of Figure 3, :func:`xor_net` on
+  :func:`xor_data`) and the volume element of a representation (Remark 1,
+  :func:`volume_element`);
+- the training helper with burn-in (:func:`train_with_burnin`: the penalty joins from epoch
+  ``burnin`` on, the paper's 160 of 200 epochs unregularised) and :func:`branch`, which
+  continues several arms from one burn-in;
+- the per-profile settings (:data:`SETTINGS`, :func:`spectral_settings`), the MNIST comparison
+  of the three arms (:func:`compare_regularizers`), whose adversarial distances come from
+  :mod:`robustrep_lite.robust_distance`, the three arms on the XOR toy (:func:`train_xor_arms`),
+  and their summaries over seeds (:func:`summarise_rows`, :func:`paired_differences`,
+  :func:`settings_record`).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from robustrep_lite.profiles import active_profile
+from robustrep_lite.robust_distance import representation_distances
+from robustrep_lite.spectral import (
+    ARMS,
+    SpectralPenalty,
+    _positive_int,
+    all_layers,
+    layers_for,
+    top_singular,
+)
+from robustrep_lite.validation import check_finite, check_nonnegative
+
+__all__ = [
+    "SETTINGS",
+    "OneHiddenLayerNet",
+    "SpectralSettings",
+    "TrainHistory",
+    "branch",
+    "compare_regularizers",
+    "mnist_mlp",
+    "paired_differences",
+    "settings_record",
+    "spectral_settings",
+    "summarise_rows",
+    "train_with_burnin",
+    "train_xor_arms",
+    "volume_element",
+    "xor_data",
+    "xor_net",
+]
+
+
+# ----------------------------------------------------------------------------------------------
+# The paper's models and the volume element
+# ----------------------------------------------------------------------------------------------
+class OneHiddenLayerNet(nn.Module):
+    """``x -> Phi(x) = GELU(W1 x + b1)`` (the representation, :attr:`feature_map`) ``->
+    (W2 Phi + b2) / sqrt(width)`` (the readout), as in the authors' ``SLP``.
+
+    Weights and biases are drawn from ``N(0, init_std^2)`` (the paper's MNIST model: 0.01; the
+    XOR toy: 1). Inputs of any shape (N, ...) are flattened.
+    """
+
+    def __init__(
+        self, in_features: int, width: int, out_features: int, *, init_std: float = 0.01
+    ) -> None:
+        super().__init__()
+        for name, value in (("in_features", in_features), ("width", width)):
+            _positive_int(name, value)
+        _positive_int("out_features", out_features)
+        check_nonnegative("init_std", init_std)
+        self.width = width
+        self.feature_map = nn.Sequential(nn.Flatten(), nn.Linear(in_features, width), nn.GELU())
+        self.readout = nn.Linear(width, out_features)
+        with torch.no_grad():
+            for p in self.parameters():
+                p.normal_(0.0, init_std)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.readout(self.feature_map(x)) / math.sqrt(self.width)
+
+
+def mnist_mlp(width: int = 2000, in_features: int = 784, classes: int = 10) -> OneHiddenLayerNet:
+    """The paper's MNIST model: 784 -> 2000 GELU -> 10, init N(0, 0.01^2), output / sqrt(2000)."""
+    return OneHiddenLayerNet(in_features, width, classes, init_std=0.01)
+
+
+def xor_net(width: int = 8) -> OneHiddenLayerNet:
+    """The XOR toy of Figure 3: 2 -> ``width`` GELU -> 2, init N(0, 1), output / sqrt(width)."""
+    return OneHiddenLayerNet(2, width, 2, init_std=1.0)
+
+
+def xor_data() -> tuple[Tensor, Tensor]:
+    """The four XOR points (+-1, +-1), class 0 where the signs agree (the authors' symmetric
+    XOR)."""
+    x = torch.tensor([[1.0, 1.0], [1.0, -1.0], [-1.0, 1.0], [-1.0, -1.0]])
+    return x, torch.tensor([0, 1, 1, 0])
+
+
+def volume_element(feature_map: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
+    """``sqrt(det(J^T J))`` at each row of ``x`` (N, d), with ``J = dPhi/dx`` the Jacobian of
+    the representation (the paper's Remark 1: how much ``Phi`` stretches a small input volume).
+    Vectorised over the rows with ``torch.func``; returns shape (N,)."""
+    if x.ndim != 2:
+        raise ValueError(f"x must have shape (N, d), got {tuple(x.shape)}")
+    jac = torch.func.vmap(torch.func.jacrev(lambda p: feature_map(p[None])[0]))(x)  # (N, m, d)
+    gram = jac.transpose(1, 2) @ jac
+    return torch.linalg.det(gram).clamp_min(0.0).sqrt()
+
+
+# ----------------------------------------------------------------------------------------------
+# Training with burn-in
+# ----------------------------------------------------------------------------------------------
+@dataclass
+class TrainHistory:
+    """Per-epoch record of :func:`train_with_burnin` (epochs ``start_epoch .. epochs - 1``):
+    mean task loss, mean penalty (0 during burn-in), and the penalised layers' top singular
+    values after the epoch (empty during burn-in or without a penalty)."""
+
+    epochs: list[int] = field(default_factory=list)
+    loss: list[float] = field(default_factory=list)
+    penalty: list[float] = field(default_factory=list)
+    sigmas: list[list[float]] = field(default_factory=list)
+
+
+def _cross_entropy(model: nn.Module, xb: Tensor, yb: Tensor | None) -> Tensor:
+    return F.cross_entropy(model(xb), yb)
+
+
+def train_with_burnin(
+    model: nn.Module,
+    inputs: Tensor,
+    targets: Tensor | None,
+    *,
+    epochs: int,
+    burnin: int,
+    penalty: SpectralPenalty | None = None,
+    optimizer: torch.optim.Optimizer | None = None,
+    lr: float = 0.1,
+    momentum: float = 0.9,
+    weight_decay: float = 0.0,
+    batch_size: int = 1024,
+    loss_fn: Callable[[nn.Module, Tensor, Tensor | None], Tensor] | None = None,
+    start_epoch: int = 0,
+    seed: int = 0,
+    progress: bool = True,
+) -> TrainHistory:
+    """Train ``model`` in place: epochs ``start_epoch .. epochs - 1`` of mini-batch steps on
+    ``loss_fn(model, x_batch, y_batch)`` (default: cross-entropy of ``model(x)``), plus
+    ``penalty()`` from epoch ``burnin`` on (the paper's schedule: 160 of 200 epochs unregularised).
+
+    optimizer: default SGD(lr, momentum, weight_decay) over ``model.parameters()`` (the paper's);
+    pass one to continue a run (:func:`branch`) or to train more than the model (e.g. a Deep
+    InfoMax critic with Baseline-H, whose ``loss_fn`` then ignores ``targets``, which may be
+    ``None``). The batch order of epoch ``e`` comes from a generator seeded by
+    ``(seed, e)``, so a run split at any epoch and continued ends with the same weights.
+    """
+    if inputs.ndim < 2 or inputs.shape[0] == 0:
+        raise ValueError(f"inputs must be a non-empty batch (N, ...), got {tuple(inputs.shape)}")
+    if targets is not None and (targets.ndim < 1 or targets.shape[0] != inputs.shape[0]):
+        raise ValueError(
+            f"targets must have {inputs.shape[0]} rows like inputs, got {tuple(targets.shape)}"
+        )
+    if targets is None and loss_fn is None:
+        raise ValueError("targets may be None only with a loss_fn that does not need them")
+    for name, value in (("epochs", epochs), ("burnin", burnin), ("start_epoch", start_epoch)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+    if start_epoch > epochs:
+        raise ValueError(f"start_epoch must be <= epochs={epochs}, got {start_epoch}")
+    _positive_int("batch_size", batch_size)
+    for name, value in (("lr", lr), ("momentum", momentum), ("weight_decay", weight_decay)):
+        check_nonnegative(name, value)
+    loss_fn = loss_fn or _cross_entropy
+    if optimizer is None:
+        optimizer = torch.optim.SGD(
+            model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay
+        )
+    device = next(model.parameters()).device
+    history = TrainHistory()
+    n = inputs.shape[0]
+    bar = tqdm(range(start_epoch, epochs), disable=not progress, leave=False, desc="epochs")
+    for epoch in bar:
+        regularised = penalty is not None and epoch >= burnin
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
+        model.train()
+        losses, penalties = [], []
+        for s in range(0, n, batch_size):
+            idx = order[s : s + batch_size]
+            xb = inputs[idx].to(device)
+            yb = None if targets is None else targets[idx].to(device)
+            loss = loss_fn(model, xb, yb)
+            total = loss + penalty() if regularised else loss
+            check_finite("loss", loss.detach())
+            optimizer.zero_grad(set_to_none=True)
+            total.backward()
+            optimizer.step()
+            losses.append(loss.item())
+            penalties.append((total - loss).item() if regularised else 0.0)
+        history.epochs.append(epoch)
+        history.loss.append(float(np.mean(losses)))
+        history.penalty.append(float(np.mean(penalties)))
+        history.sigmas.append(list(penalty.sigmas) if regularised else [])
+        bar.set_postfix(loss=history.loss[-1], penalty=history.penalty[-1])
+    model.eval()
+    return history
+
+
+def branch(
+    model: nn.Module, optimizer: torch.optim.Optimizer
+) -> tuple[nn.Module, torch.optim.Optimizer]:
+    """An independent copy of ``model`` and of ``optimizer`` (same class, hyper-parameters and
+    state, e.g. SGD momentum buffers) bound to the copy: to continue several arms from one
+    burn-in. Continuing the copy exactly as the original would give the same weights."""
+    clone = copy.deepcopy(model)
+    mapping = dict(zip(model.parameters(), clone.parameters(), strict=True))
+    groups = [
+        {
+            **{k: v for k, v in g.items() if k != "params"},
+            "params": [mapping[p] for p in g["params"]],
+        }
+        for g in optimizer.param_groups
+    ]
+    opt = type(optimizer)(groups)
+    opt.load_state_dict(copy.deepcopy(optimizer.state_dict()))
+    return clone, opt
+
+
+# ----------------------------------------------------------------------------------------------
+# Settings per profile and the comparison of the three arms
+# ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SpectralSettings:
+    """Everything the MNIST comparison and the XOR toy depend on (chapter and bench share it)."""
+
+    train_size: int | None  # MNIST training images (None: all 60 000)
+    test_size: int | None
+    width: int
+    epochs: int
+    burnin: int
+    batch_size: int
+    lr: float
+    momentum: float
+    weight_decay: float
+    lambdas: tuple[float, ...]  # each regularised arm is trained with each of these
+    seeds: int
+    attack_points: int  # correctly classified test points attacked per model
+    hsj_steps: int  # HopSkipJump iterations
+    hsj_max_gradient_evals: int  # cap of its boundary-normal estimation queries
+    ddn_steps: int  # the white-box cross-check (DDN)
+    head_l2: float  # L2 strength of the refit logistic-regression head
+    xor_width: int
+    xor_epochs: int
+    xor_burnin: int
+    xor_lambda: float
+
+
+#: Per profile. ``paper``: the paper's MNIST settings (full data, SGD lr 0.1, momentum 0.9,
+#: batch 1024, 200 epochs with 160 of burn-in, lambda in {1e-3, 1e-2, 1e-1}; 1000 attacked
+#: points, 10 seeds). ``cpu``: 10 000 training images, batch 128, 30 epochs with 24 of burn-in
+#: and lr 0.5, chosen so that the number of SGD steps times the learning rate, in the burn-in
+#: and in the regularised phase, equals the paper's (2344 x 0.5 = 11 720 x 0.1, and
+#: 469 x 0.5 = 2344 x 0.1): the same lambdas then act as strongly as in the paper;
+#: 100 attacked points with a 10-step HopSkipJump, 5 seeds. ``quick``: a few seconds, numbers
+#: meaningless. The XOR toy follows the authors' script in every profile but ``quick``
+#: (15 000 full-batch epochs with 10 500 of burn-in, lr 1, lambda 1e-3).
+SETTINGS: dict[str, SpectralSettings] = {
+    "quick": SpectralSettings(
+        train_size=256,
+        test_size=128,
+        width=64,
+        epochs=4,
+        burnin=3,
+        batch_size=64,
+        lr=0.5,
+        momentum=0.9,
+        weight_decay=0.0,
+        lambdas=(1e-2, 1e-1),
+        seeds=1,
+        attack_points=8,
+        hsj_steps=2,
+        hsj_max_gradient_evals=50,
+        ddn_steps=10,
+        head_l2=1e-3,
+        xor_width=8,
+        xor_epochs=300,
+        xor_burnin=210,
+        xor_lambda=1e-3,
+    ),
+    "cpu": SpectralSettings(
+        train_size=10_000,
+        test_size=2_000,
+        width=2000,
+        epochs=30,
+        burnin=24,
+        batch_size=128,
+        lr=0.5,
+        momentum=0.9,
+        weight_decay=0.0,
+        lambdas=(1e-3, 1e-2, 1e-1),
+        seeds=5,
+        attack_points=100,
+        hsj_steps=10,
+        hsj_max_gradient_evals=1000,
+        ddn_steps=100,
+        head_l2=1e-4,
+        xor_width=8,
+        xor_epochs=15_000,
+        xor_burnin=10_500,
+        xor_lambda=1e-3,
+    ),
+    "paper": SpectralSettings(
+        train_size=None,
+        test_size=None,
+        width=2000,
+        epochs=200,
+        burnin=160,
+        batch_size=1024,
+        lr=0.1,
+        momentum=0.9,
+        weight_decay=0.0,
+        lambdas=(1e-3, 1e-2, 1e-1),
+        seeds=10,
+        attack_points=1000,
+        hsj_steps=40,
+        hsj_max_gradient_evals=10_000,
+        ddn_steps=1000,
+        head_l2=1e-4,
+        xor_width=8,
+        xor_epochs=15_000,
+        xor_burnin=10_500,
+        xor_lambda=1e-3,
+    ),
+}
+
+
+def spectral_settings(profile: str | None = None) -> SpectralSettings:
+    """The settings of ``profile`` (default: the active one, ``$ROBUSTREP_PROFILE``)."""
+    return SETTINGS[active_profile(profile).name]
+
+
+def compare_regularizers(
+    x_train: Tensor,
+    y_train: Tensor,
+    x_test: Tensor,
+    y_test: Tensor,
+    settings: SpectralSettings,
+    *,
+    seeds: Sequence[int],
+    init_std: float = 0.01,
+    device: torch.device | str = "cpu",
+    progress: bool = True,
+) -> list[dict[str, float | int | str]]:
+    """The three arms on one data set, per seed: one unregularised burn-in of a
+    :class:`OneHiddenLayerNet` (``settings.burnin`` epochs, SGD), then branches continued to
+    ``settings.epochs``: ``none``, and ``ll-spectral`` / ``rep-spectral`` with each lambda of
+    ``settings.lambdas``. Each final model is scored by its test accuracy, by the accuracy of a
+    logistic-regression head refit on its representation, and by the l2 adversarial distance of
+    that refit classifier (HopSkipJump and the white-box DDN) on its first
+    ``settings.attack_points`` correctly classified test points. Returns one row per (seed, arm,
+    lambda); :func:`summarise_rows` averages them over seeds. Everything runs on ``device``.
+    """
+    classes = int(max(y_train.max(), y_test.max())) + 1
+    x_train, y_train, x_test, y_test = (t.to(device) for t in (x_train, y_train, x_test, y_test))
+    rows: list[dict[str, float | int | str]] = []
+    for seed in seeds:
+        torch.manual_seed(seed)
+        model = OneHiddenLayerNet(x_train[0].numel(), settings.width, classes, init_std=init_std)
+        model = model.to(device)
+        base_opt = torch.optim.SGD(
+            model.parameters(),
+            lr=settings.lr,
+            momentum=settings.momentum,
+            weight_decay=settings.weight_decay,
+        )
+        common = dict(batch_size=settings.batch_size, seed=seed, progress=progress)
+        t0 = time.perf_counter()
+        train_with_burnin(
+            model,
+            x_train,
+            y_train,
+            epochs=settings.burnin,
+            burnin=settings.burnin,
+            optimizer=base_opt,
+            **common,
+        )
+        burnin_s = time.perf_counter() - t0
+        arms = [("none", 0.0)] + [(a, lam) for a in ARMS[1:] for lam in settings.lambdas]
+        for arm, lam in arms:
+            net, opt = branch(model, base_opt)
+            penalty = SpectralPenalty(layers_for(arm, net), lam, seed=seed) if lam else None
+            t0 = time.perf_counter()
+            train_with_burnin(
+                net,
+                x_train,
+                y_train,
+                epochs=settings.epochs,
+                burnin=settings.burnin,
+                penalty=penalty,
+                optimizer=opt,
+                start_epoch=settings.burnin,
+                **common,
+            )
+            train_s = time.perf_counter() - t0
+            with torch.no_grad():
+                accuracy = float((net(x_test).argmax(1) == y_test).float().mean())
+            sigmas = [top_singular(layer, tol=1e-7)[0] for layer in all_layers(net)]
+            t0 = time.perf_counter()
+            found = representation_distances(
+                net.feature_map,
+                x_train,
+                y_train,
+                x_test,
+                y_test,
+                points=settings.attack_points,
+                head_l2=settings.head_l2,
+                hsj_steps=settings.hsj_steps,
+                hsj_max_gradient_evals=settings.hsj_max_gradient_evals,
+                ddn_steps=settings.ddn_steps,
+                seed=seed,
+                progress=progress,
+            )
+            row: dict[str, float | int | str] = {
+                "seed": seed,
+                "arm": arm,
+                "lam": lam,
+                "test_accuracy": accuracy,
+                **{f"sigma_{i + 1}": s for i, s in enumerate(sigmas)},
+                **found,
+                "burnin_s": burnin_s,
+                "train_s": train_s,
+                "attack_s": time.perf_counter() - t0,
+            }
+            rows.append(row)
+    return rows
+
+
+def train_xor_arms(settings: SpectralSettings, seed: int = 0) -> dict[str, OneHiddenLayerNet]:
+    """The three arms on the XOR toy (Figure 3), as in the authors' script: a
+    :func:`xor_net` of ``settings.xor_width`` units trained full-batch with SGD (lr 1, momentum
+    0.9, weight decay 1e-4) for ``settings.xor_burnin`` epochs, then each arm continued to
+    ``settings.xor_epochs`` (lambda ``settings.xor_lambda`` for the regularised arms). Returns
+    the three trained nets by arm name."""
+    x, y = xor_data()
+    torch.manual_seed(seed)
+    model = xor_net(settings.xor_width)
+    opt = torch.optim.SGD(model.parameters(), lr=1.0, momentum=0.9, weight_decay=1e-4)
+    common = dict(batch_size=len(x), seed=seed, progress=False)
+    burnin = settings.xor_burnin
+    train_with_burnin(model, x, y, epochs=burnin, burnin=burnin, optimizer=opt, **common)
+    nets = {}
+    for arm in ARMS:
+        net, net_opt = branch(model, opt)
+        lam = 0.0 if arm == "none" else settings.xor_lambda
+        penalty = SpectralPenalty(layers_for(arm, net), lam, seed=seed) if lam else None
+        train_with_burnin(
+            net,
+            x,
+            y,
+            epochs=settings.xor_epochs,
+            burnin=burnin,
+            penalty=penalty,
+            optimizer=net_opt,
+            start_epoch=burnin,
+            **common,
+        )
+        nets[arm] = net
+    return nets
+
+
+def summarise_rows(rows: Sequence[dict]) -> list[dict[str, float | int | str]]:
+    """Mean and standard error over seeds of every numeric column, per (arm, lambda):
+    ``{"arm", "lam", "seeds", "<column>_mean", "<column>_se", ...}`` (se = sd / sqrt(seeds),
+    0 for one seed)."""
+    keys = list(dict.fromkeys((r["arm"], r["lam"]) for r in rows))
+    numeric = [
+        k
+        for k, v in rows[0].items()
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and k not in ("seed", "lam")
+    ]
+    out = []
+    for arm, lam in keys:
+        group = [r for r in rows if r["arm"] == arm and r["lam"] == lam]
+        summary: dict[str, float | int | str] = {"arm": arm, "lam": lam, "seeds": len(group)}
+        for k in numeric:
+            values = np.array([r[k] for r in group], dtype=float)
+            summary[f"{k}_mean"] = float(np.mean(values))
+            sd = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+            summary[f"{k}_se"] = sd / math.sqrt(len(values))
+        out.append(summary)
+    return out
+
+
+def paired_differences(
+    rows: Sequence[dict], metric: str, baseline: str = "none"
+) -> list[dict[str, float | int | str]]:
+    """Per (arm, lambda) other than ``baseline``: the mean and standard error over seeds of
+    ``metric(arm) - metric(baseline)`` on the same seed. The arms of a seed share their burn-in,
+    so pairing removes the seed-to-seed spread of the starting network."""
+    base = {r["seed"]: r[metric] for r in rows if r["arm"] == baseline}
+    keys = list(dict.fromkeys((r["arm"], r["lam"]) for r in rows if r["arm"] != baseline))
+    out = []
+    for arm, lam in keys:
+        diffs = np.array(
+            [r[metric] - base[r["seed"]] for r in rows if (r["arm"], r["lam"]) == (arm, lam)]
+        )
+        se = float(np.std(diffs, ddof=1) / math.sqrt(len(diffs))) if len(diffs) > 1 else 0.0
+        out.append(
+            {"arm": arm, "lam": lam, "seeds": len(diffs), "mean": float(diffs.mean()), "se": se}
+        )
+    return out
+
+
+def settings_record(settings: SpectralSettings) -> dict:
+    """The settings as a JSON-ready dict (lists for tuples), to store beside results."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(settings).items()}

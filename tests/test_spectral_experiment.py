@@ -1,0 +1,178 @@
+"""Tests for robustrep_lite.spectral_experiment: the paper's model (init and output scaling),
+the volume element against the explicit Jacobian, the burn-in schedule and branched runs, the
+XOR toy, the settings per profile, the summaries over seeds, and bad arguments. Seeded; ~5 s."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from robustrep_lite.spectral import SpectralPenalty, rep_layers, top_singular
+from robustrep_lite.spectral_experiment import (
+    SETTINGS,
+    OneHiddenLayerNet,
+    branch,
+    paired_differences,
+    spectral_settings,
+    summarise_rows,
+    train_with_burnin,
+    volume_element,
+    xor_data,
+    xor_net,
+)
+
+
+# ----------------------------------------------------------------------------------------------
+# The paper's models and the volume element
+# ----------------------------------------------------------------------------------------------
+def test_paper_model_init_and_output_scaling() -> None:
+    torch.manual_seed(7)
+    net = OneHiddenLayerNet(784, 2000, 10)
+    assert net.feature_map[1].weight.detach().std().item() == pytest.approx(0.01, rel=0.01)
+    x = torch.rand(4, 1, 28, 28)
+    expected = net.readout(net.feature_map(x)) / math.sqrt(2000)
+    assert torch.allclose(net(x), expected)
+    assert xor_net().feature_map[1].weight.detach().std().item() > 0.3
+
+
+def test_volume_element_matches_the_explicit_jacobian() -> None:
+    torch.manual_seed(8)
+    net = OneHiddenLayerNet(2, 6, 2, init_std=1.0).double()
+    x = torch.randn(5, 2, dtype=torch.float64)
+    lin = net.feature_map[1]
+    z = (x @ lin.weight.T + lin.bias).detach().requires_grad_(True)
+    (slope,) = torch.autograd.grad(nn.functional.gelu(z).sum(), z)  # GELU'(z), elementwise
+    jac = slope[:, :, None] * lin.weight.detach()[None]  # (N, 6, 2)
+    expected = torch.linalg.det(jac.transpose(1, 2) @ jac).sqrt()
+    assert torch.allclose(volume_element(net.feature_map, x), expected)
+    linear = nn.Linear(2, 3, bias=False).double()
+    constant = torch.linalg.det(linear.weight.T @ linear.weight).sqrt()
+    assert torch.allclose(volume_element(linear, x), constant.expand(5).detach())
+
+
+# ----------------------------------------------------------------------------------------------
+# Training with burn-in
+# ----------------------------------------------------------------------------------------------
+def _toy(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(64, 5, generator=g)
+    return x, (x[:, 0] * x[:, 1] > 0).long()
+
+
+def test_penalty_applies_only_after_burnin() -> None:
+    x, y = _toy()
+    torch.manual_seed(0)
+    nets = [OneHiddenLayerNet(5, 16, 2, init_std=0.5) for _ in range(3)]
+    for net in nets[1:]:
+        net.load_state_dict(nets[0].state_dict())
+    plain, whole, split = nets
+    common = dict(batch_size=16, seed=3, progress=False)
+    train_with_burnin(plain, x, y, epochs=2, burnin=2, **common)
+    sigma_at_burnin = top_singular(plain.feature_map[1], tol=1e-10)[0]
+    # one run of 4 epochs with burn-in 2 ...
+    penalty = SpectralPenalty(rep_layers(whole), 1.0)
+    history = train_with_burnin(whole, x, y, epochs=4, burnin=2, penalty=penalty, **common)
+    assert history.epochs == [0, 1, 2, 3]
+    assert history.penalty[:2] == [0.0, 0.0] and min(history.penalty[2:]) > 0
+    assert history.sigmas[:2] == [[], []] and len(history.sigmas[2]) == 1
+    assert history.sigmas[3][0] < 0.9 * sigma_at_burnin  # the penalty shrinks sigma_max(W1)
+    # ... equals 2 epochs that never call the penalty (the unregularised weights) + 2 that do
+    opt = torch.optim.SGD(split.parameters(), lr=0.1, momentum=0.9)
+    unused = SpectralPenalty(rep_layers(split), 1.0)
+    train_with_burnin(split, x, y, epochs=2, burnin=2, penalty=unused, optimizer=opt, **common)
+    assert unused.sigmas == [] and unused.vectors == {}
+    for a, b in zip(plain.parameters(), split.parameters(), strict=True):
+        assert torch.equal(a, b)
+    rest = dict(burnin=2, penalty=unused, optimizer=opt, start_epoch=2)
+    train_with_burnin(split, x, y, epochs=4, **rest, **common)
+    for a, b in zip(whole.parameters(), split.parameters(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_a_branched_run_equals_the_uninterrupted_run() -> None:
+    x, y = _toy(1)
+    torch.manual_seed(1)
+    whole = OneHiddenLayerNet(5, 8, 2, init_std=0.5)
+    split = OneHiddenLayerNet(5, 8, 2, init_std=0.5)
+    split.load_state_dict(whole.state_dict())
+    common = dict(batch_size=16, lr=0.1, momentum=0.9, seed=4, progress=False)
+    train_with_burnin(whole, x, y, epochs=4, burnin=4, **common)
+    opt = torch.optim.SGD(split.parameters(), lr=0.1, momentum=0.9)
+    train_with_burnin(split, x, y, epochs=2, burnin=4, optimizer=opt, **common)
+    copy, copy_opt = branch(split, opt)
+    train_with_burnin(copy, x, y, epochs=4, burnin=4, optimizer=copy_opt, start_epoch=2, **common)
+    for a, b in zip(whole.parameters(), copy.parameters(), strict=True):
+        assert torch.equal(a, b)
+    assert not torch.equal(split.readout.weight, copy.readout.weight)  # the original is untouched
+
+
+def test_the_xor_toy_is_learned() -> None:
+    x, y = xor_data()
+    torch.manual_seed(0)
+    net = xor_net()
+    train_with_burnin(net, x, y, epochs=300, burnin=300, lr=1.0, batch_size=4, progress=False)
+    assert torch.equal(net(x).argmax(1), y)
+
+
+def test_settings_per_profile() -> None:
+    paper = spectral_settings("paper")
+    assert (paper.epochs, paper.burnin, paper.batch_size, paper.width) == (200, 160, 1024, 2000)
+    assert paper.lambdas == (1e-3, 1e-2, 1e-1)
+    for s in SETTINGS.values():
+        assert 0 <= s.burnin <= s.epochs and 0 <= s.xor_burnin <= s.xor_epochs
+
+
+def test_summary_gives_mean_and_standard_error_over_seeds() -> None:
+    rows = [
+        {"seed": 0, "arm": "none", "lam": 0.0, "acc": 0.9, "points": 10},
+        {"seed": 1, "arm": "none", "lam": 0.0, "acc": 0.8, "points": 10},
+        {"seed": 0, "arm": "rep-spectral", "lam": 0.1, "acc": 0.95, "points": 9},
+    ]
+    none, rep = summarise_rows(rows)
+    assert none["seeds"] == 2 and none["acc_mean"] == pytest.approx(0.85)
+    assert none["acc_se"] == pytest.approx(np.std([0.9, 0.8], ddof=1) / math.sqrt(2))
+    assert rep["acc_se"] == 0.0 and rep["points_mean"] == 9
+    rows.append({"seed": 1, "arm": "rep-spectral", "lam": 0.1, "acc": 0.82, "points": 9})
+    (diff,) = paired_differences(rows, "acc")
+    assert diff["mean"] == pytest.approx(0.035) and diff["seeds"] == 2
+    assert diff["se"] == pytest.approx(np.std([0.05, 0.02], ddof=1) / math.sqrt(2))
+
+
+# ----------------------------------------------------------------------------------------------
+# Bad arguments
+# ----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("call", "argument"),
+    [
+        (lambda: OneHiddenLayerNet(0, 3, 2), "in_features"),
+        (lambda: spectral_settings("fast"), "ROBUSTREP_PROFILE|name"),
+        (lambda: volume_element(nn.Identity(), torch.zeros(3)), "x"),
+    ],
+)
+def test_bad_arguments_raise_value_errors_naming_them(call, argument: str) -> None:
+    with pytest.raises(ValueError, match=argument):
+        call()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "argument"),
+    [
+        ({"epochs": 2, "burnin": -1}, "burnin"),
+        ({"epochs": -1, "burnin": 0}, "epochs"),
+        ({"epochs": 2, "burnin": 1, "batch_size": 0}, "batch_size"),
+        ({"epochs": 2, "burnin": 1, "lr": -0.1}, "lr"),
+        ({"epochs": 2, "burnin": 1, "start_epoch": 3}, "start_epoch"),
+    ],
+)
+def test_bad_training_arguments(kwargs: dict, argument: str) -> None:
+    x, y = _toy()
+    with pytest.raises(ValueError, match=argument):
+        train_with_burnin(OneHiddenLayerNet(5, 4, 2), x, y, progress=False, **kwargs)
+    with pytest.raises(ValueError, match="targets"):
+        train_with_burnin(OneHiddenLayerNet(5, 4, 2), x, y[:3], epochs=1, burnin=1)
+    with pytest.raises(ValueError, match="targets"):
+        train_with_burnin(OneHiddenLayerNet(5, 4, 2), x, None, epochs=1, burnin=1)
