@@ -43,6 +43,7 @@ from robustrep_lite.robust_distance import (
     refit_head,
 )
 from robustrep_lite.spectral import all_layers, conv_input_shapes, top_singular
+from robustrep_lite.spectral_experiment import paired_differences, summarise_rows
 from robustrep_lite.train import THREAT_MODELS, EncoderRun, settings_for, train_encoder
 from robustrep_lite.validation import check_choice, check_nonnegative
 
@@ -50,6 +51,7 @@ __all__ = [
     "ARMS",
     "SETTINGS",
     "ComparisonSettings",
+    "across_seeds",
     "compare",
     "comparison_settings",
     "encoder_sigmas",
@@ -221,3 +223,39 @@ def compare(
             }
         )
     return rows
+
+
+def across_seeds(
+    runs: dict[int, list[dict]], metric: str = "hsj_mean", baseline: str = "standard"
+) -> tuple[list[dict], list[dict]]:
+    """Combine runs of :func:`compare` with different seeds (``{seed: rows}``): per arm the
+    mean and standard error over seeds of every numeric column
+    (:func:`~robustrep_lite.spectral_experiment.summarise_rows`: ``"<column>_mean"``,
+    ``"<column>_se"``), and per arm other than ``baseline`` the paired difference of ``metric``
+    from ``baseline`` on the same seed
+    (:func:`~robustrep_lite.spectral_experiment.paired_differences`). The arms of one seed share
+    their data and initial weights, so pairing removes the seed-to-seed spread they share.
+
+    Raises ``ValueError`` if ``runs`` is empty, if the seeds do not all have the same arms with
+    the same lambda, or if ``metric`` or ``baseline`` is not in the rows."""
+    if not runs:
+        raise ValueError("runs: need at least one seed's rows, got none")
+    signatures = {
+        seed: [(row["arm"], row["spectral_lambda"]) for row in rows] for seed, rows in runs.items()
+    }
+    first = next(iter(signatures.values()))
+    for seed, signature in signatures.items():
+        if signature != first:
+            raise ValueError(
+                f"runs: seed {seed} has arms {signature}, seed {next(iter(runs))} has {first}; "
+                "every seed must have the same arms and lambdas"
+            )
+    check_choice("baseline", baseline, tuple(arm for arm, _ in first))
+    numeric = [k for k, v in next(iter(runs.values()))[0].items() if isinstance(v, float)]
+    check_choice("metric", metric, tuple(numeric))
+    flat = [
+        {**row, "seed": seed, "lam": row["spectral_lambda"]}
+        for seed, rows in runs.items()
+        for row in rows
+    ]
+    return summarise_rows(flat), paired_differences(flat, metric, baseline=baseline)

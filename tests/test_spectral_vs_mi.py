@@ -19,6 +19,7 @@ from robustrep_lite.spectral import SpectralPenalty, all_layers, conv_input_shap
 from robustrep_lite.spectral_vs_mi import (
     ARMS,
     SETTINGS,
+    across_seeds,
     compare,
     comparison_settings,
     settings_record,
@@ -138,3 +139,56 @@ def test_bad_input_raises_value_errors(data) -> None:
     with pytest.raises(ValueError, match="laptop"):
         comparison_settings("laptop")
     assert comparison_settings("cpu") is SETTINGS["cpu"]
+
+
+def _seed_rows(hsj: dict[str, float], lam: float = 0.1) -> list[dict]:
+    return [
+        {
+            "arm": arm,
+            "beta": ARMS[arm][0],
+            "spectral_lambda": lam,
+            "hsj_mean": value,
+            "sigmas": [1.0],
+        }
+        for arm, value in hsj.items()
+    ]
+
+
+def test_across_seeds_pairs_each_arm_with_the_standard_arm_of_its_seed() -> None:
+    runs = {
+        0: _seed_rows({"standard": 0.60, "worst-case MI": 0.70}),
+        1: _seed_rows({"standard": 0.80, "worst-case MI": 0.86}),
+        2: _seed_rows({"standard": 0.70, "worst-case MI": 0.82}),
+    }
+    summary, paired = across_seeds(runs)
+    by_arm = {row["arm"]: row for row in summary}
+    assert by_arm["standard"]["seeds"] == 3
+    assert by_arm["standard"]["hsj_mean_mean"] == pytest.approx(0.70)
+    assert by_arm["standard"]["hsj_mean_se"] == pytest.approx(0.1 / math.sqrt(3))
+    (diff,) = paired
+    assert diff["arm"] == "worst-case MI" and diff["seeds"] == 3
+    assert diff["mean"] == pytest.approx((0.10 + 0.06 + 0.12) / 3)
+    assert diff["se"] == pytest.approx(torch.tensor([0.10, 0.06, 0.12]).std().item() / math.sqrt(3))
+
+
+@pytest.mark.parametrize(
+    ("runs", "kwargs", "name"),
+    [
+        ({}, {}, "runs"),
+        (
+            {0: _seed_rows({"standard": 0.6, "both": 0.7}), 1: _seed_rows({"standard": 0.6})},
+            {},
+            "runs",
+        ),
+        (
+            {0: _seed_rows({"standard": 0.6}), 1: _seed_rows({"standard": 0.6}, lam=0.01)},
+            {},
+            "runs",
+        ),
+        ({0: _seed_rows({"standard": 0.6})}, {"metric": "hsj_median"}, "metric"),
+        ({0: _seed_rows({"standard": 0.6})}, {"baseline": "both"}, "baseline"),
+    ],
+)
+def test_across_seeds_rejects_mismatched_runs(runs: dict, kwargs: dict, name: str) -> None:
+    with pytest.raises(ValueError, match=name):
+        across_seeds(runs, **kwargs)
