@@ -11,6 +11,9 @@ Settings: ``robustrep_lite.spectral_vs_mi.SETTINGS[profile]`` and the encoder/he
       .venv/bin/python bench/spectral_vs_mi.py --profile cpu          # ~8 min on one core
   ... bench/spectral_vs_mi.py --profile cpu --spectral-lambda 0.01 --arms rep-spectral both
       # another lambda for the penalised arms only (-> spectral_vs_mi_lambda0.01.json)
+  for s in 1 2 3 4; do ... bench/spectral_vs_mi.py --profile cpu --seed $s \
+      --out bench/results/spectral_vs_mi_seed$s.json; done
+      # more seeds; Chapter 7 combines them with spectral_vs_mi.across_seeds
 """
 
 from __future__ import annotations
