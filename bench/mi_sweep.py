@@ -5,9 +5,9 @@ d in {2, 20}, one fixed rho per run; concat (joint) critic 2d -> 100 -> 100 -> 1
 batch of 256 joint pairs plus 256 marginal pairs from a derangement of the same batch
 ((x_i, y_{i+1}): no pair is its own negative); Adam 1e-4; 5000 steps; the estimate is the
 mean read-out over held-out batches of 256 (critic frozen). Estimators: MINE (EMA 0.01; DV
-read-out), DV, NWJ (MINE-f). Baseline: KSG (k = 3, N = 2000) via scikit-learn's
-``mutual_info_regression``, which is per coordinate only, so it is summed over the d
-independent coordinate pairs (this uses the known structure of the problem).
+read-out), DV, NWJ (MINE-f), and optionally SMILE (tau = 5). Baseline: KSG (k = 3, N = 2000)
+via scikit-learn's ``mutual_info_regression``, which is per coordinate only, so it is summed
+over the d independent coordinate pairs (this uses the known structure of the problem).
 
 Data: N = 262144 pairs per run, half for training (131072 pairs: the 5000 x 256 draws see each
 pair about 10 times) and half held out (512 batches). The spec fixes no training-set size; a
@@ -21,15 +21,19 @@ does not; the gap shows how much of a d = 20 estimate is that bias rather than t
 
 In d = 20 the spec's 5000 steps at lr 1e-4 leave the critic undertrained (the training-batch
 and held-out values agree, so it is not overfitting): MINE ends 8-13% below the truth for
-0.3 <= |rho| <= 0.7, and within 6% of it after 20000 steps
-(bench/results/mi_sweep_d20_steps20000.json).
+0.3 <= |rho| <= 0.7, and within 6% of it after 20000 steps; NWJ is within 10% at rho = 0.3 and
+0.5 after 20000 steps, and at rho = 0.7 DV and NWJ each hit one training batch beyond +-100
+nats, which the divergence check reports (bench/results/mi_sweep_d20_steps20000.json).
 A DV-trained critic's held-out per-batch value at |rho| = 0.7 (about 11 nats for 6.7) is an
-artefact of the batch estimator: its pooled bound is below 2 nats.
+artefact of the batch estimator: its pooled bound is below 2 nats. SMILE (tau = 5, the book's
+estimator; not in the MINE paper) is +10-14% at rho = 0.7: the clip's bias.
 
-  nice -n 19 .venv/bin/python bench/mi_sweep.py
+  nice -n 19 .venv/bin/python bench/mi_sweep.py --estimators mine dv nwj smile --threads 1
+      # the stored bench/results/mi_sweep.json: 22 runs of 4 estimators, ~16 min on one core
   nice -n 19 .venv/bin/python bench/mi_sweep.py --steps 300 --rhos 0 0.5 --dims 2   # smoke
-  nice -n 19 .venv/bin/python bench/mi_sweep.py --dims 20 --rhos 0.3 0.5 0.7 --estimators mine \
-      --steps 20000 --out bench/results/mi_sweep_d20_steps20000.json   # longer than the spec
+  nice -n 19 .venv/bin/python bench/mi_sweep.py --dims 20 --rhos 0.3 0.5 0.7 --threads 1 \
+      --estimators mine dv nwj smile --steps 20000 \
+      --out bench/results/mi_sweep_d20_steps20000.json   # 4x the spec's steps, ~8 min
 """
 
 from __future__ import annotations
