@@ -1,11 +1,12 @@
 """Checkpoints that let a long run be killed and resumed with the same final weights.
 
 A checkpoint holds the state of named modules and optimisers, the step reached, any extra
-record (history, config), and the global torch RNG states (CPU, and CUDA if present; the
-library draws all its randomness from torch). It is written atomically (temporary file, then
-``os.replace``), so a kill during the write leaves the previous checkpoint intact. Training
-loops that draw shuffles and attack starts from generators seeded by ``(seed, epoch)`` and
-restore these RNG states resume bit-for-bit at an epoch boundary
+record (history, config), the settings of the run that wrote it (a resume with other settings
+is refused rather than silently continued), and the global torch RNG states (CPU, and CUDA if
+present; the library draws all its randomness from torch). It is written atomically (temporary
+file, then ``os.replace``), so a kill during the write leaves the previous checkpoint intact.
+Training loops that draw shuffles and attack starts from generators seeded by
+``(seed, epoch)`` and restore these RNG states resume bit-for-bit at an epoch boundary
 (``tests/test_supervised.py`` kills a run and resumes it).
 """
 
@@ -43,10 +44,13 @@ def save_checkpoint(
     modules: dict[str, nn.Module],
     optimizers: dict[str, torch.optim.Optimizer] | None = None,
     extra: dict[str, Any] | None = None,
+    settings: dict[str, Any] | None = None,
 ) -> Path:
     """Write a checkpoint atomically to ``path`` (parent folders are created); returns the path.
 
     step: the number of completed units of work (epochs or steps) the state corresponds to.
+    settings: what must be equal for a later run to resume from it (checked by
+    :func:`load_checkpoint`); plain values (numbers, strings, tuples, lists, dicts).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -55,6 +59,7 @@ def save_checkpoint(
         "modules": {name: m.state_dict() for name, m in modules.items()},
         "optimizers": {name: o.state_dict() for name, o in (optimizers or {}).items()},
         "extra": extra or {},
+        "settings": settings,
         "rng": _rng_state(),
     }
     tmp = path.with_name(path.name + ".tmp")
@@ -69,16 +74,31 @@ def load_checkpoint(
     modules: dict[str, nn.Module],
     optimizers: dict[str, torch.optim.Optimizer] | None = None,
     map_location: str | torch.device = "cpu",
+    settings: dict[str, Any] | None = None,
 ) -> dict[str, Any] | None:
     """Restore a checkpoint written by :func:`save_checkpoint` into ``modules`` and
     ``optimizers`` (and the global RNG states); returns ``{"step": ..., "extra": ...}``, or
     ``None`` if ``path`` is ``None`` or does not exist (a fresh start).
 
-    Raises ``ValueError`` if the checkpoint names modules or optimisers other than those given.
+    Raises ``ValueError`` if the checkpoint names modules or optimisers other than those given,
+    or if ``settings`` is given and differs from the settings the checkpoint was written with
+    (naming each difference). A checkpoint written without settings is not checked.
     """
     if path is None or not Path(path).exists():
         return None
     payload = torch.load(Path(path), map_location=map_location, weights_only=False)
+    saved = payload.get("settings")
+    if settings is not None and saved is not None and saved != settings:
+        keys = sorted(set(saved) | set(settings), key=str)
+        diffs = [
+            f"{k}: saved {saved.get(k)!r}, now {settings.get(k)!r}"
+            for k in keys
+            if saved.get(k) != settings.get(k)
+        ]
+        raise ValueError(
+            f"checkpoint {path} was written by a run with other settings ({'; '.join(diffs)}); "
+            "delete it, or point the run at another checkpoint path"
+        )
     optimizers = optimizers or {}
     for kind, given in (("modules", modules), ("optimizers", optimizers)):
         if set(payload[kind]) != set(given):

@@ -24,6 +24,7 @@ import copy
 import math
 import os
 import time
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -194,7 +195,28 @@ def train_classifier(
     best_state: dict[str, Tensor] | None = None
     best_score = -math.inf
     start = 0
-    state = load_checkpoint(checkpoint, modules={"model": model}, optimizers={"opt": opt})
+    # What a resumed run must share with the one that wrote the checkpoint (not ``epochs``: a
+    # finished run may be continued for more epochs).
+    settings = {
+        "images": int(x.shape[0]),
+        "labels_crc32": zlib.crc32(y.detach().to("cpu", torch.int64).numpy().tobytes()),
+        "batch_size": batch_size,
+        "lr": lr,
+        "optimizer": optimizer,
+        "weight_decay": weight_decay,
+        "eps": eps,
+        "norm": norm,
+        "pgd_steps": pgd_steps,
+        "step_size": step_size,
+        "trainable_tensors": len(trainable),
+        "augment": augment,
+        "validation_images": None if x_val is None else int(x_val.shape[0]),
+        "select_best": select_best,
+        "seed": seed,
+    }
+    state = load_checkpoint(
+        checkpoint, modules={"model": model}, optimizers={"opt": opt}, settings=settings
+    )
     if state is not None:
         start = state["step"]
         saved = state["extra"]
@@ -255,6 +277,7 @@ def train_classifier(
                 step=epoch + 1,
                 modules={"model": model},
                 optimizers={"opt": opt},
+                settings=settings,
                 extra={
                     "history": history.__dict__,
                     "best_score": best_score,

@@ -611,8 +611,14 @@ def train_encoder(
         )
     history = EncoderHistory()
     modules = {"encoder": encoder, "critic": critic}
+    # A resume must share everything but the number of epochs with the run it continues.
+    settings = {k: v for k, v in config.items() if k != "epochs"} | {"images": int(x.shape[0])}
     state = load_checkpoint(
-        checkpoint, modules=modules, optimizers={"opt": trainer.optimizer}, map_location=dev
+        checkpoint,
+        modules=modules,
+        optimizers={"opt": trainer.optimizer},
+        map_location=dev,
+        settings=settings,
     )
     start = 0
     if state is not None:
@@ -665,6 +671,7 @@ def train_encoder(
                     "scaler": trainer.scaler.state_dict(),
                     "config": config,
                 },
+                settings=settings,
             )
         distributed.barrier()
     encoder.eval()

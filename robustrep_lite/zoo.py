@@ -259,6 +259,7 @@ def logit_vulnerability(
     eps: float,
     settings: ZooSettings,
     classes: int = 10,
+    search: str = "pointwise",
     seed: int = 0,
     progress: bool = False,
 ) -> dict[str, float]:
@@ -270,7 +271,8 @@ def logit_vulnerability(
     ``*_paper`` with the attacked final critic (the paper's read-out) and ``*_refit`` with a
     fresh critic on the perturbed points (ours); RV of each with standard errors, and Theorem
     3.4's upper bound on adversarial accuracy, ``(I_worst + log 2) / log |Y|`` (clipped to 1),
-    from each worst-case value.
+    from each worst-case value. ``search``: ``"pointwise"`` (the paper's per-point PGD),
+    ``"universal"`` or ``"both"`` (:func:`robustrep_lite.vulnerability.worst_case_mi`).
     """
     check_nonnegative("eps", eps)
     rv = representation_vulnerability(
@@ -286,6 +288,7 @@ def logit_vulnerability(
         hidden=settings.critic_hidden,
         layers=2,
         embed_dim=32,
+        search=search,
         seed=seed,
         progress=progress,
     )

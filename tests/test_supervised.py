@@ -99,6 +99,32 @@ def test_resume_gives_the_same_weights(tmp_path):
         assert torch.equal(a, b)
 
 
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"lr": 5e-3}, "lr"),
+        ({"eps": 0.2}, "eps"),
+        ({"seed": 8}, "seed"),
+        ({"n": 128}, "images"),
+        ({"relabel": True}, "labels_crc32"),
+    ],
+)
+def test_a_checkpoint_of_other_settings_is_refused(tmp_path, change, named):
+    x, y = _blobs(n=256)
+    kwargs = dict(batch_size=32, lr=1e-2, eps=0.1, pgd_steps=2, seed=7, progress=False)
+    ckpt = tmp_path / "run.pt"
+    train_classifier(_mlp(seed=5), x, y, epochs=1, checkpoint=ckpt, **kwargs)
+    n = change.pop("n", 256)
+    y2 = (1 - y) if change.pop("relabel", False) else y
+    kwargs.update(change)
+    with pytest.raises(ValueError, match=rf"other settings \(.*{named}: saved"):
+        train_classifier(_mlp(seed=5), x[:n], y2[:n], epochs=2, checkpoint=ckpt, **kwargs)
+    # more epochs with the same settings continue the run
+    same = dict(batch_size=32, lr=1e-2, eps=0.1, pgd_steps=2, seed=7, progress=False)
+    history = train_classifier(_mlp(seed=5), x, y, epochs=2, checkpoint=ckpt, **same)
+    assert len(history.loss) == 2
+
+
 def test_early_stopping_on_validation_loads_the_best_epoch():
     x, y = _blobs()
     xv, yv = _blobs(n=128, seed=2)

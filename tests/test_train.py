@@ -197,6 +197,10 @@ def test_checkpoint_resume_gives_the_uninterrupted_weights(tmp_path) -> None:
     assert resumed.history.loss == whole.history.loss and len(resumed.history.mi) == 2
     loaded = load_encoder(path, resumed.config)
     assert _equal(_state(loaded), _state(resumed)) and not loaded.encoder.training
+    with pytest.raises(ValueError, match=r"other settings \(beta: saved 0.5, now 1.0"):
+        train_encoder(x, **{**kw, "beta": 1.0, "epochs": 3}, checkpoint=path)
+    with pytest.raises(ValueError, match="images: saved 48, now 32"):
+        train_encoder(x[:32], **{**kw, "epochs": 3}, checkpoint=path)
 
 
 def test_micro_batches_average_chunks_and_their_batchnorm_statistics() -> None:

@@ -68,6 +68,11 @@ def test_measurements_are_consistent(quick):
         attacked_accuracy(net, data.x_test, data.y_test, eps=-0.1)
     with pytest.raises(ValueError, match="eps"):
         logit_vulnerability(net, data.x_test, eps=-0.1, settings=settings)
+    both = logit_vulnerability(net, data.x_test, eps=0.3, settings=settings, search="both")
+    assert both["normal_mi"] == r["normal_mi"]  # the same seeded normal-case estimate
+    assert all(math.isfinite(v) for v in both.values())
+    with pytest.raises(ValueError, match="search"):
+        logit_vulnerability(net, data.x_test, eps=0.3, settings=settings, search="global")
 
 
 def test_channel_vulnerability_covers_the_requested_channels(quick):
