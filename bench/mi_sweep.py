@@ -60,6 +60,7 @@ from robustrep_lite.mi import (  # noqa: E402
     sample_scores,
 )
 from robustrep_lite.results import save_result  # noqa: E402
+from robustrep_lite.runtime import provenance  # noqa: E402
 
 RHOS = (-0.99, -0.9, -0.7, -0.5, -0.3, 0.0, 0.3, 0.5, 0.7, 0.9, 0.99)
 
@@ -219,6 +220,12 @@ def main(argv: list[str] | None = None) -> dict:
         "rows": rows,
         "targets": targets,
         "torch": torch.__version__,
+        "provenance": provenance(
+            "none (synthetic data)",
+            f"correlated Gaussians, {args.n} pairs per run",
+            torch.device("cpu"),
+            args.seed,
+        ),
     }
     save_result(record, args.out)
     return record

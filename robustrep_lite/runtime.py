@@ -43,7 +43,9 @@ def describe_device(device: torch.device) -> str:
 
 def git_commit(path: Path | None = None) -> str | None:
     """The short commit of the checkout holding ``path`` (default: this package), if any, with
-    ``+modified`` appended when the package's files differ from that commit."""
+    ``+modified`` appended when a tracked file of the checkout differs from that commit. Stored
+    outputs (``bench/results/``, the chapters' ``.ipynb``) do not count: a run that rewrites
+    them is still a run of that commit's code."""
     where = path or Path(__file__).resolve().parent
 
     def git(*args: str) -> subprocess.CompletedProcess[str] | None:
@@ -57,7 +59,15 @@ def git_commit(path: Path | None = None) -> str | None:
     head = git("rev-parse", "--short", "HEAD")
     if head is None or head.returncode != 0 or not head.stdout.strip():
         return None
-    changed = git("status", "--porcelain", "--", ".")
+    changed = git(
+        "status",
+        "--porcelain",
+        "--untracked-files=no",
+        "--",
+        ":/",
+        ":(exclude,top)bench/results",
+        ":(exclude,top)*.ipynb",
+    )
     dirty = changed is not None and changed.returncode == 0 and changed.stdout.strip() != ""
     return head.stdout.strip() + ("+modified" if dirty else "")
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+from pathlib import Path
+
 import pytest
 import torch
 
 from robustrep_lite import profiles
 from robustrep_lite.chapter import setup_chapter
-from robustrep_lite.runtime import provenance, seed_everything
+from robustrep_lite.runtime import git_commit, provenance, seed_everything
 
 
 def test_explicit_environment_variable_wins(monkeypatch) -> None:
@@ -68,3 +72,25 @@ def test_provenance_has_every_field() -> None:
     record = provenance("cpu", "npz file x", torch.device("cpu"), 1)
     for key in ("robustrep_lite", "profile", "data", "device", "seed", "torch", "git_commit"):
         assert key in record
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_git_commit_flags_changed_code_but_not_rewritten_outputs(tmp_path: Path) -> None:
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    for name in ("lib/code.py", "bench/run.py", "bench/results/r.json", "book/ch.ipynb"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("0\n")
+    git("init", "-q")
+    git("add", "-A")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "c")
+    here = tmp_path / "lib"
+    clean = git_commit(here)
+    assert clean is not None and not clean.endswith("+modified")
+    (tmp_path / "bench/results/r.json").write_text("1\n")  # a run rewrote its outputs
+    (tmp_path / "book/ch.ipynb").write_text("1\n")
+    (tmp_path / "bench/results/new.json").write_text("1\n")
+    assert git_commit(here) == clean
+    (tmp_path / "bench/run.py").write_text("1\n")  # code outside the package changed
+    assert git_commit(here) == clean + "+modified"
