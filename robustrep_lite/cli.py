@@ -32,11 +32,11 @@ from robustrep_lite.checkpoint import load_checkpoint, save_checkpoint
 from robustrep_lite.downstream import (
     encoder_kwargs,
     evaluate_head,
+    new_head,
     prepare_data,
     table1,
     train_head,
 )
-from robustrep_lite.models import linear_head, mlp_head
 from robustrep_lite.profiles import PROFILE_NAMES, active_profile
 from robustrep_lite.results import save_result
 from robustrep_lite.runtime import default_device, provenance
@@ -168,11 +168,7 @@ def _train_head(args: argparse.Namespace) -> dict[str, Any]:
     data = prepare_data(meta["dataset"], s)
     tm = THREAT_MODELS[meta["dataset"]]
     name = f"{args.head}_{'robust' if args.robust else 'standard'}_seed{args.seed}"
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(args.seed)
-        rep = run.config["rep_dim"]
-        head = linear_head(rep) if args.head == "linear" else mlp_head(rep)
-    head = head.to(next(run.encoder.parameters()).device)
+    head = new_head(run, args.head, seed=args.seed)
     history = train_head(
         run.encoder,
         head,
@@ -211,14 +207,12 @@ def _evaluate(args: argparse.Namespace) -> dict[str, Any]:
     data = prepare_data(meta["dataset"], s)
     tm = THREAT_MODELS[meta["dataset"]]
     spec = json.loads((args.encoder / f"{args.head}.json").read_text())
-    rep = run.config["rep_dim"]
-    head = linear_head(rep) if spec["head"] == "linear" else mlp_head(rep)
+    head = new_head(run, spec["head"])  # its weights come from the checkpoint
     state = load_checkpoint(args.encoder / f"{args.head}.pt", modules={"head": head})
     if state is None:
         raise FileNotFoundError(f"no head checkpoint {args.encoder / args.head}.pt")
     if args.es:
         head.load_state_dict(state["extra"]["es_state"])
-    head = head.to(next(run.encoder.parameters()).device)
     result = evaluate_head(
         run.encoder,
         head,

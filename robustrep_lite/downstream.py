@@ -57,7 +57,9 @@ __all__ = [
     "beta_eps_grid",
     "encoder_kwargs",
     "evaluate_head",
+    "fit_linear_head",
     "grid_cell",
+    "new_head",
     "prepare_data",
     "summarise",
     "table1",
@@ -388,7 +390,6 @@ def _heads(
 ) -> list[dict[str, Any]]:
     """Train and evaluate the four heads (linear / MLP x standard / robust) on one encoder."""
     rows = []
-    rep_dim = run.config["rep_dim"]
     ev = {
         "eps": tm["eps"],
         "pgd_steps": s.pgd_steps,
@@ -404,10 +405,7 @@ def _heads(
             if done is not None and done.exists():
                 rows += json.loads(done.read_text())
                 continue
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(seed)
-                head = linear_head(rep_dim, 10) if clf == "linear" else mlp_head(rep_dim, 10)
-            head = head.to(next(run.encoder.parameters()).device)
+            head = new_head(run, clf, seed=seed)
             hist = train_head(
                 run.encoder,
                 head,
@@ -443,15 +441,23 @@ def _heads(
 # ----------------------------------------------------------------------------------------------
 # The beta x eps grid
 # ----------------------------------------------------------------------------------------------
+def new_head(run: EncoderRun, kind: str, classes: int = 10, *, seed: int = 0) -> nn.Module:
+    """A fresh Table 1 head (``kind`` ``"linear"`` or ``"mlp"``) for ``run``'s representation,
+    initialised from ``seed`` without touching the global RNG, on the encoder's device."""
+    check_choice("kind", kind, ("linear", "mlp"))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        make = linear_head if kind == "linear" else mlp_head
+        head = make(run.config["rep_dim"], classes)
+    return head.to(next(run.encoder.parameters()).device)
+
+
 def fit_linear_head(
     run: EncoderRun, data: Data, s: TrainSettings, *, seed: int = 0, progress: bool = False
 ) -> nn.Module:
     """A linear head (initialised from ``seed``, one output per class of ``data.y_fit``)
     trained normally on ``run``'s frozen encoder with the profile's head settings."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        head = linear_head(run.config["rep_dim"], int(data.y_fit.max()) + 1)
-    head = head.to(next(run.encoder.parameters()).device)
+    head = new_head(run, "linear", int(data.y_fit.max()) + 1, seed=seed)
     train_head(
         run.encoder,
         head,
