@@ -84,6 +84,8 @@ def run(x, z, est: str, args) -> dict:
         layers=args.layers,
         embed_dim=32,
         holdout_fraction=0.2,
+        validation_fraction=0.0,  # infinite-data protocol: fixed steps, final critic
+        preprocess="none",
         seed=args.seed,
         progress=False,
     )

@@ -146,6 +146,8 @@ def main(argv: list[str] | None = None) -> dict:
                     hidden=args.hidden,
                     layers=args.layers,
                     holdout_fraction=args.holdout_fraction,
+                    validation_fraction=0.0,  # infinite-data protocol: fixed steps, final critic
+                    preprocess="none",
                     seed=args.seed,
                     progress=False,
                 )

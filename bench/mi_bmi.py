@@ -1,0 +1,286 @@
+"""B4: the 40 tasks of Czyz et al., "Beyond Normal" (NeurIPS 2023; the ``benchmark-mi``
+package), at N = 5,000 samples per task, every estimator on the same samples in one run.
+
+Estimators (``--estimators``; default all):
+
+* ``ours``: :func:`robustrep_lite.mi.estimate_mi` with its defaults (60/20/20 split, rank
+  transform, separable and joint critics selected on the validation split, early stopping);
+  the value is read on the 1,000 held-out pairs that neither trained nor selected the critic.
+* ``ours-<objective>``: the same fitting with one objective and its own read-out
+  (dv, mine, nwj, infonce, jsd -> nwj_js, smile -> smile with tau = 5).
+* ``bmi-ksg``, ``bmi-cca``, ``bmi-mine``, ``bmi-infonce``, ``bmi-nwj``, ``bmi-dv``: the
+  package's own estimators at their defaults (KSG with k = 10). Its neural estimators split
+  the data 50/50 and report the *highest* test-split value seen during training, i.e. they
+  select on the split they report, which biases them upward.
+* ``mist-smile``, ``mist-infonce``: torch-mist's ``estimate_mi`` (its defaults, MLPs 64 x 64,
+  early stopping on a 10% validation share of its training data), trained on our training and
+  validation pairs and evaluated on our held-out pairs.
+
+A task counts as *met* for an estimator when the mean over seeds is within
+max(10%, 0.05 nats) of the truth. ``below_zero``: seeds whose value lies more than 2 standard
+errors below zero (ours report a standard error; for the others a value below -0.05 counts).
+
+benchmark-mi 0.1.3 imports only with jax 0.4.30 and equinox 0.11.4 and pins numpy < 2, so
+the benchmark runs in its own environment (``bench/.venv-peers``, gitignored), made once by
+
+  bash bench/setup_peers.sh
+
+and then (one process per core, one thread each; the stored run):
+
+  bench/.venv-peers/bin/python bench/mi_bmi.py --seeds 0 1 2 --jobs 2
+  bench/.venv-peers/bin/python bench/mi_bmi.py --tasks 1v1-normal-0.75 --seeds 0 \\
+      --estimators ours bmi-ksg     # a smoke run, seconds
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import time
+import warnings
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false")
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from robustrep_lite import __version__  # noqa: E402
+from robustrep_lite.mi import CriticConfig, estimate_mi, split_indices  # noqa: E402
+from robustrep_lite.runtime import git_commit  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+OURS = {
+    "ours": {},
+    "ours-dv": {"train_estimator": "dv"},
+    "ours-mine": {"train_estimator": "mine"},
+    "ours-nwj": {"train_estimator": "nwj"},
+    "ours-infonce": {"train_estimator": "infonce"},
+    "ours-jsd": {"train_estimator": "jsd"},
+    "ours-smile": {"train_estimator": "smile"},
+}
+BMI = ("bmi-ksg", "bmi-cca", "bmi-mine", "bmi-infonce", "bmi-nwj", "bmi-dv")
+MIST = ("mist-smile", "mist-infonce")
+ESTIMATORS = (*OURS, *BMI, *MIST)
+
+
+def tolerance(truth: float) -> float:
+    """The target's half-width: max(10% of the truth, 0.05 nats)."""
+    return max(0.1 * truth, 0.05)
+
+
+def _bmi_estimator(name: str, seed: int):
+    import bmi
+
+    est = bmi.estimators
+    if name == "bmi-ksg":
+        return est.KSGEnsembleFirstEstimator(neighborhoods=(10,), n_jobs=1)
+    if name == "bmi-cca":
+        return est.CCAMutualInformationEstimator()
+    cls = {
+        "bmi-mine": est.MINEEstimator,
+        "bmi-infonce": est.InfoNCEEstimator,
+        "bmi-nwj": est.NWJEstimator,
+        "bmi-dv": est.DonskerVaradhanEstimator,
+    }[name]
+    return cls(verbose=False, seed=seed)
+
+
+def run_one(task_id: str, seed: int, names: list[str], n: int) -> dict[str, Any]:
+    """Every estimator in ``names`` on the n samples of (task, seed); one thread."""
+    import bmi
+
+    warnings.filterwarnings("ignore")
+    torch.set_num_threads(1)
+    task = bmi.benchmark.BENCHMARK_TASKS[task_id]
+    x, y = (np.asarray(a, dtype=np.float32) for a in task.sample(n, seed=seed))
+    # our split, so that torch-mist reads out on exactly our held-out pairs
+    train, val, hold = split_indices(n, CriticConfig(), torch.Generator().manual_seed(seed))
+    fit_rows = torch.cat([train, val]).numpy()
+    out: dict[str, Any] = {"task": task_id, "seed": seed, "values": {}}
+    for name in names:
+        t0 = time.perf_counter()
+        stderr = math.nan
+        extra: dict[str, Any] = {}
+        if name in OURS:
+            r = estimate_mi(x, y, seed=seed, progress=False, **OURS[name])
+            value, stderr = r.estimate, r.stderr
+            extra = {
+                "best_step": r.best_step,
+                "critic": r.config.critic if r.config else None,
+                "reason": r.reason,
+                "train_last": float(np.mean(r.train_curve[-50:])) if r.train_curve.size else None,
+            }
+        elif name in BMI:
+            value = float(_bmi_estimator(name, seed).estimate(x, y))
+        else:
+            from torch_mist import estimate_mi as mist_estimate
+
+            torch.manual_seed(seed)
+            value = float(
+                mist_estimate(
+                    data=(x[fit_rows], y[fit_rows]),
+                    test_data=(x[hold.numpy()], y[hold.numpy()]),
+                    estimator=name.removeprefix("mist-"),
+                    hidden_dims=[64, 64],
+                    verbose=False,
+                    logger=False,
+                )
+            )
+        out["values"][name] = {
+            "value": value,
+            "stderr": stderr,
+            "wall_s": time.perf_counter() - t0,
+            **extra,
+        }
+    return out
+
+
+def summarise(record: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per estimator: tasks met, seeds more than 2 s.e. below zero, mean seconds per run."""
+    out: dict[str, dict[str, Any]] = {}
+    for name in record["estimators"]:
+        met, below, walls, diverged, tasks = 0, 0, [], 0, 0
+        for task in record["tasks"].values():
+            runs = [r for r in task["runs"] if name in r["values"]]
+            if not runs:
+                continue
+            tasks += 1
+            values = np.array([r["values"][name]["value"] for r in runs], dtype=float)
+            walls += [r["values"][name]["wall_s"] for r in runs]
+            diverged += int((~np.isfinite(values)).sum())
+            if np.all(np.isfinite(values)) and abs(values.mean() - task["truth"]) <= tolerance(
+                task["truth"]
+            ):
+                met += 1
+            for r in runs:
+                v, se = r["values"][name]["value"], r["values"][name]["stderr"]
+                floor = -2 * se if math.isfinite(se) else -0.05
+                below += int(math.isfinite(v) and v < floor)
+        out[name] = {
+            "tasks": tasks,
+            "met": met,
+            "below_zero": below,
+            "nonfinite": diverged,
+            "wall_s_mean": float(np.mean(walls)) if walls else math.nan,
+            "wall_s_max": float(np.max(walls)) if walls else math.nan,
+        }
+    return out
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    import bmi
+
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--tasks", nargs="+", default=list(bmi.benchmark.BENCHMARK_TASKS))
+    p.add_argument("--estimators", nargs="+", default=list(ESTIMATORS), choices=ESTIMATORS)
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--n", type=int, default=5000)
+    p.add_argument("--jobs", type=int, default=1, help="processes, one thread each")
+    p.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "mi_bmi.json")
+    args = p.parse_args(argv)
+    unknown = sorted(set(args.tasks) - set(bmi.benchmark.BENCHMARK_TASKS))
+    if unknown:
+        raise SystemExit(f"unknown task(s) {unknown}; see bmi.benchmark.BENCHMARK_TASKS")
+
+    record: dict[str, Any] = {
+        "benchmark": "benchmark-mi (Czyz et al. 2023), N samples per task",
+        "n": args.n,
+        "seeds": args.seeds,
+        "estimators": args.estimators,
+        "tolerance": "max(10% of truth, 0.05 nats) on the mean over seeds",
+        "tasks": {},
+        "provenance": {
+            "robustrep_lite": __version__,
+            "git_commit": git_commit() or "unknown",
+            "time_utc": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "device": f"cpu ({platform.processor() or platform.machine()}), 1 thread per run",
+            "jobs": args.jobs,
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "numpy": np.__version__,
+            "benchmark-mi": _version("benchmark-mi"),
+            "jax": _version("jax"),
+            "torch-mist": _version("torch-mist"),
+        },
+    }
+    for tid in args.tasks:
+        task = bmi.benchmark.BENCHMARK_TASKS[tid]
+        record["tasks"][tid] = {
+            "truth": float(task.mutual_information),
+            "dim_x": int(task.dim_x),
+            "dim_y": int(task.dim_y),
+            "runs": [],
+        }
+    jobs = [(tid, s) for tid in args.tasks for s in args.seeds]
+    start = time.perf_counter()
+    # spawn, not fork: a forked child of a process that has started torch's or JAX's thread
+    # pools can deadlock
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=args.jobs, mp_context=spawn) as pool:
+        futures = [pool.submit(run_one, tid, s, args.estimators, args.n) for tid, s in jobs]
+        for fut in futures:
+            r = fut.result()
+            task = record["tasks"][r["task"]]
+            task["runs"].append({"seed": r["seed"], "values": r["values"]})
+            cells = "  ".join(f"{k}={v['value']:.3f}" for k, v in r["values"].items())
+            print(f"{r['task']:48s} s{r['seed']} truth={task['truth']:.3f}  {cells}", flush=True)
+            record["wall_s"] = time.perf_counter() - start
+            record["summary"] = summarise(record)
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(json.dumps(_finite_or_null(record), indent=1, allow_nan=False))
+    _print_summary(record)
+    print(f"saved {args.out}")
+    return record
+
+
+def _finite_or_null(value: Any) -> Any:
+    """The record with every NaN or infinity written as JSON ``null`` (strict JSON)."""
+    if isinstance(value, dict):
+        return {k: _finite_or_null(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite_or_null(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _version(name: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "not installed"
+
+
+def _print_summary(record: dict[str, Any]) -> None:
+    print("\nper task: mean +- sd over seeds (truth)")
+    names = record["estimators"]
+    for tid, task in record["tasks"].items():
+        cells = []
+        for name in names:
+            v = np.array([r["values"][name]["value"] for r in task["runs"]], dtype=float)
+            ok = np.all(np.isfinite(v)) and abs(v.mean() - task["truth"]) <= tolerance(
+                task["truth"]
+            )
+            cells.append(f"{name}={v.mean():.3f}+-{v.std():.3f}{'*' if ok else ''}")
+        print(f"{tid:48s} ({task['truth']:.3f})  " + "  ".join(cells))
+    print("\nestimator        met/tasks  >2se below 0  non-finite  s per run (mean, max)")
+    for name, s in record["summary"].items():
+        print(
+            f"{name:16s} {s['met']:3d}/{s['tasks']:<3d}    {s['below_zero']:5d}        "
+            f"{s['nonfinite']:5d}     {s['wall_s_mean']:6.1f} {s['wall_s_max']:6.1f}"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,484 @@
+"""Fitting a critic on a finite sample: the settings (:class:`CriticConfig`), the critic factory
+(:func:`make_critic`), the three-way split, the marginal transforms and the one training loop
+(:func:`fit_critic`) behind :func:`robustrep_lite.mi.estimate_mi`.
+
+Why three splits. A critic trained for many epochs on a few thousand pairs memorises them: its
+training read-out keeps rising while its read-out on unseen pairs falls, eventually far below
+zero. The loop therefore trains on one split, evaluates a second (*validation*) split every
+``eval_every`` steps, keeps the critic state with the highest validation read-out and stops
+after ``patience`` evaluations without improvement, and reports the read-out of that state on a
+third (*held-out*) split that neither training nor selection has seen. The reported value is
+then an ordinary estimate of the bound for a fixed critic, on fresh data.
+
+Why a marginal transform. I(X; Y) is unchanged by a strictly increasing map of any single
+coordinate of X or of Y. ``preprocess="rank"`` maps each coordinate through its empirical CDF
+(fitted on the training split, mid-ranks for ties, linear between the training values) and the
+standard normal quantile, continued beyond the training range as ``log(1 + distance / scale)``
+(so a held-out outlier cannot reach a score the critic never saw), so the map is strictly
+increasing and MI is exactly preserved. Heavy tails (Student-t with 1 degree of freedom, where
+one sample can be 10^4 times the median) otherwise dominate every gradient step of the critic.
+``"standardize"`` is the affine version (mean 0, sd 1 per coordinate, from the training split).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from robustrep_lite.mi_bounds import (
+    READOUT_ESTIMATORS,
+    TRAIN_ESTIMATORS,
+    ScoreParts,
+    readout,
+    training_objective,
+)
+from robustrep_lite.mi_critics import NORMS, JointCritic, LocalDIMCritic, SeparableCritic
+from robustrep_lite.validation import check_choice
+
+__all__ = [
+    "CRITICS",
+    "DEFAULT_READOUT",
+    "NEGATIVES",
+    "PREPROCESS",
+    "CriticConfig",
+    "FitResult",
+    "MarginalTransform",
+    "fit_critic",
+    "make_critic",
+    "split_indices",
+]
+
+CRITICS = ("separable", "joint", "local")
+#: The critic families ``critic="auto"`` fits, each at its resolved width; the one that reads
+#: highest on the validation split is kept.
+AUTO_CRITICS = ("separable", "joint")
+NEGATIVES = ("all", "shuffled")
+PREPROCESS = ("rank", "standardize", "none")
+#: Read-out used when ``readout_estimator=None``: each critic is read with the bound it was
+#: trained for (MINE's value is DV; a JSD-trained critic is read with NWJ on T + 1).
+DEFAULT_READOUT = {
+    "dv": "dv",
+    "mine": "dv",
+    "nwj": "nwj",
+    "infonce": "infonce",
+    "jsd": "nwj_js",
+    "smile": "smile",
+}
+
+
+def _int_at_least(name: str, value: object, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    return int(value)
+
+
+def _finite_positive(name: str, value: object) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float, np.floating, np.integer))
+        or not math.isfinite(float(value))
+        or value <= 0
+    ):
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return float(value)
+
+
+@dataclass(frozen=True)
+class CriticConfig:
+    """Everything about one critic fit, with the defaults defined once (all values in nats).
+
+    critic: ``"separable"`` (g(x) . h(y), two MLPs ``hidden`` wide with ``layers`` hidden
+    layers and ``embed_dim`` outputs), ``"joint"`` (MLP on [x, y], all n^2 pairs),
+    ``"local"`` (the Deep InfoMax critic with ``units=hidden`` and ``norm``), or ``"auto"``
+    (default): fit each of :data:`AUTO_CRITICS` on the same splits and keep the one whose
+    selected state reads highest on the validation split (the held-out split stays unseen).
+    hidden: width; ``None`` adapts it to the training split (see :meth:`resolved`).
+    train_estimator / readout_estimator: the objective the critic is trained with and the bound
+    it is read out with (default :data:`DEFAULT_READOUT` of the objective). clip: SMILE's tau.
+    ema_rate: MINE's moving-average rate. negatives: ``"all"`` (the n (n - 1) off-diagonal
+    pairs of a batch) or ``"shuffled"`` (one derangement per sample).
+    steps: most Adam steps (``None``: adapts to the training split); batch_size, lr,
+    weight_decay: the optimiser's (AdamW when ``weight_decay > 0``).
+    validation_fraction / holdout_fraction: shares of the samples used to select the critic
+    state and to report the value. ``validation_fraction=0`` turns selection off: the critic
+    trains for exactly ``steps`` steps and its final state is read out (the infinite-data
+    behaviour of the staircase and the sweep). eval_every: steps between validation read-outs
+    (``None``: about two epochs, at least 25 steps). patience: evaluations without a new best
+    before stopping. weight_average: decay of an exponential moving average of the critic's
+    weights (Polyak averaging); when > 0 the averaged critic is the one evaluated, selected
+    and read out (0 = off). preprocess: one of :data:`PREPROCESS`, fitted on the training split.
+    max_estimate: any |value| above it, or a non-finite loss, stops the run as diverged.
+    """
+
+    critic: str = "auto"
+    hidden: int | None = None
+    layers: int = 2
+    embed_dim: int = 32
+    norm: str = "layer"
+    train_estimator: str = "smile"
+    readout_estimator: str | None = None
+    clip: float | None = 5.0
+    ema_rate: float = 0.01
+    negatives: str = "all"
+    steps: int | None = None
+    batch_size: int = 128
+    lr: float = 5e-4
+    weight_decay: float = 0.0
+    validation_fraction: float = 0.2
+    holdout_fraction: float = 0.2
+    eval_every: int | None = None
+    patience: int = 10
+    weight_average: float = 0.0
+    preprocess: str = "rank"
+    max_estimate: float = 100.0
+
+    def __post_init__(self) -> None:
+        check_choice("critic", self.critic, (*CRITICS, "auto"))
+        if self.critic == "auto" and self.validation_fraction <= 0:
+            raise ValueError(
+                "critic='auto' selects on the validation split: validation_fraction > 0"
+            )
+        check_choice("train_estimator", self.train_estimator, TRAIN_ESTIMATORS)
+        if self.readout_estimator is not None:
+            check_choice("readout_estimator", self.readout_estimator, READOUT_ESTIMATORS)
+        check_choice("norm", self.norm, NORMS)
+        check_choice("negatives", self.negatives, NEGATIVES)
+        check_choice("preprocess", self.preprocess, PREPROCESS)
+        if self.negatives == "shuffled" and "infonce" in (
+            self.train_estimator,
+            self.readout(),
+        ):
+            raise ValueError("negatives='shuffled' cannot be used with infonce (needs all n^2)")
+        if self.clip is not None and self.clip != math.inf:
+            _finite_positive("clip", self.clip)
+        for name in ("hidden", "steps", "eval_every"):
+            if getattr(self, name) is not None:
+                _int_at_least(name, getattr(self, name), 1)
+        _int_at_least("layers", self.layers, 1)
+        _int_at_least("embed_dim", self.embed_dim, 1)
+        _int_at_least("batch_size", self.batch_size, 2)
+        _int_at_least("patience", self.patience, 1)
+        if not (isinstance(self.weight_average, (int, float)) and 0 <= self.weight_average < 1):
+            raise ValueError(f"weight_average must be in [0, 1), got {self.weight_average!r}")
+        _finite_positive("lr", self.lr)
+        _finite_positive("ema_rate", self.ema_rate)
+        _finite_positive("max_estimate", self.max_estimate)
+        if not (isinstance(self.weight_decay, (int, float)) and 0 <= self.weight_decay < 1):
+            raise ValueError(f"weight_decay must be in [0, 1), got {self.weight_decay!r}")
+        for name in ("validation_fraction", "holdout_fraction"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, float)) or not 0.0 <= v < 1.0:
+                raise ValueError(f"{name} must be in [0, 1), got {v!r}")
+        if self.holdout_fraction <= 0:
+            raise ValueError(f"holdout_fraction must be in (0, 1), got {self.holdout_fraction!r}")
+        if self.validation_fraction + self.holdout_fraction >= 1.0:
+            raise ValueError(
+                "validation_fraction + holdout_fraction must be < 1 (some samples must be left "
+                f"to train on), got {self.validation_fraction} + {self.holdout_fraction}"
+            )
+
+    def readout(self) -> str:
+        """The read-out bound: ``readout_estimator`` or the objective's default."""
+        return self.readout_estimator or DEFAULT_READOUT[self.train_estimator]
+
+    @property
+    def selects(self) -> bool:
+        """Whether a validation split selects the critic state (early stopping)."""
+        return self.validation_fraction > 0
+
+    def resolved(self, n_train: int) -> CriticConfig:
+        """The config with every ``None`` setting fixed for a training split of ``n_train``.
+
+        hidden (not for ``critic="auto"``, whose candidates are resolved one by one): a joint
+        critic 32 wide (64 from 20,000 training pairs on; it is evaluated on all n^2 pairs, so
+        width costs n^2); a separable or local one 256 from 20,000 pairs on, else 128 (64 below
+        2,000): a smaller critic memorises a small sample more slowly. steps: with selection,
+        200 epochs capped to [2,000, 20,000] steps (early stopping ends most runs long before);
+        without, 2,000. eval_every: about two epochs, at least 25 steps.
+        """
+        per_epoch = max(1, n_train // self.batch_size)
+        hidden = self.hidden
+        if hidden is None and self.critic == "joint":
+            hidden = 64 if n_train >= 20_000 else 32
+        elif hidden is None and self.critic != "auto":
+            hidden = 256 if n_train >= 20_000 else (128 if n_train >= 2_000 else 64)
+        steps = self.steps
+        if steps is None:
+            steps = min(20_000, max(2_000, 200 * per_epoch)) if self.selects else 2_000
+        every = self.eval_every if self.eval_every is not None else max(25, 2 * per_epoch)
+        return replace(self, hidden=hidden, steps=steps, eval_every=every)
+
+
+# ----------------------------------------------------------------------------------------------
+# Splits and marginal transforms
+# ----------------------------------------------------------------------------------------------
+def split_indices(
+    n: int, cfg: CriticConfig, generator: torch.Generator
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Disjoint random (train, validation, held-out) index sets covering ``range(n)``; the
+    validation set is empty when ``cfg.validation_fraction == 0``. Raises ``ValueError`` when a
+    non-empty split cannot hold one batch of ``cfg.batch_size``."""
+    n_hold = int(round(cfg.holdout_fraction * n))
+    n_val = int(round(cfg.validation_fraction * n))
+    n_train = n - n_hold - n_val
+    sizes = {"training": n_train, "held-out": n_hold}
+    if cfg.selects:
+        sizes["validation"] = n_val
+    small = {k: v for k, v in sizes.items() if v < cfg.batch_size}
+    if small:
+        raise ValueError(
+            f"batch_size={cfg.batch_size} must fit in every split of the {n} samples, got "
+            + ", ".join(f"{k} {v}" for k, v in sizes.items())
+            + "; lower batch_size or change validation_fraction / holdout_fraction"
+        )
+    order = torch.randperm(n, generator=generator)
+    return order[:n_train], order[n_train : n_train + n_val], order[n_train + n_val :]
+
+
+class MarginalTransform:
+    """A strictly increasing map of every coordinate, fitted on one sample (see the module
+    docstring): ``"rank"`` (empirical CDF, then the normal quantile), ``"standardize"``
+    (affine) or ``"none"``. Input (n, ...) is flattened to (n, D) coordinates and the output
+    has the input's shape; MI between two transformed variables equals MI between the raw ones.
+    """
+
+    def __init__(self, kind: str, fit_on: Tensor) -> None:
+        self.kind = check_choice("preprocess", kind, PREPROCESS)
+        flat = fit_on.detach().flatten(1).double()
+        if kind == "standardize":
+            self.mean = flat.mean(0)
+            sd = flat.std(0)
+            self.scale = torch.where(sd > 0, sd, torch.ones_like(sd))
+        elif kind == "rank":
+            n = flat.shape[0]
+            self.sorted = flat.T.contiguous().sort(-1).values  # (D, n)
+            below = torch.searchsorted(self.sorted, self.sorted, right=False)
+            upto = torch.searchsorted(self.sorted, self.sorted, right=True)
+            mid = (below + upto).double() / 2.0  # mid-rank of each training value, in [0.5, n)
+            normal = torch.distributions.Normal(0.0, 1.0)
+            self.knots = normal.icdf(mid / n)  # (D, n), ties share one value
+            q1, q3 = flat.quantile(0.25, 0), flat.quantile(0.75, 0)
+            iqr = (q3 - q1) / 1.349
+            sd = flat.std(0)
+            scale = torch.where(iqr > 0, iqr, torch.where(sd > 0, sd, torch.ones_like(sd)))
+            self.tail = scale  # x-units per log-unit beyond the training range
+
+    def __call__(self, x: Tensor) -> Tensor:
+        if self.kind == "none":
+            return x
+        flat = x.flatten(1)
+        dtype = x.dtype
+        v = flat.double()
+        if self.kind == "standardize":
+            out = (v - self.mean.to(v.device)) / self.scale.to(v.device)
+            return out.to(dtype).reshape(x.shape)
+        s, k, tail = (t.to(v.device) for t in (self.sorted, self.knots, self.tail))
+        n = s.shape[1]
+        vt = v.T.contiguous()  # (D, m)
+        lo = torch.searchsorted(s, vt, right=True) - 1  # last training value <= v
+        hi = torch.searchsorted(s, vt, right=False)  # first training value >= v
+        lo_c, hi_c = lo.clamp(0, n - 1), hi.clamp(0, n - 1)
+        s_lo, s_hi = s.gather(1, lo_c), s.gather(1, hi_c)
+        k_lo, k_hi = k.gather(1, lo_c), k.gather(1, hi_c)
+        gap = s_hi - s_lo
+        t = torch.where(gap > 0, (vt - s_lo) / torch.where(gap > 0, gap, 1.0), 0.0)
+        inside = k_lo + t * (k_hi - k_lo)
+        t_ = tail[:, None]
+        below = k[:, :1] - torch.log1p((s[:, :1] - vt).clamp_min(0) / t_)
+        above = k[:, -1:] + torch.log1p((vt - s[:, -1:]).clamp_min(0) / t_)
+        out = torch.where(lo < 0, below, torch.where(hi >= n, above, inside))
+        return out.T.to(dtype).reshape(x.shape)
+
+
+# ----------------------------------------------------------------------------------------------
+# The critic factory
+# ----------------------------------------------------------------------------------------------
+def make_critic(cfg: CriticConfig, x_example: Tensor, y_example: Tensor, seed: int) -> nn.Module:
+    """A new critic of ``cfg.critic`` for pairs shaped like ``x_example`` and ``y_example``
+    (each (n, ...), n >= 1), initialised from ``seed`` without touching the global RNG.
+    ``cfg.hidden`` must be resolved (see :meth:`CriticConfig.resolved`)."""
+    if cfg.hidden is None:
+        raise ValueError("cfg.hidden must be set; call cfg.resolved(n_train) first")
+    x_dim, y_dim = x_example[0].numel(), y_example[0].numel()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        if cfg.critic == "separable":
+            return SeparableCritic(x_dim, y_dim, cfg.hidden, cfg.layers, cfg.embed_dim)
+        if cfg.critic == "joint":
+            return JointCritic(x_dim, y_dim, cfg.hidden, cfg.layers)
+        channels = 1 if x_example.ndim == 3 else x_example.shape[1]
+        return LocalDIMCritic(channels, y_dim, units=cfg.hidden, norm=cfg.norm)
+
+
+# ----------------------------------------------------------------------------------------------
+# The loop
+# ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class FitResult:
+    """What :func:`fit_critic` did (values in nats).
+
+    train_curve: read-out on each training batch, (steps run,). eval_steps / val_curve /
+    eval_train_curve: at each evaluation, the step count, the validation read-out and the
+    read-out of an equally large fixed subset of the training split (empty without selection).
+    best_step / best_value: steps taken by the state that was kept, and its validation read-out
+    (``-inf`` without selection). heldout_values: read-out of that state
+    per held-out batch. diverged / diverged_at / reason: as :class:`~robustrep_lite.mi.MIEstimate`.
+    """
+
+    train_curve: np.ndarray
+    eval_steps: np.ndarray
+    val_curve: np.ndarray
+    eval_train_curve: np.ndarray
+    best_step: int
+    best_value: float
+    heldout_values: np.ndarray
+    diverged: bool
+    diverged_at: int | None
+    reason: str
+    critic: nn.Module = field(repr=False, compare=False)
+
+
+ScoreFn = Callable[[nn.Module, Tensor], "Tensor | ScoreParts"]
+
+
+def _evaluate(critic: nn.Module, scores: ScoreFn, idx: Tensor, cfg: CriticConfig) -> np.ndarray:
+    """Read-out per full batch of ``idx`` (in order), critic in eval mode, no gradient."""
+    values = []
+    critic.eval()
+    with torch.no_grad():
+        for start in range(0, idx.shape[0] - cfg.batch_size + 1, cfg.batch_size):
+            s = scores(critic, idx[start : start + cfg.batch_size])
+            values.append(float(readout(cfg.readout(), s, clip=cfg.clip)))
+    return np.asarray(values, dtype=float)
+
+
+def _detach(s: Tensor | ScoreParts) -> Tensor | ScoreParts:
+    if isinstance(s, Tensor):
+        return s.detach()
+    return ScoreParts(s.joint.detach(), s.marginal.detach(), s.count, None)
+
+
+def fit_critic(
+    critic: nn.Module,
+    scores: ScoreFn,
+    splits: tuple[Tensor, Tensor, Tensor],
+    cfg: CriticConfig,
+    generator: torch.Generator,
+    *,
+    progress: bool = False,
+    desc: str = "MI",
+) -> FitResult:
+    """Train ``critic`` (in place) with ``cfg.train_estimator`` on batches of the training split,
+    select its state on the validation split and read the kept state out on the held-out split.
+
+    scores(critic, idx) -> score matrix (or :class:`ScoreParts`) of the pairs with indices idx.
+    splits: (train, validation, held-out) indices, disjoint (:func:`split_indices`); the
+    held-out indices are used only after training and selection have ended. cfg: resolved
+    (:meth:`CriticConfig.resolved`). generator: draws the training batches.
+    Divergence never raises: the result says where and why and carries no held-out values.
+    """
+    train_idx, val_idx, hold_idx = splits
+    if cfg.steps is None or cfg.eval_every is None:
+        raise ValueError("cfg must be resolved (cfg.resolved(n_train)) before fitting")
+    selects = cfg.selects and val_idx.numel() >= cfg.batch_size
+    if cfg.weight_decay > 0:
+        opt = torch.optim.AdamW(critic.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    else:
+        opt = torch.optim.Adam(critic.parameters(), lr=cfg.lr)
+    # the training subset evaluated beside the validation split: same size, fixed
+    train_probe = train_idx[: val_idx.numel()] if selects else train_idx[:0]
+    ema: Tensor | None = None
+    curve: list[float] = []
+    eval_steps: list[int] = []
+    val_curve: list[float] = []
+    eval_train: list[float] = []
+    best_value, best_step, best_state, waited = -math.inf, 0, None, 0
+    n_train = train_idx.shape[0]
+    reason, diverged_at = "", None
+    bar = tqdm(range(cfg.steps), disable=not progress, desc=desc, leave=False)
+    averaged = copy.deepcopy(critic) if cfg.weight_average > 0 else None
+    judged = averaged if averaged is not None else critic
+    critic.train()
+    for step in bar:
+        idx = train_idx[torch.randperm(n_train, generator=generator)[: cfg.batch_size]]
+        s = scores(critic, idx)
+        loss, ema = training_objective(
+            cfg.train_estimator, s, clip=cfg.clip, ema=ema, ema_rate=cfg.ema_rate
+        )
+        with torch.no_grad():
+            value = float(readout(cfg.readout(), _detach(s), clip=cfg.clip))
+        curve.append(value)
+        if not (math.isfinite(float(loss.detach())) and math.isfinite(value)):
+            reason, diverged_at = f"non-finite loss or estimate at step {step}", step
+            break
+        if abs(value) > cfg.max_estimate:
+            reason = f"|estimate| {value:.3g} > max_estimate at step {step}"
+            diverged_at = step
+            break
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if averaged is not None:
+            with torch.no_grad():
+                for pa, pc in zip(averaged.parameters(), critic.parameters(), strict=True):
+                    pa.lerp_(pc, 1.0 - cfg.weight_average)
+                for ba, bc in zip(averaged.buffers(), critic.buffers(), strict=True):
+                    ba.copy_(bc)
+        done = step + 1
+        if selects and (done % cfg.eval_every == 0 or done == cfg.steps):
+            val = _evaluate(judged, scores, val_idx, cfg)
+            tr = _evaluate(judged, scores, train_probe, cfg)
+            critic.train()
+            v = float(val.mean())
+            eval_steps.append(done)
+            val_curve.append(v)
+            eval_train.append(float(tr.mean()))
+            if math.isfinite(v) and v > best_value:
+                best_value, best_step, waited = v, done, 0
+                best_state = copy.deepcopy(judged.state_dict())
+            else:
+                waited += 1
+                if waited >= cfg.patience:
+                    break
+        if progress and step % 50 == 0:
+            bar.set_postfix(mi=f"{value:.3f}")
+    bar.close()
+
+    def result(held: np.ndarray, kept: int) -> FitResult:
+        critic.eval()
+        return FitResult(
+            np.asarray(curve, dtype=float),
+            np.asarray(eval_steps, dtype=int),
+            np.asarray(val_curve, dtype=float),
+            np.asarray(eval_train, dtype=float),
+            kept,
+            best_value,
+            held,
+            diverged_at is not None,
+            diverged_at,
+            reason,
+            critic,
+        )
+
+    if diverged_at is not None and not (selects and best_state is not None):
+        return result(np.empty(0), 0)
+    if diverged_at is not None:  # a validated state exists: training ends, the state stands
+        reason = f"training stopped: {reason}; the state kept was selected before it"
+        diverged_at = None
+    kept = len(curve)
+    if averaged is not None and not (selects and best_state is not None):
+        critic.load_state_dict(averaged.state_dict())
+    if selects and best_state is not None:
+        critic.load_state_dict(best_state)
+        kept = best_step
+    held = _evaluate(critic, scores, hold_idx, cfg)
+    if not np.all(np.isfinite(held)) or np.any(np.abs(held) > cfg.max_estimate):
+        diverged_at, reason = -1, "non-finite or exploding held-out estimate"
+    return result(held, kept)
