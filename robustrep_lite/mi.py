@@ -185,7 +185,8 @@ def estimate_mi(
     ``steps=500``); an unknown name is a ``ValueError`` listing the fields.
     critic_module: train this ``nn.Module`` (in place) instead of building one; it needs
     ``forward(x, y) -> (n, n) or (L, n, n)`` scores (and ``pair_scores`` for
-    ``negatives="shuffled"``); ``seed`` then does not set its initialisation.
+    ``negatives="shuffled"``); ``seed`` then does not set its initialisation. A module passed
+    as ``critic=`` is taken as ``critic_module``.
     seed: seeds the split, the batches and the critic initialisation (the global torch RNG is
     left untouched). progress: show a tqdm bar.
 
@@ -193,6 +194,8 @@ def estimate_mi(
     ``reason``. Raises ``ValueError`` naming the argument for different sample counts, NaN/inf
     in x or y, non-numeric input, an invalid setting, or a split too small for a batch.
     """
+    if isinstance(settings.get("critic"), nn.Module):
+        critic_module = settings.pop("critic")  # type: ignore[assignment]
     cfg = _config_from(config, settings)
     xt, yt = _as_tensor("x", x), _as_tensor("y", y)
     if xt.shape[0] != yt.shape[0]:

@@ -111,9 +111,13 @@ class CriticConfig:
     trains for exactly ``steps`` steps and its final state is read out (the infinite-data
     behaviour of the staircase and the sweep). eval_every: steps between validation read-outs
     (``None``: about two epochs, at least 25 steps). patience: evaluations without a new best
-    before stopping. weight_average: decay of an exponential moving average of the critic's
-    weights (Polyak averaging); when > 0 the averaged critic is the one evaluated, selected
-    and read out (0 = off). preprocess: one of :data:`PREPROCESS`, fitted on the training split.
+    before stopping. select_estimator: the bound the validation split is read with
+    (default :meth:`selection`: NWJ on T + 1 for JSD/SMILE critics, whose value for a fixed
+    critic is an unbiased sample mean, unlike the log-mean-exp of a DV-type read-out, which a
+    selection by maximum would favour when it errs upward). weight_average: decay of an
+    exponential moving average of the critic's weights (Polyak averaging); when > 0 the
+    averaged critic is the one evaluated, selected and read out (0 = off). preprocess: one of
+    :data:`PREPROCESS`, fitted on the training split.
     max_estimate: any |value| above it, or a non-finite loss, stops the run as diverged.
     """
 
@@ -136,6 +140,7 @@ class CriticConfig:
     eval_every: int | None = None
     patience: int = 10
     weight_average: float = 0.0
+    select_estimator: str | None = None
     preprocess: str = "rank"
     max_estimate: float = 100.0
 
@@ -148,6 +153,8 @@ class CriticConfig:
         check_choice("train_estimator", self.train_estimator, TRAIN_ESTIMATORS)
         if self.readout_estimator is not None:
             check_choice("readout_estimator", self.readout_estimator, READOUT_ESTIMATORS)
+        if self.select_estimator is not None:
+            check_choice("select_estimator", self.select_estimator, READOUT_ESTIMATORS)
         check_choice("norm", self.norm, NORMS)
         check_choice("negatives", self.negatives, NEGATIVES)
         check_choice("preprocess", self.preprocess, PREPROCESS)
@@ -183,6 +190,14 @@ class CriticConfig:
                 "validation_fraction + holdout_fraction must be < 1 (some samples must be left "
                 f"to train on), got {self.validation_fraction} + {self.holdout_fraction}"
             )
+
+    def selection(self) -> str:
+        """The bound the validation split is read with to select the critic state:
+        ``select_estimator``, or by default NWJ on T + 1 for a JSD- or SMILE-trained critic and
+        the read-out bound otherwise (see :func:`fit_critic`)."""
+        if self.select_estimator is not None:
+            return self.select_estimator
+        return "nwj_js" if self.train_estimator in ("jsd", "smile") else self.readout()
 
     def readout(self) -> str:
         """The read-out bound: ``readout_estimator`` or the objective's default."""
@@ -348,14 +363,17 @@ class FitResult:
 ScoreFn = Callable[[nn.Module, Tensor], "Tensor | ScoreParts"]
 
 
-def _evaluate(critic: nn.Module, scores: ScoreFn, idx: Tensor, cfg: CriticConfig) -> np.ndarray:
-    """Read-out per full batch of ``idx`` (in order), critic in eval mode, no gradient."""
+def _evaluate(
+    critic: nn.Module, scores: ScoreFn, idx: Tensor, cfg: CriticConfig, bound: str | None = None
+) -> np.ndarray:
+    """``bound`` (default the read-out) per full batch of ``idx`` (in order), critic in eval
+    mode, no gradient."""
     values = []
     critic.eval()
     with torch.no_grad():
         for start in range(0, idx.shape[0] - cfg.batch_size + 1, cfg.batch_size):
             s = scores(critic, idx[start : start + cfg.batch_size])
-            values.append(float(readout(cfg.readout(), s, clip=cfg.clip)))
+            values.append(float(readout(bound or cfg.readout(), s, clip=cfg.clip)))
     return np.asarray(values, dtype=float)
 
 
@@ -433,8 +451,8 @@ def fit_critic(
                     ba.copy_(bc)
         done = step + 1
         if selects and (done % cfg.eval_every == 0 or done == cfg.steps):
-            val = _evaluate(judged, scores, val_idx, cfg)
-            tr = _evaluate(judged, scores, train_probe, cfg)
+            val = _evaluate(judged, scores, val_idx, cfg, cfg.selection())
+            tr = _evaluate(judged, scores, train_probe, cfg, cfg.selection())
             critic.train()
             v = float(val.mean())
             eval_steps.append(done)

@@ -1,0 +1,248 @@
+"""Tests for robustrep_lite.mi_fit: the three-way split (no held-out pair is ever seen by
+training or selection), early stopping, the marginal transforms, the critic factory and
+CriticConfig's checks, through estimate_mi where that is what a user calls."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from robustrep_lite.mi import (
+    CriticConfig,
+    correlated_gaussians,
+    estimate_mi,
+    gaussian_mi,
+)
+from robustrep_lite.mi_critics import SeparableCritic
+from robustrep_lite.mi_fit import MarginalTransform, make_critic, split_indices
+
+FAST = dict(steps=300, eval_every=25, patience=4, progress=False)
+
+
+class _RecordingCritic(nn.Module):
+    """A separable critic on x[:, 1:] that records, for every forward call, the row ids held in
+    x[:, 0], whether it was in training mode, and a copy of its weights at that moment."""
+
+    def __init__(self, d: int) -> None:
+        super().__init__()
+        self.inner = SeparableCritic(d, d, hidden=32, layers=1, embed_dim=8)
+        self.calls: list[tuple[set[int], bool, torch.Tensor]] = []
+
+    def _weights(self) -> torch.Tensor:
+        return torch.cat([p.detach().flatten().clone() for p in self.inner.parameters()])
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        ids = {int(v) for v in x[:, 0].round().tolist()}
+        self.calls.append((ids, self.training, self._weights()))
+        return self.inner(x[:, 1:], y)
+
+
+@pytest.mark.parametrize("validation_fraction", [0.2, 0.0])
+def test_no_heldout_pair_is_seen_by_training_or_selection(validation_fraction):
+    n, d, seed = 1500, 2, 7
+    x, y = correlated_gaussians(n, d, 0.6, seed=1)
+    ids = torch.arange(n, dtype=torch.float32).unsqueeze(1)
+    critic = _RecordingCritic(d)
+    cfg = CriticConfig(
+        critic="separable", validation_fraction=validation_fraction, preprocess="none"
+    )
+    r = estimate_mi(
+        torch.cat([ids, x], 1), y, cfg, critic_module=critic, seed=seed, **{**FAST, "steps": 200}
+    )
+    assert not r.diverged
+    train, val, hold = split_indices(n, cfg, torch.Generator().manual_seed(seed))
+    train_s, val_s, hold_s = (set(t.tolist()) for t in (train, val, hold))
+    assert not (train_s & val_s) and not (train_s & hold_s) and not (val_s & hold_s)
+    assert len(train_s | val_s | hold_s) == n
+    assert r.sizes == (len(train_s), len(val_s), len(hold_s))
+    first_hold = next(i for i, (seen, _, _) in enumerate(critic.calls) if seen & hold_s)
+    before, after = critic.calls[:first_hold], critic.calls[first_hold:]
+    # before the held-out read-out: training batches from the training split only, evaluations
+    # from the validation split and the training probe only
+    for seen, training, _ in before:
+        assert seen <= (train_s if training else train_s | val_s)
+    assert any(seen & val_s for seen, _, _ in before) == (validation_fraction > 0)
+    # the held-out read-out: held-out rows only, in eval mode, with the final weights (nothing
+    # was trained or selected after it began)
+    final = critic._weights()
+    for seen, training, weights in after:
+        assert seen <= hold_s and not training
+        assert torch.equal(weights, final)
+    assert set().union(*(seen for seen, _, _ in after)) <= hold_s
+    assert len(after) == len(r.heldout_values) == len(hold_s) // 128
+
+
+def test_early_stopping_keeps_the_best_validated_state_and_stops():
+    # independent variables and a small sample: every gain on the training split is memorised
+    x, y = correlated_gaussians(1200, 5, 0.0, seed=2)
+    r = estimate_mi(x, y, critic="separable", hidden=256, lr=3e-3, seed=0, **FAST)
+    assert not r.diverged
+    assert len(r.train_curve) < 300  # patience ran out before the step budget
+    assert r.best_step in set(r.eval_steps.tolist())
+    i = list(r.eval_steps).index(r.best_step)
+    assert r.val_curve[i] == pytest.approx(r.val_curve.max())
+    # memorisation shows on the training probe, not on the validation split
+    assert r.eval_train_curve[-1] > r.val_curve[-1]
+    # with its defaults the estimator reads an honest value: near zero, not far below it
+    x, y = correlated_gaussians(3000, 5, 0.0, seed=2)
+    r = estimate_mi(x, y, seed=0, **{**FAST, "steps": 1000})
+    assert abs(r.estimate) < max(0.05, 3 * r.stderr)
+
+
+def test_without_selection_the_final_state_is_read_out():
+    x, y = correlated_gaussians(1000, 2, 0.5, seed=0)
+    r = estimate_mi(
+        x, y, critic="separable", validation_fraction=0.0, seed=0, **{**FAST, "steps": 40}
+    )
+    assert r.best_step == 40 and len(r.train_curve) == 40
+    assert r.eval_steps.size == 0 and r.sizes[1] == 0
+
+
+def test_auto_critic_keeps_the_family_with_the_best_validation_value():
+    x, y = correlated_gaussians(2000, 3, 0.6, seed=5)
+    r = estimate_mi(x, y, seed=0, **FAST)
+    assert set(r.candidates) == {"separable", "joint"}
+    assert r.config is not None and r.config.critic == max(r.candidates, key=r.candidates.get)
+    assert abs(r.estimate - gaussian_mi(3, 0.6)) < 0.15
+
+
+def test_rank_transform_is_strictly_increasing_and_preserves_mi_structure():
+    gen = torch.Generator().manual_seed(0)
+    fit = torch.distributions.StudentT(1.0).sample((2000, 3))
+    fit[:100, 0] = 0.0  # ties
+    t = MarginalTransform("rank", fit)
+    grid = torch.linspace(-1e6, 1e6, 20001).unsqueeze(1).repeat(1, 3)
+    z = t(grid)
+    assert torch.isfinite(z).all()
+    assert (z[1:] > z[:-1]).all()  # strictly increasing in every coordinate, tails included
+    zf = t(fit)
+    # the training sample comes out close to standard normal, however heavy its tails
+    assert zf.mean(0).abs().max() < 0.05 and (zf.std(0) - 1).abs().max() < 0.1
+    assert zf.abs().max() < 4.0
+    # beyond the training range the map grows only logarithmically
+    assert float(t(torch.full((1, 3), 1e12)).max()) < 40
+    del gen
+
+
+def test_standardize_and_none_transforms():
+    x = torch.randn(500, 4) * torch.tensor([1.0, 10.0, 0.1, 0.0]) + 3.0
+    z = MarginalTransform("standardize", x)(x)
+    assert torch.allclose(z[:, :3].mean(0), torch.zeros(3), atol=1e-5)
+    assert torch.allclose(z[:, :3].std(0), torch.ones(3), atol=1e-4)
+    assert torch.equal(z[:, 3], torch.zeros(500))  # a constant coordinate is only centred
+    assert MarginalTransform("none", x)(x) is x
+
+
+def test_heavy_tails_need_the_rank_transform():
+    # Student-t with 1 degree of freedom sharing its scale between x and y: standardising
+    # cannot tame the tails; ranks can, and the estimate stays finite and positive
+    gen = torch.Generator().manual_seed(0)
+    n = 3000
+    scale = torch.distributions.Chi2(1.0).sample((n, 1)).rsqrt()
+    x = torch.randn(n, 2, generator=gen) * scale
+    y = (0.8 * x / scale + 0.6 * torch.randn(n, 2, generator=gen)) * scale
+    r = estimate_mi(x.numpy().astype(np.float64), y.numpy(), seed=0, **FAST)
+    assert not r.diverged and r.estimate > 0.1
+
+
+def test_numpy_float64_and_lists_are_accepted():
+    x, y = correlated_gaussians(800, 2, 0.5, seed=0)
+    a = estimate_mi(x.double().numpy(), y.tolist(), seed=0, **{**FAST, "steps": 30})
+    b = estimate_mi(x, y, seed=0, **{**FAST, "steps": 30})
+    assert a.estimate == pytest.approx(b.estimate, abs=1e-6)
+    with pytest.raises(ValueError, match="^x must be a numeric array"):
+        estimate_mi([["a", "b"]] * 800, y, progress=False)
+
+
+def test_make_critic_is_seeded_and_leaves_the_global_rng_alone():
+    cfg = CriticConfig(critic="joint").resolved(3000)
+    assert cfg.hidden == 32 and cfg.steps is not None and cfg.eval_every is not None
+    x = torch.zeros(2, 3)
+    torch.manual_seed(1)
+    before = torch.rand(1)
+    torch.manual_seed(1)
+    a, b = make_critic(cfg, x, x, seed=4), make_critic(cfg, x, x, seed=4)
+    assert torch.equal(torch.rand(1), before)
+    for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
+        assert torch.equal(pa, pb)
+    with pytest.raises(ValueError, match="resolved"):
+        make_critic(CriticConfig(critic="separable"), x, x, seed=0)
+
+
+def test_resolved_adapts_to_the_sample():
+    small, large = (
+        CriticConfig(critic="separable").resolved(1000),
+        CriticConfig(critic="separable").resolved(50_000),
+    )
+    assert small.hidden == 64 and large.hidden == 256
+    assert small.steps == 2000 and large.steps == 20_000
+    assert CriticConfig(validation_fraction=0.0, critic="joint").resolved(10**6).steps == 2000
+    assert CriticConfig(hidden=7, steps=9, critic="joint").resolved(10).hidden == 7
+
+
+def test_selection_bound_defaults():
+    assert CriticConfig().selection() == "nwj_js"  # SMILE: unbiased NWJ on T + 1
+    assert CriticConfig(train_estimator="dv").selection() == "dv"
+    assert CriticConfig(select_estimator="infonce").selection() == "infonce"
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(critic="bilinear"), r"critic must be one of"),
+        (dict(preprocess="quantile"), r"preprocess must be one of"),
+        (dict(validation_fraction=0.5, holdout_fraction=0.5), "validation_fraction"),
+        (dict(validation_fraction=-0.1), "validation_fraction"),
+        (dict(holdout_fraction=0.0), "holdout_fraction"),
+        (dict(patience=0), "patience"),
+        (dict(eval_every=0), "eval_every"),
+        (dict(weight_decay=-1.0), "weight_decay"),
+        (dict(weight_average=1.0), "weight_average"),
+        (dict(hidden=0), "hidden"),
+        (dict(lr=math.nan), "lr"),
+        (dict(critic="auto", validation_fraction=0.0), "validation"),
+        (dict(select_estimator="kl"), "select_estimator"),
+    ],
+)
+def test_critic_config_rejects_bad_settings(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        CriticConfig(**kwargs)
+
+
+def test_unknown_setting_names_the_fields():
+    x, y = correlated_gaussians(400, 2, 0.5, seed=0)
+    with pytest.raises(ValueError, match=r"unknown setting\(s\) \['epochs'\].*'batch_size'"):
+        estimate_mi(x, y, epochs=3, progress=False)
+
+
+def test_split_too_small_names_every_split():
+    x, y = correlated_gaussians(400, 2, 0.5, seed=0)
+    with pytest.raises(ValueError, match="training .*held-out .*validation"):
+        estimate_mi(x, y, batch_size=128, progress=False)
+
+
+def test_divergence_after_a_validated_state_keeps_that_state():
+    # a critic that behaves for its first training steps, then explodes: the state selected
+    # before the explosion is read out and the reason says training stopped
+    x, y = correlated_gaussians(1500, 2, 0.6, seed=0)
+
+    class _LateExplosion(SeparableCritic):
+        def __init__(self) -> None:
+            super().__init__(2, 2, hidden=32, layers=1, embed_dim=8)
+            self.train_calls = 0
+
+        def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+            s = super().forward(a, b)
+            if self.training:
+                self.train_calls += 1
+                if self.train_calls > 120:
+                    return s * 1e6
+            return s
+
+    r = estimate_mi(x, y, critic=_LateExplosion(), preprocess="none", seed=0, **FAST)
+    assert not r.diverged and math.isfinite(r.estimate)
+    assert "training stopped" in r.reason and r.best_step <= 120
