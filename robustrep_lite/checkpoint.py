@@ -68,6 +68,29 @@ def save_checkpoint(
     return path
 
 
+def _read(path: Path, map_location: str | torch.device) -> dict[str, Any]:
+    """The checkpoint's payload, unpickled with ``weights_only=True``: tensors, numbers,
+    strings and containers only, so a crafted file cannot run code. Any failure (a file that is
+    truncated, empty, not a checkpoint, or holds other objects) is one ``ValueError`` naming
+    the file."""
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as error:  # noqa: BLE001 - every unreadable file gets the same answer
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ValueError(
+            f"checkpoint {path} cannot be read as a weights-only checkpoint ({first[:200]}); "
+            "it is corrupt, truncated or not one of this library's checkpoints: delete it (the "
+            "run then starts afresh) or point the run at another checkpoint path"
+        ) from None
+    keys = {"step", "modules", "optimizers", "extra", "settings", "rng"}
+    if not isinstance(payload, dict) or not keys <= set(payload):
+        raise ValueError(
+            f"checkpoint {path} is not one of this library's checkpoints (expected the keys "
+            f"{sorted(keys)}); delete it or point the run at another checkpoint path"
+        )
+    return payload
+
+
 def load_checkpoint(
     path: str | os.PathLike[str] | None,
     *,
@@ -80,13 +103,15 @@ def load_checkpoint(
     ``optimizers`` (and the global RNG states); returns ``{"step": ..., "extra": ...}``, or
     ``None`` if ``path`` is ``None`` or does not exist (a fresh start).
 
-    Raises ``ValueError`` if the checkpoint names modules or optimisers other than those given,
-    or if ``settings`` is given and differs from the settings the checkpoint was written with
-    (naming each difference). A checkpoint written without settings is not checked.
+    The file is read with ``torch.load(weights_only=True)``: loading never executes code from
+    it. Raises ``ValueError`` naming the file if it cannot be read that way (corrupt,
+    truncated, empty, foreign or crafted), if the checkpoint names modules or optimisers other
+    than those given, or if ``settings`` is given and differs from the settings the checkpoint
+    was written with (naming each difference). A checkpoint written without settings is not checked.
     """
     if path is None or not Path(path).exists():
         return None
-    payload = torch.load(Path(path), map_location=map_location, weights_only=False)
+    payload = _read(Path(path), map_location)
     saved = payload.get("settings")
     if settings is not None and saved is not None and saved != settings:
         keys = sorted(set(saved) | set(settings), key=str)

@@ -60,6 +60,8 @@ __all__ = [
     "NEGATIVES",
     "PREPROCESS",
     "CriticConfig",
+    "make_critic",
+    "split_indices",
     "READOUT_ESTIMATORS",
     "TRAIN_ESTIMATORS",
     "JointCritic",
@@ -101,7 +103,8 @@ class MIEstimate:
     which step (0-based; ``-1`` = at the held-out read-out) and why the run was stopped.
     eval_steps / val_curve / eval_train_curve: the validation read-out (and that of an equally
     large fixed training subset) every ``config.eval_every`` steps; best_step: the steps of the
-    critic state kept. sizes: pairs in the (train, validation, held-out) splits.
+    critic state kept. heldout_curve: the held-out read-out at each evaluation, only with
+    ``trace_heldout``. sizes: pairs in the (train, validation, held-out) splits.
     config: the resolved :class:`~robustrep_lite.mi_fit.CriticConfig`.
     critic: the trained critic, in eval mode. transform_x / transform_y: the marginal maps
     the critic reads its inputs through (fitted on the training split). candidates: the
@@ -121,6 +124,7 @@ class MIEstimate:
     eval_steps: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=int), repr=False)
     val_curve: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
     eval_train_curve: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
+    heldout_curve: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
     best_step: int = 0
     sizes: tuple[int, int, int] = (0, 0, 0)
     config: CriticConfig | None = field(default=None, repr=False, compare=False)
@@ -169,6 +173,7 @@ def estimate_mi(
     seed: int = 0,
     device: str | torch.device = "cpu",
     progress: bool = True,
+    trace_heldout: bool = False,
     **settings: object,
 ) -> MIEstimate:
     """Estimate I(X; Y) in nats: train a critic on one split, keep the state that reads highest
@@ -188,7 +193,9 @@ def estimate_mi(
     ``negatives="shuffled"``); ``seed`` then does not set its initialisation. A module passed
     as ``critic=`` is taken as ``critic_module``.
     seed: seeds the split, the batches and the critic initialisation (the global torch RNG is
-    left untouched). progress: show a tqdm bar.
+    left untouched). progress: show a tqdm bar. trace_heldout: also record the held-out read-out
+    at every evaluation (``heldout_curve``; a diagnostic for showing overfitting, never used
+    for selection).
 
     Divergence never raises: the result has ``diverged=True``, ``estimate=nan`` and the
     ``reason``. Raises ``ValueError`` naming the argument for different sample counts, NaN/inf
@@ -227,7 +234,14 @@ def estimate_mi(
         desc = f"MI {kind} {cfg.train_estimator}->{cfg.readout()}"
         fits[kind] = (
             fit_critic(
-                net.to(device), scores, splits, kind_cfg, batches, progress=progress, desc=desc
+                net.to(device),
+                scores,
+                splits,
+                kind_cfg,
+                batches,
+                progress=progress,
+                desc=desc,
+                trace_heldout=trace_heldout,
             ),
             kind_cfg,
         )
@@ -254,6 +268,7 @@ def estimate_mi(
         fit.eval_steps,
         fit.val_curve,
         fit.eval_train_curve,
+        fit.heldout_curve,
         fit.best_step,
         tuple(int(s.numel()) for s in splits),  # type: ignore[arg-type]
         cfg,

@@ -341,7 +341,9 @@ class FitResult:
 
     train_curve: read-out on each training batch, (steps run,). eval_steps / val_curve /
     eval_train_curve: at each evaluation, the step count, the validation read-out and the
-    read-out of an equally large fixed subset of the training split (empty without selection).
+    read-out of an equally large fixed subset of the training split (empty without selection);
+    the state is selected on the validation split's ``cfg.selection()`` bound.
+    heldout_curve: the held-out read-out at each evaluation (only with ``trace_heldout``).
     best_step / best_value: steps taken by the state that was kept, and its validation read-out
     (``-inf`` without selection). heldout_values: read-out of that state
     per held-out batch. diverged / diverged_at / reason: as :class:`~robustrep_lite.mi.MIEstimate`.
@@ -351,6 +353,7 @@ class FitResult:
     eval_steps: np.ndarray
     val_curve: np.ndarray
     eval_train_curve: np.ndarray
+    heldout_curve: np.ndarray
     best_step: int
     best_value: float
     heldout_values: np.ndarray
@@ -364,17 +367,22 @@ ScoreFn = Callable[[nn.Module, Tensor], "Tensor | ScoreParts"]
 
 
 def _evaluate(
-    critic: nn.Module, scores: ScoreFn, idx: Tensor, cfg: CriticConfig, bound: str | None = None
+    critic: nn.Module,
+    scores: ScoreFn,
+    idx: Tensor,
+    cfg: CriticConfig,
+    bounds: tuple[str, ...] | None = None,
 ) -> np.ndarray:
-    """``bound`` (default the read-out) per full batch of ``idx`` (in order), critic in eval
-    mode, no gradient."""
+    """Each of ``bounds`` (default: the read-out alone) per full batch of ``idx`` (in order),
+    from one pass of the critic in eval mode with no gradient; shape (batches, len(bounds))."""
+    bounds = bounds or (cfg.readout(),)
     values = []
     critic.eval()
     with torch.no_grad():
         for start in range(0, idx.shape[0] - cfg.batch_size + 1, cfg.batch_size):
             s = scores(critic, idx[start : start + cfg.batch_size])
-            values.append(float(readout(bound or cfg.readout(), s, clip=cfg.clip)))
-    return np.asarray(values, dtype=float)
+            values.append([float(readout(b, s, clip=cfg.clip)) for b in bounds])
+    return np.asarray(values, dtype=float).reshape(-1, len(bounds))
 
 
 def _detach(s: Tensor | ScoreParts) -> Tensor | ScoreParts:
@@ -392,6 +400,7 @@ def fit_critic(
     *,
     progress: bool = False,
     desc: str = "MI",
+    trace_heldout: bool = False,
 ) -> FitResult:
     """Train ``critic`` (in place) with ``cfg.train_estimator`` on batches of the training split,
     select its state on the validation split and read the kept state out on the held-out split.
@@ -400,6 +409,9 @@ def fit_critic(
     splits: (train, validation, held-out) indices, disjoint (:func:`split_indices`); the
     held-out indices are used only after training and selection have ended. cfg: resolved
     (:meth:`CriticConfig.resolved`). generator: draws the training batches.
+    trace_heldout: a diagnostic for teaching: also read the held-out split at every
+    evaluation (``FitResult.heldout_curve``). It is never used for selection or stopping, but
+    a value chosen by looking at that curve would no longer be honest.
     Divergence never raises: the result says where and why and carries no held-out values.
     """
     train_idx, val_idx, hold_idx = splits
@@ -417,6 +429,7 @@ def fit_critic(
     eval_steps: list[int] = []
     val_curve: list[float] = []
     eval_train: list[float] = []
+    held_trace: list[float] = []
     best_value, best_step, best_state, waited = -math.inf, 0, None, 0
     n_train = train_idx.shape[0]
     reason, diverged_at = "", None
@@ -451,13 +464,15 @@ def fit_critic(
                     ba.copy_(bc)
         done = step + 1
         if selects and (done % cfg.eval_every == 0 or done == cfg.steps):
-            val = _evaluate(judged, scores, val_idx, cfg, cfg.selection())
-            tr = _evaluate(judged, scores, train_probe, cfg, cfg.selection())
+            bounds = (cfg.readout(), cfg.selection())
+            val = _evaluate(judged, scores, val_idx, cfg, bounds).mean(0)
+            eval_train.append(float(_evaluate(judged, scores, train_probe, cfg).mean()))
+            if trace_heldout:
+                held_trace.append(float(_evaluate(judged, scores, hold_idx, cfg).mean()))
             critic.train()
-            v = float(val.mean())
+            v = float(val[1])  # the selection bound
             eval_steps.append(done)
-            val_curve.append(v)
-            eval_train.append(float(tr.mean()))
+            val_curve.append(float(val[0]))
             if math.isfinite(v) and v > best_value:
                 best_value, best_step, waited = v, done, 0
                 best_state = copy.deepcopy(judged.state_dict())
@@ -476,6 +491,7 @@ def fit_critic(
             np.asarray(eval_steps, dtype=int),
             np.asarray(val_curve, dtype=float),
             np.asarray(eval_train, dtype=float),
+            np.asarray(held_trace, dtype=float),
             kept,
             best_value,
             held,
@@ -496,7 +512,7 @@ def fit_critic(
     if selects and best_state is not None:
         critic.load_state_dict(best_state)
         kept = best_step
-    held = _evaluate(critic, scores, hold_idx, cfg)
+    held = _evaluate(critic, scores, hold_idx, cfg)[:, 0]
     if not np.all(np.isfinite(held)) or np.any(np.abs(held) > cfg.max_estimate):
         diverged_at, reason = -1, "non-finite or exploding held-out estimate"
     return result(held, kept)

@@ -1,0 +1,210 @@
+"""Tables and figures of MI estimation at finite sample sizes, for Chapter 4: the benchmark of
+Czyz et al. (2023) as stored by ``bench/mi_bmi.py``, and the training curves of one critic fit
+(:func:`robustrep_lite.mi.estimate_mi` with ``trace_heldout=True``).
+
+The benchmark's target: a task is *met* when the mean estimate over seeds lies within
+max(10%, 0.05 nats) of the true MI (:func:`tolerance`).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+
+from robustrep_lite.mi import MIEstimate
+
+__all__ = [
+    "BMI_RESULT",
+    "bmi_figure",
+    "bmi_summary",
+    "bmi_summary_markdown",
+    "overfitting_figure",
+    "task_means",
+    "tolerance",
+]
+
+#: Where ``bench/mi_bmi.py`` stores its run (relative to the repository root).
+BMI_RESULT = "bench/results/mi_bmi.json"
+LABELS = {
+    "ours": "ours (default)",
+    "bmi-ksg": "bmi KSG",
+    "bmi-cca": "bmi CCA",
+    "bmi-mine": "bmi MINE",
+    "bmi-infonce": "bmi InfoNCE",
+    "bmi-nwj": "bmi NWJ",
+    "bmi-dv": "bmi DV",
+    "mist-smile": "torch-mist SMILE",
+    "mist-infonce": "torch-mist InfoNCE",
+}
+
+
+def tolerance(truth: float) -> float:
+    """Half-width of the benchmark's target around ``truth`` (nats): max(10%, 0.05)."""
+    if not math.isfinite(truth) or truth < 0:
+        raise ValueError(f"truth must be a finite MI >= 0, got {truth!r}")
+    return max(0.1 * truth, 0.05)
+
+
+def _values(task: dict[str, Any], name: str) -> np.ndarray:
+    return np.array(
+        [
+            math.nan if r["values"][name]["value"] is None else r["values"][name]["value"]
+            for r in task["runs"]
+            if name in r["values"]
+        ],
+        dtype=float,
+    )
+
+
+def task_means(record: dict[str, Any], name: str) -> dict[str, tuple[float, float]]:
+    """Per task: (mean, sd over seeds) of estimator ``name``; NaN where a seed gave none."""
+    if name not in record["estimators"]:
+        raise ValueError(f"name must be one of {record['estimators']!r}, got {name!r}")
+    out = {}
+    for tid, task in record["tasks"].items():
+        v = _values(task, name)
+        out[tid] = (float(v.mean()), float(v.std())) if v.size else (math.nan, math.nan)
+    return out
+
+
+def bmi_summary(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per estimator of a stored ``bench/mi_bmi.py`` record: tasks run and met, seeds more
+    than 2 standard errors below zero (a value below -0.05 where no error is reported),
+    non-finite seeds and mean / largest seconds per run, best first."""
+    rows = []
+    for name in record["estimators"]:
+        met = below = nonfinite = 0
+        walls: list[float] = []
+        tasks = 0
+        for task in record["tasks"].values():
+            runs = [r["values"][name] for r in task["runs"] if name in r["values"]]
+            if not runs:
+                continue
+            tasks += 1
+            v = _values(task, name)
+            nonfinite += int((~np.isfinite(v)).sum())
+            if np.all(np.isfinite(v)) and abs(v.mean() - task["truth"]) <= tolerance(task["truth"]):
+                met += 1
+            for run in runs:
+                value, se = run["value"], run.get("stderr")
+                floor = -2 * se if se is not None and math.isfinite(se) else -0.05
+                below += int(value is not None and value < floor)
+                walls.append(run["wall_s"])
+        rows.append(
+            {
+                "estimator": name,
+                "label": LABELS.get(name, name),
+                "tasks": tasks,
+                "met": met,
+                "below_zero": below,
+                "nonfinite": nonfinite,
+                "wall_s_mean": float(np.mean(walls)) if walls else math.nan,
+                "wall_s_max": float(np.max(walls)) if walls else math.nan,
+            }
+        )
+    return sorted(rows, key=lambda r: -r["met"])
+
+
+def bmi_summary_markdown(record: dict[str, Any]) -> str:
+    """:func:`bmi_summary` as a Markdown table (5 columns)."""
+    seeds = len(record["seeds"])
+    lines = [
+        "| estimator | tasks met | seeds > 2 s.e. below 0 | non-finite | s per run (mean / max) |",
+        "|---|---|---|---|---|",
+    ]
+    for r in bmi_summary(record):
+        lines.append(
+            f"| {r['label']} | {r['met']} of {r['tasks']} | {r['below_zero']} of "
+            f"{r['tasks'] * seeds} | {r['nonfinite']} | "
+            f"{r['wall_s_mean']:.1f} / {r['wall_s_max']:.1f} |"
+        )
+    return "\n".join(lines)
+
+
+def bmi_figure(record: dict[str, Any], names: list[str] | None = None) -> go.Figure:
+    """Mean estimate minus truth (nats) per task, one marker row per estimator, tasks sorted by
+    true MI; the grey band is the target, ±max(10%, 0.05 nats). Error bars: sd over seeds."""
+    names = names or list(record["estimators"])
+    tasks = sorted(record["tasks"], key=lambda t: (record["tasks"][t]["truth"], t))
+    truths = np.array([record["tasks"][t]["truth"] for t in tasks])
+    idx = np.arange(len(tasks))
+    fig = go.Figure()
+    band = np.array([tolerance(t) for t in truths])
+    fig.add_scatter(
+        x=np.concatenate([idx, idx[::-1]]),
+        y=np.concatenate([band, -band[::-1]]),
+        fill="toself",
+        fillcolor="rgba(120,120,120,0.18)",
+        line={"width": 0},
+        hoverinfo="skip",
+        name="target ±max(10%, 0.05)",
+    )
+    offsets = np.linspace(-0.3, 0.3, len(names)) if len(names) > 1 else [0.0]
+    for off, name in zip(offsets, names, strict=True):
+        means = task_means(record, name)
+        m = np.array([means[t][0] for t in tasks]) - truths
+        sd = np.array([means[t][1] for t in tasks])
+        fig.add_scatter(
+            x=idx + off,
+            y=np.clip(m, -1.0, 1.0),
+            error_y={"type": "data", "array": sd, "thickness": 1, "width": 0},
+            mode="markers",
+            marker={"size": 7, "symbol": "diamond" if name == "ours" else "circle"},
+            name=LABELS.get(name, name),
+            customdata=np.stack([truths, m + truths], 1),
+            text=tasks,
+            hovertemplate="%{text}<br>truth %{customdata[0]:.3f}, estimate "
+            "%{customdata[1]:.3f}<extra>" + LABELS.get(name, name) + "</extra>",
+        )
+    fig.update_layout(
+        height=560,
+        margin={"l": 60, "r": 20, "t": 40, "b": 230},
+        title=f"Benchmark of Czyż et al. at N = {record['n']}: estimate − truth per task "
+        f"(mean ± sd over {len(record['seeds'])} seeds; clipped to ±1 nat)",
+        legend={"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 0},
+        xaxis={
+            "tickmode": "array",
+            "tickvals": idx,
+            "ticktext": [f"{t} ({v:.2f})" for t, v in zip(tasks, truths, strict=True)],
+            "tickangle": -60,
+            "tickfont": {"size": 9},
+        },
+        yaxis={"title": "estimate − truth (nats)", "range": [-1.05, 1.05], "zeroline": True},
+    )
+    return fig
+
+
+def overfitting_figure(result: MIEstimate, truth: float | None = None) -> go.Figure:
+    """The read-out of one critic over training on a fixed training subset, the validation
+    split and the held-out split (``estimate_mi(..., trace_heldout=True)``), the state kept
+    (dotted line) and, if given, the true MI (dashed)."""
+    if result.eval_steps.size == 0 or result.heldout_curve.size == 0:
+        raise ValueError(
+            "result must come from estimate_mi(..., trace_heldout=True) with a validation split"
+        )
+    fig = go.Figure()
+    for name, curve in (
+        ("training subset", result.eval_train_curve),
+        ("validation split (selects)", result.val_curve),
+        ("held-out split (reports)", result.heldout_curve),
+    ):
+        fig.add_scatter(x=result.eval_steps, y=curve, mode="lines+markers", name=name)
+    fig.add_vline(x=result.best_step, line_dash="dot", annotation_text="state kept")
+    if truth is not None:
+        fig.add_hline(y=truth, line_dash="dash", annotation_text="true MI")
+    finite = np.concatenate([result.eval_train_curve, result.val_curve, result.heldout_curve])
+    finite = finite[np.isfinite(finite)]
+    low = max(float(finite.min()), -5.0) if finite.size else -1.0
+    high = float(finite.max()) if finite.size else 1.0
+    fig.update_layout(
+        height=420,
+        margin={"l": 60, "r": 20, "t": 60, "b": 50},
+        title=f"{result.readout_estimator} read-out of one critic during training (nats)",
+        xaxis={"title": "training steps"},
+        yaxis={"title": "read-out (nats)", "range": [low - 0.2, high + 0.2]},
+        legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0},
+    )
+    return fig

@@ -1,0 +1,97 @@
+"""Tests for robustrep_lite.mi_report: the benchmark summary against a hand-made record, and the
+figures' contents."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from robustrep_lite.mi import correlated_gaussians, estimate_mi
+from robustrep_lite.mi_report import (
+    bmi_figure,
+    bmi_summary,
+    bmi_summary_markdown,
+    overfitting_figure,
+    task_means,
+    tolerance,
+)
+
+
+def _run(value, wall=1.0, stderr=None):
+    return {"value": value, "stderr": stderr, "wall_s": wall}
+
+
+RECORD = {
+    "n": 5000,
+    "seeds": [0, 1],
+    "estimators": ["ours", "bmi-ksg"],
+    "tasks": {
+        # truth 1.0: tolerance 0.1
+        "a": {
+            "truth": 1.0,
+            "runs": [
+                {"seed": 0, "values": {"ours": _run(0.95, 2.0, 0.02), "bmi-ksg": _run(0.5)}},
+                {"seed": 1, "values": {"ours": _run(0.97, 4.0, 0.02), "bmi-ksg": _run(0.6)}},
+            ],
+        },
+        # truth 0.2: tolerance 0.05
+        "b": {
+            "truth": 0.2,
+            "runs": [
+                {"seed": 0, "values": {"ours": _run(-0.3, 1.0, 0.1), "bmi-ksg": _run(0.24)}},
+                {"seed": 1, "values": {"ours": _run(None, 1.0, None), "bmi-ksg": _run(-0.06)}},
+            ],
+        },
+    },
+}
+
+
+def test_tolerance():
+    assert tolerance(1.0) == pytest.approx(0.1) and tolerance(0.2) == 0.05
+    with pytest.raises(ValueError, match="truth"):
+        tolerance(-1.0)
+
+
+def test_summary_counts_by_hand():
+    rows = {r["estimator"]: r for r in bmi_summary(RECORD)}
+    # ours: task a mean 0.96 (met); task b has a missing value (not met, 1 non-finite);
+    # -0.3 < -2 * 0.1 counts as below zero
+    assert rows["ours"]["met"] == 1 and rows["ours"]["nonfinite"] == 1
+    assert rows["ours"]["below_zero"] == 1
+    assert rows["ours"]["wall_s_mean"] == pytest.approx(2.0) and rows["ours"]["wall_s_max"] == 4
+    # KSG: a mean 0.55 (not met); b mean 0.09 (|0.09 - 0.2| > 0.05, not met); -0.06 < -0.05
+    assert rows["bmi-ksg"]["met"] == 0 and rows["bmi-ksg"]["below_zero"] == 1
+    table = bmi_summary_markdown(RECORD)
+    assert table.splitlines()[2].startswith("| ours (default) | 1 of 2 | 1 of 4 | 1 |")
+
+
+def test_task_means_and_bad_name():
+    means = task_means(RECORD, "bmi-ksg")
+    assert means["a"][0] == pytest.approx(0.55) and means["a"][1] == pytest.approx(0.05)
+    assert math.isnan(task_means(RECORD, "ours")["b"][0])
+    with pytest.raises(ValueError, match="name must be one of"):
+        task_means(RECORD, "mine")
+
+
+def test_bmi_figure_rows_and_order():
+    fig = bmi_figure(RECORD)
+    assert [t.name for t in fig.data][1:] == ["ours (default)", "bmi KSG"]
+    ksg = fig.data[2]
+    # tasks sorted by truth: b (0.2) then a (1.0); y is mean - truth
+    assert list(fig.layout.xaxis.ticktext) == ["b (0.20)", "a (1.00)"]
+    assert ksg.y[0] == pytest.approx(0.09 - 0.2) and ksg.y[1] == pytest.approx(-0.45)
+
+
+def test_overfitting_figure_needs_traced_curves():
+    x, y = correlated_gaussians(1500, 2, 0.5, seed=0)
+    plain = estimate_mi(x, y, critic="separable", steps=100, eval_every=25, progress=False)
+    with pytest.raises(ValueError, match="trace_heldout"):
+        overfitting_figure(plain)
+    traced = estimate_mi(
+        x, y, critic="separable", steps=100, eval_every=25, progress=False, trace_heldout=True
+    )
+    # tracing the held-out split changes nothing that is selected or reported
+    assert traced.estimate == plain.estimate and traced.best_step == plain.best_step
+    fig = overfitting_figure(traced, truth=0.29)
+    assert len(fig.data) == 3 and len(fig.data[2].y) == len(traced.eval_steps)
