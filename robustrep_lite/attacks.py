@@ -102,8 +102,12 @@ def pgd(
         raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
     if x.ndim < 2:
         raise ValueError(f"x must be a batch of shape (N, ...), got shape {tuple(x.shape)}")
-    if box is not None and box[0] >= box[1]:
-        raise ValueError(f"box must be (low, high) with low < high, got {box!r}")
+    if box is not None and (
+        len(box) != 2
+        or not all(isinstance(b, (int, float)) and math.isfinite(b) for b in box)
+        or box[0] >= box[1]
+    ):
+        raise ValueError(f"box must be None or finite (low, high) with low < high, got {box!r}")
     x = x.detach()
     if init is not None:
         if init.shape != x.shape:
@@ -126,7 +130,8 @@ def pgd(
             raise ValueError(
                 f"objective must return shape () or ({x.shape[0]},), got {tuple(value.shape)}"
             )
-        (grad,) = torch.autograd.grad(value.sum(), delta)
+        # the last point needs no gradient: only its value counts
+        (grad,) = torch.autograd.grad(value.sum(), delta) if i < steps else (None,)
         value = value.detach()
         delta = delta.detach()
         if keep_best:

@@ -337,6 +337,13 @@ def linear_gaussian_mi(w: np.ndarray | Tensor, cov_x: np.ndarray | Tensor, sigma
     check_finite("cov_x", c64)
     if not isinstance(sigma, (int, float)) or not math.isfinite(sigma) or sigma <= 0:
         raise ValueError(f"sigma must be a finite number > 0, got {sigma!r}")
+    if not np.allclose(c64, c64.T, rtol=1e-10, atol=1e-12):
+        raise ValueError("cov_x must be symmetric")
+    eig = np.linalg.eigvalsh(c64)
+    if eig.min() < -1e-10 * max(1.0, float(np.abs(eig).max())):
+        raise ValueError(
+            f"cov_x must be positive semi-definite, got smallest eigenvalue {eig.min():.3g}"
+        )
     m = np.eye(w64.shape[0]) + w64 @ c64 @ w64.T / sigma**2
     sign, logdet = np.linalg.slogdet(m)
     if sign <= 0:

@@ -175,7 +175,8 @@ class CriticConfig:
         if not (isinstance(self.weight_average, (int, float)) and 0 <= self.weight_average < 1):
             raise ValueError(f"weight_average must be in [0, 1), got {self.weight_average!r}")
         _finite_positive("lr", self.lr)
-        _finite_positive("ema_rate", self.ema_rate)
+        if not (_finite_positive("ema_rate", self.ema_rate) <= 1.0):
+            raise ValueError(f"ema_rate must be in (0, 1], got {self.ema_rate!r}")
         _finite_positive("max_estimate", self.max_estimate)
         if not (isinstance(self.weight_decay, (int, float)) and 0 <= self.weight_decay < 1):
             raise ValueError(f"weight_decay must be in [0, 1), got {self.weight_decay!r}")

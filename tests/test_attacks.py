@@ -187,3 +187,25 @@ def test_pgd_agrees_with_torchattacks_within_one_point(digit_classifier) -> None
         assert accuracy(ours) < clean - 0.2  # the attack did something
     best = pgd(loss, x, eps=0.1, step_size=0.02, steps=10, random_start=False)
     assert accuracy(best) <= accuracy(ours) + 0.01
+
+
+@pytest.mark.parametrize("box", [(0.0, float("nan")), (float("-inf"), 1.0), (1.0, 0.0), (0.0,)])
+def test_pgd_rejects_a_bad_box(box):
+    x = torch.rand(4, 3)
+    with pytest.raises(ValueError, match="box must be None or finite"):
+        pgd(lambda v: v.sum(1), x, eps=0.1, step_size=0.05, steps=2, box=box)
+
+
+def test_pgd_last_point_costs_no_backward():
+    calls, backward = [], []
+    x = torch.rand(4, 3)
+
+    def objective(v: torch.Tensor) -> torch.Tensor:
+        calls.append(1)
+        v.register_hook(lambda g: backward.append(1))  # fires when a gradient reaches v
+        return v.sum(1)
+
+    out = pgd(objective, x, eps=0.1, step_size=0.05, steps=3, random_start=False)
+    assert len(calls) == 4  # the start and three steps are evaluated ...
+    assert len(backward) == 3  # ... but only the three that lead to a step are differentiated
+    assert torch.allclose(out, (x + 0.1).clamp(0, 1))  # sign steps to the ball's corner

@@ -206,6 +206,7 @@ def test_selection_bound_defaults():
         (dict(lr=math.nan), "lr"),
         (dict(critic="auto", validation_fraction=0.0), "validation"),
         (dict(select_estimator="kl"), "select_estimator"),
+        (dict(ema_rate=2.0), r"ema_rate must be in \(0, 1\]"),
     ],
 )
 def test_critic_config_rejects_bad_settings(kwargs, match):
@@ -246,3 +247,22 @@ def test_divergence_after_a_validated_state_keeps_that_state():
     r = estimate_mi(x, y, critic=_LateExplosion(), preprocess="none", seed=0, **FAST)
     assert not r.diverged and math.isfinite(r.estimate)
     assert "training stopped" in r.reason and r.best_step <= 120
+
+
+@pytest.mark.parametrize(
+    "cov,match",
+    [
+        (np.diag([-1.0, -1.0]), "positive semi-definite"),  # det > 0 in even dimension
+        (np.array([[1.0, 2.0], [0.0, 1.0]]), "symmetric"),
+        (np.diag([1.0, -1e-3]), "positive semi-definite"),
+    ],
+)
+def test_linear_gaussian_mi_rejects_bad_covariances(cov, match):
+    from robustrep_lite.mi import linear_gaussian_mi
+
+    with pytest.raises(ValueError, match=match):
+        linear_gaussian_mi(np.eye(2), cov, 1.0)
+    # a singular but valid covariance is fine
+    assert linear_gaussian_mi(np.eye(2), np.diag([1.0, 0.0]), 1.0) == pytest.approx(
+        0.5 * math.log(2.0)
+    )
