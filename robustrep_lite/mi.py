@@ -72,6 +72,7 @@ __all__ = [
     "correlated_gaussians",
     "dv_bound",
     "dv_bound_with_zeroed_diagonal",
+    "estimate_from_fit",
     "estimate_mi",
     "gaussian_mi",
     "infonce_bound",
@@ -131,6 +132,45 @@ class MIEstimate:
     transform_x: MarginalTransform | None = field(default=None, repr=False, compare=False)
     transform_y: MarginalTransform | None = field(default=None, repr=False, compare=False)
     candidates: dict[str, float] = field(default_factory=dict, repr=False, compare=False)
+
+
+def estimate_from_fit(
+    fit: FitResult,
+    cfg: CriticConfig,
+    sizes: tuple[int, int, int],
+    transforms: tuple[MarginalTransform | None, MarginalTransform | None] = (None, None),
+    candidates: dict[str, float] | None = None,
+) -> MIEstimate:
+    """The :class:`MIEstimate` of one :func:`~robustrep_lite.mi_fit.fit_critic` run: the mean
+    held-out read-out and its standard error over held-out batches (``nan`` if diverged)."""
+    held = fit.heldout_values
+    if fit.diverged:
+        est, se = math.nan, math.nan
+    else:
+        est = float(held.mean())
+        se = float(held.std(ddof=1) / math.sqrt(len(held))) if len(held) > 1 else math.nan
+    return MIEstimate(
+        est,
+        se,
+        fit.train_curve,
+        held,
+        cfg.train_estimator,
+        cfg.readout(),
+        fit.diverged,
+        fit.diverged_at,
+        fit.reason,
+        fit.critic,
+        fit.eval_steps,
+        fit.val_curve,
+        fit.eval_train_curve,
+        fit.heldout_curve,
+        fit.best_step,
+        sizes,
+        cfg,
+        transforms[0],
+        transforms[1],
+        candidates or {},
+    )
 
 
 def _as_tensor(name: str, value: object) -> Tensor:
@@ -248,32 +288,11 @@ def estimate_mi(
     usable = [k for k in kinds if not fits[k][0].diverged] or list(kinds)
     chosen = max(usable, key=lambda k: fits[k][0].best_value)
     fit, cfg = fits[chosen]
-    held = fit.heldout_values
-    if fit.diverged:
-        est, se = math.nan, math.nan
-    else:
-        est = float(held.mean())
-        se = float(held.std(ddof=1) / math.sqrt(len(held))) if len(held) > 1 else math.nan
-    return MIEstimate(
-        est,
-        se,
-        fit.train_curve,
-        held,
-        cfg.train_estimator,
-        cfg.readout(),
-        fit.diverged,
-        fit.diverged_at,
-        fit.reason,
-        fit.critic,
-        fit.eval_steps,
-        fit.val_curve,
-        fit.eval_train_curve,
-        fit.heldout_curve,
-        fit.best_step,
-        tuple(int(s.numel()) for s in splits),  # type: ignore[arg-type]
+    return estimate_from_fit(
+        fit,
         cfg,
-        tx,
-        ty,
+        tuple(int(s.numel()) for s in splits),  # type: ignore[arg-type]
+        (tx, ty),
         {k: f.best_value for k, (f, _) in fits.items()},
     )
 
