@@ -52,6 +52,7 @@ __all__ = [
     "MarginalTransform",
     "fit_critic",
     "make_critic",
+    "eval_batches",
     "split_indices",
 ]
 
@@ -367,6 +368,21 @@ class FitResult:
 ScoreFn = Callable[[nn.Module, Tensor], "Tensor | ScoreParts"]
 
 
+def eval_batches(idx: Tensor, batch_size: int) -> list[Tensor]:
+    """The read-out batches of a split, in order: full batches of ``batch_size`` (a remainder
+    smaller than a batch is left out), or, when the split holds fewer than two full batches,
+    two halves of it, so that every read-out has a standard error over at least two batches
+    (a split of fewer than 4 pairs is one batch). An empty split gives no batches."""
+    n = idx.shape[0]
+    if n == 0:
+        return []
+    if n < 4:  # halves would hold single pairs, which no bound can read
+        return [idx]
+    if n >= 2 * batch_size:
+        return [idx[s : s + batch_size] for s in range(0, n - batch_size + 1, batch_size)]
+    return list(torch.tensor_split(idx, 2))
+
+
 def _evaluate(
     critic: nn.Module,
     scores: ScoreFn,
@@ -380,8 +396,8 @@ def _evaluate(
     values = []
     critic.eval()
     with torch.no_grad():
-        for start in range(0, idx.shape[0] - cfg.batch_size + 1, cfg.batch_size):
-            s = scores(critic, idx[start : start + cfg.batch_size])
+        for batch in eval_batches(idx, cfg.batch_size):
+            s = scores(critic, batch)
             values.append([float(readout(b, s, clip=cfg.clip)) for b in bounds])
     return np.asarray(values, dtype=float).reshape(-1, len(bounds))
 

@@ -18,7 +18,7 @@ from robustrep_lite.mi import (
     gaussian_mi,
 )
 from robustrep_lite.mi_critics import SeparableCritic
-from robustrep_lite.mi_fit import MarginalTransform, make_critic, split_indices
+from robustrep_lite.mi_fit import MarginalTransform, eval_batches, make_critic, split_indices
 
 FAST = dict(steps=300, eval_every=25, patience=4, progress=False)
 
@@ -266,3 +266,17 @@ def test_linear_gaussian_mi_rejects_bad_covariances(cov, match):
     assert linear_gaussian_mi(np.eye(2), np.diag([1.0, 0.0]), 1.0) == pytest.approx(
         0.5 * math.log(2.0)
     )
+
+
+def test_eval_batches_give_a_standard_error_at_small_sizes():
+    idx = torch.arange(1000)
+    full = eval_batches(idx, 128)
+    assert [len(b) for b in full] == [128] * 7  # the remainder of 104 is left out, as before
+    assert torch.equal(torch.cat(full), idx[:896])
+    assert [len(b) for b in eval_batches(idx[:200], 128)] == [100, 100]  # two halves
+    assert [len(b) for b in eval_batches(idx[:3], 2)] == [3]
+    assert eval_batches(idx[:0], 8) == []
+    # N = 1,000 with the default 60/20/20 split: 200 held-out pairs, two read-out batches
+    x, y = correlated_gaussians(1000, 2, 0.5, seed=0)
+    r = estimate_mi(x, y, seed=0, **{**FAST, "steps": 50})
+    assert len(r.heldout_values) == 2 and math.isfinite(r.stderr)
