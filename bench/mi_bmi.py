@@ -55,6 +55,12 @@ import torch  # noqa: E402
 
 from robustrep_lite import __version__  # noqa: E402
 from robustrep_lite.mi import CriticConfig, estimate_mi, split_indices  # noqa: E402
+from robustrep_lite.mi_report import (  # noqa: E402
+    bmi_summary,
+    bmi_summary_markdown,
+    task_means,
+    tolerance,
+)
 from robustrep_lite.runtime import git_commit  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,11 +76,6 @@ OURS = {
 BMI = ("bmi-ksg", "bmi-cca", "bmi-mine", "bmi-infonce", "bmi-nwj", "bmi-dv")
 MIST = ("mist-smile", "mist-infonce")
 ESTIMATORS = (*OURS, *BMI, *MIST)
-
-
-def tolerance(truth: float) -> float:
-    """The target's half-width: max(10% of the truth, 0.05 nats)."""
-    return max(0.1 * truth, 0.05)
 
 
 def _bmi_estimator(name: str, seed: int):
@@ -144,38 +145,6 @@ def run_one(task_id: str, seed: int, names: list[str], n: int) -> dict[str, Any]
     return out
 
 
-def summarise(record: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Per estimator: tasks met, seeds more than 2 s.e. below zero, mean seconds per run."""
-    out: dict[str, dict[str, Any]] = {}
-    for name in record["estimators"]:
-        met, below, walls, diverged, tasks = 0, 0, [], 0, 0
-        for task in record["tasks"].values():
-            runs = [r for r in task["runs"] if name in r["values"]]
-            if not runs:
-                continue
-            tasks += 1
-            values = np.array([r["values"][name]["value"] for r in runs], dtype=float)
-            walls += [r["values"][name]["wall_s"] for r in runs]
-            diverged += int((~np.isfinite(values)).sum())
-            if np.all(np.isfinite(values)) and abs(values.mean() - task["truth"]) <= tolerance(
-                task["truth"]
-            ):
-                met += 1
-            for r in runs:
-                v, se = r["values"][name]["value"], r["values"][name]["stderr"]
-                floor = -2 * se if math.isfinite(se) else -0.05
-                below += int(math.isfinite(v) and v < floor)
-        out[name] = {
-            "tasks": tasks,
-            "met": met,
-            "below_zero": below,
-            "nonfinite": diverged,
-            "wall_s_mean": float(np.mean(walls)) if walls else math.nan,
-            "wall_s_max": float(np.max(walls)) if walls else math.nan,
-        }
-    return out
-
-
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     import bmi
 
@@ -234,7 +203,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             cells = "  ".join(f"{k}={v['value']:.3f}" for k, v in r["values"].items())
             print(f"{r['task']:48s} s{r['seed']} truth={task['truth']:.3f}  {cells}", flush=True)
             record["wall_s"] = time.perf_counter() - start
-            record["summary"] = summarise(record)
+            rows = bmi_summary(_finite_or_null(record))
+            record["summary"] = {row["estimator"]: row for row in rows}
             args.out.parent.mkdir(parents=True, exist_ok=True)
             args.out.write_text(json.dumps(_finite_or_null(record), indent=1, allow_nan=False))
     _print_summary(record)
@@ -263,23 +233,18 @@ def _version(name: str) -> str:
 
 
 def _print_summary(record: dict[str, Any]) -> None:
-    print("\nper task: mean +- sd over seeds (truth)")
-    names = record["estimators"]
+    clean = _finite_or_null(record)
+    print("\nper task: mean +- sd over seeds (truth); * = within max(10%, 0.05 nats)")
+    means = {name: task_means(clean, name) for name in record["estimators"]}
     for tid, task in record["tasks"].items():
         cells = []
-        for name in names:
-            v = np.array([r["values"][name]["value"] for r in task["runs"]], dtype=float)
-            ok = np.all(np.isfinite(v)) and abs(v.mean() - task["truth"]) <= tolerance(
-                task["truth"]
-            )
-            cells.append(f"{name}={v.mean():.3f}+-{v.std():.3f}{'*' if ok else ''}")
+        for name in record["estimators"]:
+            m, sd = means[name][tid]
+            ok = math.isfinite(m) and abs(m - task["truth"]) <= tolerance(task["truth"])
+            cells.append(f"{name}={m:.3f}+-{sd:.3f}{'*' if ok else ''}")
         print(f"{tid:48s} ({task['truth']:.3f})  " + "  ".join(cells))
-    print("\nestimator        met/tasks  >2se below 0  non-finite  s per run (mean, max)")
-    for name, s in record["summary"].items():
-        print(
-            f"{name:16s} {s['met']:3d}/{s['tasks']:<3d}    {s['below_zero']:5d}        "
-            f"{s['nonfinite']:5d}     {s['wall_s_mean']:6.1f} {s['wall_s_max']:6.1f}"
-        )
+    print()
+    print(bmi_summary_markdown(clean))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ test -x "$VENV/bin/python" || python3 -m venv "$VENV"
 "$VENV/bin/pip" install --quiet --disable-pip-version-check -c constraints.txt \
     torch "jax==0.4.30" "jaxlib==0.4.30" "equinox==0.11.4" "numpy<2" "optax<0.2" \
     "pandas<2" "pydantic<2" pyyaml scikit-learn "scipy<1.14" \
-    "tensorflow-probability==0.20.1" tqdm "torch-mist==0.2.17"
+    "tensorflow-probability==0.20.1" tqdm "torch-mist==0.2.17" plotly
 "$VENV/bin/pip" install --quiet --disable-pip-version-check --no-deps "benchmark-mi==0.1.3"
 "$VENV/bin/pip" install --quiet --disable-pip-version-check --no-deps -e .
 "$VENV/bin/python" -c "import bmi, torch_mist, robustrep_lite.mi; print('peers environment ready')"

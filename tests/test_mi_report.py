@@ -95,3 +95,20 @@ def test_overfitting_figure_needs_traced_curves():
     assert traced.estimate == plain.estimate and traced.best_step == plain.best_step
     fig = overfitting_figure(traced, truth=0.29)
     assert len(fig.data) == 3 and len(fig.data[2].y) == len(traced.eval_steps)
+
+
+def test_stored_benchmark_summary_matches_its_runs():
+    """The stored bench/results/mi_bmi.json: its summary block agrees with a recount of its
+    runs, every task holds every seed, and no value is NaN (strict JSON: missing is null)."""
+    from robustrep_lite.mi_report import BMI_RESULT
+    from robustrep_lite.results import load_stored
+
+    record = load_stored(BMI_RESULT)
+    seeds = set(record["seeds"])
+    for tid, task in record["tasks"].items():
+        assert {r["seed"] for r in task["runs"]} == seeds, tid
+    recount = {r["estimator"]: r for r in bmi_summary(record)}
+    for name, stored in record["summary"].items():
+        for key in ("tasks", "met", "below_zero", "nonfinite"):
+            assert recount[name][key] == stored[key], (name, key)
+        assert recount[name]["wall_s_mean"] == pytest.approx(stored["wall_s_mean"])
