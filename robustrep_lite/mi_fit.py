@@ -40,7 +40,7 @@ from robustrep_lite.mi_bounds import (
     training_objective,
 )
 from robustrep_lite.mi_critics import NORMS, JointCritic, LocalDIMCritic, SeparableCritic
-from robustrep_lite.validation import check_choice
+from robustrep_lite.validation import check_choice, check_int, check_positive
 
 __all__ = [
     "CRITICS",
@@ -72,23 +72,6 @@ DEFAULT_READOUT = {
     "jsd": "nwj_js",
     "smile": "smile",
 }
-
-
-def _int_at_least(name: str, value: object, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    return int(value)
-
-
-def _finite_positive(name: str, value: object) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float, np.floating, np.integer))
-        or not math.isfinite(float(value))
-        or value <= 0
-    ):
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return float(value)
 
 
 @dataclass(frozen=True)
@@ -165,20 +148,20 @@ class CriticConfig:
         ):
             raise ValueError("negatives='shuffled' cannot be used with infonce (needs all n^2)")
         if self.clip is not None and self.clip != math.inf:
-            _finite_positive("clip", self.clip)
+            check_positive("clip", self.clip)
         for name in ("hidden", "steps", "eval_every"):
             if getattr(self, name) is not None:
-                _int_at_least(name, getattr(self, name), 1)
-        _int_at_least("layers", self.layers, 1)
-        _int_at_least("embed_dim", self.embed_dim, 1)
-        _int_at_least("batch_size", self.batch_size, 2)
-        _int_at_least("patience", self.patience, 1)
+                check_int(name, getattr(self, name), 1)
+        check_int("layers", self.layers, 1)
+        check_int("embed_dim", self.embed_dim, 1)
+        check_int("batch_size", self.batch_size, 2)
+        check_int("patience", self.patience, 1)
         if not (isinstance(self.weight_average, (int, float)) and 0 <= self.weight_average < 1):
             raise ValueError(f"weight_average must be in [0, 1), got {self.weight_average!r}")
-        _finite_positive("lr", self.lr)
-        if not (_finite_positive("ema_rate", self.ema_rate) <= 1.0):
+        check_positive("lr", self.lr)
+        if not (check_positive("ema_rate", self.ema_rate) <= 1.0):
             raise ValueError(f"ema_rate must be in (0, 1], got {self.ema_rate!r}")
-        _finite_positive("max_estimate", self.max_estimate)
+        check_positive("max_estimate", self.max_estimate)
         if not (isinstance(self.weight_decay, (int, float)) and 0 <= self.weight_decay < 1):
             raise ValueError(f"weight_decay must be in [0, 1), got {self.weight_decay!r}")
         for name in ("validation_fraction", "holdout_fraction"):

@@ -3,6 +3,7 @@ the argument and the values it accepts (never a silent NaN or a wrong number).""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -38,3 +39,24 @@ def check_finite(name: str, value: Any) -> Any:
     if not ok:
         raise ValueError(f"{name} must contain only finite values (no NaN or inf)")
     return value
+
+
+def check_positive(name: str, value: Any) -> float:
+    """Return ``value`` as a float if it is a finite real number > 0 (NumPy scalars too, but not
+    a bool), else raise a ``ValueError`` naming ``name``."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float, np.integer, np.floating))
+        or not math.isfinite(float(value))
+        or value <= 0
+    ):
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return float(value)
+
+
+def check_int(name: str, value: Any, low: int) -> int:
+    """Return ``value`` as an int if it is an integer >= ``low`` (NumPy integers too, but not
+    a bool), else raise a ``ValueError`` naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    return int(value)
