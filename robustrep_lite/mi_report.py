@@ -18,10 +18,13 @@ from robustrep_lite.mi import MIEstimate
 
 __all__ = [
     "BMI_RESULT",
+    "GROUPS",
     "bmi_figure",
+    "bmi_group_errors",
     "bmi_summary",
     "bmi_summary_markdown",
     "overfitting_figure",
+    "task_group",
     "task_means",
     "tolerance",
 ]
@@ -121,6 +124,42 @@ def bmi_summary_markdown(record: dict[str, Any]) -> str:
             f"{r['tasks'] * seeds} | {r['nonfinite']} | "
             f"{r['wall_s_mean']:.1f} / {r['wall_s_max']:.1f} |"
         )
+    return "\n".join(lines)
+
+
+#: Task groups of :func:`bmi_group_errors`: heavy tails first, then by the larger dimension.
+GROUPS = ("1-2 dims", "3-5 dims", "25-50 dims", "Student-t")
+
+
+def task_group(task_id: str, dim_x: int, dim_y: int) -> str:
+    """The group of a benchmark task: ``"Student-t"`` (heavy tails, any transform) or its
+    larger dimension's band."""
+    if "student" in task_id:
+        return "Student-t"
+    d = max(dim_x, dim_y)
+    return "1-2 dims" if d <= 2 else ("3-5 dims" if d <= 5 else "25-50 dims")
+
+
+def bmi_group_errors(record: dict[str, Any]) -> str:
+    """Markdown table: per estimator and task group (:data:`GROUPS`), the mean over tasks of
+    (mean estimate - truth) in nats, and how many of the group's tasks met the target."""
+    groups: dict[str, list[str]] = {g: [] for g in GROUPS}
+    for tid, task in record["tasks"].items():
+        groups[task_group(tid, task["dim_x"], task["dim_y"])].append(tid)
+    head = " | ".join(f"{g} ({len(groups[g])})" for g in GROUPS)
+    lines = [f"| estimator | {head} |", "|---" * (len(GROUPS) + 1) + "|"]
+    for name in record["estimators"]:
+        means = task_means(record, name)
+        cells = []
+        for g in GROUPS:
+            errs = [means[t][0] - record["tasks"][t]["truth"] for t in groups[g]]
+            met = sum(
+                math.isfinite(e) and abs(e) <= tolerance(record["tasks"][t]["truth"])
+                for e, t in zip(errs, groups[g], strict=True)
+            )
+            mean = float(np.mean(errs)) if errs else math.nan
+            cells.append(f"{mean:+.2f} ({met} met)")
+        lines.append(f"| {LABELS.get(name, name)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

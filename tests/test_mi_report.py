@@ -10,9 +10,11 @@ import pytest
 from robustrep_lite.mi import correlated_gaussians, estimate_mi
 from robustrep_lite.mi_report import (
     bmi_figure,
+    bmi_group_errors,
     bmi_summary,
     bmi_summary_markdown,
     overfitting_figure,
+    task_group,
     task_means,
     tolerance,
 )
@@ -30,6 +32,8 @@ RECORD = {
         # truth 1.0: tolerance 0.1
         "a": {
             "truth": 1.0,
+            "dim_x": 25,
+            "dim_y": 25,
             "runs": [
                 {"seed": 0, "values": {"ours": _run(0.95, 2.0, 0.02), "bmi-ksg": _run(0.5)}},
                 {"seed": 1, "values": {"ours": _run(0.97, 4.0, 0.02), "bmi-ksg": _run(0.6)}},
@@ -38,6 +42,8 @@ RECORD = {
         # truth 0.2: tolerance 0.05
         "b": {
             "truth": 0.2,
+            "dim_x": 1,
+            "dim_y": 1,
             "runs": [
                 {"seed": 0, "values": {"ours": _run(-0.3, 1.0, 0.1), "bmi-ksg": _run(0.24)}},
                 {"seed": 1, "values": {"ours": _run(None, 1.0, None), "bmi-ksg": _run(-0.06)}},
@@ -112,3 +118,14 @@ def test_stored_benchmark_summary_matches_its_runs():
         for key in ("tasks", "met", "below_zero", "nonfinite"):
             assert recount[name][key] == stored[key], (name, key)
         assert recount[name]["wall_s_mean"] == pytest.approx(stored["wall_s_mean"])
+
+
+def test_task_groups_and_group_table():
+    assert task_group("asinh-student-identity-5-5-2", 5, 5) == "Student-t"
+    assert task_group("1v1-normal-0.75", 1, 1) == "1-2 dims"
+    assert task_group("multinormal-dense-5-5-0.5", 5, 5) == "3-5 dims"
+    assert task_group("multinormal-dense-50-50-0.5", 50, 50) == "25-50 dims"
+    lines = bmi_group_errors(RECORD).splitlines()
+    assert lines[0].startswith("| estimator | 1-2 dims (1) | 3-5 dims (0) | 25-50 dims (1)")
+    # KSG: task b (1 dim) error 0.09 - 0.2 = -0.11, not met; task a (25 dims) -0.45
+    assert lines[3] == "| bmi KSG | -0.11 (0 met) | +nan (0 met) | -0.45 (0 met) | +nan (0 met) |"
