@@ -199,11 +199,15 @@ def bmi_figure(record: dict[str, Any], names: list[str] | None = None) -> go.Fig
             "%{customdata[1]:.3f}<extra>" + LABELS.get(name, name) + "</extra>",
         )
     fig.update_layout(
-        height=560,
-        margin={"l": 60, "r": 20, "t": 40, "b": 230},
-        title=f"Benchmark of Czyż et al. at N = {record['n']}: estimate − truth per task "
-        f"(mean ± sd over {len(record['seeds'])} seeds; clipped to ±1 nat)",
-        legend={"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 0},
+        height=600,
+        margin={"l": 60, "r": 20, "t": 110, "b": 230},
+        title={
+            "text": f"Estimate − truth per task, N = {record['n']} "
+            f"(mean ± sd over {len(record['seeds'])} seeds)",
+            "y": 0.97,
+            "yanchor": "top",
+        },
+        legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0},
         xaxis={
             "tickmode": "array",
             "tickvals": idx,
@@ -211,7 +215,11 @@ def bmi_figure(record: dict[str, Any], names: list[str] | None = None) -> go.Fig
             "tickangle": -60,
             "tickfont": {"size": 9},
         },
-        yaxis={"title": "estimate − truth (nats)", "range": [-1.05, 1.05], "zeroline": True},
+        yaxis={
+            "title": "estimate − truth (nats, clipped to ±1)",
+            "range": [-1.05, 1.05],
+            "zeroline": True,
+        },
     )
     return fig
 
