@@ -6,8 +6,8 @@ Estimators (``--estimators``; default all):
 * ``ours``: :func:`robustrep_lite.mi.estimate_mi` with its defaults (60/20/20 split, rank
   transform, separable and joint critics selected on the validation split, early stopping);
   the value is read on the 1,000 held-out pairs that neither trained nor selected the critic.
-* ``ours-<objective>``: the same fitting with one objective and its own read-out
-  (dv, mine, nwj, infonce, jsd -> nwj_js, smile -> smile with tau = 5).
+* ``ours-<objective>``: the same fitting with another objective and its own read-out
+  (dv, mine -> dv, nwj, infonce, jsd -> nwj_js; ``ours`` itself is smile with tau = 5).
 * ``bmi-ksg``, ``bmi-cca``, ``bmi-mine``, ``bmi-infonce``, ``bmi-nwj``, ``bmi-dv``: the
   package's own estimators at their defaults (KSG with k = 10). Its neural estimators split
   the data 50/50 and report the *highest* test-split value seen during training, i.e. they
@@ -71,7 +71,6 @@ OURS = {
     "ours-nwj": {"train_estimator": "nwj"},
     "ours-infonce": {"train_estimator": "infonce"},
     "ours-jsd": {"train_estimator": "jsd"},
-    "ours-smile": {"train_estimator": "smile"},
 }
 BMI = ("bmi-ksg", "bmi-cca", "bmi-mine", "bmi-infonce", "bmi-nwj", "bmi-dv")
 MIST = ("mist-smile", "mist-infonce")
