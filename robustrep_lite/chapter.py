@@ -3,11 +3,12 @@ visible everywhere, and print a banner saying what produced the page's outputs."
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import torch
 
-from robustrep_lite.data import data_root
+from robustrep_lite.data import ENV_VAR as DATA_ENV_VAR
 from robustrep_lite.plots import setup_plotly
 from robustrep_lite.profiles import Profile, active_profile, profile_reason
 from robustrep_lite.runtime import default_device, provenance, seed_everything
@@ -24,10 +25,13 @@ class ChapterContext:
 
 
 def describe_data(profile: Profile) -> str:
-    """Where this profile's data comes from, in words (for banners and result files)."""
+    """Where this profile's data comes from, in words (for banners and result files). The folder
+    is named as ``$ROBUSTREP_DATA`` or the default cache folder, never as a path of the machine
+    that ran the chapter."""
     if profile.data_source == "embedded":
         return "embedded offline stand-ins (scikit-learn digits, generated colour patterns)"
-    return f"real data from {data_root()} (npz or torchvision; set ROBUSTREP_DATA)"
+    where = "$ROBUSTREP_DATA" if os.environ.get(DATA_ENV_VAR) else "~/.cache/robustrep_lite/data"
+    return f"real data from {where} (npz or torchvision; set ROBUSTREP_DATA)"
 
 
 def setup_chapter(seed: int = 0, profile: str | None = None) -> ChapterContext:

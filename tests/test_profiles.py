@@ -94,3 +94,15 @@ def test_git_commit_flags_changed_code_but_not_rewritten_outputs(tmp_path: Path)
     assert git_commit(here) == clean
     (tmp_path / "bench/run.py").write_text("1\n")  # code outside the package changed
     assert git_commit(here) == clean + "+modified"
+
+
+def test_banner_names_the_data_folder_without_a_machine_path(monkeypatch) -> None:
+    from robustrep_lite.chapter import describe_data
+
+    cpu = profiles.active_profile("cpu")
+    monkeypatch.setenv("ROBUSTREP_DATA", "/some/machine/folder")
+    text = describe_data(cpu)
+    assert "$ROBUSTREP_DATA" in text and "/some/machine" not in text
+    monkeypatch.delenv("ROBUSTREP_DATA")
+    assert "~/.cache/robustrep_lite/data" in describe_data(cpu)
+    assert str(Path.home()) not in describe_data(cpu)
