@@ -487,18 +487,18 @@ def fit_critic(
     def result(held: np.ndarray, kept: int) -> FitResult:
         critic.eval()
         return FitResult(
-            np.asarray(curve, dtype=float),
-            np.asarray(eval_steps, dtype=int),
-            np.asarray(val_curve, dtype=float),
-            np.asarray(eval_train, dtype=float),
-            np.asarray(held_trace, dtype=float),
-            kept,
-            best_value,
-            held,
-            diverged_at is not None,
-            diverged_at,
-            reason,
-            critic,
+            train_curve=np.asarray(curve, dtype=float),
+            eval_steps=np.asarray(eval_steps, dtype=int),
+            val_curve=np.asarray(val_curve, dtype=float),
+            eval_train_curve=np.asarray(eval_train, dtype=float),
+            heldout_curve=np.asarray(held_trace, dtype=float),
+            best_step=kept,
+            best_value=best_value,
+            heldout_values=held,
+            diverged=diverged_at is not None,
+            diverged_at=diverged_at,
+            reason=reason,
+            critic=critic,
         )
 
     if diverged_at is not None and not (selects and best_state is not None):
