@@ -19,7 +19,9 @@ The data root is the ``root`` argument, else ``$ROBUSTREP_DATA``, else
 
 from __future__ import annotations
 
+import io
 import os
+import zipfile
 from pathlib import Path
 from typing import NamedTuple
 
@@ -39,8 +41,16 @@ NPZ_CANDIDATES = {
     "mnist": ("mnist.npz",),
     "fashion_mnist": ("fashion_mnist.npz",),
     "svhn": ("svhn.npz",),
-    "cifar10": ("cifar10.npz", "cifar10_jpeg.npz", "cifar10_exact_subset.npz"),
+    "cifar10": (
+        "cifar10.npz",
+        "cifar10_jpeg.npz",
+        "cifar10_jpeg_webp.npz",
+        "cifar10_exact_subset.npz",
+    ),
 }
+# The compact layout: every image one lossless WebP, all of a split's bytes concatenated, image i
+# being ``{split}_webp[offsets[i]:offsets[i + 1]]`` (decoded bit-exactly by torchvision).
+WEBP_KEYS = ("train_webp", "train_offsets", "y_train", "test_webp", "test_offsets", "y_test")
 # What torchvision keeps (or downloads) under the root, for error messages.
 TORCHVISION_FILES = {
     "mnist": "MNIST/raw/ (train-images-idx3-ubyte.gz and the three other official files)",
@@ -113,15 +123,40 @@ def load_dataset(
 
 
 def load_npz(path: str | os.PathLike[str]) -> Splits:
-    """Read a ``.npz`` holding ``x_train``, ``y_train``, ``x_test``, ``y_test``."""
+    """Read a ``.npz`` holding ``x_train``, ``y_train``, ``x_test``, ``y_test``, or the compact
+    WebP layout (:data:`WEBP_KEYS`: each image a lossless WebP, decoded bit-exactly).
+
+    A missing file is a :class:`DataNotFoundError`; a file that is not a readable archive (empty,
+    truncated, random bytes, pickled objects) or lacks the arrays is a ``ValueError`` naming it.
+    The description names the file, not the folder (that is ``$ROBUSTREP_DATA``'s business).
+    """
     path = Path(path)
     if not path.is_file():
         raise DataNotFoundError(f"npz file {path} does not exist")
-    with np.load(path, allow_pickle=False) as archive:
-        missing = [key for key in NPZ_KEYS if key not in archive.files]
-        if missing:
-            raise ValueError(f"{path} lacks the arrays {missing}; it must hold {list(NPZ_KEYS)}")
-        arrays = {key: archive[key] for key in NPZ_KEYS}
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            files = set(archive.files)
+            if set(NPZ_KEYS) <= files:
+                arrays = {key: archive[key] for key in NPZ_KEYS}
+            elif set(WEBP_KEYS) <= files:
+                arrays = {key: archive[key] for key in WEBP_KEYS}
+            else:
+                raise ValueError(
+                    f"{path} lacks the arrays {sorted(set(NPZ_KEYS) - files)}; it must hold "
+                    f"{list(NPZ_KEYS)} (or the WebP layout {list(WEBP_KEYS)})"
+                )
+    except (OSError, EOFError, zipfile.BadZipFile, ValueError) as err:
+        if str(err).startswith(str(path)):
+            raise
+        raise ValueError(
+            f"{path} is not a readable .npz archive of arrays ({type(err).__name__}: {err}); "
+            "it is corrupt or truncated: delete it and copy it again"
+        ) from None
+    if "x_train" not in arrays:
+        for split in ("train", "test"):
+            arrays[f"x_{split}"] = _decode_webp(
+                arrays.pop(f"{split}_webp"), arrays.pop(f"{split}_offsets"), f"{path}:{split}"
+            )
     x_train = _images_to_tensor(arrays["x_train"], f"{path}:x_train")
     x_test = _images_to_tensor(arrays["x_test"], f"{path}:x_test")
     y_train = _labels_to_tensor(arrays["y_train"], len(x_train), f"{path}:y_train")
@@ -131,7 +166,35 @@ def load_npz(path: str | os.PathLike[str]) -> Splits:
             f"{path}: x_train images {tuple(x_train.shape[1:])} and x_test images "
             f"{tuple(x_test.shape[1:])} differ in shape"
         )
-    return Splits(x_train, y_train, x_test, y_test, f"npz file {path}")
+    return Splits(x_train, y_train, x_test, y_test, f"npz file {path.name}")
+
+
+def _decode_webp(data: np.ndarray, offsets: np.ndarray, what: str) -> np.ndarray:
+    """Concatenated WebP bytes + offsets -> uint8 images (N, H, W, C), decoded with Pillow."""
+    from PIL import Image, UnidentifiedImageError
+
+    offsets = np.asarray(offsets).reshape(-1)
+    if (
+        data.dtype != np.uint8
+        or len(offsets) < 2
+        or offsets[0] != 0
+        or offsets[-1] != len(data)
+        or np.any(np.diff(offsets) <= 0)
+    ):
+        raise ValueError(
+            f"{what}: the WebP layout needs uint8 bytes and offsets rising from 0 to their length"
+        )
+    raw = data.tobytes()
+    try:
+        images = [
+            np.asarray(Image.open(io.BytesIO(raw[a:b])).convert("RGB"))
+            for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist(), strict=True)
+        ]
+    except (OSError, UnidentifiedImageError) as err:
+        raise ValueError(
+            f"{what}: an image is not decodable WebP ({err}); copy the file again"
+        ) from None
+    return np.stack(images)
 
 
 def _find_npz(name: str, folder: Path) -> Path | None:
@@ -184,7 +247,7 @@ def _torchvision(name: str, folder: Path, download: bool) -> Splits:
             images, labels = np.asarray(part.data), np.asarray(part.targets)
         xs.append(_images_to_tensor(images, f"torchvision {name}"))
         ys.append(_labels_to_tensor(labels, len(images), f"torchvision {name} labels"))
-    return Splits(xs[0], ys[0], xs[1], ys[1], f"torchvision {TITLES[name]} from {folder}")
+    return Splits(xs[0], ys[0], xs[1], ys[1], f"torchvision {TITLES[name]} files")
 
 
 def _images_to_tensor(images: np.ndarray, what: str) -> torch.Tensor:

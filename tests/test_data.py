@@ -68,7 +68,77 @@ def test_npz_path_converts_hwc_uint8_to_nchw_unit_floats(tmp_path: Path) -> None
     splits = load_dataset("cifar10", source="npz", root=tmp_path)
     assert splits.x_train.shape == (20, 3, 32, 32)
     np.testing.assert_allclose(splits.x_train[0].permute(1, 2, 0).numpy() * 255, first, atol=1e-4)
-    assert str(tmp_path / "cifar10.npz") in splits.description
+    # the description names the file, never the folder of the machine that loaded it
+    assert splits.description == "npz file cifar10.npz"
+    assert str(tmp_path) not in splits.description
+
+
+def test_webp_layout_decodes_bit_exactly(tmp_path: Path) -> None:
+    PIL = pytest.importorskip("PIL.Image")
+    import io
+
+    rng = np.random.default_rng(0)
+    splits_in = {
+        s: rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8)
+        for s, n in (("train", 6), ("test", 3))
+    }
+    arrays: dict[str, np.ndarray] = {}
+    for split, images in splits_in.items():
+        blobs = []
+        for im in images:
+            out = io.BytesIO()
+            PIL.fromarray(im).save(out, format="WEBP", lossless=True)
+            blobs.append(np.frombuffer(out.getvalue(), dtype=np.uint8))
+        arrays[f"{split}_webp"] = np.concatenate(blobs)
+        arrays[f"{split}_offsets"] = np.cumsum([0] + [len(b) for b in blobs]).astype(np.int64)
+        arrays[f"y_{split}"] = np.arange(len(images)) % 10
+    np.savez(tmp_path / "cifar10_jpeg_webp.npz", **arrays)
+    got = load_dataset("cifar10", source="npz", root=tmp_path)
+    assert got.description == "npz file cifar10_jpeg_webp.npz"
+    for split in ("train", "test"):
+        x = getattr(got, f"x_{split}")
+        np.testing.assert_array_equal(
+            (x * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy(), splits_in[split]
+        )
+    # a broken layout (offsets that do not cover the bytes) names the file
+    arrays["train_offsets"] = arrays["train_offsets"][:-1]
+    np.savez(tmp_path / "cifar10_jpeg_webp.npz", **arrays)
+    with pytest.raises(ValueError, match="cifar10_jpeg_webp.npz:train.*offsets"):
+        load_dataset("cifar10", source="npz", root=tmp_path)
+    # bytes that are not WebP name the file too
+    arrays = dict(np.load(tmp_path / "cifar10_jpeg_webp.npz"))
+    arrays["train_webp"] = np.full(int(arrays["train_offsets"][-1]), 7, dtype=np.uint8)
+    np.savez(tmp_path / "cifar10_jpeg_webp.npz", **arrays)
+    with pytest.raises(ValueError, match="cifar10_jpeg_webp.npz:train.*not decodable WebP"):
+        load_dataset("cifar10", source="npz", root=tmp_path)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"PK\x03\x04truncated", bytes(range(256)) * 8, None],
+    ids=["empty", "truncated-zip", "random-bytes", "truncated-real"],
+)
+def test_a_corrupt_npz_is_one_error_naming_the_file(tmp_path: Path, content: bytes | None) -> None:
+    path = tmp_path / "cifar10.npz"
+    if content is None:
+        _write_npz(path)
+        content = path.read_bytes()[: len(path.read_bytes()) // 2]
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=r"cifar10\.npz is not a readable \.npz archive"):
+        load_npz(path)
+
+
+def test_a_pickled_npz_is_refused_without_unpickling(tmp_path: Path) -> None:
+    path = tmp_path / "cifar10.npz"
+    np.savez(
+        path,
+        x_train=np.array([{"a": 1}], dtype=object),
+        y_train=np.zeros(1),
+        x_test=np.zeros((1, 2, 2)),
+        y_test=np.zeros(1, dtype=int),
+    )
+    with pytest.raises(ValueError, match=r"cifar10\.npz is not a readable"):
+        load_npz(path)
 
 
 def test_auto_prefers_npz_and_finds_the_shared_file_names(tmp_path: Path, monkeypatch) -> None:
