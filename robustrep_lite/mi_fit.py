@@ -219,15 +219,22 @@ class CriticConfig:
 # ----------------------------------------------------------------------------------------------
 # Splits and marginal transforms
 # ----------------------------------------------------------------------------------------------
+def split_sizes(
+    n: int, validation_fraction: float, holdout_fraction: float
+) -> tuple[int, int, int]:
+    """The sizes (train, validation, held-out) :func:`split_indices` gives ``n`` samples."""
+    n_hold = int(round(holdout_fraction * n))
+    n_val = int(round(validation_fraction * n))
+    return n - n_hold - n_val, n_val, n_hold
+
+
 def split_indices(
     n: int, cfg: CriticConfig, generator: torch.Generator
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Disjoint random (train, validation, held-out) index sets covering ``range(n)``; the
     validation set is empty when ``cfg.validation_fraction == 0``. Raises ``ValueError`` when a
     non-empty split cannot hold one batch of ``cfg.batch_size``."""
-    n_hold = int(round(cfg.holdout_fraction * n))
-    n_val = int(round(cfg.validation_fraction * n))
-    n_train = n - n_hold - n_val
+    n_train, n_val, n_hold = split_sizes(n, cfg.validation_fraction, cfg.holdout_fraction)
     sizes = {"training": n_train, "held-out": n_hold}
     if cfg.selects:
         sizes["validation"] = n_val

@@ -23,6 +23,7 @@ __all__ = [
     "bmi_group_errors",
     "bmi_summary",
     "bmi_summary_markdown",
+    "estimator_errors",
     "overfitting_figure",
     "task_group",
     "task_means",
@@ -125,6 +126,36 @@ def bmi_summary_markdown(record: dict[str, Any]) -> str:
             f"{r['wall_s_mean']:.1f} / {r['wall_s_max']:.1f} |"
         )
     return "\n".join(lines)
+
+
+def estimator_errors(record: dict[str, Any], name: str = "ours") -> dict[str, float]:
+    """How far one run of estimator ``name`` lands from the truth in a stored benchmark record,
+    over every task and seed (nats): ``median_abs`` and ``p90_abs`` (a sample value, never
+    interpolated) of |estimate - truth|, ``median_signed`` (negative: it under-reads),
+    ``median_seed_sd`` (median over tasks of the standard deviation over seeds), with the
+    record's ``n`` and the number of ``runs``. This is the error to attach to one estimate made
+    at that sample size; a non-finite run counts as an infinite error."""
+    if name not in record["estimators"]:
+        raise ValueError(f"name must be one of {record['estimators']!r}, got {name!r}")
+    errors, sds = [], []
+    for task in record["tasks"].values():
+        v = _values(task, name)
+        if not v.size:
+            continue
+        errors.extend(np.where(np.isfinite(v), v - task["truth"], math.inf).tolist())
+        if v.size > 1 and np.all(np.isfinite(v)):
+            sds.append(float(v.std(ddof=1)))
+    if not errors:
+        raise ValueError(f"the record holds no runs of {name!r}")
+    err = np.array(errors)
+    return {
+        "n": int(record["n"]),
+        "runs": int(err.size),
+        "median_abs": float(np.median(np.abs(err))),
+        "p90_abs": float(np.quantile(np.abs(err), 0.9, method="inverted_cdf")),
+        "median_signed": float(np.median(err)),
+        "median_seed_sd": float(np.median(sds)) if sds else math.nan,
+    }
 
 
 #: Task groups of :func:`bmi_group_errors`: heavy tails first, then by the larger dimension.

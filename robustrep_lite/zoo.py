@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 from torch import Tensor, nn
 
+from robustrep_lite.mi_fit import split_sizes
 from robustrep_lite.models import BaselineH, classifier
 from robustrep_lite.profiles import active_profile
 from robustrep_lite.supervised import robust_accuracy, train_classifier
@@ -41,6 +42,7 @@ __all__ = [
     "channel_vulnerability",
     "attacked_accuracy",
     "logit_vulnerability",
+    "rv_sample_sizes",
     "train_zoo",
     "zoo_settings",
 ]
@@ -97,6 +99,20 @@ class ZooSettings:
         out = asdict(self)
         out["models"] = [asdict(m) for m in self.models]
         return out
+
+
+#: How the logit-layer RV estimates split their ``rv_points`` images: the share that selects
+#: the critic's state (validation) and the share the value is read on (held-out).
+RV_VALIDATION_FRACTION = 0.2
+RV_HOLDOUT_FRACTION = 0.2
+
+
+def rv_sample_sizes(settings: ZooSettings) -> dict[str, int]:
+    """The images behind each logit-layer MI estimate of :func:`logit_vulnerability`:
+    ``points`` in all, split into ``train`` (the critic's, and the attack's in the alternating
+    phase), ``validation`` (early stopping) and ``held_out`` (the reported value)."""
+    train, val, held = split_sizes(settings.rv_points, RV_VALIDATION_FRACTION, RV_HOLDOUT_FRACTION)
+    return {"points": settings.rv_points, "train": train, "validation": val, "held_out": held}
 
 
 def _zoo(dataset: str, entries: dict[str, tuple[float, ...]]) -> tuple[ZooModel, ...]:
@@ -288,11 +304,15 @@ def logit_vulnerability(
         hidden=settings.critic_hidden,
         layers=2,
         embed_dim=32,
+        validation_fraction=RV_VALIDATION_FRACTION,
+        holdout_fraction=RV_HOLDOUT_FRACTION,
         search=search,
         seed=seed,
         progress=progress,
     )
     out = {"eps": eps, "normal_mi": rv.normal_mi, "normal_stderr": rv.normal_stderr}
+    if rv.worst.refit is not None:
+        out["held_out_points"] = float(rv.worst.refit.sizes[2])
     reads = {"paper": rv.worst.attacked, "refit": rv.worst.refit}
     for name, est in reads.items():
         worst = est.estimate if est is not None else float("nan")

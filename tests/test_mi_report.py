@@ -13,6 +13,7 @@ from robustrep_lite.mi_report import (
     bmi_group_errors,
     bmi_summary,
     bmi_summary_markdown,
+    estimator_errors,
     overfitting_figure,
     task_group,
     task_means,
@@ -70,6 +71,21 @@ def test_summary_counts_by_hand():
     assert rows["bmi-ksg"]["met"] == 0 and rows["bmi-ksg"]["below_zero"] == 1
     table = bmi_summary_markdown(RECORD)
     assert table.splitlines()[2].startswith("| ours (default) | 1 of 2 | 1 of 4 | 1 |")
+
+
+def test_estimator_errors_by_hand():
+    # KSG errors: -0.5, -0.4 (task a), +0.04, -0.26 (task b)
+    e = estimator_errors(RECORD, "bmi-ksg")
+    assert e["n"] == 5000 and e["runs"] == 4
+    assert e["median_abs"] == pytest.approx((0.26 + 0.4) / 2)
+    assert e["median_signed"] == pytest.approx((-0.26 - 0.4) / 2)
+    assert e["p90_abs"] == pytest.approx(0.5)  # a sample value: the 4th of 4
+    sd_a, sd_b = math.sqrt(0.005), math.sqrt(0.045)  # sample sds of (0.5, 0.6), (0.24, -0.06)
+    assert e["median_seed_sd"] == pytest.approx((sd_a + sd_b) / 2)
+    # a missing value is an infinite error, never dropped
+    assert estimator_errors(RECORD, "ours")["p90_abs"] == math.inf
+    with pytest.raises(ValueError, match="name must be one of"):
+        estimator_errors(RECORD, "mine")
 
 
 def test_task_means_and_bad_name():

@@ -15,6 +15,7 @@ from robustrep_lite.zoo import (
     attacked_accuracy,
     channel_vulnerability,
     logit_vulnerability,
+    rv_sample_sizes,
     train_zoo,
     zoo_settings,
 )
@@ -64,6 +65,10 @@ def test_measurements_are_consistent(quick):
         expected = adversarial_accuracy_upper_bound(max(r[f"worst_mi_{read}"], 0.0), 10)
         assert r[f"bound_{read}"] == pytest.approx(float(expected))
     assert all(math.isfinite(v) for v in r.values())
+    # the sizes the book states are the sizes the estimate was read on
+    sizes = rv_sample_sizes(settings)
+    assert sum(sizes[k] for k in ("train", "validation", "held_out")) == sizes["points"]
+    assert r["held_out_points"] == sizes["held_out"] == round(0.2 * settings.rv_points)
     with pytest.raises(ValueError, match="eps"):
         attacked_accuracy(net, data.x_test, data.y_test, eps=-0.1)
     with pytest.raises(ValueError, match="eps"):
