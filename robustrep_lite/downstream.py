@@ -48,7 +48,7 @@ from robustrep_lite.train import (
     train_encoder,
 )
 from robustrep_lite.validation import check_choice
-from robustrep_lite.vulnerability import _frozen
+from robustrep_lite.vulnerability import _frozen, representation_vulnerability
 
 __all__ = [
     "PAPER_TABLE1",
@@ -56,6 +56,7 @@ __all__ = [
     "HeadHistory",
     "beta_eps_grid",
     "encoder_kwargs",
+    "encoder_vulnerability",
     "evaluate_head",
     "fit_linear_head",
     "grid_cell",
@@ -472,6 +473,52 @@ def fit_linear_head(
     return head
 
 
+def encoder_vulnerability(
+    run: EncoderRun,
+    x: Tensor,
+    *,
+    eps: float,
+    step_size: float,
+    settings: str | TrainSettings,
+    seed: int = 0,
+) -> dict[str, float]:
+    """RV of a trained encoder measured by the book's validated estimator (Definition 3.1,
+    eq. (4.1); :func:`robustrep_lite.vulnerability.representation_vulnerability`), not by its
+    own training critic: fresh separable critics (SMILE, 2 x 128 units), the first
+    ``settings.rv_points`` images of ``x`` split 60/20/20 into training / validation (early
+    stopping, at most ``settings.rv_steps`` steps) / held-out (the value), the worst case
+    searched by the paper's PGD (``settings.pgd_steps`` steps of ``step_size`` in the l_inf
+    ball of radius ``eps``) and read out by a refit critic. Keys ``normal_mi``, ``worst_mi``,
+    ``rv``, ``rv_stderr`` (nats) and ``held_out_points``."""
+    s = settings_for(settings)
+    points = x[: s.rv_points]
+    rv = representation_vulnerability(
+        run.encoder,
+        points,
+        eps=eps,
+        norm="inf",
+        pgd_steps=s.pgd_steps,
+        step_size=step_size,
+        train_estimator="smile",
+        steps=s.rv_steps,
+        batch_size=min(64, len(points) // 5),
+        lr=1e-3,
+        hidden=128,
+        layers=2,
+        embed_dim=32,
+        seed=seed,
+        device=next(run.encoder.parameters()).device,
+        progress=False,
+    )
+    return {
+        "normal_mi": rv.normal_mi,
+        "worst_mi": rv.worst_mi,
+        "rv": rv.rv,
+        "rv_stderr": rv.rv_stderr,
+        "held_out_points": float(rv.normal.sizes[2]),
+    }
+
+
 def grid_cell(
     data: Data,
     dataset: str,
@@ -487,8 +534,10 @@ def grid_cell(
     """One point of the beta x eps grid: an encoder trained by (5.2) with ``beta`` and PGD
     radius ``eps`` on ``data.x_fit`` for the profile's ``grid_epochs`` (or ``run``, an encoder
     trained already), the critic's clean and worst-case MI read-out at ``eps`` on the test
-    images, and a standard linear head's natural and PGD-7 accuracy at ``eps``. The PGD step is
-    the data set's, scaled by ``eps`` / its threat-model eps. Returns (the cell, the encoder)."""
+    images (``mi``, ``worst_mi``: the paper's read-out), the same quantities measured by the
+    validated estimator (:func:`encoder_vulnerability`; keys prefixed ``validated_``), and a
+    standard linear head's natural and PGD-7 accuracy at ``eps``. The PGD step is the data
+    set's, scaled by ``eps`` / its threat-model eps. Returns (the cell, the encoder)."""
     s = settings_for(settings)
     tm = THREAT_MODELS[dataset]
     step = tm["step_size"] * eps / tm["eps"]
@@ -504,6 +553,10 @@ def grid_cell(
         run.encoder, head, data.x_test, data.y_test, eps=eps, step_size=step, strong_attack=None
     )
     cell = {"beta": beta, "eps": eps, **mi_readout(run, data.x_test, eps=eps)}
+    validated = encoder_vulnerability(
+        run, data.x_test, eps=eps, step_size=step, settings=s, seed=seed
+    )
+    cell.update({f"validated_{k}": v for k, v in validated.items()})
     cell.update(natural=ev["natural"], pgd=ev["pgd"], wall_s=time.perf_counter() - t0)
     return cell, run
 

@@ -116,6 +116,8 @@ class TrainSettings:
     grid_eps_fractions: tuple[float, ...]  # training eps as fractions of the threat model's eps
     grid_epochs: int
     grid_train_size: int
+    rv_points: int  # test images behind each grid cell's validated RV (a fresh critic)
+    rv_steps: int  # at most this many critic steps per fit (early stopping on validation)
 
 
 SETTINGS: dict[str, TrainSettings] = {
@@ -143,6 +145,8 @@ SETTINGS: dict[str, TrainSettings] = {
         grid_eps_fractions=(0.5, 1.0),
         grid_epochs=1,
         grid_train_size=192,
+        rv_points=128,
+        rv_steps=20,
     ),
     "cpu": TrainSettings(
         profile="cpu",
@@ -168,6 +172,8 @@ SETTINGS: dict[str, TrainSettings] = {
         grid_eps_fractions=(1 / 3, 1.0),
         grid_epochs=2,
         grid_train_size=2000,
+        rv_points=1000,
+        rv_steps=300,
     ),
     "paper": TrainSettings(
         profile="paper",
@@ -193,6 +199,8 @@ SETTINGS: dict[str, TrainSettings] = {
         grid_eps_fractions=(0.25, 0.5, 1.0),
         grid_epochs=50,
         grid_train_size=60000,
+        rv_points=10000,
+        rv_steps=2000,
     ),
 }
 

@@ -362,3 +362,9 @@ def test_beta_eps_grid_trains_the_standard_encoder_once_and_reads_each_cell_at_i
     for c in cells:
         assert c["eps"] == pytest.approx(c["eps_fraction"] * 0.3)
         assert c["worst_mi"] <= c["mi"] + 1e-6 and 0 <= c["pgd"] <= 1
+        # the validated read-out: a fresh critic's RV, read on held-out test images
+        assert c["validated_rv"] == pytest.approx(
+            c["validated_normal_mi"] - c["validated_worst_mi"]
+        )
+        assert math.isfinite(c["validated_rv"]) and c["validated_rv_stderr"] > 0
+        assert c["validated_held_out_points"] == round(0.2 * min(s.rv_points, s.test_size))
