@@ -291,6 +291,8 @@ def encoder_kwargs(s: TrainSettings, dataset: str, in_channels: int) -> dict[str
         "critic_units": s.critic_units,
         "critic_norm": s.critic_norm,
         "augment": s.augment and in_channels == 3,
+        "amp": s.fast,
+        "time_budget_s": s.encoder_budget_s,
     }
 
 

@@ -56,7 +56,7 @@ from robustrep_lite.profiles import PROFILE_NAMES
 from robustrep_lite.runtime import default_device
 from robustrep_lite.spectral import SpectralPenalty, all_layers, conv_input_shapes
 from robustrep_lite.supervised import augment_batch
-from robustrep_lite.validation import check_choice, check_nonnegative
+from robustrep_lite.validation import check_choice, check_nonnegative, check_positive
 from robustrep_lite.vulnerability import _attack, _config, _frozen, _Task
 
 __all__ = [
@@ -118,6 +118,8 @@ class TrainSettings:
     grid_train_size: int
     rv_points: int  # test images behind each grid cell's validated RV (a fresh critic)
     rv_steps: int  # at most this many critic steps per fit (early stopping on validation)
+    encoder_budget_s: float | None  # wall clock per encoder (None: train all encoder_epochs)
+    fast: bool  # on CUDA: bf16 autocast + channels-last; False: fp32 (the faithful reference)
 
 
 SETTINGS: dict[str, TrainSettings] = {
@@ -147,6 +149,8 @@ SETTINGS: dict[str, TrainSettings] = {
         grid_train_size=192,
         rv_points=128,
         rv_steps=20,
+        encoder_budget_s=None,
+        fast=False,
     ),
     "cpu": TrainSettings(
         profile="cpu",
@@ -174,6 +178,37 @@ SETTINGS: dict[str, TrainSettings] = {
         grid_train_size=2000,
         rv_points=1000,
         rv_steps=300,
+        encoder_budget_s=None,
+        fast=False,
+    ),
+    "gpu": TrainSettings(
+        profile="gpu",
+        data_source="auto",
+        train_size={"mnist": None, "fashion_mnist": None, "svhn": None, "cifar10": None},
+        val_size=2000,
+        test_size=None,
+        strong_size=1000,
+        strong_attack="apgd",
+        width=1.0,
+        critic_units=2048,
+        critic_norm="batch",
+        estimator="dv",
+        encoder_epochs=500,
+        head_epochs=4,
+        batch_size=128,
+        lr=1e-4,
+        head_lr=1e-3,
+        pgd_steps=7,
+        augment=True,
+        seeds=1,
+        grid_betas=(0.0, 0.5, 1.0, 2.0),
+        grid_eps_fractions=(1 / 3, 1.0),
+        grid_epochs=5,
+        grid_train_size=20000,
+        rv_points=2000,
+        rv_steps=1000,
+        encoder_budget_s=90.0,
+        fast=True,
     ),
     "paper": TrainSettings(
         profile="paper",
@@ -201,6 +236,8 @@ SETTINGS: dict[str, TrainSettings] = {
         grid_train_size=60000,
         rv_points=10000,
         rv_steps=2000,
+        encoder_budget_s=None,
+        fast=False,
     ),
 }
 
@@ -347,7 +384,9 @@ class EncoderTrainer:
     For each chunk: PGD against the current critic (both networks frozen, eval mode), then the
     weighted bounds; gradients are averaged over the chunks of all processes and one Adam step
     is taken on encoder and critic together (see :mod:`robustrep_lite.distributed`). On CUDA with
-    ``amp`` the passes run under bf16 autocast and the networks use channels-last memory.
+    ``amp`` (the fast mode) the passes run under bf16 autocast (fp16 with a gradient scaler where
+    bf16 is missing) and the networks use channels-last memory; ``amp=False`` is the faithful
+    fp32 reference. ``compile``: compile both networks (:meth:`torch.nn.Module.compile`).
     :meth:`step` returns device tensors and never waits for the device, except on GPUs without
     bf16 (fp16 autocast), where the gradient scaler checks for overflow once per step.
 
@@ -375,6 +414,7 @@ class EncoderTrainer:
         device: torch.device | None = None,
         amp: bool = True,
         penalty: Callable[[], Tensor] | None = None,
+        compile: bool = False,
     ) -> None:
         self.beta = _check_beta(beta)
         self.penalty = penalty
@@ -399,9 +439,15 @@ class EncoderTrainer:
         self.amp = amp and self.device.type == "cuda"
         self.micro_batches = micro_batches
         self.encoder, self.critic = encoder, critic
-        if self.device.type == "cuda":
+        if self.amp:
             for m in (encoder, critic):
                 m.to(memory_format=torch.channels_last)
+        if compile:
+            from torch import _dynamo
+
+            _dynamo.config.suppress_errors = True  # a failed compile runs eagerly
+            for m in (encoder, critic):
+                m.compile()
         self.objective = _Objective(encoder, critic, self.beta, estimator, clip, self.device, amp)
         self.model = distributed.wrap(self.objective, self.device)
         self.optimizer = torch.optim.Adam(self.objective.parameters(), lr=lr)
@@ -429,7 +475,7 @@ class EncoderTrainer:
         self.buffers.start()
         total = torch.zeros(3, device=self.device)
         for k, (xb, gen) in enumerate(zip(chunks, generators, strict=True)):
-            if self.device.type == "cuda":
+            if self.amp:
                 xb = xb.contiguous(memory_format=torch.channels_last)
             self.buffers.before_chunk()
             x_adv = self.attack(xb, gen) if self.beta > 0 else None
@@ -462,6 +508,7 @@ class EncoderHistory:
     worst_mi: list[float] = field(default_factory=list)
     images_per_second: list[float] = field(default_factory=list)
     diverged_at: int | None = None
+    stopped_by_budget: bool = False  # the wall-clock budget ended training before ``epochs``
 
 
 @dataclass
@@ -526,6 +573,8 @@ def train_encoder(
     amp: bool = True,
     progress: bool = True,
     spectral_lambda: float = 0.0,
+    time_budget_s: float | None = None,
+    compile: bool = False,
 ) -> EncoderRun:
     """Train a Baseline-H encoder (and its local DIM critic) on images ``x`` (N, C, S, S) in
     [0, 1] by objective (5.2) with trade-off ``beta``; defaults are the paper's (CIFAR-10).
@@ -545,13 +594,20 @@ def train_encoder(
     penalty ``spectral_lambda * sum sigma_max(W_l)^2`` over every weight layer of the encoder
     (:class:`~robustrep_lite.spectral.SpectralPenalty`, power iteration seeded by ``seed``) to
     every step; its power-iteration vectors are not checkpointed, so a resumed penalised run
-    restarts them (close to, not bit-identical with, an uninterrupted run). Returns an
-    :class:`EncoderRun`. A non-finite loss stops training (``history.diverged_at``). Raises
+    restarts them (close to, not bit-identical with, an uninterrupted run).
+    ``time_budget_s``: stop after the first epoch that ends past this many seconds of this call
+    (``history.stopped_by_budget``; the epochs done are ``len(history.loss)``), for profiles
+    sized by wall clock. ``compile``: :meth:`torch.nn.Module.compile` encoder and critic (on
+    failure, dynamo falls back to eager). Returns an :class:`EncoderRun`. A non-finite loss
+    stops training (``history.diverged_at``). Raises
     ``ValueError`` for beta < 0, spectral_lambda < 0, an unknown estimator or norm, eps < 0, a
     batch too large for the data, or bad sizes.
     """
     beta = _check_beta(beta)
     check_nonnegative("spectral_lambda", spectral_lambda)
+    if time_budget_s is not None:
+        check_positive("time_budget_s", time_budget_s)
+    started = time.perf_counter()
     if x.ndim != 4 or x.shape[2] != x.shape[3]:
         raise ValueError(f"x must be images of shape (N, C, S, S), got {tuple(x.shape)}")
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
@@ -608,6 +664,7 @@ def train_encoder(
         device=dev,
         amp=amp,
         penalty=penalty,
+        compile=compile,
     )
     chunks = world * micro_batches
     global_batch = batch_size * chunks
@@ -682,6 +739,9 @@ def train_encoder(
                 settings=settings,
             )
         distributed.barrier()
+        if time_budget_s is not None and time.perf_counter() - started > time_budget_s:
+            history.stopped_by_budget = epoch + 1 < epochs
+            break
     encoder.eval()
     critic.eval()
     return EncoderRun(encoder, critic, history, config)

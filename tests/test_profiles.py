@@ -26,11 +26,11 @@ def test_default_is_quick_under_ci_and_by_device_otherwise(monkeypatch) -> None:
     monkeypatch.setenv("CI", "true")
     assert profiles.profile_reason()[0] == "quick"
     monkeypatch.delenv("CI")
-    expected = "paper" if torch.cuda.is_available() else "cpu"
+    expected = "gpu" if torch.cuda.is_available() else "cpu"
     assert profiles.profile_reason()[0] == expected
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     assert profiles.profile_reason() == (
-        "paper",
+        "gpu",
         "ROBUSTREP_PROFILE unset and a CUDA GPU is present",
     )
 
@@ -44,11 +44,29 @@ def test_unknown_profile_names_the_variable_and_the_choices(monkeypatch) -> None
 
 
 def test_profiles_grow_from_quick_to_paper() -> None:
-    quick, cpu, paper = (profiles.PROFILES[n] for n in profiles.PROFILE_NAMES)
+    quick, cpu, gpu, paper = (profiles.PROFILES[n] for n in profiles.PROFILE_NAMES)
     assert quick.data_source == "embedded" and paper.critic_units == 2048 and paper.epochs == 500
     assert quick.epochs < cpu.epochs < paper.epochs and quick.seeds <= cpu.seeds <= paper.seeds
+    # gpu: the paper's networks on all the data, one seed
+    assert gpu.critic_units == paper.critic_units and gpu.train_size is None and gpu.seeds == 1
     table = profiles.profiles_markdown()
-    assert table.count("\n") == 2 + 9 and "| critic_units | 32 | 256 | 2048 |" in table
+    assert table.count("\n") == 2 + 9 and "| critic_units | 32 | 256 | 2048 | 2048 |" in table
+
+
+def test_every_settings_table_has_every_profile() -> None:
+    from robustrep_lite import spectral_experiment, spectral_vs_mi, train, zoo
+
+    for table in (
+        train.SETTINGS,
+        zoo._SETTINGS,
+        spectral_experiment.SETTINGS,
+        spectral_vs_mi.SETTINGS,
+    ):
+        assert set(table) == set(profiles.PROFILE_NAMES)
+    gpu = train.SETTINGS["gpu"]
+    assert gpu.width == 1.0 and gpu.critic_units == 2048 and gpu.pgd_steps == 7
+    assert gpu.train_size["cifar10"] is None and gpu.encoder_budget_s and gpu.fast
+    assert not train.SETTINGS["paper"].fast and train.SETTINGS["paper"].encoder_budget_s is None
 
 
 def test_banner_states_profile_device_data_and_version(capsys, monkeypatch) -> None:

@@ -185,3 +185,13 @@ def test_bad_shapes_and_attack_name():
         train_classifier(_mlp(), x, y[:8], epochs=1)
     with pytest.raises(ValueError, match="attack"):
         robust_accuracy(_mlp(), x, y, attack="fgsm")
+
+
+def test_a_time_budget_stops_after_the_epoch_that_crosses_it():
+    x, y = _blobs(n=256)
+    history = train_classifier(_mlp(), x, y, epochs=50, time_budget_s=1e-9, progress=False)
+    assert len(history.loss) == 1 and history.stopped_by_budget
+    full = train_classifier(_mlp(), x, y, epochs=2, time_budget_s=3600.0, progress=False)
+    assert len(full.loss) == 2 and not full.stopped_by_budget
+    with pytest.raises(ValueError, match="time_budget_s"):
+        train_classifier(_mlp(), x, y, epochs=1, time_budget_s=0, progress=False)

@@ -99,14 +99,14 @@ def test_bad_arguments_raise_value_errors(kwargs: dict, name: str) -> None:
 
 
 def test_settings_cover_every_profile_and_render() -> None:
-    assert set(SETTINGS) == {"quick", "cpu", "paper"}
+    assert set(SETTINGS) == {"quick", "cpu", "gpu", "paper"}
     paper = settings_for("paper")
     assert (paper.width, paper.critic_units, paper.batch_size, paper.pgd_steps) == (1, 2048, 128, 7)
     assert (paper.encoder_epochs, paper.lr, paper.strong_attack) == (500, 1e-4, "autoattack")
     table = settings_markdown()
     assert "`quick`" in table and "critic_units" in table and "2048" in table
     with pytest.raises(ValueError, match="profile"):
-        settings_for("gpu")
+        settings_for("tpu")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -368,3 +368,12 @@ def test_beta_eps_grid_trains_the_standard_encoder_once_and_reads_each_cell_at_i
         )
         assert math.isfinite(c["validated_rv"]) and c["validated_rv_stderr"] > 0
         assert c["validated_held_out_points"] == round(0.2 * min(s.rv_points, s.test_size))
+
+
+def test_a_time_budget_stops_the_encoder_after_the_epoch_that_crosses_it():
+    run = train_encoder(_images(64), **{**TINY, "epochs": 20}, time_budget_s=1e-9)
+    assert len(run.history.loss) == 1 and run.history.stopped_by_budget
+    done = train_encoder(_images(64), **TINY, time_budget_s=3600.0)
+    assert len(done.history.loss) == 1 and not done.history.stopped_by_budget
+    with pytest.raises(ValueError, match="time_budget_s"):
+        train_encoder(_images(64), **TINY, time_budget_s=-1.0)
