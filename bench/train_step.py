@@ -4,20 +4,30 @@ One step = what :class:`robustrep_lite.train.EncoderTrainer` does per mini-batch
 the frozen critic (``pgd_steps`` steps = ``pgd_steps + 1`` forward and backward passes through
 encoder and critic, the start included), then one forward/backward pass and one Adam step of
 encoder and critic together. Measured on random CIFAR-shaped images (the step's cost does not
-depend on the pixels) at two settings:
+depend on the pixels) at these settings (``--configs``):
 
-* ``paper``: Baseline-H (width 1), LocalDIMCritic with 2048 units, batch 128, 7 PGD steps;
+* ``paper``: the faithful reference -- Baseline-H (width 1), LocalDIMCritic with 2048 units,
+  batch 128, 7 PGD steps, fp32, eager, channels-first (the ``paper`` profile);
+* ``fast``: the same networks and PGD as the ``gpu`` profile runs them on CUDA: bf16 autocast
+  (fp16 with a gradient scaler where bf16 is missing), channels-last, batch ``--fast-batch``
+  (default 128, so that the ratio compares like with like; larger batches give the in-batch
+  bound more negatives and change the estimator), ``--compile`` to compile both networks. On a
+  CPU autocast is off, so ``fast`` differs from ``paper`` only in the batch;
 * ``cpu``: the ``cpu`` profile's width, critic units, batch and PGD steps
-  (:data:`robustrep_lite.train.SETTINGS`), also on MNIST-shaped images.
+  (:data:`robustrep_lite.train.SETTINGS`), on CIFAR- and MNIST-shaped images;
+* ``tiny``: a seconds-long smoke configuration (``bench/device_run.py --dry-run``).
 
-Reported: median seconds per step over ``--repeats`` after one warm-up step, images per second,
-the FLOPs of one step counted by ``torch.utils.flop_counter.FlopCounterMode`` (matrix
-multiplications and convolutions, forward and backward; elementwise work is not counted) and
-the achieved GFLOP/s. On CUDA the step runs as in training (bf16 autocast, channels-last) and
-the timer synchronises the device around each step.
+Reported per row: median seconds per step over ``--repeats`` after one warm-up step, images per
+second, the FLOPs of one step counted by ``torch.utils.flop_counter.FlopCounterMode`` (matrix
+multiplications and convolutions, forward and backward; elementwise work is not counted), the
+achieved TFLOP/s and its share of the device's dense peak: on CUDA a bf16 8192^3 matrix
+product timed in the same run (``peak_tflops_measured``) and, where the device name is known,
+the datasheet's dense bf16 peak (:data:`DATASHEET_BF16_TFLOPS`); on a CPU an fp32 matrix
+product. ``fast_over_paper_ratio`` is the speed of ``fast`` over ``paper`` measured in the same
+run. The timer synchronises the device around each step (never inside one).
 
   nice -n 10 .venv/bin/python bench/train_step.py                   # ~4 min on 1 CPU thread
-  python bench/train_step.py --device cuda --repeats 20             # on a GPU
+  python bench/train_step.py --device cuda --repeats 20 --configs paper fast cpu
 """
 
 from __future__ import annotations
@@ -41,21 +51,78 @@ from robustrep_lite.results import save_result  # noqa: E402
 from robustrep_lite.runtime import describe_device, git_commit  # noqa: E402
 from robustrep_lite.train import SETTINGS, THREAT_MODELS, EncoderTrainer  # noqa: E402
 
+#: Dense (no sparsity) bf16 tensor-core peaks from the vendors' datasheets, TFLOP/s, by a
+#: substring of ``torch.cuda.get_device_name()`` (first match wins; fp16 for the T4 and V100).
+DATASHEET_BF16_TFLOPS = {
+    "H200": 989.0,
+    "H100 PCIe": 756.0,
+    "H100": 989.0,
+    "A100": 312.0,
+    "L40S": 362.0,
+    "L4": 121.0,
+    "A10G": 70.0,
+    "A10": 125.0,
+    "T4": 65.0,
+    "V100": 125.0,
+}
+CONFIG_NAMES = ("paper", "fast", "cpu", "tiny")
 
-def configs() -> list[dict]:
+
+def configs(fast_batch: int = 128, compile: bool = False) -> list[dict]:
     cpu = SETTINGS["cpu"]
-    paper = {"width": 1.0, "critic_units": 2048, "batch_size": 128, "pgd_steps": 7}
+    paper = {"width": 1.0, "critic_units": 2048, "pgd_steps": 7}
     small = {
         "width": cpu.width,
         "critic_units": cpu.critic_units,
         "batch_size": cpu.batch_size,
         "pgd_steps": cpu.pgd_steps,
     }
+    faithful = {"amp": False, "compile": False}
     return [
-        {"name": "paper", "dataset": "cifar10", **paper},
-        {"name": "cpu", "dataset": "cifar10", **small},
-        {"name": "cpu", "dataset": "mnist", **small},
+        {"name": "paper", "dataset": "cifar10", **paper, "batch_size": 128, **faithful},
+        {
+            "name": "fast",
+            "dataset": "cifar10",
+            **paper,
+            "batch_size": fast_batch,
+            "amp": True,
+            "compile": compile,
+        },
+        {"name": "cpu", "dataset": "cifar10", **small, **faithful},
+        {"name": "cpu", "dataset": "mnist", **small, **faithful},
+        {
+            "name": "tiny",
+            "dataset": "cifar10",
+            "width": 0.125,
+            "critic_units": 16,
+            "batch_size": 16,
+            "pgd_steps": 2,
+            **faithful,
+        },
     ]
+
+
+def datasheet_peak(device: torch.device) -> float | None:
+    """The datasheet dense bf16 peak (TFLOP/s) of a known CUDA device, else None."""
+    if device.type != "cuda":
+        return None
+    name = torch.cuda.get_device_name(device)
+    return next((v for k, v in DATASHEET_BF16_TFLOPS.items() if k in name), None)
+
+
+def measured_peak(device: torch.device, repeats: int = 10) -> float:
+    """TFLOP/s of a large matrix product timed here: bf16 8192^3 on CUDA, fp32 1024^3 on CPU."""
+    n, dtype = (8192, torch.bfloat16) if device.type == "cuda" else (1024, torch.float32)
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
+    for _ in range(3):
+        a @ b
+    sync(device)
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    sync(device)
+    return 2 * n**3 * repeats / (time.perf_counter() - t0) / 1e12
 
 
 def sync(device: torch.device) -> None:
@@ -72,6 +139,8 @@ def measure(cfg: dict, device: torch.device, repeats: int) -> dict:
     trainer = EncoderTrainer(
         encoder,
         critic,
+        amp=cfg["amp"],
+        compile=cfg["compile"],
         beta=1.0,
         eps=tm["eps"],
         step_size=tm["step_size"],
@@ -109,9 +178,11 @@ def measure(cfg: dict, device: torch.device, repeats: int) -> dict:
         "gflop_per_image": flops / 1e9 / cfg["batch_size"],
         "attack_share_of_flops": attack_flops / flops,
         "achieved_gflops": flops / 1e9 / t,
+        "achieved_tflops": flops / 1e12 / t,
     }
     print(
-        f"{cfg['name']:5s} {cfg['dataset']:7s} width {cfg['width']:<5g} units "
+        f"{cfg['name']:5s} amp={cfg['amp']!s:5s} {cfg['dataset']:7s} "
+        f"width {cfg['width']:<5g} units "
         f"{cfg['critic_units']:<5d} batch {cfg['batch_size']}: {t:8.3f} s/step, "
         f"{row['images_per_second']:8.1f} img/s, {row['gflop_per_image']:6.2f} GFLOP/img "
         f"({100 * row['attack_share_of_flops']:.0f}% in PGD), "
@@ -123,10 +194,12 @@ def measure(cfg: dict, device: torch.device, repeats: int) -> dict:
 
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--configs", nargs="+", default=["paper", "cpu"], choices=["paper", "cpu"])
+    ap.add_argument("--configs", nargs="+", default=["paper", "cpu"], choices=CONFIG_NAMES)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--fast-batch", type=int, default=128, help="batch of the fast mode")
+    ap.add_argument("--compile", action="store_true", help="compile the fast mode's networks")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "train_step.json")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -134,7 +207,13 @@ def main(argv: list[str] | None = None) -> dict:
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
     print(f"{describe_device(device)}, torch {torch.__version__}, threads {args.threads}")
-    rows = [measure(c, device, args.repeats) for c in configs() if c["name"] in args.configs]
+    chosen = [c for c in configs(args.fast_batch, args.compile) if c["name"] in args.configs]
+    rows = [measure(c, device, args.repeats) for c in chosen]
+    peak = measured_peak(device)
+    sheet = datasheet_peak(device)
+    for row in rows:
+        row["share_of_measured_peak"] = row["achieved_tflops"] / peak
+        row["share_of_datasheet_peak"] = row["achieved_tflops"] / sheet if sheet else None
     record = {
         "benchmark": "one worst-case MI training step (beta = 1), bench/train_step.py",
         "device": describe_device(device),
@@ -142,8 +221,17 @@ def main(argv: list[str] | None = None) -> dict:
         "threads": args.threads,
         "git_commit": git_commit() or "unknown",
         "repeats": args.repeats,
+        "peak_tflops_measured": peak,
+        "peak_tflops_datasheet": sheet,
         "rows": rows,
     }
+    by_name = {r["name"]: r for r in rows if r["dataset"] == "cifar10"}
+    if "paper" in by_name and "fast" in by_name:
+        record["fast_over_paper_ratio"] = (
+            by_name["fast"]["images_per_second"] / by_name["paper"]["images_per_second"]
+        )
+        print(f"fast / paper speed ratio: {record['fast_over_paper_ratio']:.2f}")
+    print(f"peak: measured {peak:.1f} TFLOP/s, datasheet {sheet} TFLOP/s")
     if args.out.exists():  # keep the rows measured on other devices
         old = json.loads(args.out.read_text())
         runs = [r for r in old.get("runs", []) if r["device"] != record["device"]]

@@ -3,6 +3,8 @@ result and chapter banner carries (profile, data, device, versions, commit)."""
 
 from __future__ import annotations
 
+import importlib.metadata
+import os
 import platform
 import random
 import subprocess
@@ -13,6 +15,9 @@ import numpy as np
 import torch
 
 from robustrep_lite import __version__
+
+#: Names the commit a copy without ``.git`` was made from (set by whoever sends the copy).
+COMMIT_ENV_VAR = "ROBUSTREP_COMMIT"
 
 
 def default_device() -> torch.device:
@@ -45,8 +50,11 @@ def git_commit(path: Path | None = None) -> str | None:
     """The short commit of the checkout holding ``path`` (default: this package), if any, with
     ``+modified`` appended when a tracked file of the checkout differs from that commit. Stored
     outputs (``bench/results/``, the chapters' ``.ipynb``) do not count: a run that rewrites
-    them is still a run of that commit's code."""
+    them is still a run of that commit's code. Where there is no git checkout (a copy of the
+    working tree sent to another machine), ``$ROBUSTREP_COMMIT`` as the sender set it, suffixed
+    ``(stated)``, or None."""
     where = path or Path(__file__).resolve().parent
+    stated = os.environ.get(COMMIT_ENV_VAR, "").strip()
 
     def git(*args: str) -> subprocess.CompletedProcess[str] | None:
         try:
@@ -58,7 +66,7 @@ def git_commit(path: Path | None = None) -> str | None:
 
     head = git("rev-parse", "--short", "HEAD")
     if head is None or head.returncode != 0 or not head.stdout.strip():
-        return None
+        return f"{stated} (stated)" if stated else None
     changed = git(
         "status",
         "--porcelain",
@@ -72,10 +80,15 @@ def git_commit(path: Path | None = None) -> str | None:
     return head.stdout.strip() + ("+modified" if dirty else "")
 
 
+def _version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
 def provenance(profile: str, data: str, device: torch.device, seed: int) -> dict[str, str | int]:
     """What produced a result: profile, data, device, seed, versions, commit and time (UTC)."""
-    import plotly
-
     return {
         "robustrep_lite": __version__,
         "profile": profile,
@@ -84,7 +97,7 @@ def provenance(profile: str, data: str, device: torch.device, seed: int) -> dict
         "seed": seed,
         "torch": torch.__version__,
         "numpy": np.__version__,
-        "plotly": plotly.__version__,
+        "plotly": _version("plotly"),
         "python": platform.python_version(),
         "git_commit": git_commit() or "unknown",
         "time_utc": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),

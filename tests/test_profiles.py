@@ -124,3 +124,10 @@ def test_banner_names_the_data_folder_without_a_machine_path(monkeypatch) -> Non
     monkeypatch.delenv("ROBUSTREP_DATA")
     assert "~/.cache/robustrep_lite/data" in describe_data(cpu)
     assert str(Path.home()) not in describe_data(cpu)
+
+
+def test_a_copy_without_git_reports_the_stated_commit(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv("ROBUSTREP_COMMIT", raising=False)
+    assert git_commit(tmp_path) is None  # no checkout, nothing stated: no claim
+    monkeypatch.setenv("ROBUSTREP_COMMIT", "abc1234")
+    assert git_commit(tmp_path) == "abc1234 (stated)"
