@@ -26,11 +26,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from torch import Tensor, nn
 
 from robustrep_lite.mi_fit import split_sizes
 from robustrep_lite.models import BaselineH, classifier
 from robustrep_lite.profiles import active_profile
+from robustrep_lite.runtime import default_device
 from robustrep_lite.supervised import robust_accuracy, train_classifier
 from robustrep_lite.theory import adversarial_accuracy_upper_bound
 from robustrep_lite.validation import check_nonnegative
@@ -227,6 +229,7 @@ def train_zoo(
     *,
     cache_dir: str | os.PathLike[str] | None = None,
     seed: int = 0,
+    device: str | torch.device | None = None,
     progress: bool = True,
 ) -> dict[ZooModel, nn.Module]:
     """Train (or load) every model of ``settings``; returns them in eval mode.
@@ -235,7 +238,9 @@ def train_zoo(
     given, each model's training is checkpointed there after every epoch, and a finished
     checkpoint is loaded instead of retrained. Adversarial training: PGD with
     ``settings.adv_pgd_steps`` steps, step ``2.5 eps / steps``, random start (Madry et al.).
+    Models train and stay on ``device`` (default: CUDA if available).
     """
+    dev = torch.device(device) if device is not None else default_device()
     out: dict[ZooModel, nn.Module] = {}
     for i, m in enumerate(settings.models):
         if m.dataset not in data:
@@ -244,7 +249,7 @@ def train_zoo(
         channels, size = _image_shape(splits.x_train)
         net = classifier(
             m.arch, in_channels=channels, image_size=size, width=settings.width, seed=seed + i
-        )
+        ).to(dev)
         ckpt = None
         if cache_dir is not None:
             name = f"{m.dataset}_{m.arch}_eps{m.train_eps:.4f}_w{settings.width}_s{seed}.pt"
@@ -266,6 +271,10 @@ def train_zoo(
         )
         out[m] = net.eval()
     return out
+
+
+def _device_of(model: nn.Module) -> torch.device:
+    return next(model.parameters()).device
 
 
 def _attack_step(eps: float, steps: int = 7) -> float:
@@ -331,6 +340,7 @@ def logit_vulnerability(
         holdout_fraction=RV_HOLDOUT_FRACTION,
         search=search,
         seed=seed,
+        device=_device_of(model),
         progress=progress,
     )
     out = {"eps": eps, "normal_mi": rv.normal_mi, "normal_stderr": rv.normal_stderr}
@@ -376,6 +386,7 @@ def channel_vulnerability(
         steps=settings.channel_steps,
         batch_size=min(settings.rv_batch, 32),
         seed=seed,
+        device=_device_of(model),
         progress=progress,
     )
     return {

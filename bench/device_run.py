@@ -1,0 +1,474 @@
+"""The prepared run for a GPU machine: environment, CUDA smoke tests of every CUDA path of the
+library, the training-step benchmark, then Table 1 (one seed) and the Section 6.1 zoo in the
+``gpu`` profile, within one wall-clock budget, all written under ``--out``.
+
+Stages (each adds to ``DIR/device_run.json`` as soon as it ends, so a run killed at its limit
+keeps what finished; a stage that fails is recorded with its error and the next one runs):
+
+1. ``env``: GPU, driver, CUDA, torch and the versions of the packages the library uses;
+2. ``smoke``: the fast step (bf16 autocast + channels-last) and the fp32 step, a compiled
+   encoder, the MI estimator, the worst-case estimator and per-feature vulnerability, PGD and
+   APGD (torchattacks), the compact CIFAR-10 file, a 1-process ``torchrun`` DDP run of the CLI,
+   and a CLI training run killed after its first checkpoint and resumed, compared with an
+   uninterrupted run;
+3. ``step``: ``bench/train_step.py`` -- the faithful (``paper``) and ``fast`` modes in the same
+   run, their speed ratio and the share of the device's dense peak;
+4. ``table1``: :func:`robustrep_lite.downstream.table1` on CIFAR-10, one seed, the ``gpu``
+   settings with the encoder budget shrunk to fit what is left (``DIR/table1_gpu.json``);
+5. ``zoo``: train the ``gpu`` zoo (budget per model shrunk likewise), then the attacked accuracy
+   and logit-layer vulnerability of every model (``DIR/zoo_gpu.json``).
+
+``--dry-run`` runs the same sequence on the CPU at tiny sizes (the ``quick`` settings, the
+``tiny`` step) in well under 3 minutes; ``tests/test_device_run.py`` runs it.
+
+What travels to the device machine (at most 64 MiB with a command; it has no network and no
+``../shared``): the working tree (about 7 MB), the compact CIFAR-10 copy
+``cifar10_jpeg_webp.npz`` (44 MB) and the wheels of the pure-Python packages the machine's image
+lacks (torchattacks, foolbox and its needs; about 2 MB). ``bash bench/device_pack.sh`` puts the
+last two in ``.device/`` (gitignored). Then, with the device tool:
+
+  run(carry=[".device"], timeout_s=600, command=
+      "python3 -m pip install -q --no-index --no-deps --target /tmp/site .device/*.whl && "
+      "PYTHONPATH=/tmp/site:. ROBUSTREP_DATA=.device ROBUSTREP_COMMIT=<commit> "
+      "PYTHONUNBUFFERED=1 python3 bench/device_run.py --out $OUT --budget-s 540")
+
+  .venv/bin/python bench/device_run.py --dry-run --out /tmp/dry      # here, on the CPU
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import os
+import platform
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from robustrep_lite.data import load_dataset  # noqa: E402
+from robustrep_lite.mi import correlated_gaussians, estimate_mi, gaussian_mi  # noqa: E402
+from robustrep_lite.models import BaselineH  # noqa: E402
+from robustrep_lite.results import save_result  # noqa: E402
+from robustrep_lite.runtime import describe_device, git_commit, seed_everything  # noqa: E402
+from robustrep_lite.supervised import robust_accuracy  # noqa: E402
+from robustrep_lite.train import SETTINGS, EncoderTrainer, train_encoder  # noqa: E402
+from robustrep_lite.vulnerability import (  # noqa: E402
+    per_feature_vulnerability,
+    representation_vulnerability,
+)
+
+STAGES = ("env", "smoke", "step", "table1", "zoo")
+PACKAGES = ("numpy", "scipy", "torchvision", "tqdm", "pillow", "torchattacks", "foolbox")
+
+
+@dataclasses.dataclass(frozen=True)
+class RunPlan:
+    """What one invocation spends: device, the profile of the experiments, the step
+    benchmark's configurations and repeats, and the wall-clock budget of the whole run."""
+
+    device: torch.device
+    profile: str
+    step_configs: tuple[str, ...]
+    step_repeats: int
+    budget_s: float
+    dry_run: bool
+
+
+def plan_for(dry_run: bool, budget_s: float) -> RunPlan:
+    if dry_run:
+        return RunPlan(torch.device("cpu"), "quick", ("tiny",), 2, budget_s, True)
+    if not torch.cuda.is_available():
+        raise SystemExit("no CUDA device: run with --dry-run on a machine without a GPU")
+    return RunPlan(torch.device("cuda"), "gpu", ("paper", "fast"), 10, budget_s, False)
+
+
+# ----------------------------------------------------------------------------------------------
+# env
+# ----------------------------------------------------------------------------------------------
+def environment(plan: RunPlan) -> dict[str, Any]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    def ver(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "not installed"
+
+    env: dict[str, Any] = {
+        "device": describe_device(plan.device),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "packages": {name: ver(name) for name in PACKAGES},
+        "git_commit": git_commit() or "unknown",
+        "cpu_count": os.cpu_count(),
+        "data": os.environ.get("ROBUSTREP_DATA", "(unset)"),
+    }
+    if plan.device.type == "cuda":
+        props = torch.cuda.get_device_properties(plan.device)
+        env.update(
+            gpu=props.name,
+            gpu_memory_gib=props.total_memory / 2**30,
+            multiprocessors=props.multi_processor_count,
+            capability=f"{props.major}.{props.minor}",
+            bf16=torch.cuda.is_bf16_supported(),
+            cudnn=torch.backends.cudnn.version(),
+        )
+        smi = subprocess.run(
+            ["nvidia-smi", "--query-gpu=driver_version,name", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        env["nvidia_smi"] = smi.stdout.strip() or smi.stderr.strip()
+    return env
+
+
+# ----------------------------------------------------------------------------------------------
+# smoke tests: each returns a dict of what it saw and raises if the path is broken
+# ----------------------------------------------------------------------------------------------
+def _finite(*values: float) -> None:
+    bad = [v for v in values if not math.isfinite(v)]
+    if bad:
+        raise AssertionError(f"non-finite values {bad}")
+
+
+def smoke_steps(plan: RunPlan) -> dict[str, Any]:
+    """One fast (bf16 autocast + channels-last on CUDA) and one fp32 step of objective (5.2)."""
+    out = {}
+    x = torch.rand(32, 3, 32, 32, device=plan.device)
+    for amp in (True, False):
+        torch.manual_seed(0)
+        enc = BaselineH(3, 32, 64, 0.25).to(plan.device)
+        from robustrep_lite.mi import LocalDIMCritic
+
+        critic = LocalDIMCritic(3, 64, units=32).to(plan.device)
+        trainer = EncoderTrainer(enc, critic, beta=1.0, eps=8 / 255, amp=amp, batch_size=32)
+        stats = trainer.step([x], [None]).tolist()
+        _finite(*stats[:1], *stats[2:])
+        channels_last = enc.conv1[0].weight.is_contiguous(memory_format=torch.channels_last)
+        out["fast" if amp else "fp32"] = {
+            "loss": stats[0],
+            "worst_mi": stats[2],
+            "channels_last": channels_last,
+        }
+    if plan.device.type == "cuda" and not out["fast"]["channels_last"]:
+        raise AssertionError("the fast step did not switch the encoder to channels-last")
+    return out
+
+
+def smoke_compile(plan: RunPlan) -> dict[str, Any]:
+    """A compiled encoder and critic train for one epoch (dynamo falls back to eager on
+    failure; the record says whether graphs were compiled)."""
+    from torch import _dynamo
+
+    _dynamo.reset()
+    run = train_encoder(
+        torch.rand(64, 3, 32, 32),
+        epochs=1,
+        batch_size=32,
+        width=0.125,
+        critic_units=16,
+        pgd_steps=2,
+        device=plan.device,
+        progress=False,
+        compile=True,
+    )
+    _finite(run.history.loss[-1])
+    counters = {k: dict(v) for k, v in _dynamo.utils.counters.items() if v}
+    return {"loss": run.history.loss[-1], "dynamo_counters": counters.get("stats", {})}
+
+
+def smoke_estimators(plan: RunPlan) -> dict[str, Any]:
+    """The validated MI estimator against a Gaussian truth, and the worst-case and per-feature
+    vulnerability estimators, on the device."""
+    n, steps, tolerance = (2000, 300, 0.3) if plan.dry_run else (4000, 1500, 0.15)
+    x, y = correlated_gaussians(n, 2, 0.8, seed=0)
+    truth = gaussian_mi(2, 0.8)
+    est = estimate_mi(x, y, device=plan.device, progress=False, seed=0, steps=steps)
+    if abs(est.estimate - truth) > tolerance:
+        raise AssertionError(f"estimate_mi read {est.estimate:.3f} for a true {truth:.3f}")
+    w = torch.randn(8, 4, generator=torch.Generator().manual_seed(0))
+    xs = torch.rand(512, 8)
+    rv = representation_vulnerability(
+        lambda t: t @ w.to(t.device),
+        xs,
+        eps=0.1,
+        steps=60,
+        batch_size=64,
+        hidden=32,
+        layers=2,
+        device=plan.device,
+        progress=False,
+    )
+    conv = torch.nn.Conv2d(3, 4, 5).to(plan.device).eval()
+    pf = per_feature_vulnerability(
+        conv,
+        torch.rand(256, 3, 16, 16),
+        eps=4 / 255,
+        features=[0, 1],
+        steps=20,
+        batch_size=32,
+        device=plan.device,
+        progress=False,
+    )
+    _finite(rv.rv, *map(float, pf.rv))
+    return {
+        "estimate_mi": {"estimate": est.estimate, "truth": truth, "stderr": est.stderr},
+        "representation_vulnerability": {"rv": rv.rv, "rv_stderr": rv.rv_stderr},
+        "per_feature_rv": [float(v) for v in pf.rv],
+    }
+
+
+def smoke_attacks(plan: RunPlan) -> dict[str, Any]:
+    """PGD and APGD-CE + APGD-T (torchattacks) against a small classifier on the device."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 10))
+    model = model.to(plan.device).eval()
+    x, y = torch.rand(64, 3, 8, 8), torch.randint(0, 10, (64,))
+    nat = robust_accuracy(model, x, y, attack="none")
+    pgd = robust_accuracy(model, x, y, attack="pgd", eps=8 / 255)
+    apgd = robust_accuracy(model, x, y, attack="apgd", eps=8 / 255)
+    if not apgd <= pgd + 1 / 64 or not pgd <= nat:
+        raise AssertionError(f"accuracies out of order: natural {nat}, PGD {pgd}, APGD {apgd}")
+    return {"natural": nat, "pgd": pgd, "apgd": apgd}
+
+
+def smoke_data(plan: RunPlan) -> dict[str, Any]:
+    """The CIFAR-10 copy the run will use (the compact WebP file on the device machine)."""
+    if plan.dry_run:
+        d = load_dataset("cifar10", source="embedded")
+    else:
+        d = load_dataset("cifar10", source="npz")
+    return {"train": list(d.x_train.shape), "test": list(d.x_test.shape), "data": d.description}
+
+
+def _cli(plan: RunPlan, folder: Path, epochs: int, *, torchrun: bool = False) -> list[str]:
+    args = ["train-encoder", "--profile", "quick", "--device", plan.device.type, "--no-progress"]
+    args += ["--out", str(folder / "result.json"), "--dataset", "cifar10"]
+    args += ["--epochs", str(epochs), "--train-size", "192", "--batch-size", "16"]
+    args += ["--checkpoint-dir", str(folder)]
+    launcher = ["-m", "torch.distributed.run", "--nproc_per_node=1"] if torchrun else []
+    return [sys.executable, *launcher, "-m", "robustrep_lite", *args]
+
+
+def _child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
+    return env
+
+
+def smoke_ddp(plan: RunPlan) -> dict[str, Any]:
+    """``torchrun --nproc_per_node=1 -m robustrep_lite train-encoder`` (NCCL on CUDA)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        done = subprocess.run(
+            _cli(plan, folder, 1, torchrun=True),
+            capture_output=True,
+            text=True,
+            env=_child_env(),
+            timeout=300,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise AssertionError(f"torchrun exited {done.returncode}: {done.stderr[-2000:]}")
+        record = json.loads((folder / "result.json").read_text())
+    history = record["result"]["history"]
+    _finite(*history["loss"])
+    return {"epochs": len(history["loss"]), "world_size": record["result"]["config"]["world_size"]}
+
+
+def _checkpoint(path: Path) -> dict[str, Any]:
+    """A checkpoint's payload, read weights-only (never unpickling code)."""
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def smoke_kill_resume(plan: RunPlan) -> dict[str, Any]:
+    """A CLI training run killed after its first epoch's checkpoint and resumed ends with the
+    weights of an uninterrupted run (largest absolute difference recorded; 0 on the CPU)."""
+    epochs = 3
+    with tempfile.TemporaryDirectory() as tmp:
+        ref, cut = Path(tmp) / "ref", Path(tmp) / "cut"
+        env = _child_env()
+        subprocess.run(_cli(plan, ref, epochs), env=env, check=True, capture_output=True)
+        proc = subprocess.Popen(
+            _cli(plan, cut, epochs),
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 300
+        killed_after = None
+        while time.monotonic() < deadline and proc.poll() is None:
+            if (cut / "encoder.pt").exists():
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                killed_after = _checkpoint(cut / "encoder.pt")["step"]
+                break
+            time.sleep(0.05)
+        if killed_after is None:
+            raise AssertionError("the run ended before it could be killed after a checkpoint")
+        subprocess.run(_cli(plan, cut, epochs), env=env, check=True, capture_output=True)
+        a = _checkpoint(ref / "encoder.pt")["modules"]["encoder"]
+        b = _checkpoint(cut / "encoder.pt")["modules"]["encoder"]
+        diff = max(float((a[k].float() - b[k].float()).abs().max()) for k in a)
+    if plan.device.type == "cpu" and diff != 0:
+        raise AssertionError(f"a resumed CPU run differs from an uninterrupted one by {diff}")
+    return {"killed_after_epoch": killed_after, "epochs": epochs, "max_abs_difference": diff}
+
+
+SMOKE: dict[str, Callable[[RunPlan], dict[str, Any]]] = {
+    "steps": smoke_steps,
+    "compile": smoke_compile,
+    "estimators": smoke_estimators,
+    "attacks": smoke_attacks,
+    "data": smoke_data,
+    "ddp": smoke_ddp,
+    "kill_resume": smoke_kill_resume,
+}
+
+
+def smoke(plan: RunPlan) -> dict[str, Any]:
+    """Every test of :data:`SMOKE`, each recorded (``ok``, what it saw or its error, seconds);
+    ``failed`` lists the ones that broke."""
+    results: dict[str, Any] = {}
+    for name, test in SMOKE.items():
+        t0 = time.perf_counter()
+        try:
+            results[name] = {"ok": True, **test(plan)}
+        except Exception as err:  # noqa: BLE001 - every failure is recorded, the run goes on
+            results[name] = {"ok": False, "error": f"{type(err).__name__}: {err}"}
+            traceback.print_exc()
+        results[name]["seconds"] = time.perf_counter() - t0
+        print(f"  smoke {name}: {'ok' if results[name]['ok'] else 'FAILED'}", flush=True)
+    return {"tests": results, "failed": [n for n, r in results.items() if not r["ok"]]}
+
+
+# ----------------------------------------------------------------------------------------------
+# step benchmark, Table 1, zoo
+# ----------------------------------------------------------------------------------------------
+def step_benchmark(plan: RunPlan, out: Path) -> dict[str, Any]:
+    sys.path.insert(0, str(ROOT / "bench"))
+    import train_step
+
+    argv = ["--device", plan.device.type, "--repeats", str(plan.step_repeats)]
+    argv += ["--configs", *plan.step_configs, "--out", str(out / "train_step.json")]
+    return train_step.main(argv)
+
+
+def _left(deadline: float) -> float:
+    return deadline - time.monotonic()
+
+
+def table1_run(plan: RunPlan, out: Path, deadline: float) -> dict[str, Any]:
+    """Table 1, one seed, the plan's profile; in the gpu profile each of the two encoders gets
+    at most a third of the time left (the heads and attacks take the rest)."""
+    from robustrep_lite.downstream import table1
+
+    s = SETTINGS[plan.profile]
+    if s.encoder_budget_s is not None:
+        share = max(_left(deadline) / 3 / 2, 10.0)
+        s = dataclasses.replace(s, encoder_budget_s=min(s.encoder_budget_s, share))
+    dataset = "cifar10"
+    with tempfile.TemporaryDirectory() as tmp:
+        result = table1(dataset, s, seeds=1, checkpoint_dir=tmp, device=plan.device, progress=False)
+    save_result({"settings": dataclasses.asdict(s), "result": result}, out / "table1_gpu.json")
+    cells = {
+        f"{r['representation']}/{r['head']}/{r['classifier']}": round(100 * r["pgd_mean"], 2)
+        for r in result["summary"]
+    }
+    return {"wall_s": result["wall_s"], "pgd7_accuracy_percent": cells}
+
+
+def zoo_run(plan: RunPlan, out: Path, deadline: float) -> dict[str, Any]:
+    """The plan's zoo: train (budget per model shrunk to fit half the time left), then the
+    attacked accuracy and the logit-layer vulnerability of every model."""
+    from robustrep_lite import zoo
+
+    zs = zoo.zoo_settings(plan.profile)
+    if zs.train_budget_s is not None:
+        share = max(_left(deadline) / 2 / len(zs.models), 5.0)
+        zs = dataclasses.replace(zs, train_budget_s=min(zs.train_budget_s, share))
+    source = "embedded" if plan.dry_run else "npz"
+    data = {
+        name: load_dataset(
+            name, source=source, train_size=zs.train_size, test_size=zs.test_size, seed=0
+        )
+        for name in sorted({m.dataset for m in zs.models})
+    }
+    t0 = time.perf_counter()
+    models = zoo.train_zoo(zs, data, device=plan.device, progress=False)
+    rows = []
+    for m, net in models.items():
+        d = data[m.dataset]
+        eps = zs.eval_eps[m.dataset][-1]
+        row = {"dataset": m.dataset, "model": m.label}
+        row.update(zoo.attacked_accuracy(net, d.x_test, d.y_test, eps=eps))
+        row.update(zoo.logit_vulnerability(net, d.x_test, eps=eps, settings=zs))
+        rows.append(row)
+        print(f"  zoo {m.dataset}/{m.label}: RV (refit) {row['rv_refit']:.3f}", flush=True)
+    record = {"settings": zs.record(), "rows": rows, "wall_s": time.perf_counter() - t0}
+    save_result(record, out / "zoo_gpu.json")
+    return {"wall_s": record["wall_s"], "models": len(rows)}
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, required=True, help="folder for every result")
+    ap.add_argument("--dry-run", action="store_true", help="the same sequence on CPU, tiny")
+    ap.add_argument("--budget-s", type=float, default=540.0, help="wall clock of the whole run")
+    ap.add_argument("--stages", nargs="+", choices=STAGES, default=list(STAGES))
+    args = ap.parse_args(argv)
+    start = time.monotonic()
+    deadline = start + args.budget_s
+    plan = plan_for(args.dry_run, args.budget_s)
+    seed_everything(0)
+    if plan.device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    args.out.mkdir(parents=True, exist_ok=True)
+    record: dict[str, Any] = {
+        "benchmark": "bench/device_run.py",
+        "plan": {**dataclasses.asdict(plan), "device": str(plan.device)},
+        "stages": {},
+    }
+    runners: dict[str, Callable[[], dict[str, Any]]] = {
+        "env": lambda: environment(plan),
+        "smoke": lambda: smoke(plan),
+        "step": lambda: step_benchmark(plan, args.out),
+        "table1": lambda: table1_run(plan, args.out, deadline),
+        "zoo": lambda: zoo_run(plan, args.out, deadline),
+    }
+    for name in args.stages:
+        print(f"[{time.monotonic() - start:6.1f} s] {name}", flush=True)
+        t0 = time.perf_counter()
+        try:
+            result = runners[name]()
+            result = {"ok": not result.get("failed"), **result}
+        except Exception as err:  # noqa: BLE001 - recorded; the next stage still runs
+            result = {"ok": False, "error": f"{type(err).__name__}: {err}"}
+            traceback.print_exc()
+        result["seconds"] = time.perf_counter() - t0
+        record["stages"][name] = result
+        record["wall_s"] = time.monotonic() - start
+        save_result(record, args.out / "device_run.json")
+    failed = [n for n, r in record["stages"].items() if not r["ok"]]
+    print(f"done in {record['wall_s']:.0f} s; failed stages: {failed or 'none'}", flush=True)
+    return record
+
+
+if __name__ == "__main__":
+    main()

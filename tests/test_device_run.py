@@ -1,0 +1,61 @@
+"""bench/device_run.py --dry-run: the prepared GPU run's whole sequence on the CPU at tiny sizes
+(environment, every smoke test, the step benchmark, Table 1 and the zoo), so that the script a
+device session runs has run before it gets there."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_dry_run_runs_every_stage_and_writes_every_file(tmp_path: Path) -> None:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "device_run.py"),
+            "--dry-run",
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    record = json.loads((tmp_path / "device_run.json").read_text())
+    stages = record["stages"]
+    assert list(stages) == ["env", "smoke", "step", "table1", "zoo"]
+    broken = {k: v.get("error") or v.get("failed") for k, v in stages.items() if not v["ok"]}
+    assert not broken, broken
+    tests = stages["smoke"]["tests"]
+    assert set(tests) == {"steps", "compile", "estimators", "attacks", "data", "ddp", "kill_resume"}
+    assert tests["kill_resume"]["max_abs_difference"] == 0.0  # bit-identical on the CPU
+    assert tests["kill_resume"]["killed_after_epoch"] < tests["kill_resume"]["epochs"]
+    assert stages["step"]["rows"][0]["name"] == "tiny"
+    assert stages["step"]["rows"][0]["share_of_measured_peak"] > 0
+    for name in ("table1_gpu.json", "zoo_gpu.json", "train_step.json"):
+        assert (tmp_path / name).is_file(), name
+    zoo = json.loads((tmp_path / "zoo_gpu.json").read_text())
+    assert zoo["rows"] and all("rv_refit" in row for row in zoo["rows"])
+
+
+@pytest.mark.skipif(
+    torch.cuda.is_available(), reason="checks the message on a machine without CUDA"
+)
+def test_without_cuda_the_real_run_says_to_use_dry_run() -> None:
+    sys.path.insert(0, str(ROOT / "bench"))
+    import device_run
+
+    with pytest.raises(SystemExit, match="--dry-run"):
+        device_run.plan_for(dry_run=False, budget_s=60)
