@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import torch
 
-from robustrep_lite.validation import check_choice, check_nonnegative
+from robustrep_lite.validation import check_choice, check_images, check_nonnegative
 
 NORMS = ("inf", "2")
 
@@ -78,6 +78,7 @@ def pgd(
     box: tuple[float, float] | None = (0.0, 1.0),
     generator: torch.Generator | None = None,
     init: torch.Tensor | None = None,
+    check_inputs: bool = True,
 ) -> torch.Tensor:
     """Projected gradient ascent on ``objective`` over the ``norm`` ball of radius ``eps``
     around each input, intersected with ``box`` (Madry et al., 2018; the per-point search set
@@ -93,7 +94,9 @@ def pgd(
     begins at a uniform point of the ball; ``init`` (a perturbation shaped like ``x``,
     projected onto the ball and box) begins there instead, to continue an earlier search.
     Gradients flow only into the perturbation: the caller keeps models in eval mode and
-    critics frozen. Returns a detached tensor like ``x``.
+    critics frozen. Returns a detached tensor like ``x``. ``check_inputs``: raise a
+    ``ValueError`` for non-finite ``x`` or ``x`` outside ``box`` (one reduction; loops that
+    checked their data once pass False, to keep the step free of host-device syncs).
     """
     check_nonnegative("eps", eps)
     check_nonnegative("step_size", step_size)
@@ -108,6 +111,8 @@ def pgd(
         or box[0] >= box[1]
     ):
         raise ValueError(f"box must be None or finite (low, high) with low < high, got {box!r}")
+    if check_inputs:  # training loops check their data once and pass False (no sync per step)
+        check_images("x", x, box)
     x = x.detach()
     if init is not None:
         if init.shape != x.shape:

@@ -12,14 +12,20 @@ Training loops that draw shuffles and attack starts from generators seeded by
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import socket
+import time
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-__all__ = ["load_checkpoint", "save_checkpoint"]
+__all__ = ["exclusive_run", "load_checkpoint", "save_checkpoint"]
 
 
 def _rng_state() -> dict[str, Any]:
@@ -61,8 +67,9 @@ def save_checkpoint(
         "extra": extra or {},
         "settings": settings,
         "rng": _rng_state(),
+        "threads": torch.get_num_threads(),
     }
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     torch.save(payload, tmp)
     os.replace(tmp, path)
     return path
@@ -131,9 +138,74 @@ def load_checkpoint(
                 f"checkpoint {path} holds {kind} {sorted(payload[kind])}, but {sorted(given)} "
                 "were given; delete it or pass the matching objects"
             )
+    threads = payload.get("threads")
+    if threads is not None and threads != torch.get_num_threads():
+        warnings.warn(
+            f"checkpoint {path} was written with {threads} CPU threads and is resumed with "
+            f"{torch.get_num_threads()}: on a CPU the resumed run can differ in the last bits "
+            "from an uninterrupted one (set torch.set_num_threads to match for bit-identity)",
+            stacklevel=2,
+        )
     for name, m in modules.items():
         m.load_state_dict(payload["modules"][name])
     for name, o in optimizers.items():
         o.load_state_dict(payload["optimizers"][name])
     _set_rng_state(payload["rng"])
     return {"step": payload["step"], "extra": payload["extra"]}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def exclusive_run(path: str | os.PathLike[str] | None) -> Iterator[None]:
+    """Hold the lock ``<path>.lock`` while a run writes the checkpoint ``path`` (``None``: no
+    checkpoint, nothing to hold). A second run pointed at the same checkpoint gets a
+    ``ValueError`` naming the process, machine and start time of the run that holds it, before
+    it trains, so two runs can never write one file (nor a result point at another run's
+    weights). A lock left by a killed process of this machine is taken over; one from another
+    machine must be deleted by hand (the message names it). The folder is created, and one that
+    cannot be written fails here, before any training."""
+    if path is None:
+        yield
+        return
+    lock = Path(f"{path}.lock")
+    try:
+        lock.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ValueError(f"checkpoint folder {lock.parent} cannot be created ({err})") from None
+    me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.ctime()}
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                holder = json.loads(lock.read_text())
+            except (OSError, ValueError):
+                holder = {}
+            if holder.get("host") == me["host"] and not _alive(int(holder.get("pid", -1))):
+                lock.unlink(missing_ok=True)  # left by a killed run of this machine
+                continue
+            raise ValueError(
+                f"checkpoint {path} is in use by another run (process {holder.get('pid')} on "
+                f"{holder.get('host')}, started {holder.get('started')}); wait for it to end or "
+                f"give this run its own checkpoint path (if that run is gone, delete {lock})"
+            ) from None
+        except OSError as err:
+            raise ValueError(f"checkpoint folder {lock.parent} is not writable ({err})") from None
+        with os.fdopen(fd, "w") as handle:
+            json.dump(me, handle)
+        break
+    else:
+        raise ValueError(f"checkpoint {path}: the lock {lock} keeps reappearing; delete it")
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)

@@ -9,6 +9,8 @@ checkout the file is read from disk; where the package was installed without the
 from __future__ import annotations
 
 import json
+import math
+import os
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -42,10 +44,26 @@ def load_stored(path: str, *, timeout: float = 30.0) -> dict[str, Any]:
         ) from None
 
 
+def strict_json(value: Any) -> Any:
+    """``value`` with every NaN or infinity replaced by ``None`` (JSON ``null``), so that strict
+    JSON readers accept it; a missing number reads as ``null``, never as a bare ``NaN``."""
+    if isinstance(value, dict):
+        return {k: strict_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_json(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 def save_result(record: dict[str, Any], path: str | Path) -> Path:
-    """Write a benchmark's ``record`` as indented JSON to ``path`` (folders created) and say so."""
+    """Write a benchmark's ``record`` as indented, strict JSON to ``path`` (folders created) and
+    say so. NaN and infinities are written as ``null`` (:func:`strict_json`); the file is written
+    to a temporary name and renamed, so a kill never leaves half a file."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(record, indent=1))
+    tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(strict_json(record), indent=1, allow_nan=False))
+    os.replace(tmp, target)
     print(f"saved {target}")
     return target

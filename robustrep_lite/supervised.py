@@ -34,8 +34,13 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from robustrep_lite.attacks import check_norm, pgd
-from robustrep_lite.checkpoint import load_checkpoint, save_checkpoint
-from robustrep_lite.validation import check_choice, check_nonnegative, check_positive
+from robustrep_lite.checkpoint import exclusive_run, load_checkpoint, save_checkpoint
+from robustrep_lite.validation import (
+    check_choice,
+    check_images,
+    check_nonnegative,
+    check_positive,
+)
 
 __all__ = [
     "ATTACKS",
@@ -103,10 +108,12 @@ def pgd_examples(
     step_size: float | None = None,
     random_start: bool = True,
     generator: torch.Generator | None = None,
+    check_inputs: bool = True,
 ) -> Tensor:
     """PGD adversarial examples maximising the per-sample cross-entropy of ``model`` (which is
     put in eval mode for the attack and restored afterwards). ``step_size`` defaults to
-    ``2.5 * eps / steps`` (Madry et al.). Inputs and outputs in the box [0, 1]."""
+    ``2.5 * eps / steps`` (Madry et al.). Inputs and outputs in the box [0, 1]
+    (``check_inputs``: see :func:`robustrep_lite.attacks.pgd`)."""
     check_nonnegative("eps", eps)
     if eps == 0 or steps == 0:
         return x.detach()
@@ -125,6 +132,7 @@ def pgd_examples(
             keep_best=True,
             box=(0.0, 1.0),
             generator=generator,
+            check_inputs=check_inputs,
         )
     finally:
         model.train(was_training)
@@ -187,6 +195,12 @@ def train_classifier(
         raise ValueError("select_best=True needs validation data (x_val, y_val)")
     if x_val is not None:
         _check_xy(x_val, y_val, "x_val")
+    # attacks and crops work in the box [0, 1]; a standard head on representations has no box
+    box = (0.0, 1.0) if eps > 0 or augment else None
+    if x_val is not None:
+        check_images("x_val", x_val, box)
+    check_images("x", x, box)
+    _check_labels(model, x, y)
 
     device = next(model.parameters()).device
     trainable = list(model.parameters()) if params is None else list(params)
@@ -221,80 +235,97 @@ def train_classifier(
         "select_best": select_best,
         "seed": seed,
     }
-    state = load_checkpoint(
-        checkpoint, modules={"model": model}, optimizers={"opt": opt}, settings=settings
-    )
-    if state is not None:
-        start = state["step"]
-        saved = state["extra"]
-        history = TrainHistory(**saved["history"])
-        best_score = saved["best_score"]
-        best_state = saved["best_state"]
-
-    n = x.shape[0]
-    x, y = x.to(device), y.to(device)
-    seen, elapsed = 0, 0.0
-    for epoch in range(start, epochs):
-        gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
-        model.train()
-        for m in frozen:
-            m.eval()
-        order = torch.randperm(n, generator=gen).to(device)
-        losses, hits = [], []  # kept on the device: no host sync inside the loop
-        t0 = time.perf_counter()
-        bar = tqdm(
-            range(0, n, batch_size),
-            disable=not progress,
-            leave=False,
-            desc=f"epoch {epoch + 1}/{epochs}",
+    with exclusive_run(checkpoint):
+        state = load_checkpoint(
+            checkpoint, modules={"model": model}, optimizers={"opt": opt}, settings=settings
         )
-        for s in bar:
-            idx = order[s : s + batch_size]
-            xb, yb = x[idx], y[idx]
-            if augment:
-                xb = augment_batch(xb, gen)
-            if eps > 0:
-                xb = _attack_in_place(model, frozen, xb, yb, eps, norm, pgd_steps, step_size, gen)
-            logits = model(xb)
-            loss = F.cross_entropy(logits, yb)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            losses.append(loss.detach())
-            hits.append((logits.detach().argmax(1) == yb).sum())
-        elapsed += time.perf_counter() - t0
-        seen += n
-        history.loss.append(float(torch.stack(losses).mean()))
-        history.train_accuracy.append(float(torch.stack(hits).sum()) / n)
-        if x_val is not None:
-            nat = robust_accuracy(model, x_val, y_val, attack="none")
-            adv = (
-                robust_accuracy(model, x_val, y_val, attack="pgd", eps=eps, norm=norm)
-                if eps > 0
-                else nat
+        if state is not None:
+            start = state["step"]
+            saved = state["extra"]
+            history = TrainHistory(**saved["history"])
+            best_score = saved["best_score"]
+            best_state = saved["best_state"]
+
+        n = x.shape[0]
+        x, y = x.to(device), y.to(device)
+        seen, elapsed = 0, 0.0
+        for epoch in range(start, epochs):
+            gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+            model.train()
+            for m in frozen:
+                m.eval()
+            order = torch.randperm(n, generator=gen).to(device)
+            losses, hits = [], []  # kept on the device: no host sync inside the loop
+            t0 = time.perf_counter()
+            bar = tqdm(
+                range(0, n, batch_size),
+                disable=not progress,
+                leave=False,
+                desc=f"epoch {epoch + 1}/{epochs}",
             )
-            history.val_accuracy.append(nat)
-            history.val_adv_accuracy.append(adv)
-            if adv > best_score:
-                best_score = adv
-                history.best_epoch = epoch + 1
-                best_state = copy.deepcopy(model.state_dict())
-        if checkpoint is not None:
-            save_checkpoint(
-                checkpoint,
-                step=epoch + 1,
-                modules={"model": model},
-                optimizers={"opt": opt},
-                settings=settings,
-                extra={
-                    "history": history.__dict__,
-                    "best_score": best_score,
-                    "best_state": best_state,
-                },
-            )
-        if time_budget_s is not None and time.perf_counter() - started > time_budget_s:
-            history.stopped_by_budget = epoch + 1 < epochs
-            break
+            for s in bar:
+                if n - s == 1 and n > 1:
+                    continue  # a last batch of one image would break BatchNorm; it waits an epoch
+                idx = order[s : s + batch_size]
+                xb, yb = x[idx], y[idx]
+                if augment:
+                    xb = augment_batch(xb, gen)
+                if eps > 0:
+                    xb = _attack_in_place(
+                        model, frozen, xb, yb, eps, norm, pgd_steps, step_size, gen
+                    )
+                logits = model(xb)
+                loss = F.cross_entropy(logits, yb)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                losses.append(loss.detach())
+                hits.append((logits.detach().argmax(1) == yb).sum())
+            elapsed += time.perf_counter() - t0
+            seen += n
+            epoch_loss = float(torch.stack(losses).mean())
+            if not math.isfinite(epoch_loss):
+                raise FloatingPointError(
+                    f"train_classifier: the training loss became {epoch_loss} in epoch "
+                    f"{epoch + 1}; "
+                    "the model's weights are not usable (lower lr, or check the data). "
+                    + (
+                        f"The last finite state is in the checkpoint {checkpoint}."
+                        if checkpoint is not None and epoch > 0
+                        else "No finite checkpoint was written."
+                    )
+                )
+            history.loss.append(epoch_loss)
+            history.train_accuracy.append(float(torch.stack(hits).sum()) / n)
+            if x_val is not None:
+                nat = robust_accuracy(model, x_val, y_val, attack="none")
+                adv = (
+                    robust_accuracy(model, x_val, y_val, attack="pgd", eps=eps, norm=norm)
+                    if eps > 0
+                    else nat
+                )
+                history.val_accuracy.append(nat)
+                history.val_adv_accuracy.append(adv)
+                if adv > best_score:
+                    best_score = adv
+                    history.best_epoch = epoch + 1
+                    best_state = copy.deepcopy(model.state_dict())
+            if checkpoint is not None:
+                save_checkpoint(
+                    checkpoint,
+                    step=epoch + 1,
+                    modules={"model": model},
+                    optimizers={"opt": opt},
+                    settings=settings,
+                    extra={
+                        "history": history.__dict__,
+                        "best_score": best_score,
+                        "best_state": best_state,
+                    },
+                )
+            if time_budget_s is not None and time.perf_counter() - started > time_budget_s:
+                history.stopped_by_budget = epoch + 1 < epochs
+                break
     history.images_per_second = seen / elapsed if elapsed > 0 else math.nan
     if select_best and best_state is not None:
         model.load_state_dict(best_state)
@@ -314,11 +345,45 @@ def _attack_in_place(
     gen: torch.Generator,
 ) -> Tensor:
     x_adv = pgd_examples(
-        model, xb, yb, eps=eps, norm=norm, steps=steps, step_size=step_size, generator=gen
+        model,
+        xb,
+        yb,
+        eps=eps,
+        norm=norm,
+        steps=steps,
+        step_size=step_size,
+        generator=gen,
+        check_inputs=False,  # train_classifier checked its data once
     )
     for m in frozen:  # pgd_examples restored train mode on the whole model
         m.eval()
     return x_adv
+
+
+def _check_model_finite(model: nn.Module) -> None:
+    bad = [name for name, p in model.named_parameters() if not bool(torch.isfinite(p).all())]
+    if bad:
+        raise ValueError(
+            f"model has non-finite weights ({', '.join(bad[:3])}{', ...' if len(bad) > 3 else ''})"
+            "; it diverged in training and has no accuracy to report"
+        )
+
+
+def _check_labels(model: nn.Module, x: Tensor, y: Tensor) -> None:
+    """Labels must be classes of ``model``'s output (one forward pass of one image, eval mode)."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            classes = int(model(x[:1].to(next(model.parameters()).device)).shape[1])
+    finally:
+        model.train(was_training)
+    low, high = int(y.min()), int(y.max())
+    if low < 0 or high >= classes:
+        raise ValueError(
+            f"y must hold class labels in [0, {classes}) for this model's {classes} outputs, "
+            f"got labels in [{low}, {high}]"
+        )
 
 
 def robust_accuracy(
@@ -341,9 +406,13 @@ def robust_accuracy(
     ``"pgd"`` uses ``steps``, ``step_size`` and ``random_start`` (defaults: the paper's PGD-7);
     ``"apgd"`` and ``"autoattack"`` use torchattacks with its default budgets (the stronger
     evaluation of Croce & Hein 2020). ``eps = 0`` or ``"none"`` gives the natural accuracy.
+    Raises ``ValueError`` for non-finite inputs (outside [0, 1] when attacked) or a model with
+    non-finite weights (a diverged model has no accuracy to report).
     """
     _check_xy(x, y)
     check_choice("attack", attack, ATTACKS)
+    check_images("x", x, (0.0, 1.0) if attack != "none" and eps > 0 else None)
+    _check_model_finite(model)
     check_nonnegative("eps", eps)
     norm = check_norm(norm)
     device = next(model.parameters()).device
@@ -364,6 +433,7 @@ def robust_accuracy(
                     step_size=step_size,
                     random_start=random_start,
                     generator=gen,
+                    check_inputs=False,
                 )
             else:
                 xb = _torchattacks(model, xb, yb, attack, eps, norm, seed)

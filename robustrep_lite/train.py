@@ -49,14 +49,19 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from robustrep_lite import distributed
-from robustrep_lite.checkpoint import load_checkpoint, save_checkpoint
+from robustrep_lite.checkpoint import exclusive_run, load_checkpoint, save_checkpoint
 from robustrep_lite.mi import DEFAULT_READOUT, LocalDIMCritic, readout, training_objective
 from robustrep_lite.models import BaselineH
 from robustrep_lite.profiles import PROFILE_NAMES
 from robustrep_lite.runtime import default_device
 from robustrep_lite.spectral import SpectralPenalty, all_layers, conv_input_shapes
 from robustrep_lite.supervised import augment_batch
-from robustrep_lite.validation import check_choice, check_nonnegative, check_positive
+from robustrep_lite.validation import (
+    check_choice,
+    check_images,
+    check_nonnegative,
+    check_positive,
+)
 from robustrep_lite.vulnerability import _attack, _config, _frozen, _Task
 
 __all__ = [
@@ -507,7 +512,7 @@ class EncoderHistory:
     mi: list[float] = field(default_factory=list)
     worst_mi: list[float] = field(default_factory=list)
     images_per_second: list[float] = field(default_factory=list)
-    diverged_at: int | None = None
+    diverged_at: int | None = None  # in records written before divergence became an error
     stopped_by_budget: bool = False  # the wall-clock budget ended training before ``epochs``
 
 
@@ -599,7 +604,8 @@ def train_encoder(
     (``history.stopped_by_budget``; the epochs done are ``len(history.loss)``), for profiles
     sized by wall clock. ``compile``: :meth:`torch.nn.Module.compile` encoder and critic (on
     failure, dynamo falls back to eager). Returns an :class:`EncoderRun`. A non-finite loss
-    stops training (``history.diverged_at``). Raises
+    stops training with a ``FloatingPointError`` naming the epoch (a checkpoint keeps the last
+    finite epoch). Raises
     ``ValueError`` for beta < 0, spectral_lambda < 0, an unknown estimator or norm, eps < 0, a
     batch too large for the data, or bad sizes.
     """
@@ -610,6 +616,7 @@ def train_encoder(
     started = time.perf_counter()
     if x.ndim != 4 or x.shape[2] != x.shape[3]:
         raise ValueError(f"x must be images of shape (N, C, S, S), got {tuple(x.shape)}")
+    check_images("x", x)
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
         raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
     dev = torch.device(device) if device is not None else default_device()
@@ -678,70 +685,80 @@ def train_encoder(
     modules = {"encoder": encoder, "critic": critic}
     # A resume must share everything but the number of epochs with the run it continues.
     settings = {k: v for k, v in config.items() if k != "epochs"} | {"images": int(x.shape[0])}
-    state = load_checkpoint(
-        checkpoint,
-        modules=modules,
-        optimizers={"opt": trainer.optimizer},
-        map_location=dev,
-        settings=settings,
-    )
-    start = 0
-    if state is not None:
-        start = state["step"]
-        history = EncoderHistory(**state["extra"]["history"])
-        if state["extra"]["scaler"]:
-            trainer.scaler.load_state_dict(state["extra"]["scaler"])
-    x_dev = x.to(dev)
-    mine = range(rank * micro_batches, (rank + 1) * micro_batches)
-    for epoch in range(start, epochs):
-        if history.diverged_at is not None:
-            break
-        gen = torch.Generator().manual_seed(_epoch_seed(seed, epoch))
-        order = torch.randperm(x.shape[0], generator=gen).to(dev)
-        xe = _augment_all(x_dev, gen) if augment else x_dev
-        gens = [
-            torch.Generator(device=dev).manual_seed(_epoch_seed(seed, epoch) * 64 + k) for k in mine
-        ]
-        total = torch.zeros(3, device=dev)
-        t0 = time.perf_counter()
-        bar = tqdm(
-            range(steps),
-            disable=not (progress and rank == 0),
-            leave=False,
-            desc=f"encoder beta={beta:g} epoch {epoch + 1}/{epochs}",
+    with exclusive_run(checkpoint if distributed.is_main() else None):
+        state = load_checkpoint(
+            checkpoint,
+            modules=modules,
+            optimizers={"opt": trainer.optimizer},
+            map_location=dev,
+            settings=settings,
         )
-        for step in bar:
-            base = step * global_batch
-            batch = [xe[order[base + k * batch_size : base + (k + 1) * batch_size]] for k in mine]
-            total += trainer.step(batch, gens)
-            if step % 10 == 9:
-                rate = (step + 1) * global_batch / (time.perf_counter() - t0)
-                bar.set_postfix_str(f"{rate:.0f} img/s")
-        loss, mi, worst = distributed.all_reduce_mean(total / steps).tolist()
-        history.images_per_second.append(steps * global_batch / (time.perf_counter() - t0))
-        if not math.isfinite(loss):
-            history.diverged_at = epoch + 1
-            break
-        history.loss.append(loss)
-        history.mi.append(mi)
-        history.worst_mi.append(worst)
-        if checkpoint is not None and distributed.is_main():
-            save_checkpoint(
-                checkpoint,
-                step=epoch + 1,
-                modules=modules,
-                optimizers={"opt": trainer.optimizer},
-                extra={
-                    "history": dataclasses.asdict(history),
-                    "scaler": trainer.scaler.state_dict(),
-                    "config": config,
-                },
-                settings=settings,
+        start = 0
+        if state is not None:
+            start = state["step"]
+            history = EncoderHistory(**state["extra"]["history"])
+            if state["extra"]["scaler"]:
+                trainer.scaler.load_state_dict(state["extra"]["scaler"])
+        x_dev = x.to(dev)
+        mine = range(rank * micro_batches, (rank + 1) * micro_batches)
+        for epoch in range(start, epochs):
+            gen = torch.Generator().manual_seed(_epoch_seed(seed, epoch))
+            order = torch.randperm(x.shape[0], generator=gen).to(dev)
+            xe = _augment_all(x_dev, gen) if augment else x_dev
+            gens = [
+                torch.Generator(device=dev).manual_seed(_epoch_seed(seed, epoch) * 64 + k)
+                for k in mine
+            ]
+            total = torch.zeros(3, device=dev)
+            t0 = time.perf_counter()
+            bar = tqdm(
+                range(steps),
+                disable=not (progress and rank == 0),
+                leave=False,
+                desc=f"encoder beta={beta:g} epoch {epoch + 1}/{epochs}",
             )
-        distributed.barrier()
-        if time_budget_s is not None and time.perf_counter() - started > time_budget_s:
-            history.stopped_by_budget = epoch + 1 < epochs
-            break
+            for step in bar:
+                base = step * global_batch
+                batch = [
+                    xe[order[base + k * batch_size : base + (k + 1) * batch_size]] for k in mine
+                ]
+                total += trainer.step(batch, gens)
+                if step % 10 == 9:
+                    rate = (step + 1) * global_batch / (time.perf_counter() - t0)
+                    bar.set_postfix_str(f"{rate:.0f} img/s")
+            loss, mi, worst = distributed.all_reduce_mean(total / steps).tolist()
+            history.images_per_second.append(steps * global_batch / (time.perf_counter() - t0))
+            if not math.isfinite(loss):
+                kept = (
+                    f"the last finite state (epoch {epoch}) is in the checkpoint {checkpoint}"
+                    if checkpoint is not None and epoch > 0
+                    else "no finite checkpoint was written"
+                )
+                raise FloatingPointError(
+                    f"train_encoder: the loss became {loss} in epoch {epoch + 1} (beta={beta:g}, "
+                    f"lr={lr:g}); the weights are not usable and are not returned; {kept}. Lower "
+                    "lr, or use a bounded estimator (smile, jsd)."
+                )
+            history.loss.append(loss)
+            history.mi.append(mi)
+            history.worst_mi.append(worst)
+            if checkpoint is not None and distributed.is_main():
+                save_checkpoint(
+                    checkpoint,
+                    step=epoch + 1,
+                    modules=modules,
+                    optimizers={"opt": trainer.optimizer},
+                    extra={
+                        "history": dataclasses.asdict(history),
+                        "scaler": trainer.scaler.state_dict(),
+                        "config": config,
+                    },
+                    settings=settings,
+                )
+            distributed.barrier()
+            if time_budget_s is not None and time.perf_counter() - started > time_budget_s:
+                history.stopped_by_budget = epoch + 1 < epochs
+                break
     encoder.eval()
     critic.eval()
     return EncoderRun(encoder, critic, history, config)

@@ -60,3 +60,27 @@ def check_int(name: str, value: Any, low: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
         raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
     return int(value)
+
+
+def check_images(name: str, x: Any, box: tuple[float, float] | None = (0.0, 1.0)) -> Any:
+    """Return the tensor ``x`` if it is finite and (unless ``box`` is None) inside ``box``, else
+    raise a ``ValueError`` naming ``name`` and the range found: images given as 0-255 instead of
+    [0, 1], or a NaN pixel, would otherwise train or attack silently and give wrong numbers.
+    One reduction over ``x`` (call it once per data set, not per step)."""
+    import torch
+
+    t = x.detach()
+    if not t.is_floating_point():
+        raise ValueError(f"{name} must be a floating tensor of images, got dtype {t.dtype}")
+    if t.numel() == 0:
+        raise ValueError(f"{name} must not be empty, got shape {tuple(t.shape)}")
+    stats = torch.stack([t.min(), t.max(), torch.isfinite(t).all().to(t.dtype)]).tolist()
+    low, high, finite = stats
+    if not finite:
+        raise ValueError(f"{name} must contain only finite values (no NaN or inf)")
+    if box is not None and (low < box[0] or high > box[1]):
+        raise ValueError(
+            f"{name} must lie in {list(box)} (its values span [{low:.4g}, {high:.4g}]); "
+            "scale 0-255 images by 1/255"
+        )
+    return x
