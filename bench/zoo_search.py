@@ -10,6 +10,10 @@ and ``"both"`` (per-point PGD from the universal perturbation), read out both wa
 attacked critic and a refit one), with Theorem 3.4's bound from each. A search that finds a
 lower worst-case MI is the stronger one; the bound is an upper bound only for the strongest.
 
+``--validation-fraction 0`` measures the same models with the estimator as it was before it had
+a validation split (every critic trained for the profile's steps, its final state read out), to
+show what the validated estimator changed.
+
 ``--estimator-seeds`` repeats each measurement with other seeds of the estimator (critic
 initialisation, batch order, PGD starts) on the same trained models, which shows how much of an
 RV is the estimator's own spread (the standard errors it reports cover only the read-out sample).
@@ -18,6 +22,8 @@ RV is the estimator's own spread (the standard errors it reports cover only the 
       nice -n 5 .venv/bin/python bench/zoo_search.py --profile cpu
   ... bench/zoo_search.py --profile cpu --searches pointwise --estimator-seeds 0 1 2 3 4 \\
       --out bench/results/zoo_estimator_seeds.json
+  ... bench/zoo_search.py --profile cpu --searches pointwise --validation-fraction 0 \\
+      --out bench/results/zoo_search_unvalidated.json
 """
 
 from __future__ import annotations
@@ -38,7 +44,12 @@ from robustrep_lite.profiles import active_profile  # noqa: E402
 from robustrep_lite.results import save_result  # noqa: E402
 from robustrep_lite.runtime import default_device, provenance, seed_everything  # noqa: E402
 from robustrep_lite.vulnerability import SEARCHES  # noqa: E402
-from robustrep_lite.zoo import logit_vulnerability, train_zoo, zoo_settings  # noqa: E402
+from robustrep_lite.zoo import (  # noqa: E402
+    RV_VALIDATION_FRACTION,
+    logit_vulnerability,
+    train_zoo,
+    zoo_settings,
+)
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -47,6 +58,12 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--searches", nargs="+", choices=SEARCHES, default=list(SEARCHES))
     ap.add_argument("--seed", type=int, default=0, help="data and model seed (the zoo's)")
     ap.add_argument("--estimator-seeds", type=int, nargs="+", default=None, help="default: --seed")
+    ap.add_argument(
+        "--validation-fraction",
+        type=float,
+        default=RV_VALIDATION_FRACTION,
+        help="0: the estimator without a validation split (fixed steps, final state)",
+    )
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "zoo_search.json")
     args = ap.parse_args(argv)
@@ -83,6 +100,7 @@ def main(argv: list[str] | None = None) -> dict:
                     eps=eps,
                     settings=settings,
                     search=search,
+                    validation_fraction=args.validation_fraction,
                     seed=estimator_seed,
                 )
                 seconds = time.perf_counter() - t
@@ -107,6 +125,7 @@ def main(argv: list[str] | None = None) -> dict:
         "profile": profile.name,
         "settings": settings.record(),
         "seed": args.seed,
+        "validation_fraction": args.validation_fraction,
         "provenance": provenance(
             profile.name,
             "; ".join(f"{name}: {d.description}" for name, d in data.items()),

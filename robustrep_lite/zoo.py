@@ -45,6 +45,7 @@ __all__ = [
     "attacked_accuracy",
     "logit_vulnerability",
     "rv_sample_sizes",
+    "standard_vs_robust",
     "train_zoo",
     "zoo_settings",
 ]
@@ -308,6 +309,7 @@ def logit_vulnerability(
     settings: ZooSettings,
     classes: int = 10,
     search: str = "pointwise",
+    validation_fraction: float = RV_VALIDATION_FRACTION,
     seed: int = 0,
     progress: bool = False,
 ) -> dict[str, float]:
@@ -321,6 +323,9 @@ def logit_vulnerability(
     3.4's upper bound on adversarial accuracy, ``(I_worst + log 2) / log |Y|`` (clipped to 1),
     from each worst-case value. ``search``: ``"pointwise"`` (the paper's per-point PGD),
     ``"universal"`` or ``"both"`` (:func:`robustrep_lite.vulnerability.worst_case_mi`).
+    ``validation_fraction``: the share of the points that selects each critic's state (early
+    stopping); 0 trains every critic for ``settings.rv_steps`` steps and reads its final state,
+    as the estimator did before it had a validation split (for comparison only).
     """
     check_nonnegative("eps", eps)
     rv = representation_vulnerability(
@@ -336,7 +341,7 @@ def logit_vulnerability(
         hidden=settings.critic_hidden,
         layers=2,
         embed_dim=32,
-        validation_fraction=RV_VALIDATION_FRACTION,
+        validation_fraction=validation_fraction,
         holdout_fraction=RV_HOLDOUT_FRACTION,
         search=search,
         seed=seed,
@@ -397,3 +402,22 @@ def channel_vulnerability(
         "rv_stderr": res.rv_stderr,
         "diverged": np.asarray(res.diverged),
     }
+
+
+def standard_vs_robust(
+    measured: dict[ZooModel, dict[str, float]],
+) -> dict[tuple[str, str], dict[str, dict[str, float]]]:
+    """Section 6.1's comparison: for every (data set, architecture) of ``measured`` (per model,
+    the merged outputs of :func:`attacked_accuracy` and :func:`logit_vulnerability`) that has a
+    standard model and an adversarially trained one, ``{"standard": ..., "robust": ...}``
+    (the robust one trained at the largest radius). Pairs without both are left out."""
+    out: dict[tuple[str, str], dict[str, dict[str, float]]] = {}
+    for m, values in measured.items():
+        key = (m.dataset, m.arch)
+        if m.train_eps == 0:
+            out.setdefault(key, {})["standard"] = values
+        else:
+            robust = [k for k in measured if (k.dataset, k.arch) == key and k.train_eps > 0]
+            if m.train_eps == max(k.train_eps for k in robust):
+                out.setdefault(key, {})["robust"] = values
+    return {k: v for k, v in out.items() if set(v) == {"standard", "robust"}}
