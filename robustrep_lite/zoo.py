@@ -45,7 +45,6 @@ __all__ = [
     "attacked_accuracy",
     "logit_vulnerability",
     "rv_sample_sizes",
-    "standard_vs_robust",
     "train_zoo",
     "zoo_settings",
 ]
@@ -402,22 +401,3 @@ def channel_vulnerability(
         "rv_stderr": res.rv_stderr,
         "diverged": np.asarray(res.diverged),
     }
-
-
-def standard_vs_robust(
-    measured: dict[ZooModel, dict[str, float]],
-) -> dict[tuple[str, str], dict[str, dict[str, float]]]:
-    """Section 6.1's comparison: for every (data set, architecture) of ``measured`` (per model,
-    the merged outputs of :func:`attacked_accuracy` and :func:`logit_vulnerability`) that has a
-    standard model and an adversarially trained one, ``{"standard": ..., "robust": ...}``
-    (the robust one trained at the largest radius). Pairs without both are left out."""
-    out: dict[tuple[str, str], dict[str, dict[str, float]]] = {}
-    for m, values in measured.items():
-        key = (m.dataset, m.arch)
-        if m.train_eps == 0:
-            out.setdefault(key, {})["standard"] = values
-        else:
-            robust = [k for k in measured if (k.dataset, k.arch) == key and k.train_eps > 0]
-            if m.train_eps == max(k.train_eps for k in robust):
-                out.setdefault(key, {})["robust"] = values
-    return {k: v for k, v in out.items() if set(v) == {"standard", "robust"}}

@@ -16,7 +16,6 @@ from robustrep_lite.zoo import (
     channel_vulnerability,
     logit_vulnerability,
     rv_sample_sizes,
-    standard_vs_robust,
     train_zoo,
     zoo_settings,
 )
@@ -90,17 +89,3 @@ def test_channel_vulnerability_covers_the_requested_channels(quick):
     assert np.allclose(out["rv"], out["normal_mi"] - out["worst_mi"])
     with pytest.raises(ValueError, match="BaselineH"):
         channel_vulnerability(torch.nn.Linear(2, 2), data.x_test, eps=0.1, settings=settings)
-
-
-def test_standard_vs_robust_pairs_each_architecture():
-    zoo = {
-        ZooModel("cifar10", "a", 0.0): {"rv": 1.0},
-        ZooModel("cifar10", "a", 2 / 255): {"rv": 0.7},
-        ZooModel("cifar10", "a", 8 / 255): {"rv": 0.5},
-        ZooModel("cifar10", "b", 0.0): {"rv": 0.9},  # no robust partner: left out
-        ZooModel("mnist", "a", 0.3): {"rv": 0.1},  # no standard partner: left out
-    }
-    pairs = standard_vs_robust(zoo)
-    assert list(pairs) == [("cifar10", "a")]
-    assert pairs["cifar10", "a"]["standard"]["rv"] == 1.0
-    assert pairs["cifar10", "a"]["robust"]["rv"] == 0.5  # the largest training radius

@@ -1,0 +1,132 @@
+"""What Chapter 5 says about the Section 6.1 zoo, computed from the measurements rather than
+typed: the standard-vs-robust comparison of every architecture (Figures 1 and 2), the searches
+compared (``bench/zoo_search.py``) and the estimator's own spread over seeds.
+
+Every function takes measurement records (the dicts of :func:`robustrep_lite.zoo.
+logit_vulnerability` merged with :func:`robustrep_lite.zoo.attacked_accuracy`, or the rows a
+stored ``bench/zoo_search.py`` run holds) and returns Markdown, so that each sentence about a
+run states that run's numbers and a verdict computed from them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from robustrep_lite.zoo import ZooModel
+
+__all__ = [
+    "comparison_markdown",
+    "negative_rv_markdown",
+    "search_markdown",
+    "seed_spread_markdown",
+    "standard_vs_robust",
+]
+
+Record = dict[str, Any]
+
+
+def standard_vs_robust(
+    measured: dict[ZooModel, Record],
+) -> dict[tuple[str, str], dict[str, Record]]:
+    """Section 6.1's comparison: for every (data set, architecture) of ``measured`` that has a
+    standard model and an adversarially trained one, ``{"standard": ..., "robust": ...}`` (the
+    robust one trained at the largest radius). Pairs without both are left out."""
+    out: dict[tuple[str, str], dict[str, Record]] = {}
+    for m, values in measured.items():
+        key = (m.dataset, m.arch)
+        if m.train_eps == 0:
+            out.setdefault(key, {})["standard"] = values
+        else:
+            robust = [k for k in measured if (k.dataset, k.arch) == key and k.train_eps > 0]
+            if m.train_eps == max(k.train_eps for k in robust):
+                out.setdefault(key, {})["robust"] = values
+    return {k: v for k, v in out.items() if set(v) == {"standard", "robust"}}
+
+
+def _yes(flag: bool) -> str:
+    return "**yes**" if flag else "**no**"
+
+
+def comparison_markdown(pairs: dict[tuple[str, str], dict[str, Record]]) -> str:
+    """One bullet per (data set, architecture): standard -> robust values of the clean MI, the
+    worst-case MI and RV under both read-outs, Theorem 3.4's bound and PGD-7 accuracy, with
+    two computed verdicts: does the robust model keep more information under attack (refit
+    worst-case MI higher by more than two combined standard errors), and is its refit RV
+    smaller by more than two combined standard errors."""
+    if not pairs:
+        return "(no data set of this profile has both a standard and a robust model)"
+    lines = []
+    for (dataset, arch), p in pairs.items():
+        s, r = p["standard"], p["robust"]
+        worst_se = float(np.hypot(s["worst_stderr_refit"], r["worst_stderr_refit"]))
+        rv_se = float(np.hypot(s["rv_stderr_refit"], r["rv_stderr_refit"]))
+        keeps = r["worst_mi_refit"] - s["worst_mi_refit"] > 2 * worst_se
+        smaller = s["rv_refit"] - r["rv_refit"] > 2 * rv_se
+        lines.append(
+            f"- **{dataset}, {arch}** (standard → robust): I(X; g(X)) {s['normal_mi']:.2f} → "
+            f"{r['normal_mi']:.2f} nats; worst case, refit {s['worst_mi_refit']:.2f} → "
+            f"{r['worst_mi_refit']:.2f}, paper {s['worst_mi_paper']:.2f} → "
+            f"{r['worst_mi_paper']:.2f}; RV, refit {s['rv_refit']:.2f} → {r['rv_refit']:.2f}, "
+            f"paper {s['rv_paper']:.2f} → {r['rv_paper']:.2f}; Theorem 3.4 bound (refit) "
+            f"{s['bound_refit']:.0%} → {r['bound_refit']:.0%}; PGD-7 accuracy "
+            f"{s['pgd7_accuracy']:.1%} → {r['pgd7_accuracy']:.1%}. Robust keeps more "
+            f"information under attack: {_yes(keeps)}; robust has the smaller refit RV "
+            f"(beyond 2 s.e. = {2 * rv_se:.2f}): {_yes(smaller)}."
+        )
+    return "\n".join(lines)
+
+
+def negative_rv_markdown(measured: dict[ZooModel, Record]) -> str:
+    """The models whose refit worst-case MI exceeds their clean MI by more than two standard
+    errors (a negative refit RV), or a sentence saying there are none."""
+    hits = [
+        f"{m.dataset}/{m.label} ({v['rv_refit']:.2f} ± {v['rv_stderr_refit']:.2f})"
+        for m, v in measured.items()
+        if v["rv_refit"] < -2 * v["rv_stderr_refit"]
+    ]
+    if not hits:
+        return "no model's refit RV is more than two standard errors below zero"
+    return "the refit RV is more than two standard errors below zero for " + ", ".join(hits)
+
+
+def search_markdown(rows: list[Record], baseline: str = "pointwise") -> str:
+    """From a stored ``bench/zoo_search.py`` run: per model the strongest search (lowest refit
+    worst-case MI) and how far it reads below ``baseline``, then which searches were strongest
+    how often."""
+    by_model: dict[tuple[str, str], dict[str, Record]] = {}
+    for row in rows:
+        by_model.setdefault((row["dataset"], row["model"]), {})[row["search"]] = row
+    lines, wins = [], {}
+    for (dataset, model), searches in by_model.items():
+        best = min(searches, key=lambda s: searches[s]["worst_mi_refit"])
+        wins[best] = wins.get(best, 0) + 1
+        gap = searches[baseline]["worst_mi_refit"] - searches[best]["worst_mi_refit"]
+        lines.append(
+            f"- {dataset}/{model}: strongest `{best}` "
+            f"({searches[best]['worst_mi_refit']:.2f} nats, {gap:.2f} below `{baseline}`)"
+        )
+    tally = ", ".join(f"`{s}` on {n}" for s, n in sorted(wins.items(), key=lambda kv: -kv[1]))
+    return "\n".join([*lines, f"\nStrongest search by model: {tally} of {len(by_model)}."])
+
+
+def seed_spread_markdown(rows: list[Record]) -> str:
+    """From a stored run with several estimator seeds: the range over models of the standard
+    deviation of the refit and paper RVs across seeds, against the range of the standard errors
+    one run reports."""
+    by_model: dict[tuple[str, str], list[Record]] = {}
+    for row in rows:
+        by_model.setdefault((row["dataset"], row["model"]), []).append(row)
+    sd = {
+        read: [float(np.std([r[f"rv_{read}"] for r in rs], ddof=1)) for rs in by_model.values()]
+        for read in ("refit", "paper")
+    }
+    se = [float(np.mean([r["rv_stderr_refit"] for r in rs])) for rs in by_model.values()]
+    seeds = min(len(rs) for rs in by_model.values())
+    return (
+        f"Over {seeds} estimator seeds the refit RV of a model varies with a standard deviation "
+        f"of {min(sd['refit']):.2f} to {max(sd['refit']):.2f} nats (paper read-out "
+        f"{min(sd['paper']):.2f} to {max(sd['paper']):.2f}), where one run reports a standard "
+        f"error of {min(se):.2f} to {max(se):.2f}."
+    )

@@ -1,0 +1,100 @@
+"""robustrep_lite.zoo_report: the chapter's generated sentences, checked against hand-made
+measurements (every verdict must follow from the numbers it prints)."""
+
+from __future__ import annotations
+
+import pytest
+
+from robustrep_lite.zoo import ZooModel
+from robustrep_lite.zoo_report import (
+    comparison_markdown,
+    negative_rv_markdown,
+    search_markdown,
+    seed_spread_markdown,
+    standard_vs_robust,
+)
+
+
+def _v(normal, worst_refit, worst_paper, se=0.05, acc=0.2):
+    return {
+        "normal_mi": normal,
+        "worst_mi_refit": worst_refit,
+        "worst_mi_paper": worst_paper,
+        "worst_stderr_refit": se,
+        "rv_refit": normal - worst_refit,
+        "rv_stderr_refit": se,
+        "rv_paper": normal - worst_paper,
+        "bound_refit": 0.5,
+        "pgd7_accuracy": acc,
+    }
+
+
+def test_standard_vs_robust_pairs_each_architecture():
+    zoo = {
+        ZooModel("cifar10", "a", 0.0): {"rv": 1.0},
+        ZooModel("cifar10", "a", 2 / 255): {"rv": 0.7},
+        ZooModel("cifar10", "a", 8 / 255): {"rv": 0.5},
+        ZooModel("cifar10", "b", 0.0): {"rv": 0.9},  # no robust partner: left out
+        ZooModel("mnist", "a", 0.3): {"rv": 0.1},  # no standard partner: left out
+    }
+    pairs = standard_vs_robust(zoo)
+    assert list(pairs) == [("cifar10", "a")]
+    assert pairs["cifar10", "a"]["standard"]["rv"] == 1.0
+    assert pairs["cifar10", "a"]["robust"]["rv"] == 0.5  # the largest training radius
+
+
+def test_comparison_verdicts_follow_the_numbers():
+    clear = {"standard": _v(1.0, 0.1, 0.0), "robust": _v(1.2, 0.9, 0.6)}
+    close = {"standard": _v(1.0, 0.5, 0.0), "robust": _v(1.0, 0.55, 0.6)}
+    text = comparison_markdown({("cifar10", "a"): clear, ("cifar10", "b"): close})
+    first, second = text.splitlines()
+    # a: worst 0.1 -> 0.9 (gap 0.8 > 2 x 0.07); RV 0.9 -> 0.3
+    assert "keeps more information under attack: **yes**" in first
+    assert "smaller refit RV (beyond 2 s.e. = 0.14): **yes**" in first
+    # b: worst 0.5 -> 0.55 and RV 0.5 -> 0.45, both within two standard errors
+    assert "under attack: **no**" in second and "**no**." in second
+    assert "(no data set" in comparison_markdown({})
+
+
+def test_negative_rv_names_only_models_beyond_two_standard_errors():
+    m1, m2 = ZooModel("mnist", "a", 0.0), ZooModel("mnist", "a", 0.3)
+    text = negative_rv_markdown({m1: _v(1.0, 1.5, 0.0, se=0.1), m2: _v(1.0, 1.1, 0.0, se=0.1)})
+    assert "a (standard)" in text and "adv" not in text and "-0.50" in text
+    assert negative_rv_markdown({m2: _v(1.0, 1.1, 0.0, se=0.1)}).startswith("no model")
+
+
+def _row(model, search, worst, seed=0, rv=0.5, se=0.1):
+    return {
+        "dataset": "cifar10",
+        "model": model,
+        "search": search,
+        "estimator_seed": seed,
+        "worst_mi_refit": worst,
+        "rv_refit": rv,
+        "rv_paper": rv + 0.1,
+        "rv_stderr_refit": se,
+    }
+
+
+def test_search_summary_finds_the_strongest_search():
+    rows = [
+        _row("m", "pointwise", 0.5),
+        _row("m", "universal", 0.7),
+        _row("m", "both", 0.2),
+        _row("n", "pointwise", 0.1),
+        _row("n", "universal", 0.3),
+        _row("n", "both", 0.15),
+    ]
+    text = search_markdown(rows)
+    assert "cifar10/m: strongest `both` (0.20 nats, 0.30 below `pointwise`)" in text
+    assert "cifar10/n: strongest `pointwise` (0.10 nats, 0.00 below" in text
+    assert "`both` on 1, `pointwise` on 1 of 2" in text
+
+
+def test_seed_spread_is_the_sample_sd_over_seeds():
+    rows = [_row("m", "pointwise", 0.5, seed=s, rv=v, se=0.05) for s, v in enumerate([0.4, 0.6])]
+    rows += [_row("n", "pointwise", 0.5, seed=s, rv=0.3, se=0.1) for s in range(2)]
+    text = seed_spread_markdown(rows)
+    sd = pytest.approx(0.1414, abs=1e-4)
+    assert f"{0.0:.2f} to {float(sd.expected):.2f} nats" in text
+    assert "Over 2 estimator seeds" in text and "error of 0.05 to 0.10" in text
