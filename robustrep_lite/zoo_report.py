@@ -17,8 +17,10 @@ import numpy as np
 from robustrep_lite.zoo import ZooModel
 
 __all__ = [
+    "channel_markdown",
     "comparison_markdown",
     "negative_rv_markdown",
+    "rows_markdown",
     "search_markdown",
     "seed_spread_markdown",
     "standard_vs_robust",
@@ -130,3 +132,46 @@ def seed_spread_markdown(rows: list[Record]) -> str:
         f"{min(sd['paper']):.2f} to {max(sd['paper']):.2f}), where one run reports a standard "
         f"error of {min(se):.2f} to {max(se):.2f}."
     )
+
+
+def channel_markdown(per_channel: dict[ZooModel, dict[str, np.ndarray]]) -> str:
+    """Figure 3's analogue in words: per model (outputs of :func:`robustrep_lite.zoo.
+    channel_vulnerability`) the mean MI, mean worst-case MI, share kept under attack and mean
+    RV over its channels; then, for a standard/robust pair, whether the robust channels carry
+    more MI and have a smaller RV (the paper's two findings)."""
+    stats = {}
+    lines = []
+    for m, r in per_channel.items():
+        mi, worst, rv = (float(np.nanmean(r[k])) for k in ("normal_mi", "worst_mi", "rv"))
+        stats[m] = (mi, rv)
+        kept = f"{worst / mi:.0%}" if mi > 0 else "n/a"
+        lines.append(
+            f"- {m.label}: mean MI {mi:.3f} nats, mean worst-case MI {worst:.3f} (kept under "
+            f"attack: {kept}), mean RV {rv:.3f}, over {len(r['channel'])} channels"
+        )
+    standard = [m for m in stats if m.train_eps == 0]
+    robust = [m for m in stats if m.train_eps > 0]
+    if standard and robust:
+        (s_mi, s_rv), (r_mi, r_rv) = stats[standard[0]], stats[robust[-1]]
+        lines.append(
+            f"- Robust channels carry more MI: {_yes(r_mi > s_mi)}; robust channels have the "
+            f"smaller mean RV: {_yes(r_rv < s_rv)}."
+        )
+    return "\n".join(lines)
+
+
+def rows_markdown(rows: list[Record]) -> str:
+    """A stored zoo run (``bench/device_run.py``'s ``zoo_gpu.json``) as a Markdown table."""
+    lines = [
+        "| data | model | natural | PGD-7 | APGD | I(X;g(X)) | worst (refit) | RV (refit) "
+        "| bound (refit) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['dataset']} | {r['model']} | {r['natural_accuracy']:.1%} "
+            f"| {r['pgd7_accuracy']:.1%} | {r['strong_accuracy']:.1%} | {r['normal_mi']:.2f} "
+            f"| {r['worst_mi_refit']:.2f} | {r['rv_refit']:.2f} ± {r['rv_stderr_refit']:.2f} "
+            f"| {r['bound_refit']:.0%} |"
+        )
+    return "\n".join(lines)

@@ -3,12 +3,15 @@ measurements (every verdict must follow from the numbers it prints)."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from robustrep_lite.zoo import ZooModel
 from robustrep_lite.zoo_report import (
+    channel_markdown,
     comparison_markdown,
     negative_rv_markdown,
+    rows_markdown,
     search_markdown,
     seed_spread_markdown,
     standard_vs_robust,
@@ -98,3 +101,42 @@ def test_seed_spread_is_the_sample_sd_over_seeds():
     sd = pytest.approx(0.1414, abs=1e-4)
     assert f"{0.0:.2f} to {float(sd.expected):.2f} nats" in text
     assert "Over 2 estimator seeds" in text and "error of 0.05 to 0.10" in text
+
+
+def test_channel_summary_and_verdicts():
+    std, rob = ZooModel("cifar10", "baseline_h", 0.0), ZooModel("cifar10", "baseline_h", 8 / 255)
+    per = {
+        std: {
+            "channel": np.arange(2),
+            "normal_mi": np.array([0.4, 0.6]),
+            "worst_mi": np.array([0.0, 0.0]),
+            "rv": np.array([0.4, 0.6]),
+        },
+        rob: {
+            "channel": np.arange(2),
+            "normal_mi": np.array([1.0, 1.0]),
+            "worst_mi": np.array([0.5, 0.5]),
+            "rv": np.array([0.5, 0.5]),
+        },
+    }
+    text = channel_markdown(per)
+    assert "mean MI 0.500 nats, mean worst-case MI 0.000 (kept under attack: 0%)" in text
+    assert "(kept under attack: 50%), mean RV 0.500" in text
+    assert "more MI: **yes**; robust channels have the smaller mean RV: **no**." in text
+
+
+def test_rows_table_has_a_line_per_model():
+    row = {
+        "dataset": "cifar10",
+        "model": "m",
+        "natural_accuracy": 0.8,
+        "pgd7_accuracy": 0.4,
+        "strong_accuracy": 0.35,
+        "normal_mi": 1.0,
+        "worst_mi_refit": 0.6,
+        "rv_refit": 0.4,
+        "rv_stderr_refit": 0.05,
+        "bound_refit": 0.56,
+    }
+    table = rows_markdown([row, {**row, "model": "n"}])
+    assert table.count("\n") == 3 and "| cifar10 | m | 80.0% | 40.0% | 35.0% | 1.00 | 0.60" in table
