@@ -60,6 +60,7 @@ __all__ = [
     "evaluate_head",
     "fit_linear_head",
     "grid_cell",
+    "grid_markdown",
     "new_head",
     "prepare_data",
     "summarise",
@@ -606,3 +607,35 @@ def beta_eps_grid(
         "cells": cells,
         "wall_s": time.perf_counter() - t0,
     }
+
+
+def _monotone(values: list[float], rising: bool) -> bool:
+    steps = np.diff(values)
+    return bool(np.all(steps > 0) if rising else np.all(steps < 0))
+
+
+def grid_markdown(grid: dict[str, Any]) -> str:
+    """A :func:`beta_eps_grid` result in words: per training eps, the linear head's natural and
+    PGD-7 accuracy, the training critic's drop ``I - I_worst`` (the paper's read-out) and the
+    validated RV (:func:`encoder_vulnerability`) for each beta, then two computed verdicts --
+    does PGD-7 accuracy rise with beta, does the validated RV fall with beta (strictly, from
+    one beta to the next)."""
+    lines = []
+    for eps in sorted({c["eps"] for c in grid["cells"]}):
+        cells = sorted((c for c in grid["cells"] if c["eps"] == eps), key=lambda c: c["beta"])
+
+        def row(fmt: str, key: Any, cells: list[dict[str, Any]] = cells) -> str:
+            return ", ".join(f"{fmt.format(key(c))} (β = {c['beta']:g})" for c in cells)
+
+        pgd = [c["pgd"] for c in cells]
+        rv = [c["validated_rv"] for c in cells]
+        lines.append(
+            f"- **ε = {eps:.3g}**: PGD-7 accuracy {row('{:.1%}', lambda c: c['pgd'])}; natural "
+            f"{row('{:.1%}', lambda c: c['natural'])}; validated RV "
+            f"{row('{:.2f}', lambda c: c['validated_rv'])} nats (± up to "
+            f"{max(c['validated_rv_stderr'] for c in cells):.2f}); the training critic's drop "
+            f"{row('{:.2f}', lambda c: c['mi'] - c['worst_mi'])}. PGD-7 accuracy rises with β: "
+            f"{'**yes**' if _monotone(pgd, True) else '**no**'}; validated RV falls with β: "
+            f"{'**yes**' if _monotone(rv, False) else '**no**'}."
+        )
+    return "\n".join(lines)

@@ -18,6 +18,7 @@ from robustrep_lite.downstream import (
     PAPER_TABLE1,
     beta_eps_grid,
     evaluate_head,
+    grid_markdown,
     prepare_data,
     summarise,
     table1,
@@ -377,3 +378,25 @@ def test_a_time_budget_stops_the_encoder_after_the_epoch_that_crosses_it():
     assert len(done.history.loss) == 1 and not done.history.stopped_by_budget
     with pytest.raises(ValueError, match="time_budget_s"):
         train_encoder(_images(64), **TINY, time_budget_s=-1.0)
+
+
+def test_grid_markdown_states_each_cell_and_computes_the_verdicts() -> None:
+    def cell(beta: float, pgd: float, rv: float) -> dict:
+        return {
+            "beta": beta,
+            "eps": 0.1,
+            "pgd": pgd,
+            "natural": 0.6,
+            "mi": 1.0,
+            "worst_mi": 0.5,
+            "validated_rv": rv,
+            "validated_rv_stderr": 0.03,
+        }
+
+    grid = {"cells": [cell(0.0, 0.01, 0.5), cell(1.0, 0.12, 0.2), cell(2.0, 0.15, 0.1)]}
+    text = grid_markdown(grid)
+    assert "PGD-7 accuracy 1.0% (β = 0), 12.0% (β = 1), 15.0% (β = 2)" in text
+    assert "validated RV 0.50 (β = 0), 0.20 (β = 1), 0.10 (β = 2) nats (± up to 0.03)" in text
+    assert "rises with β: **yes**; validated RV falls with β: **yes**." in text
+    grid["cells"][2]["validated_rv"] = 0.3
+    assert "falls with β: **no**." in grid_markdown(grid)
