@@ -287,7 +287,13 @@ def gaussian_mixture_projection(
 def _standardised(
     theta: ArrayLike, cov: ArrayLike, w: ArrayLike, eps: ArrayLike, p: ArrayLike
 ) -> tuple[FloatArray, FloatArray]:
-    proj = gaussian_mixture_projection(theta, cov, w, eps, p)
+    # a = |m|/sigma and b = eta/sigma do not depend on the scale of w: divide it by its largest
+    # entry first, so that w = 1e200 * (1, 1) neither overflows nor turns into NaN
+    w_a = np.asarray(w, dtype=float)
+    with np.errstate(invalid="ignore"):
+        scale = np.max(np.abs(w_a), axis=-1, keepdims=True) if w_a.ndim else np.abs(w_a)
+        w_a = w_a / np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
+    proj = gaussian_mixture_projection(theta, cov, w_a, eps, p)
     return np.abs(proj.m) / proj.sigma, proj.eta / proj.sigma
 
 

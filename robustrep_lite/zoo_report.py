@@ -24,6 +24,7 @@ __all__ = [
     "search_markdown",
     "seed_spread_markdown",
     "standard_vs_robust",
+    "validation_change_markdown",
 ]
 
 Record = dict[str, Any]
@@ -174,4 +175,33 @@ def rows_markdown(rows: list[Record]) -> str:
             f"| {r['worst_mi_refit']:.2f} | {r['rv_refit']:.2f} ± {r['rv_stderr_refit']:.2f} "
             f"| {r['bound_refit']:.0%} |"
         )
+    return "\n".join(lines)
+
+
+def validation_change_markdown(validated: list[Record], unvalidated: list[Record]) -> str:
+    """The same models measured by the estimator with and without its validation split (two
+    stored ``bench/zoo_search.py`` runs, per-point search, the first estimator seed of each):
+    a Markdown table of clean MI, refit worst-case MI and both RVs, before -> after."""
+
+    def first(rows: list[Record]) -> dict[tuple[str, str], Record]:
+        out: dict[tuple[str, str], Record] = {}
+        for r in rows:
+            if r["search"] == "pointwise":
+                out.setdefault((r["dataset"], r["model"]), r)
+        return out
+
+    old, new = first(unvalidated), first(validated)
+    lines = [
+        "| data | model | I(X;g(X)) | worst (refit) | RV (refit) | RV (paper) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for key in new:
+        if key not in old:
+            continue
+        a, b = old[key], new[key]
+        cells = [
+            f"{a[k]:.2f} → {b[k]:.2f}"
+            for k in ("normal_mi", "worst_mi_refit", "rv_refit", "rv_paper")
+        ]
+        lines.append(f"| {key[0]} | {key[1]} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

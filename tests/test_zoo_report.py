@@ -15,6 +15,7 @@ from robustrep_lite.zoo_report import (
     search_markdown,
     seed_spread_markdown,
     standard_vs_robust,
+    validation_change_markdown,
 )
 
 
@@ -140,3 +141,25 @@ def test_rows_table_has_a_line_per_model():
     }
     table = rows_markdown([row, {**row, "model": "n"}])
     assert table.count("\n") == 3 and "| cifar10 | m | 80.0% | 40.0% | 35.0% | 1.00 | 0.60" in table
+
+
+def test_validation_change_pairs_rows_by_model():
+    def row(model, normal, search="pointwise"):
+        return {
+            "dataset": "cifar10",
+            "model": model,
+            "search": search,
+            "normal_mi": normal,
+            "worst_mi_refit": 0.5,
+            "rv_refit": normal - 0.5,
+            "rv_paper": normal,
+        }
+
+    old = [row("m", 2.0), row("m", 9.0, "universal"), row("gone", 1.0)]
+    new = [row("m", 1.5), row("m", 1.7), row("new", 1.0)]  # the first seed's row counts
+    table = validation_change_markdown(new, old)
+    assert (
+        table.splitlines()[2]
+        == "| cifar10 | m | 2.00 → 1.50 | 0.50 → 0.50 | 1.50 → 1.00 | 2.00 → 1.50 |"
+    )
+    assert table.count("\n") == 2  # models measured only once are left out

@@ -1,0 +1,289 @@
+"""The hostile-but-fair catalogue: every public entry point fed non-finite values, wrong
+dtypes and shapes, out-of-range values and empty inputs. Each case must end in a ``ValueError``
+(or a subclass, or ``FloatingPointError`` for a run that diverges) whose message names what was
+wrong -- never a silent wrong number, a raw torch/numpy error, or lost data."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from robustrep_lite import theory
+from robustrep_lite.attacks import pgd
+from robustrep_lite.checkpoint import exclusive_run, load_checkpoint, save_checkpoint
+from robustrep_lite.data import load_dataset, load_npz
+from robustrep_lite.mi import CriticConfig, estimate_mi, linear_gaussian_mi
+from robustrep_lite.models import BaselineH
+from robustrep_lite.results import save_result
+from robustrep_lite.supervised import robust_accuracy, train_classifier
+from robustrep_lite.train import train_encoder
+from robustrep_lite.vulnerability import representation_vulnerability, worst_case_mi
+
+GEN = torch.Generator().manual_seed(0)
+X = torch.randn(400, 3, generator=GEN)
+Y = X + 0.5 * torch.randn(400, 3, generator=GEN)
+IMAGES = torch.rand(48, 1, 28, 28, generator=GEN)
+LABELS = torch.arange(48) % 10
+
+
+def _with(t: torch.Tensor, index: tuple, value: float) -> torch.Tensor:
+    out = t.clone()
+    out[index] = value
+    return out
+
+
+def _mlp() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Flatten(), nn.Linear(28 * 28, 10))
+
+
+def _nan_model() -> nn.Module:
+    m = _mlp()
+    with torch.no_grad():
+        m[1].weight[0, 0] = math.nan
+    return m
+
+
+ENC = {"epochs": 1, "batch_size": 16, "width": 0.125, "critic_units": 8, "pgd_steps": 1}
+ENC |= {"progress": False, "eps": 0.1, "step_size": 0.05}
+WC = {"steps": 5, "batch_size": 32, "progress": False}
+MIX = (np.array([1.0, 0.5]), np.eye(2), np.array([1.0, 1.0]))
+
+# (id, call, match): every call must raise ValueError (or FloatingPointError) matching ``match``
+CASES: list[tuple[str, Callable[[], object], str]] = [
+    # estimate_mi
+    ("mi-nan-x", lambda: estimate_mi(_with(X, (0, 0), math.nan), Y), "x must contain only finite"),
+    ("mi-inf-y", lambda: estimate_mi(X, _with(Y, (3, 1), math.inf)), "y must contain only finite"),
+    ("mi-length", lambda: estimate_mi(X, Y[:300]), "same number of samples"),
+    ("mi-empty", lambda: estimate_mi(X[:0], Y[:0]), "at least one sample"),
+    ("mi-strings", lambda: estimate_mi([["a"]], [["b"]]), "numeric"),
+    ("mi-bad-setting", lambda: estimate_mi(X, Y, stepz=10), "stepz"),
+    ("mi-batch-0", lambda: estimate_mi(X, Y, batch_size=0), "batch_size"),
+    ("mi-estimator", lambda: estimate_mi(X, Y, train_estimator="best"), "train_estimator"),
+    ("critic-ema", lambda: CriticConfig(ema_rate=2.0), "ema_rate"),
+    ("critic-val", lambda: CriticConfig(validation_fraction=0.9), "fraction"),
+    # the worst-case estimator
+    ("wc-outside-box", lambda: worst_case_mi(lambda v: v, X, eps=1e-4, **WC), "box"),
+    ("wc-nan", lambda: worst_case_mi(lambda v: v, _with(X, (1, 1), math.nan), eps=0.1), "x"),
+    (
+        "wc-pgd-steps",
+        lambda: worst_case_mi(lambda v: v, X.sigmoid(), eps=0.1, pgd_steps=-1),
+        "pgd_steps",
+    ),
+    ("wc-eps", lambda: worst_case_mi(lambda v: v, X.sigmoid(), eps=-0.1), "eps"),
+    ("wc-ema", lambda: worst_case_mi(lambda v: v, X.sigmoid(), eps=0.1, ema_rate=2), "ema_rate"),
+    ("wc-search", lambda: worst_case_mi(lambda v: v, X.sigmoid(), eps=0.1, search="all"), "search"),
+    (
+        "rv-outside-box",
+        lambda: representation_vulnerability(lambda v: v, X * 300, eps=0.1, **WC),
+        "box",
+    ),
+    # PGD
+    (
+        "pgd-nan-pixel",
+        lambda: pgd(
+            lambda v: v.sum(1),
+            _with(IMAGES.flatten(1), (0, 0), math.nan),
+            eps=0.1,
+            step_size=0.01,
+            steps=2,
+        ),
+        "finite",
+    ),
+    (
+        "pgd-0-255",
+        lambda: pgd(lambda v: v.sum(1), IMAGES.flatten(1) * 255, eps=0.1, step_size=0.01, steps=2),
+        "1/255",
+    ),
+    (
+        "pgd-nan-box",
+        lambda: pgd(
+            lambda v: v.sum(1),
+            IMAGES.flatten(1),
+            eps=0.1,
+            step_size=0.01,
+            steps=2,
+            box=(math.nan, 1),
+        ),
+        "box",
+    ),
+    (
+        "pgd-steps",
+        lambda: pgd(lambda v: v.sum(1), IMAGES.flatten(1), eps=0.1, step_size=0.01, steps=-1),
+        "steps",
+    ),
+    (
+        "pgd-eps",
+        lambda: pgd(lambda v: v.sum(1), IMAGES.flatten(1), eps=math.nan, step_size=0.01, steps=1),
+        "eps",
+    ),
+    # encoder training
+    ("enc-0-255", lambda: train_encoder(IMAGES * 255, **ENC), "1/255"),
+    ("enc-nan", lambda: train_encoder(_with(IMAGES, (0, 0, 0, 0), math.nan), **ENC), "finite"),
+    ("enc-epochs", lambda: train_encoder(IMAGES, **{**ENC, "epochs": -1}), "epochs"),
+    ("enc-beta", lambda: train_encoder(IMAGES, beta=-1.0, **ENC), "beta"),
+    ("enc-budget", lambda: train_encoder(IMAGES, time_budget_s=0, **ENC), "time_budget_s"),
+    ("enc-shape", lambda: train_encoder(IMAGES[:, :, :20], **ENC), "shape"),
+    (
+        "enc-diverges",
+        lambda: train_encoder(IMAGES, lr=1e9, estimator="dv", **{**ENC, "epochs": 3}),
+        "loss became",
+    ),
+    # classifier training and evaluation
+    (
+        "clf-labels",
+        lambda: train_classifier(_mlp(), IMAGES, LABELS + 5, epochs=1, progress=False),
+        "labels in",
+    ),
+    (
+        "clf-neg-labels",
+        lambda: train_classifier(_mlp(), IMAGES, LABELS - 1, epochs=1, progress=False),
+        "labels in",
+    ),
+    (
+        "clf-0-255-adv",
+        lambda: train_classifier(_mlp(), IMAGES * 255, LABELS, epochs=1, eps=0.1, progress=False),
+        "1/255",
+    ),
+    (
+        "clf-nan",
+        lambda: train_classifier(
+            _mlp(), _with(IMAGES, (0, 0, 0, 0), math.nan), LABELS, epochs=1, progress=False
+        ),
+        "finite",
+    ),
+    (
+        "clf-epochs",
+        lambda: train_classifier(_mlp(), IMAGES, LABELS, epochs=-1, progress=False),
+        "epochs",
+    ),
+    (
+        "clf-batch",
+        lambda: train_classifier(_mlp(), IMAGES, LABELS, epochs=1, batch_size=0, progress=False),
+        "batch_size",
+    ),
+    (
+        "clf-lengths",
+        lambda: train_classifier(_mlp(), IMAGES, LABELS[:10], epochs=1, progress=False),
+        "labels",
+    ),
+    (
+        "clf-diverges",
+        lambda: train_classifier(_nan_model(), IMAGES, LABELS, epochs=2, progress=False),
+        "loss became nan in epoch 1",
+    ),
+    ("acc-nan-model", lambda: robust_accuracy(_nan_model(), IMAGES, LABELS), "non-finite weights"),
+    (
+        "acc-nan-x",
+        lambda: robust_accuracy(_mlp(), _with(IMAGES, (0, 0, 0, 0), math.nan), LABELS),
+        "finite",
+    ),
+    ("acc-attack", lambda: robust_accuracy(_mlp(), IMAGES, LABELS, attack="fgsm2"), "attack"),
+    ("acc-eps", lambda: robust_accuracy(_mlp(), IMAGES, LABELS, eps=-1.0), "eps"),
+    # closed forms
+    (
+        "mix-nan-theta",
+        lambda: theory.gaussian_mixture_rv(np.array([math.nan, 0]), *MIX[1:], 0.5, math.inf),
+        "theta",
+    ),
+    (
+        "mix-zero-w",
+        lambda: theory.gaussian_mixture_rv(MIX[0], MIX[1], np.zeros(2), 0.5, math.inf),
+        "w",
+    ),
+    (
+        "mix-cov",
+        lambda: theory.gaussian_mixture_rv(MIX[0], -np.eye(2), MIX[2], 0.5, math.inf),
+        "cov",
+    ),
+    ("mix-eps", lambda: theory.gaussian_mixture_rv(*MIX, -0.5, math.inf), "eps"),
+    ("mix-p", lambda: theory.gaussian_mixture_rv(*MIX, 0.5, 0.5), "p"),
+    ("lin-neg-def", lambda: linear_gaussian_mi(np.eye(2), -np.eye(2), 1.0), "semi-definite"),
+    ("lin-sigma", lambda: linear_gaussian_mi(np.eye(2), np.eye(2), 0.0), "sigma"),
+    # data
+    ("data-name", lambda: load_dataset("imagenet"), "name"),
+    ("data-source", lambda: load_dataset("mnist", source="web"), "source"),
+    ("data-size", lambda: load_dataset("mnist", source="embedded", train_size=0), "train_size"),
+    ("data-missing", lambda: load_npz("/nonexistent/cifar10.npz"), "does not exist"),
+]
+
+
+@pytest.mark.parametrize(("call", "match"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_input_is_a_clear_error(call: Callable[[], object], match: str) -> None:
+    with pytest.raises((ValueError, FloatingPointError), match=match):
+        call()
+
+
+def test_the_catalogue_is_large() -> None:
+    assert len(CASES) >= 50
+
+
+def test_scale_of_w_does_not_change_the_exact_rv() -> None:
+    # RV of sgn(w . x) is invariant under w -> c w; huge and tiny w once gave 0.0 and NaN
+    exact = theory.gaussian_mixture_rv(*MIX, 0.5, math.inf)
+    for c in (1e-200, 1e200):
+        assert theory.gaussian_mixture_rv(
+            MIX[0], MIX[1], c * MIX[2], 0.5, math.inf
+        ) == pytest.approx(exact)  # noqa: E501
+
+
+def test_a_lone_last_image_does_not_break_batchnorm() -> None:
+    model = nn.Sequential(BaselineH(1, 28, 10, 0.125))
+    history = train_classifier(
+        model, IMAGES[:33], LABELS[:33], epochs=1, batch_size=16, progress=False
+    )  # noqa: E501
+    assert math.isfinite(history.loss[-1])
+
+
+def test_nan_in_a_result_is_written_as_null(tmp_path: Path) -> None:
+    path = save_result({"value": math.nan, "rows": [1.0, math.inf], "ok": 2.5}, tmp_path / "r.json")
+    text = path.read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    assert json.loads(text) == {"value": None, "rows": [1.0, None], "ok": 2.5}
+    assert list(tmp_path.iterdir()) == [path]  # no temporary file left behind
+
+
+def test_two_runs_cannot_share_a_checkpoint(tmp_path: Path) -> None:
+    ckpt = tmp_path / "run" / "encoder.pt"
+    with exclusive_run(ckpt), pytest.raises(ValueError, match=r"in use by another run \(process"):
+        with exclusive_run(ckpt):
+            pass
+    # released at the end: a later run takes it
+    with exclusive_run(ckpt):
+        pass
+    # a lock left by a killed process of this machine is taken over
+    lock = Path(f"{ckpt}.lock")
+    import socket
+
+    lock.write_text(
+        json.dumps({"pid": 2**22 + 12345, "host": socket.gethostname(), "started": "x"})
+    )
+    with exclusive_run(ckpt):
+        assert json.loads(lock.read_text())["pid"] != 2**22 + 12345
+    assert not lock.exists()
+
+
+def test_a_second_training_run_on_one_checkpoint_is_refused(tmp_path: Path) -> None:
+    ckpt = tmp_path / "encoder.pt"
+    with exclusive_run(ckpt), pytest.raises(ValueError, match="in use by another run"):
+        train_encoder(IMAGES, checkpoint=ckpt, **ENC)
+    assert not ckpt.exists()  # the refused run wrote nothing
+
+
+def test_resume_with_another_thread_count_warns(tmp_path: Path) -> None:
+    net = nn.Linear(2, 2)
+    save_checkpoint(tmp_path / "c.pt", step=1, modules={"m": net})
+    before = torch.get_num_threads()
+    torch.set_num_threads(before + 1)
+    try:
+        with pytest.warns(UserWarning, match="CPU threads"):
+            load_checkpoint(tmp_path / "c.pt", modules={"m": net})
+    finally:
+        torch.set_num_threads(before)
