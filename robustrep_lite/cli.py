@@ -60,6 +60,16 @@ def _nonnegative(text: str) -> float:
     return value
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
+    return value
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", choices=PROFILE_NAMES, help="default: $ROBUSTREP_PROFILE")
     p.add_argument("--seed", type=int, default=0)
@@ -81,10 +91,14 @@ def _parser() -> argparse.ArgumentParser:
     enc.add_argument("--beta", type=_nonnegative, default=1.0, help="0: standard, 1: the paper's")
     enc.add_argument("--eps", type=_nonnegative, help="PGD radius (default: the data set's)")
     enc.add_argument("--estimator", choices=ENCODER_ESTIMATORS, help="default: the profile's")
-    enc.add_argument("--epochs", type=int, help="default: the profile's")
-    enc.add_argument("--train-size", type=int, help="training images (default: the profile's)")
-    enc.add_argument("--batch-size", type=int, help="per chunk (default: the profile's)")
-    enc.add_argument("--micro-batches", type=int, default=1, help="chunks per process and step")
+    enc.add_argument("--epochs", type=_positive_int, help="default: the profile's")
+    enc.add_argument(
+        "--train-size", type=_positive_int, help="training images (default: the profile's)"
+    )
+    enc.add_argument("--batch-size", type=_positive_int, help="per chunk (default: the profile's)")
+    enc.add_argument(
+        "--micro-batches", type=_positive_int, default=1, help="chunks per process and step"
+    )
     enc.add_argument("--checkpoint-dir", type=Path, help="default results/checkpoints/...")
 
     head = sub.add_parser("train-head", help="train a head on a trained encoder")
@@ -92,7 +106,7 @@ def _parser() -> argparse.ArgumentParser:
     head.add_argument("--encoder", type=Path, required=True, help="a train-encoder directory")
     head.add_argument("--head", choices=("linear", "mlp"), default="linear")
     head.add_argument("--robust", action="store_true", help="adversarial training of the head")
-    head.add_argument("--epochs", type=int, help="default: the profile's")
+    head.add_argument("--epochs", type=_positive_int, help="default: the profile's")
 
     ev = sub.add_parser("evaluate", help="accuracy of a trained head, natural and attacked")
     _common(ev)
@@ -104,7 +118,7 @@ def _parser() -> argparse.ArgumentParser:
     t1 = sub.add_parser("table1", help="the whole Table 1 grid")
     _common(t1)
     t1.add_argument("--dataset", choices=tuple(THREAT_MODELS), default="cifar10")
-    t1.add_argument("--seeds", type=int, help="default: the profile's")
+    t1.add_argument("--seeds", type=_positive_int, help="default: the profile's")
     t1.add_argument("--checkpoint-dir", type=Path, help="default results/checkpoints/table1")
     return ap
 
@@ -146,6 +160,7 @@ def _train_encoder(args: argparse.Namespace) -> dict[str, Any]:
     result = {
         "dataset": args.dataset,
         "profile": s.profile,
+        "train_size": s.train_size[args.dataset],
         "config": run.config,
         "history": dataclasses.asdict(run.history),
         "checkpoint": str(folder / "encoder.pt"),
@@ -156,6 +171,15 @@ def _train_encoder(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
+def _encoder_data(meta: dict[str, Any]) -> tuple[Any, Any]:
+    """The data an encoder was trained on (its profile's, with the ``--train-size`` it was given),
+    so that its heads train and are evaluated on the same split."""
+    s = settings_for(meta["profile"])
+    if meta.get("train_size") is not None:
+        s = dataclasses.replace(s, train_size={**s.train_size, meta["dataset"]: meta["train_size"]})
+    return prepare_data(meta["dataset"], s), s
+
+
 def _encoder_from(folder: Path, device: str | None) -> tuple[Any, dict[str, Any]]:
     meta = json.loads((folder / "encoder.json").read_text())
     run = load_encoder(folder / "encoder.pt", meta["config"], device or default_device())
@@ -164,8 +188,7 @@ def _encoder_from(folder: Path, device: str | None) -> tuple[Any, dict[str, Any]
 
 def _train_head(args: argparse.Namespace) -> dict[str, Any]:
     run, meta = _encoder_from(args.encoder, args.device)
-    s = settings_for(meta["profile"])
-    data = prepare_data(meta["dataset"], s)
+    data, s = _encoder_data(meta)
     tm = THREAT_MODELS[meta["dataset"]]
     name = f"{args.head}_{'robust' if args.robust else 'standard'}_seed{args.seed}"
     head = new_head(run, args.head, seed=args.seed)
@@ -174,7 +197,7 @@ def _train_head(args: argparse.Namespace) -> dict[str, Any]:
         head,
         data.x_fit,
         data.y_fit,
-        epochs=args.epochs or s.head_epochs,
+        epochs=s.head_epochs if args.epochs is None else args.epochs,
         eps=tm["eps"] if args.robust else 0.0,
         val_eps=tm["eps"],
         pgd_steps=s.pgd_steps,
@@ -203,8 +226,7 @@ def _train_head(args: argparse.Namespace) -> dict[str, Any]:
 
 def _evaluate(args: argparse.Namespace) -> dict[str, Any]:
     run, meta = _encoder_from(args.encoder, args.device)
-    s = settings_for(meta["profile"])
-    data = prepare_data(meta["dataset"], s)
+    data, s = _encoder_data(meta)
     tm = THREAT_MODELS[meta["dataset"]]
     spec = json.loads((args.encoder / f"{args.head}.json").read_text())
     head = new_head(run, spec["head"])  # its weights come from the checkpoint

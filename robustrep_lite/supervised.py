@@ -241,6 +241,11 @@ def train_classifier(
         )
         if state is not None:
             start = state["step"]
+            if start > epochs:
+                raise ValueError(
+                    f"epochs={epochs}, but the checkpoint {checkpoint} already holds {start} "
+                    f"epochs of this run; ask for at least {start} or use another checkpoint path"
+                )
             saved = state["extra"]
             history = TrainHistory(**saved["history"])
             best_score = saved["best_score"]

@@ -696,6 +696,11 @@ def train_encoder(
         start = 0
         if state is not None:
             start = state["step"]
+            if start > epochs:
+                raise ValueError(
+                    f"epochs={epochs}, but the checkpoint {checkpoint} already holds {start} "
+                    f"epochs of this run; ask for at least {start} or use another checkpoint path"
+                )
             history = EncoderHistory(**state["extra"]["history"])
             if state["extra"]["scaler"]:
                 trainer.scaler.load_state_dict(state["extra"]["scaler"])

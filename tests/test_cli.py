@@ -118,10 +118,29 @@ def test_encoder_head_evaluate_pipeline_writes_results_with_provenance(tmp_path:
     if best == 2:  # E.S. picked the last epoch: the same weights
         assert es["natural"] == final["natural"] and es["pgd"] == final["pgd"]
     assert json.loads((tmp_path / "v.json").read_text())["result"]["es"] is True
+    # the head trained on the encoder's own --train-size, and says so in its data description
+    assert "first 128 train" in json.loads((tmp_path / "h.json").read_text())["provenance"]["data"]
+    for bad in (["--epochs", "0"], ["--epochs", "-1"]):
+        with pytest.raises(SystemExit):
+            main(["train-head", *common, *bad])
+    # a finished run asked for fewer epochs than it holds is refused, not relabelled
+    with pytest.raises(ValueError, match="already holds 2 epochs"):
+        main(["train-head", *common, "--head", "mlp", "--epochs", "1"])
 
 
 @pytest.mark.parametrize(
-    "bad", [["--beta", "-1"], ["--beta", "nan"], ["--eps", "-0.1"], ["--dataset", "imagenet"]]
+    "bad",
+    [
+        ["--beta", "-1"],
+        ["--beta", "nan"],
+        ["--eps", "-0.1"],
+        ["--dataset", "imagenet"],
+        ["--epochs", "0"],
+        ["--epochs", "-1"],
+        ["--train-size", "0"],
+        ["--batch-size", "two"],
+        ["--micro-batches", "0"],
+    ],
 )
 def test_bad_arguments_are_refused(bad: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
