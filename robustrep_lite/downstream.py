@@ -177,6 +177,21 @@ def train_head(
         if state is not None:
             done = state["step"]
             history = HeadHistory(**state["extra"])
+        if done > epochs:
+            raise ValueError(
+                f"epochs={epochs}, but the checkpoint {checkpoint} already holds {done} epochs "
+                f"of this head; ask for at least {done} or use another checkpoint path"
+            )
+        if 0 < done == epochs:  # finished earlier: restore its weights, train nothing
+            train_classifier(
+                trained,
+                inputs,
+                y,
+                epochs=done,
+                checkpoint=checkpoint,
+                params=head.parameters(),
+                **kwargs,
+            )
         scores = list(zip(history.val_adv_accuracy, history.val_accuracy, strict=True))
         best = max(scores, default=(-math.inf, -math.inf))
         for epoch in range(done + 1, epochs + 1):

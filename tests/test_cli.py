@@ -126,6 +126,10 @@ def test_encoder_head_evaluate_pipeline_writes_results_with_provenance(tmp_path:
     # a finished run asked for fewer epochs than it holds is refused, not relabelled
     with pytest.raises(ValueError, match="already holds 2 epochs"):
         main(["train-head", *common, "--head", "mlp", "--epochs", "1"])
+    # re-running the finished head restores its weights instead of saving an untrained one
+    again = main(["train-head", *common, "--head", "mlp", "--epochs", "2"])
+    assert again["history"]["val_adv_accuracy"] == head["history"]["val_adv_accuracy"]
+    assert main(["evaluate", *common, "--head", head["name"]])["natural"] == final["natural"]
 
 
 @pytest.mark.parametrize(
