@@ -57,6 +57,7 @@ __all__ = [
     "encoder_sigmas",
     "hsj_distance",
     "settings_record",
+    "stored_matches",
     "train_arm",
 ]
 
@@ -106,6 +107,36 @@ def settings_record(settings: ComparisonSettings) -> dict:
     them (lists for tuples), so that a stored run can be matched to the settings in force."""
     record = {"comparison": asdict(settings), "train": asdict(settings_for(settings.profile))}
     return json.loads(json.dumps(record))
+
+
+#: Fields of :class:`~robustrep_lite.train.TrainSettings` added after comparison runs were
+#: stored, with the value that behaves as before they existed (``None``: the comparison never
+#: reads the field, any value matches).
+LATER_TRAIN_FIELDS: dict[str, object] = {
+    "rv_points": None,
+    "rv_steps": None,
+    "encoder_budget_s": None,
+    "fast": False,
+}
+
+
+def stored_matches(stored: dict, settings: ComparisonSettings) -> bool:
+    """Whether a stored run's ``settings`` record (:func:`settings_record`) was made with
+    ``settings``: the comparison's settings equal, every encoder/head setting it recorded equal,
+    and a setting it could not record (:data:`LATER_TRAIN_FIELDS`) at its old behaviour now."""
+    current = settings_record(settings)
+    old, new = stored.get("train", {}), current["train"]
+    if stored.get("comparison") != current["comparison"] or not set(old) <= set(new):
+        return False
+    for key, value in new.items():
+        if key in old:
+            if old[key] != value:
+                return False
+        elif key not in LATER_TRAIN_FIELDS:
+            return False
+        elif LATER_TRAIN_FIELDS[key] is not None and value != LATER_TRAIN_FIELDS[key]:
+            return False
+    return True
 
 
 def train_arm(

@@ -23,6 +23,7 @@ from robustrep_lite.spectral_vs_mi import (
     compare,
     comparison_settings,
     settings_record,
+    stored_matches,
     train_arm,
 )
 from robustrep_lite.train import EncoderTrainer, settings_for, train_encoder
@@ -117,6 +118,18 @@ def test_quick_comparison_rows(rows, data) -> None:
     record = settings_record(QUICK)
     assert record["comparison"]["spectral_lambda"] == QUICK.spectral_lambda
     assert record["train"]["profile"] == "quick"
+
+
+def test_stored_runs_match_their_settings_across_later_fields() -> None:
+    record = settings_record(QUICK)
+    assert stored_matches(record, QUICK)
+    older = {**record, "train": {k: v for k, v in record["train"].items() if k != "rv_points"}}
+    assert stored_matches(older, QUICK)  # a field added later and never read: still a match
+    other = {**record, "train": {**record["train"], "lr": 123.0}}
+    assert not stored_matches(other, QUICK)
+    assert not stored_matches({**record, "comparison": {}}, QUICK)
+    unknown = {**record, "train": {k: v for k, v in record["train"].items() if k != "lr"}}
+    assert not stored_matches(unknown, QUICK)  # an old record must hold every other field
 
 
 def test_penalty_lowers_the_top_singular_values(rows) -> None:
