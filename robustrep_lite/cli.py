@@ -38,7 +38,7 @@ from robustrep_lite.downstream import (
     train_head,
 )
 from robustrep_lite.profiles import PROFILE_NAMES, active_profile
-from robustrep_lite.results import save_result
+from robustrep_lite.results import save_result, strict_json
 from robustrep_lite.runtime import default_device, provenance
 from robustrep_lite.train import (
     ENCODER_ESTIMATORS,
@@ -166,7 +166,7 @@ def _train_encoder(args: argparse.Namespace) -> dict[str, Any]:
         "checkpoint": str(folder / "encoder.pt"),
     }
     if distributed.is_main():
-        (folder / "encoder.json").write_text(json.dumps(result, indent=1))
+        (folder / "encoder.json").write_text(json.dumps(strict_json(result), indent=1))
         _write(args, result, data.description, Path("results") / f"{folder.name}.json")
     return result
 
@@ -219,7 +219,7 @@ def _train_head(args: argparse.Namespace) -> dict[str, Any]:
     record = dataclasses.asdict(history)
     record.pop("best_state")
     result = {"head": args.head, "robust": args.robust, "name": name, "history": record}
-    (args.encoder / f"{name}.json").write_text(json.dumps(result, indent=1))
+    (args.encoder / f"{name}.json").write_text(json.dumps(strict_json(result), indent=1))
     _write(args, result, data.description, args.encoder / f"{name}.result.json")
     return result
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import zipfile
 from pathlib import Path
 from typing import NamedTuple
@@ -232,10 +233,13 @@ def _torchvision(name: str, folder: Path, download: bool) -> Splits:
             raise DataNotFoundError(
                 _missing_message(name, folder, f"torchvision found no files ({on_disk_error})")
             ) from None
+        created = [p for p in (folder, *folder.parents) if not p.exists()]
         try:
             folder.mkdir(parents=True, exist_ok=True)
             train, test = build(True, True), build(False, True)
         except Exception as download_error:  # noqa: BLE001 - any download failure is reported
+            for made in created:  # a failed download leaves no new folders behind
+                shutil.rmtree(made, ignore_errors=True)
             raise DataNotFoundError(
                 _missing_message(name, folder, f"the download failed ({download_error})")
             ) from None

@@ -222,6 +222,10 @@ def test_failed_download_is_reported_with_the_reason(tmp_path: Path, monkeypatch
     monkeypatch.setattr(tvd, "MNIST", Offline)
     with pytest.raises(DataNotFoundError, match="download failed .*network unreachable"):
         load_dataset("mnist", source="torchvision", root=tmp_path, download=True)
+    # a data folder that did not exist is not left behind by the failed download
+    with pytest.raises(DataNotFoundError, match="download failed"):
+        load_dataset("mnist", source="torchvision", root=tmp_path / "new" / "data", download=True)
+    assert not (tmp_path / "new").exists()
 
 
 def test_npz_source_without_file_names_the_folder(tmp_path: Path) -> None:
