@@ -30,6 +30,8 @@ and then (one process per core, one thread each; the stored run):
   bench/.venv-peers/bin/python bench/mi_bmi.py --seeds 0 1 2 --jobs 2
   bench/.venv-peers/bin/python bench/mi_bmi.py --tasks 1v1-normal-0.75 --seeds 0 \\
       --estimators ours bmi-ksg     # a smoke run, seconds
+  bench/.venv-peers/bin/python bench/mi_bmi.py --merge a.json b.json --out c.json
+                                    # one record from runs split over tasks
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ import math
 import multiprocessing
 import os
 import platform
+import sys
 import time
 import warnings
 from concurrent.futures import ProcessPoolExecutor
@@ -144,7 +147,43 @@ def run_one(task_id: str, seed: int, names: list[str], n: int) -> dict[str, Any]
     return out
 
 
+def merge(paths: list[Path], out: Path) -> dict[str, Any]:
+    """One record from runs of the same benchmark split over tasks (same N, seeds, estimators
+    and commit; each task's runs from the file that ran it): the summary is recomputed, and the
+    provenance keeps every run's own."""
+    records = [json.loads(p.read_text()) for p in paths]
+    first = records[0]
+    for key in ("n", "seeds", "estimators"):
+        if any(r[key] != first[key] for r in records):
+            raise SystemExit(f"cannot merge: the runs differ in {key}")
+    commits = {r["provenance"]["git_commit"] for r in records}
+    if len(commits) != 1:
+        raise SystemExit(f"cannot merge runs of different commits {sorted(commits)}")
+    merged = {**first, "tasks": {}, "provenance": first["provenance"]}
+    merged["merged_from"] = [
+        {"file": p.name, "provenance": r["provenance"], "wall_s": r.get("wall_s")}
+        for p, r in zip(paths, records, strict=True)
+    ]
+    for tid, task in first["tasks"].items():
+        ran = [r["tasks"][tid] for r in records if r["tasks"].get(tid, {}).get("runs")]
+        if len(ran) > 1:
+            raise SystemExit(f"cannot merge: task {tid} ran in more than one file")
+        merged["tasks"][tid] = ran[0] if ran else task
+    merged["wall_s"] = sum(r.get("wall_s") or 0.0 for r in records)
+    merged["summary"] = {row["estimator"]: row for row in bmi_summary(merged)}
+    out.write_text(json.dumps(_finite_or_null(merged), indent=1, allow_nan=False))
+    _print_summary(merged)
+    print(f"saved {out}")
+    return merged
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
+    if argv is None and len(sys.argv) > 1 and sys.argv[1] == "--merge":
+        p = argparse.ArgumentParser(description="merge runs split over tasks")
+        p.add_argument("--merge", nargs="+", type=Path, required=True)
+        p.add_argument("--out", type=Path, required=True)
+        args = p.parse_args()
+        return merge(args.merge, args.out)
     import bmi
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
