@@ -20,6 +20,7 @@ __all__ = [
     "channel_markdown",
     "comparison_markdown",
     "negative_rv_markdown",
+    "pair_verdicts",
     "rows_markdown",
     "search_markdown",
     "seed_spread_markdown",
@@ -52,21 +53,38 @@ def _yes(flag: bool) -> str:
     return "**yes**" if flag else "**no**"
 
 
+def pair_verdicts(pair: dict[str, Record]) -> dict[str, bool | None]:
+    """The two verdicts of a standard/robust pair, from the refit read-out: ``keeps`` -- the
+    robust model's worst-case MI is higher by more than two combined standard errors;
+    ``smaller_rv`` -- its RV is lower by more than two combined standard errors, or ``None``
+    when either RV lies more than two standard errors below zero (a worst case that reads more
+    than the clean MI: the search failed, and the RVs cannot be compared)."""
+    s, r = pair["standard"], pair["robust"]
+    worst_se = float(np.hypot(s["worst_stderr_refit"], r["worst_stderr_refit"]))
+    rv_se = float(np.hypot(s["rv_stderr_refit"], r["rv_stderr_refit"]))
+    negative = any(v["rv_refit"] < -2 * v["rv_stderr_refit"] for v in (s, r))
+    return {
+        "keeps": r["worst_mi_refit"] - s["worst_mi_refit"] > 2 * worst_se,
+        "smaller_rv": None if negative else s["rv_refit"] - r["rv_refit"] > 2 * rv_se,
+    }
+
+
 def comparison_markdown(pairs: dict[tuple[str, str], dict[str, Record]]) -> str:
     """One bullet per (data set, architecture): standard -> robust values of the clean MI, the
     worst-case MI and RV under both read-outs, Theorem 3.4's bound and PGD-7 accuracy, with
-    two computed verdicts: does the robust model keep more information under attack (refit
-    worst-case MI higher by more than two combined standard errors), and is its refit RV
-    smaller by more than two combined standard errors."""
+    the two verdicts of :func:`pair_verdicts`."""
     if not pairs:
         return "(no data set of this profile has both a standard and a robust model)"
     lines = []
     for (dataset, arch), p in pairs.items():
         s, r = p["standard"], p["robust"]
-        worst_se = float(np.hypot(s["worst_stderr_refit"], r["worst_stderr_refit"]))
+        verdict = pair_verdicts(p)
         rv_se = float(np.hypot(s["rv_stderr_refit"], r["rv_stderr_refit"]))
-        keeps = r["worst_mi_refit"] - s["worst_mi_refit"] > 2 * worst_se
-        smaller = s["rv_refit"] - r["rv_refit"] > 2 * rv_se
+        smaller = (
+            "**not comparable** (a negative refit RV: the search did not find a worst case)"
+            if verdict["smaller_rv"] is None
+            else f"(beyond 2 s.e. = {2 * rv_se:.2f}): {_yes(verdict['smaller_rv'])}"
+        )
         lines.append(
             f"- **{dataset}, {arch}** (standard → robust): I(X; g(X)) {s['normal_mi']:.2f} → "
             f"{r['normal_mi']:.2f} nats; worst case, refit {s['worst_mi_refit']:.2f} → "
@@ -75,8 +93,8 @@ def comparison_markdown(pairs: dict[tuple[str, str], dict[str, Record]]) -> str:
             f"paper {s['rv_paper']:.2f} → {r['rv_paper']:.2f}; Theorem 3.4 bound (refit) "
             f"{s['bound_refit']:.0%} → {r['bound_refit']:.0%}; PGD-7 accuracy "
             f"{s['pgd7_accuracy']:.1%} → {r['pgd7_accuracy']:.1%}. Robust keeps more "
-            f"information under attack: {_yes(keeps)}; robust has the smaller refit RV "
-            f"(beyond 2 s.e. = {2 * rv_se:.2f}): {_yes(smaller)}."
+            f"information under attack: {_yes(verdict['keeps'])}; robust has the smaller refit "
+            f"RV {smaller}."
         )
     return "\n".join(lines)
 
@@ -145,7 +163,7 @@ def channel_markdown(per_channel: dict[ZooModel, dict[str, np.ndarray]]) -> str:
     for m, r in per_channel.items():
         mi, worst, rv = (float(np.nanmean(r[k])) for k in ("normal_mi", "worst_mi", "rv"))
         stats[m] = (mi, rv)
-        kept = f"{worst / mi:.0%}" if mi > 0 else "n/a"
+        kept = f"{max(worst, 0.0) / mi:.0%}" if mi > 0 else "n/a"
         lines.append(
             f"- {m.label}: mean MI {mi:.3f} nats, mean worst-case MI {worst:.3f} (kept under "
             f"attack: {kept}), mean RV {rv:.3f}, over {len(r['channel'])} channels"

@@ -11,6 +11,7 @@ from robustrep_lite.zoo_report import (
     channel_markdown,
     comparison_markdown,
     negative_rv_markdown,
+    pair_verdicts,
     rows_markdown,
     search_markdown,
     seed_spread_markdown,
@@ -58,6 +59,10 @@ def test_comparison_verdicts_follow_the_numbers():
     # b: worst 0.5 -> 0.55 and RV 0.5 -> 0.45, both within two standard errors
     assert "under attack: **no**" in second and "**no**." in second
     assert "(no data set" in comparison_markdown({})
+    # a negative refit RV (worst case above the clean MI) makes the RVs incomparable
+    failed = {"standard": _v(1.0, 1.3, 0.0), "robust": _v(1.0, 1.9, 0.0)}
+    assert pair_verdicts(failed) == {"keeps": True, "smaller_rv": None}
+    assert "**not comparable**" in comparison_markdown({("mnist", "a"): failed})
 
 
 def test_negative_rv_names_only_models_beyond_two_standard_errors():
@@ -122,6 +127,8 @@ def test_channel_summary_and_verdicts():
     }
     text = channel_markdown(per)
     assert "mean MI 0.500 nats, mean worst-case MI 0.000 (kept under attack: 0%)" in text
+    per[std]["worst_mi"] = np.array([-0.002, 0.0])  # a slightly negative estimate keeps 0%, not -0%
+    assert "(kept under attack: 0%)" in channel_markdown(per)
     assert "(kept under attack: 50%), mean RV 0.500" in text
     assert "more MI: **yes**; robust channels have the smaller mean RV: **no**." in text
 
