@@ -59,7 +59,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from robustrep_lite.data import load_dataset  # noqa: E402
-from robustrep_lite.mi import correlated_gaussians, estimate_mi, gaussian_mi  # noqa: E402
+from robustrep_lite.mi import (  # noqa: E402
+    LocalDIMCritic,
+    correlated_gaussians,
+    estimate_mi,
+    gaussian_mi,
+)
 from robustrep_lite.models import BaselineH  # noqa: E402
 from robustrep_lite.results import save_result  # noqa: E402
 from robustrep_lite.runtime import describe_device, git_commit, seed_everything  # noqa: E402
@@ -153,8 +158,6 @@ def smoke_steps(plan: RunPlan) -> dict[str, Any]:
     for amp in (True, False):
         torch.manual_seed(0)
         enc = BaselineH(3, 32, 64, 0.25).to(plan.device)
-        from robustrep_lite.mi import LocalDIMCritic
-
         critic = LocalDIMCritic(3, 64, units=32).to(plan.device)
         trainer = EncoderTrainer(enc, critic, beta=1.0, eps=8 / 255, amp=amp, batch_size=32)
         stats = trainer.step([x], [None]).tolist()

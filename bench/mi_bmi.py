@@ -64,6 +64,7 @@ from robustrep_lite.mi_report import (  # noqa: E402
     task_means,
     tolerance,
 )
+from robustrep_lite.results import strict_json  # noqa: E402
 from robustrep_lite.runtime import git_commit  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -171,7 +172,7 @@ def merge(paths: list[Path], out: Path) -> dict[str, Any]:
         merged["tasks"][tid] = ran[0] if ran else task
     merged["wall_s"] = sum(r.get("wall_s") or 0.0 for r in records)
     merged["summary"] = {row["estimator"]: row for row in bmi_summary(merged)}
-    out.write_text(json.dumps(_finite_or_null(merged), indent=1, allow_nan=False))
+    out.write_text(json.dumps(strict_json(merged), indent=1, allow_nan=False))
     _print_summary(merged)
     print(f"saved {out}")
     return merged
@@ -241,24 +242,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             cells = "  ".join(f"{k}={v['value']:.3f}" for k, v in r["values"].items())
             print(f"{r['task']:48s} s{r['seed']} truth={task['truth']:.3f}  {cells}", flush=True)
             record["wall_s"] = time.perf_counter() - start
-            rows = bmi_summary(_finite_or_null(record))
+            rows = bmi_summary(strict_json(record))
             record["summary"] = {row["estimator"]: row for row in rows}
             args.out.parent.mkdir(parents=True, exist_ok=True)
-            args.out.write_text(json.dumps(_finite_or_null(record), indent=1, allow_nan=False))
+            args.out.write_text(json.dumps(strict_json(record), indent=1, allow_nan=False))
     _print_summary(record)
     print(f"saved {args.out}")
     return record
-
-
-def _finite_or_null(value: Any) -> Any:
-    """The record with every NaN or infinity written as JSON ``null`` (strict JSON)."""
-    if isinstance(value, dict):
-        return {k: _finite_or_null(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite_or_null(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def _version(name: str) -> str:
@@ -271,7 +261,7 @@ def _version(name: str) -> str:
 
 
 def _print_summary(record: dict[str, Any]) -> None:
-    clean = _finite_or_null(record)
+    clean = strict_json(record)
     print("\nper task: mean +- sd over seeds (truth); * = within max(10%, 0.05 nats)")
     means = {name: task_means(clean, name) for name in record["estimators"]}
     for tid, task in record["tasks"].items():
