@@ -72,6 +72,9 @@ def save_checkpoint(
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     torch.save(payload, tmp)
     os.replace(tmp, path)
+    lock = Path(f"{path}.lock")
+    if lock.exists():  # the run's heartbeat: a lock written to recently is not stale
+        os.utime(lock)
     return path
 
 
@@ -154,6 +157,11 @@ def load_checkpoint(
     return {"step": payload["step"], "extra": payload["extra"]}
 
 
+#: A lock whose run has written no checkpoint for this long is taken over, whatever machine
+#: wrote it (a Colab session that disconnected cannot release its lock on Google Drive).
+STALE_LOCK_S = 6 * 3600
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -170,9 +178,10 @@ def exclusive_run(path: str | os.PathLike[str] | None) -> Iterator[None]:
     checkpoint, nothing to hold). A second run pointed at the same checkpoint gets a
     ``ValueError`` naming the process, machine and start time of the run that holds it, before
     it trains, so two runs can never write one file (nor a result point at another run's
-    weights). A lock left by a killed process of this machine is taken over; one from another
-    machine must be deleted by hand (the message names it). The folder is created, and one that
-    cannot be written fails here, before any training."""
+    weights). Every checkpoint written refreshes the lock, so a lock left by a killed process of
+    this machine, or one not refreshed for :data:`STALE_LOCK_S` (a run on another machine that
+    disconnected), is taken over; otherwise the message says which lock to delete. The folder
+    is created, and one that cannot be written fails here, before any training."""
     if path is None:
         yield
         return
@@ -190,13 +199,19 @@ def exclusive_run(path: str | os.PathLike[str] | None) -> Iterator[None]:
                 holder = json.loads(lock.read_text())
             except (OSError, ValueError):
                 holder = {}
-            if holder.get("host") == me["host"] and not _alive(int(holder.get("pid", -1))):
-                lock.unlink(missing_ok=True)  # left by a killed run of this machine
+            dead = holder.get("host") == me["host"] and not _alive(int(holder.get("pid", -1)))
+            try:
+                silent = time.time() - lock.stat().st_mtime > STALE_LOCK_S
+            except OSError:
+                silent = False
+            if dead or silent:  # left by a killed run, or by one that stopped writing
+                lock.unlink(missing_ok=True)
                 continue
             raise ValueError(
                 f"checkpoint {path} is in use by another run (process {holder.get('pid')} on "
                 f"{holder.get('host')}, started {holder.get('started')}); wait for it to end or "
-                f"give this run its own checkpoint path (if that run is gone, delete {lock})"
+                f"give this run its own checkpoint path (if that run is gone, delete {lock}; it "
+                f"is taken over by itself {STALE_LOCK_S // 3600} hours after its last checkpoint)"
             ) from None
         except OSError as err:
             raise ValueError(f"checkpoint folder {lock.parent} is not writable ({err})") from None

@@ -268,6 +268,21 @@ def test_two_runs_cannot_share_a_checkpoint(tmp_path: Path) -> None:
     with exclusive_run(ckpt):
         assert json.loads(lock.read_text())["pid"] != 2**22 + 12345
     assert not lock.exists()
+    # a lock of another machine is refused while fresh, taken over once silent for hours
+    import os
+    import time
+
+    lock.write_text(json.dumps({"pid": 1, "host": "another-machine", "started": "x"}))
+    with pytest.raises(ValueError, match="another-machine"), exclusive_run(ckpt):
+        pass
+    old = time.time() - 7 * 3600
+    os.utime(lock, (old, old))
+    with exclusive_run(ckpt):
+        assert json.loads(lock.read_text())["host"] != "another-machine"
+        # each checkpoint written refreshes the lock (the run's heartbeat)
+        os.utime(lock, (old, old))
+        save_checkpoint(ckpt, step=1, modules={"m": nn.Linear(2, 2)})
+        assert time.time() - lock.stat().st_mtime < 60
 
 
 def test_a_second_training_run_on_one_checkpoint_is_refused(tmp_path: Path) -> None:
