@@ -378,8 +378,8 @@ def _left(deadline: float) -> float:
 
 
 def table1_run(plan: RunPlan, out: Path, deadline: float) -> dict[str, Any]:
-    """Table 1, one seed, the plan's profile; in the gpu profile each of the two encoders gets
-    at most a third of the time left (the heads and attacks take the rest)."""
+    """Table 1, one seed, the plan's profile; in the gpu profile the two encoders together get
+    at most a third of the time left, a sixth each (the heads, attacks and zoo take the rest)."""
     from robustrep_lite.downstream import table1
 
     s = SETTINGS[plan.profile]
