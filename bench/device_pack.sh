@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What bench/device_run.py needs on a GPU machine that has no network and no ../shared, put in
 # .device/ (gitignored; carried with the command, at most 64 MiB with the working tree):
-#   - the compact CIFAR-10 copy (every image a lossless WebP; robustrep_lite.data reads it);
+#   - the compact CIFAR-10 copy (every image a lossless WebP; robustrep_lite.training.data reads it);
 #   - wheels of the pure-Python packages the machine's image lacks (torchattacks; foolbox and
 #     what it needs), for Python 3.12, fetched from the package index (no compiled code).
 # Usage: bash bench/device_pack.sh [DATA_DIR]   (default ../shared/data)

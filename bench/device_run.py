@@ -13,7 +13,7 @@ keeps what finished; a stage that fails is recorded with its error and the next 
    uninterrupted run;
 3. ``step``: ``bench/train_step.py`` -- the faithful (``paper``) and ``fast`` modes in the same
    run, their speed ratio and the share of the device's dense peak;
-4. ``table1``: :func:`robustrep_lite.downstream.table1` on CIFAR-10, one seed, the ``gpu``
+4. ``table1``: :func:`robustrep_lite.experiments.table1.table1` on CIFAR-10, one seed, the ``gpu``
    settings with the encoder budget shrunk to fit what is left (``DIR/table1_gpu.json``);
 5. ``zoo``: train the ``gpu`` zoo (budget per model shrunk likewise), then the attacked accuracy
    and logit-layer vulnerability of every model (``DIR/zoo_gpu.json``).
@@ -58,22 +58,22 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from robustrep_lite.data import load_dataset  # noqa: E402
+from robustrep_lite.adversarial.vulnerability import (  # noqa: E402
+    per_feature_vulnerability,
+    representation_vulnerability,
+)
+from robustrep_lite.core.results import save_result  # noqa: E402
+from robustrep_lite.core.runtime import describe_device, git_commit, seed_everything  # noqa: E402
 from robustrep_lite.mi import (  # noqa: E402
     LocalDIMCritic,
     correlated_gaussians,
     estimate_mi,
     gaussian_mi,
 )
-from robustrep_lite.models import BaselineH  # noqa: E402
-from robustrep_lite.results import save_result  # noqa: E402
-from robustrep_lite.runtime import describe_device, git_commit, seed_everything  # noqa: E402
-from robustrep_lite.supervised import robust_accuracy  # noqa: E402
-from robustrep_lite.train import SETTINGS, EncoderTrainer, train_encoder  # noqa: E402
-from robustrep_lite.vulnerability import (  # noqa: E402
-    per_feature_vulnerability,
-    representation_vulnerability,
-)
+from robustrep_lite.training.data import load_dataset  # noqa: E402
+from robustrep_lite.training.encoder import SETTINGS, EncoderTrainer, train_encoder  # noqa: E402
+from robustrep_lite.training.models import BaselineH  # noqa: E402
+from robustrep_lite.training.supervised import robust_accuracy  # noqa: E402
 
 STAGES = ("env", "smoke", "step", "table1", "zoo")
 PACKAGES = ("numpy", "scipy", "torchvision", "tqdm", "pillow", "torchattacks", "foolbox")
@@ -380,7 +380,7 @@ def _left(deadline: float) -> float:
 def table1_run(plan: RunPlan, out: Path, deadline: float) -> dict[str, Any]:
     """Table 1, one seed, the plan's profile; in the gpu profile the two encoders together get
     at most a third of the time left, a sixth each (the heads, attacks and zoo take the rest)."""
-    from robustrep_lite.downstream import table1
+    from robustrep_lite.experiments.table1 import table1
 
     s = SETTINGS[plan.profile]
     if s.encoder_budget_s is not None:
@@ -400,7 +400,7 @@ def table1_run(plan: RunPlan, out: Path, deadline: float) -> dict[str, Any]:
 def zoo_run(plan: RunPlan, out: Path, deadline: float) -> dict[str, Any]:
     """The plan's zoo: train (budget per model shrunk to fit half the time left), then the
     attacked accuracy and the logit-layer vulnerability of every model."""
-    from robustrep_lite import zoo
+    from robustrep_lite.experiments import zoo
 
     zs = zoo.zoo_settings(plan.profile)
     if zs.train_budget_s is not None:

@@ -3,7 +3,7 @@
 Setting (Section 3.1): y ~ Unif{-1, 1}, x ~ N(y theta, Sigma) in d = 2 with theta = (1, 0.4),
 Sigma = [[1, .3], [.3, .6]], g(x) = sgn(w . x) with w the unit vector at 30 degrees. The exact
 RV_eps(g) = log 2 - H2(1/2 - u/2) (u = mass of the band |w . x| < eps ||w||_q) is
-:func:`robustrep_lite.theory.gaussian_mixture_rv`. The estimator sees g through
+:func:`robustrep_lite.theory.theorems.gaussian_mixture_rv`. The estimator sees g through
 ``straight_through_sign(w . x, 1 / eta)`` (exact sign forward, tanh gradient across the band) and
 estimates RV = normal_mi - worst_case_mi with both read-outs of :func:`worst_case_mi`:
 
@@ -40,14 +40,14 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from robustrep_lite import theory  # noqa: E402
-from robustrep_lite.measures import empirical_sign_rv  # noqa: E402
-from robustrep_lite.results import save_result  # noqa: E402
-from robustrep_lite.vulnerability import (  # noqa: E402
+from robustrep_lite.adversarial.vulnerability import (  # noqa: E402
     normal_mi,
     straight_through_sign,
     worst_case_mi,
 )
+from robustrep_lite.core.results import save_result  # noqa: E402
+from robustrep_lite.theory import theorems as theory  # noqa: E402
+from robustrep_lite.theory.measures import empirical_sign_rv  # noqa: E402
 
 THETA = np.array([1.0, 0.4])
 COV = np.array([[1.0, 0.3], [0.3, 0.6]])

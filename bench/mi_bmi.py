@@ -56,16 +56,16 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from robustrep_lite import __version__  # noqa: E402
-from robustrep_lite.mi import CriticConfig, estimate_mi, split_indices  # noqa: E402
-from robustrep_lite.mi_report import (  # noqa: E402
+from robustrep_lite import __version__
+from robustrep_lite.book.mi_report import (  # noqa: E402
     bmi_summary,
     bmi_summary_markdown,
     task_means,
     tolerance,
 )
-from robustrep_lite.results import strict_json  # noqa: E402
-from robustrep_lite.runtime import git_commit  # noqa: E402
+from robustrep_lite.core.results import strict_json  # noqa: E402
+from robustrep_lite.core.runtime import git_commit  # noqa: E402
+from robustrep_lite.mi import CriticConfig, estimate_mi, split_indices  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 OURS = {

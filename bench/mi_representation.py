@@ -30,8 +30,8 @@ from scipy.stats import norm
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from robustrep_lite.core.results import save_result  # noqa: E402
 from robustrep_lite.mi import estimate_mi, linear_gaussian_mi  # noqa: E402
-from robustrep_lite.results import save_result  # noqa: E402
 
 TRAIN = {"smile": "smile", "infonce": "infonce", "dv": "dv", "mine": "mine", "nwj": "nwj"}
 

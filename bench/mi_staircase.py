@@ -40,16 +40,16 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from robustrep_lite.mi import gaussian_mi, rho_for_mi  # noqa: E402
-from robustrep_lite.mi_staircase import (  # noqa: E402
+from robustrep_lite.core.results import save_result  # noqa: E402
+from robustrep_lite.experiments.mi_staircase import (  # noqa: E402
     LEVELS,
     run_staircase,
     summarise_levels,
 )
-from robustrep_lite.mi_staircase import (  # noqa: E402
+from robustrep_lite.experiments.mi_staircase import (  # noqa: E402
     NAMED_ESTIMATORS as ESTIMATORS,  # name -> (training objective, read-out, clip)
 )
-from robustrep_lite.results import save_result  # noqa: E402
+from robustrep_lite.mi import gaussian_mi, rho_for_mi  # noqa: E402
 
 # mi-benchmarks.md, separable critic: mean estimate at MI = 2/4/6/8/10 and variance at MI = 10.
 REF_SEPARABLE = {
@@ -80,7 +80,7 @@ def sample(gen: torch.Generator, n: int, d: int, rho: float) -> tuple[torch.Tens
 
 def run_group(trainer: str, names: list[str], seed: int, args: argparse.Namespace) -> dict:
     """Train one critic with ``trainer`` through the staircase; read out every estimator in
-    ``names`` at every step (:func:`robustrep_lite.mi_staircase.run_staircase`)."""
+    ``names`` at every step (:func:`robustrep_lite.experiments.mi_staircase.run_staircase`)."""
     assert all(ESTIMATORS[k][0] == trainer for k in names)
     return run_staircase(
         names,

@@ -51,6 +51,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from robustrep_lite.core.results import save_result  # noqa: E402
+from robustrep_lite.core.runtime import provenance  # noqa: E402
 from robustrep_lite.mi import (  # noqa: E402
     DEFAULT_READOUT,
     correlated_gaussians,
@@ -59,8 +61,6 @@ from robustrep_lite.mi import (  # noqa: E402
     readout,
     sample_scores,
 )
-from robustrep_lite.results import save_result  # noqa: E402
-from robustrep_lite.runtime import provenance  # noqa: E402
 
 RHOS = (-0.99, -0.9, -0.7, -0.5, -0.3, 0.0, 0.3, 0.5, 0.7, 0.9, 0.99)
 

@@ -13,4 +13,4 @@ test -x "$VENV/bin/python" || python3 -m venv "$VENV"
     "tensorflow-probability==0.20.1" tqdm "torch-mist==0.2.17" plotly
 "$VENV/bin/pip" install --quiet --disable-pip-version-check --no-deps "benchmark-mi==0.1.3"
 "$VENV/bin/pip" install --quiet --disable-pip-version-check --no-deps -e .
-"$VENV/bin/python" -c "import bmi, torch_mist, robustrep_lite.mi; print('peers environment ready')"
+"$VENV/bin/python" -c "import bmi, torch_mist, robustrep_lite.mi.estimate; print('peers environment ready')"

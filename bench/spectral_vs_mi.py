@@ -4,8 +4,9 @@ sigma_max^2 over its layers), worst-case MI (beta = 1) and both, each scored by 
 the frozen representation (natural, PGD-7 and APGD accuracy at the MNIST threat model, l_inf
 0.3) and by the mean l2 HopSkipJump distance of encoder + a refit logistic head.
 
-Settings: ``robustrep_lite.spectral_vs_mi.SETTINGS[profile]`` and the encoder/head settings of
-``robustrep_lite.train.SETTINGS[profile]`` it names (the chapter reads the same ones).
+Settings: ``robustrep_lite.experiments.spectral_vs_mi.SETTINGS[profile]`` and the encoder/head
+settings of ``robustrep_lite.training.encoder.SETTINGS[profile]`` it names (the chapter reads the
+same ones).
 
   ROBUSTREP_DATA=/work/shared/data OMP_NUM_THREADS=1 nice -n 5 \\
       .venv/bin/python bench/spectral_vs_mi.py --profile cpu          # ~8 min on one core
@@ -29,11 +30,16 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from robustrep_lite.downstream import prepare_data  # noqa: E402
-from robustrep_lite.profiles import active_profile  # noqa: E402
-from robustrep_lite.results import save_result  # noqa: E402
-from robustrep_lite.runtime import default_device, provenance, seed_everything  # noqa: E402
-from robustrep_lite.spectral_vs_mi import ARMS, SETTINGS, compare, settings_record  # noqa: E402
+from robustrep_lite.core.results import save_result  # noqa: E402
+from robustrep_lite.core.runtime import default_device, provenance, seed_everything  # noqa: E402
+from robustrep_lite.experiments.profiles import active_profile  # noqa: E402
+from robustrep_lite.experiments.spectral_vs_mi import (  # noqa: E402
+    ARMS,
+    SETTINGS,
+    compare,
+    settings_record,
+)
+from robustrep_lite.experiments.table1 import prepare_data  # noqa: E402
 
 
 def print_table(rows: list[dict]) -> None:

@@ -1,4 +1,5 @@
-"""Benchmark the Gaussian-mixture closed forms of ``robustrep_lite.theory`` on a random grid.
+"""Benchmark the Gaussian-mixture closed forms of ``robustrep_lite.theory.theorems`` on a random
+grid.
 
 Evaluates RV_eps (Def. 3.1), AG_eps(f*) (Def. 2.3) and both forms of the Theorem 3.2 bounds
 (corrected and as printed) on ``--points`` random parameter points (d = 2: random theta,
@@ -18,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from robustrep_lite.theory import (
+from robustrep_lite.theory.theorems import (
     gaussian_mixture_adversarial_gap,
     gaussian_mixture_rv,
     random_parameters,

@@ -1,4 +1,4 @@
-"""The B1 staircase side by side: robustrep_lite.mi vs torch-mist 0.2.17.
+"""The B1 staircase side by side: robustrep_lite.mi.estimate vs torch-mist 0.2.17.
 
 torch-mist pins numpy<2, so this runs in its own venv (created once, gitignored):
 
@@ -45,7 +45,7 @@ import torch
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
-# Load robustrep_lite.mi without the package __init__ (which pulls in the book's plotting
+# Load robustrep_lite.mi.estimate without the package __init__ (which pulls in the book's plotting
 # stack, absent from this venv): the MI modules need only torch, numpy and tqdm.
 _pkg = types.ModuleType("robustrep_lite")
 _pkg.__path__ = [str(HERE.parent / "robustrep_lite")]
@@ -53,13 +53,13 @@ sys.modules.setdefault("robustrep_lite", _pkg)
 
 from mi_staircase import ESTIMATORS, LEVELS, REF_SEPARABLE, sample  # noqa: E402
 
+from robustrep_lite.core.results import save_result  # noqa: E402
 from robustrep_lite.mi import (  # noqa: E402
     SeparableCritic,
     readout,
     rho_for_mi,
     training_objective,
 )
-from robustrep_lite.results import save_result  # noqa: E402
 
 COMPARED = ("smile_5", "infonce", "nwj", "mine", "js_nwj", "dv")
 

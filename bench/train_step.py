@@ -1,8 +1,8 @@
 """Throughput of one worst-case MI training step (objective (5.2) with beta = 1, Section 5).
 
-One step = what :class:`robustrep_lite.train.EncoderTrainer` does per mini-batch: PGD against
-the frozen critic (``pgd_steps`` steps = ``pgd_steps + 1`` forward and backward passes through
-encoder and critic, the start included), then one forward/backward pass and one Adam step of
+One step = what :class:`robustrep_lite.training.encoder.EncoderTrainer` does per mini-batch: PGD
+against the frozen critic (``pgd_steps`` steps = ``pgd_steps + 1`` forward and backward passes
+through encoder and critic, the start included), then one forward/backward pass and one Adam step of
 encoder and critic together. Measured on random CIFAR-shaped images (the step's cost does not
 depend on the pixels) at these settings (``--configs``):
 
@@ -14,7 +14,7 @@ depend on the pixels) at these settings (``--configs``):
   bound more negatives and change the estimator), ``--compile`` to compile both networks. On a
   CPU autocast is off, so ``fast`` differs from ``paper`` only in the batch;
 * ``cpu``: the ``cpu`` profile's width, critic units, batch and PGD steps
-  (:data:`robustrep_lite.train.SETTINGS`), on CIFAR- and MNIST-shaped images;
+  (:data:`robustrep_lite.training.encoder.SETTINGS`), on CIFAR- and MNIST-shaped images;
 * ``tiny``: a seconds-long smoke configuration (``bench/device_run.py --dry-run``).
 
 Reported per row: median seconds per step over ``--repeats`` after one warm-up step, images per
@@ -45,11 +45,11 @@ from torch.utils.flop_counter import FlopCounterMode
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from robustrep_lite.core.results import save_result  # noqa: E402
+from robustrep_lite.core.runtime import describe_device, git_commit  # noqa: E402
 from robustrep_lite.mi import LocalDIMCritic  # noqa: E402
-from robustrep_lite.models import BaselineH  # noqa: E402
-from robustrep_lite.results import save_result  # noqa: E402
-from robustrep_lite.runtime import describe_device, git_commit  # noqa: E402
-from robustrep_lite.train import SETTINGS, THREAT_MODELS, EncoderTrainer  # noqa: E402
+from robustrep_lite.training.encoder import SETTINGS, THREAT_MODELS, EncoderTrainer  # noqa: E402
+from robustrep_lite.training.models import BaselineH  # noqa: E402
 
 #: Dense (no sparsity) bf16 tensor-core peaks from the vendors' datasheets, TFLOP/s, by a
 #: substring of ``torch.cuda.get_device_name()`` (first match wins; fp16 for the T4 and V100).

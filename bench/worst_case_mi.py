@@ -1,19 +1,20 @@
 """Throughput of the worst-case MI estimator (Section 4) for Baseline-H on CIFAR-sized inputs.
 
-Encoder: :class:`robustrep_lite.models.BaselineH` (Deep InfoMax's 32x32 encoder: conv 3->64,
-64->128, 128->256 (4x4, stride 2, pad 1, no bias, BN, ReLU) -> flatten 4096 -> Linear 1024 +
+Encoder: :class:`robustrep_lite.training.models.BaselineH` (Deep InfoMax's 32x32 encoder: conv
+3->64, 64->128, 128->256 (4x4, stride 2, pad 1, no bias, BN, ReLU) -> flatten 4096 -> Linear 1024 +
 BN1d + ReLU -> Linear 64, normalisation inside). Critic:
 :class:`robustrep_lite.mi.LocalDIMCritic` with 2048 units (the paper's) and 128 (for CPUs),
 batch norm as in the paper. Batch 128, l_inf PGD with 7 steps of 0.01 at eps 8/255, DV.
 
 Measured (median of ``--repeats`` after one warm-up):
 
-* PGD: one call of :func:`robustrep_lite.attacks.pgd` on a batch against the frozen critic
-  (7 steps = 8 forward + backward passes through encoder and critic, the start included);
+* PGD: one call of :func:`robustrep_lite.adversarial.attacks.pgd` on a batch against the frozen
+critic   (7 steps = 8 forward + backward passes through encoder and critic, the start included);
   reported as images per second per PGD step (batch / (time / 8)) and per whole attack.
-* alternating step: one step of the loop of :func:`robustrep_lite.vulnerability.worst_case_mi`,
-  spelled out here with the same public pieces (the attack above against the critic frozen in
-  eval mode, then one Adam step of the critic in train mode on the perturbed batch).
+* alternating step: one step of the loop of
+:func:`robustrep_lite.adversarial.vulnerability.worst_case_mi`,   spelled out here with the same
+public pieces (the attack above against the critic frozen in   eval mode, then one Adam step of the
+critic in train mode on the perturbed batch).
 
   nice -n 19 .venv/bin/python bench/worst_case_mi.py                 # ~10 min on 1 thread
   nice -n 19 .venv/bin/python bench/worst_case_mi.py --units 128 --repeats 2
@@ -33,11 +34,11 @@ from torch import nn
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from robustrep_lite.attacks import pgd  # noqa: E402
+from robustrep_lite.adversarial.attacks import pgd  # noqa: E402
+from robustrep_lite.core.results import save_result  # noqa: E402
+from robustrep_lite.core.runtime import describe_device  # noqa: E402
 from robustrep_lite.mi import LocalDIMCritic, readout, training_objective  # noqa: E402
-from robustrep_lite.models import BaselineH  # noqa: E402
-from robustrep_lite.results import save_result  # noqa: E402
-from robustrep_lite.runtime import describe_device  # noqa: E402
+from robustrep_lite.training.models import BaselineH  # noqa: E402
 
 
 def median_time(fn, repeats: int) -> tuple[float, list[float]]:
@@ -137,7 +138,7 @@ def main(argv: list[str] | None = None) -> dict:
         )
     record = {
         "benchmark": "worst-case MI estimator throughput, Baseline-H + LocalDIMCritic",
-        "encoder": "robustrep_lite.models.BaselineH(3, 32, out_dim=64), paper width",
+        "encoder": "robustrep_lite.training.models.BaselineH(3, 32, out_dim=64), paper width",
         "device": describe_device(device),
         "torch_threads": torch.get_num_threads(),
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},

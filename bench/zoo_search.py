@@ -39,17 +39,17 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from robustrep_lite.data import load_dataset  # noqa: E402
-from robustrep_lite.profiles import active_profile  # noqa: E402
-from robustrep_lite.results import save_result  # noqa: E402
-from robustrep_lite.runtime import default_device, provenance, seed_everything  # noqa: E402
-from robustrep_lite.vulnerability import SEARCHES  # noqa: E402
-from robustrep_lite.zoo import (  # noqa: E402
+from robustrep_lite.adversarial.vulnerability import SEARCHES  # noqa: E402
+from robustrep_lite.core.results import save_result  # noqa: E402
+from robustrep_lite.core.runtime import default_device, provenance, seed_everything  # noqa: E402
+from robustrep_lite.experiments.profiles import active_profile  # noqa: E402
+from robustrep_lite.experiments.zoo import (  # noqa: E402
     RV_VALIDATION_FRACTION,
     logit_vulnerability,
     train_zoo,
     zoo_settings,
 )
+from robustrep_lite.training.data import load_dataset  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -4,9 +4,19 @@ Reproduces Zhu, Zhang & Evans, "Learning Adversarially Robust Representations vi
 Mutual Information Maximization" (ICML 2020), and sets it beside spectral regularization of
 representations (Yang, Zavatone-Veth & Pehlevan, 2024).
 
-The chapters import submodules directly (``from robustrep_lite import theory``); the one name
-every chapter needs first, :func:`setup_chapter`, is available here. It is imported on first
-use, so that ``import robustrep_lite.mi`` does not pull in the plotting stack.
+The package is layered (ARCHITECTURE.md); each layer imports only the ones below it:
+
+- ``core``: argument checks, device and provenance, stored results;
+- ``theory``: the paper's closed forms and finite measures (numpy only);
+- ``mi``: MI bounds, critics, the one critic-fitting loop, ``estimate_mi``;
+- ``adversarial``: PGD, the worst-case MI search, representation vulnerability;
+- ``training``: data, models, objective (5.2), classifiers, the spectral regulariser;
+- ``experiments``: the two papers' experiments and their settings per profile;
+- ``book``: chapter set-up, figures and tables from stored results; ``cli``: the commands.
+
+The one name every chapter needs first, :func:`setup_chapter`, is available here. It is
+imported on first use, so that ``import robustrep_lite.mi`` does not pull in the plotting
+stack.
 """
 
 from importlib.metadata import PackageNotFoundError, version
@@ -22,7 +32,7 @@ __all__ = ["__version__", "setup_chapter"]
 
 def __getattr__(name: str) -> Any:
     if name == "setup_chapter":
-        from robustrep_lite.chapter import setup_chapter
+        from robustrep_lite.book.chapter import setup_chapter
 
         return setup_chapter
     raise AttributeError(f"module 'robustrep_lite' has no attribute {name!r}")

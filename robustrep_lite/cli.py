@@ -8,12 +8,12 @@ Commands (``--help`` on each for every option):
 - ``train-head``: a linear or MLP head, standard or ``--robust``, on a trained encoder
   (``--encoder DIR``); keeps the final and the E.S. (best validation PGD accuracy) weights.
 - ``evaluate``: natural, PGD-7 and stronger-attack accuracy of a head on the test images.
-- ``table1``: the whole Table 1 grid (:func:`robustrep_lite.downstream.table1`).
+- ``table1``: the whole Table 1 grid (:func:`robustrep_lite.experiments.table1.table1`).
 
 Every command writes its result as JSON (``--out``) with its arguments and the provenance of
 the run (profile, data, device, versions, seed, git commit). Multi-GPU:
 ``torchrun --nproc_per_node=N -m robustrep_lite train-encoder ...`` (one chunk of
-``batch_size`` images per process and step; see :mod:`robustrep_lite.distributed`).
+``batch_size`` images per process and step; see :mod:`robustrep_lite.training.distributed`).
 """
 
 from __future__ import annotations
@@ -27,9 +27,10 @@ from typing import Any
 
 import torch
 
-from robustrep_lite import distributed
-from robustrep_lite.checkpoint import load_checkpoint, save_checkpoint
-from robustrep_lite.downstream import (
+from robustrep_lite.core.results import save_result, strict_json
+from robustrep_lite.core.runtime import default_device, provenance
+from robustrep_lite.experiments.profiles import PROFILE_NAMES, active_profile
+from robustrep_lite.experiments.table1 import (
     encoder_kwargs,
     evaluate_head,
     new_head,
@@ -37,10 +38,9 @@ from robustrep_lite.downstream import (
     table1,
     train_head,
 )
-from robustrep_lite.profiles import PROFILE_NAMES, active_profile
-from robustrep_lite.results import save_result, strict_json
-from robustrep_lite.runtime import default_device, provenance
-from robustrep_lite.train import (
+from robustrep_lite.training import distributed
+from robustrep_lite.training.checkpoint import load_checkpoint, save_checkpoint
+from robustrep_lite.training.encoder import (
     ENCODER_ESTIMATORS,
     THREAT_MODELS,
     load_encoder,

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from robustrep_lite.attacks import (
+from robustrep_lite.adversarial.attacks import (
     check_norm,
     perturb_in_box,
     pgd,
@@ -139,7 +139,7 @@ def test_pgd_rejects_bad_arguments() -> None:
 
 @pytest.fixture(scope="module")
 def digit_classifier():
-    from robustrep_lite.data import load_dataset
+    from robustrep_lite.training.data import load_dataset
 
     torch.manual_seed(0)
     splits = load_dataset("mnist", source="embedded")

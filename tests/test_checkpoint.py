@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch import nn
 
-from robustrep_lite.checkpoint import load_checkpoint, save_checkpoint
+from robustrep_lite.training.checkpoint import load_checkpoint, save_checkpoint
 
 
 class _Payload:

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from robustrep_lite.cli import main
-from robustrep_lite.train import load_encoder
+from robustrep_lite.training.encoder import load_encoder
 
 ROOT = Path(__file__).resolve().parents[1]
 ENCODER = [

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from robustrep_lite import data
-from robustrep_lite.data import DataNotFoundError, load_dataset, load_npz
+from robustrep_lite.training import data
+from robustrep_lite.training.data import DataNotFoundError, load_dataset, load_npz
 
 
 def test_embedded_sets_have_the_real_shapes_and_range() -> None:

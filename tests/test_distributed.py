@@ -1,8 +1,8 @@
 """DistributedDataParallel training of objective (5.2) on the CPU: 2 processes, gloo backend.
 Both ranks must end with identical weights, equal (up to the order of floating-point sums) to
 one process running the same global batches as 2 micro-batches, the definition in
-robustrep_lite.distributed; and that must differ from one chunk of twice the batch size (the
-chunks really are separate mini-batches). ~10 s on 2 cores."""
+robustrep_lite.training.distributed; and that must differ from one chunk of twice the batch size
+(the chunks really are separate mini-batches). ~10 s on 2 cores."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from robustrep_lite.train import train_encoder
+from robustrep_lite.training.encoder import train_encoder
 
 pytestmark = pytest.mark.skipif(
     not dist.is_available() or not dist.is_gloo_available(), reason="needs the gloo backend"

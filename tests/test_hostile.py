@@ -15,16 +15,16 @@ import pytest
 import torch
 from torch import nn
 
-from robustrep_lite import theory
-from robustrep_lite.attacks import pgd
-from robustrep_lite.checkpoint import exclusive_run, load_checkpoint, save_checkpoint
-from robustrep_lite.data import load_dataset, load_npz
+from robustrep_lite.adversarial.attacks import pgd
+from robustrep_lite.adversarial.vulnerability import representation_vulnerability, worst_case_mi
+from robustrep_lite.core.results import save_result
 from robustrep_lite.mi import CriticConfig, estimate_mi, linear_gaussian_mi
-from robustrep_lite.models import BaselineH
-from robustrep_lite.results import save_result
-from robustrep_lite.supervised import robust_accuracy, train_classifier
-from robustrep_lite.train import train_encoder
-from robustrep_lite.vulnerability import representation_vulnerability, worst_case_mi
+from robustrep_lite.theory import theorems as theory
+from robustrep_lite.training.checkpoint import exclusive_run, load_checkpoint, save_checkpoint
+from robustrep_lite.training.data import load_dataset, load_npz
+from robustrep_lite.training.encoder import train_encoder
+from robustrep_lite.training.models import BaselineH
+from robustrep_lite.training.supervised import robust_accuracy, train_classifier
 
 GEN = torch.Generator().manual_seed(0)
 X = torch.randn(400, 3, generator=GEN)

@@ -1,4 +1,5 @@
-"""Tests for robustrep_lite.measures: Section 2's quantities on finite / empirical distributions.
+"""Tests for robustrep_lite.theory.measures: Section 2's quantities on finite / empirical
+distributions.
 
 Mutual information against hand-computed tables; the infinity-Wasserstein distance against a
 brute force over all permutations; the adversarial-risk formula against explicit worst-case
@@ -14,8 +15,8 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from robustrep_lite import measures as ms
-from robustrep_lite import theory as th
+from robustrep_lite.theory import measures as ms
+from robustrep_lite.theory import theorems as th
 
 LOG2 = np.log(2.0)
 

@@ -1,5 +1,5 @@
-"""Tests for robustrep_lite.mi: bounds against hand-computed values, critics, estimate_mi on
-Gaussian ground truth, divergence handling and input validation. Seeded; ~30 s on 2 cores."""
+"""Tests for robustrep_lite.mi.estimate: bounds against hand-computed values, critics, estimate_mi
+on Gaussian ground truth, divergence handling and input validation. Seeded; ~30 s on 2 cores."""
 
 from __future__ import annotations
 

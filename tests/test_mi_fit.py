@@ -1,4 +1,4 @@
-"""Tests for robustrep_lite.mi_fit: the three-way split (no held-out pair is ever seen by
+"""Tests for robustrep_lite.mi.fit: the three-way split (no held-out pair is ever seen by
 training or selection), early stopping, the marginal transforms, the critic factory and
 CriticConfig's checks, through estimate_mi where that is what a user calls."""
 
@@ -17,8 +17,8 @@ from robustrep_lite.mi import (
     estimate_mi,
     gaussian_mi,
 )
-from robustrep_lite.mi_critics import SeparableCritic
-from robustrep_lite.mi_fit import MarginalTransform, eval_batches, make_critic, split_indices
+from robustrep_lite.mi.critics import SeparableCritic
+from robustrep_lite.mi.fit import MarginalTransform, eval_batches, make_critic, split_indices
 
 FAST = dict(steps=300, eval_every=25, patience=4, progress=False)
 

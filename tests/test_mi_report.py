@@ -1,5 +1,5 @@
-"""Tests for robustrep_lite.mi_report: the benchmark summary against a hand-made record, and the
-figures' contents."""
+"""Tests for robustrep_lite.book.mi_report: the benchmark summary against a hand-made record, and
+the figures' contents."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ import math
 
 import pytest
 
-from robustrep_lite.mi import correlated_gaussians, estimate_mi
-from robustrep_lite.mi_report import (
+from robustrep_lite.book.mi_report import (
     bmi_figure,
     bmi_group_errors,
     bmi_summary,
@@ -19,6 +18,7 @@ from robustrep_lite.mi_report import (
     task_means,
     tolerance,
 )
+from robustrep_lite.mi import correlated_gaussians, estimate_mi
 
 
 def _run(value, wall=1.0, stderr=None):
@@ -122,8 +122,8 @@ def test_overfitting_figure_needs_traced_curves():
 def test_stored_benchmark_summary_matches_its_runs():
     """The stored bench/results/mi_bmi.json: its summary block agrees with a recount of its
     runs, every task holds every seed, and no value is NaN (strict JSON: missing is null)."""
-    from robustrep_lite.mi_report import BMI_RESULT
-    from robustrep_lite.results import load_stored
+    from robustrep_lite.book.mi_report import BMI_RESULT
+    from robustrep_lite.core.results import load_stored
 
     record = load_stored(BMI_RESULT)
     seeds = set(record["seeds"])

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from robustrep_lite.mi import correlated_gaussians, gaussian_mi, readout, rho_for_mi
-from robustrep_lite.mi_staircase import (
+from robustrep_lite.experiments.mi_staircase import (
     optimal_gaussian_scores,
     run_staircase,
     summarise_levels,
 )
+from robustrep_lite.mi import correlated_gaussians, gaussian_mi, readout, rho_for_mi
 
 
 def test_optimal_critic_recovers_the_true_mi_on_average() -> None:

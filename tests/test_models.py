@@ -1,9 +1,9 @@
-"""Shapes, parameter counts and input checks of robustrep_lite.models."""
+"""Shapes, parameter counts and input checks of robustrep_lite.training.models."""
 
 import pytest
 import torch
 
-from robustrep_lite.models import (
+from robustrep_lite.training.models import (
     CLASSIFIERS,
     BaselineH,
     Normalize,

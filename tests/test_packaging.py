@@ -54,7 +54,7 @@ def test_runtime_dependencies_are_ranges_so_colab_keeps_its_torch() -> None:
 
 
 def test_the_package_names_the_same_repository_as_the_book() -> None:
-    from robustrep_lite.results import REPOSITORY
+    from robustrep_lite.core.results import REPOSITORY
 
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     assert config["repository"]["url"] == f"https://github.com/{REPOSITORY}"

@@ -10,7 +10,7 @@ import plotly.io as pio
 import pytest
 import torch
 
-from robustrep_lite.plots import RENDERER_NAME, image_png, setup_plotly, slider_figure
+from robustrep_lite.book.plots import RENDERER_NAME, image_png, setup_plotly, slider_figure
 
 
 def test_setup_plotly_selects_our_renderer_outside_colab(monkeypatch) -> None:

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from robustrep_lite import profiles
-from robustrep_lite.chapter import setup_chapter
-from robustrep_lite.runtime import git_commit, provenance, seed_everything
+from robustrep_lite.book.chapter import setup_chapter
+from robustrep_lite.core.runtime import git_commit, provenance, seed_everything
+from robustrep_lite.experiments import profiles
 
 
 def test_explicit_environment_variable_wins(monkeypatch) -> None:
@@ -54,7 +54,9 @@ def test_profiles_grow_from_quick_to_paper() -> None:
 
 
 def test_every_settings_table_has_every_profile() -> None:
-    from robustrep_lite import spectral_experiment, spectral_vs_mi, train, zoo
+    from robustrep_lite.experiments import spectral_regularization as spectral_experiment
+    from robustrep_lite.experiments import spectral_vs_mi, zoo
+    from robustrep_lite.training import encoder as train
 
     for table in (
         train.SETTINGS,
@@ -115,7 +117,7 @@ def test_git_commit_flags_changed_code_but_not_rewritten_outputs(tmp_path: Path)
 
 
 def test_banner_names_the_data_folder_without_a_machine_path(monkeypatch) -> None:
-    from robustrep_lite.chapter import describe_data
+    from robustrep_lite.book.chapter import describe_data
 
     cpu = profiles.active_profile("cpu")
     monkeypatch.setenv("ROBUSTREP_DATA", "/some/machine/folder")

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from robustrep_lite import results
+from robustrep_lite.core import results
 
 
 def test_reads_a_file_of_the_checkout(tmp_path, monkeypatch) -> None:

@@ -1,6 +1,6 @@
-"""Tests for robustrep_lite.spectral and robustrep_lite.robust_distance: power iteration against
-torch.linalg.svdvals (dense) and against the explicit matrix of small convolutions (zero,
-circular and reflect padding, the exact FFT norm too), the penalty's gradient, warm starts,
+"""Tests for robustrep_lite.training.spectral and robustrep_lite.adversarial.robust_distance: power
+iteration against torch.linalg.svdvals (dense) and against the explicit matrix of small convolutions
+(zero, circular and reflect padding, the exact FFT norm too), the penalty's gradient, warm starts,
 layer selection, the refit head against scikit-learn, adversarial distances against the exact
 distance to a linear model's boundary, and bad arguments. Seeded; ~10 s. The paper's experiment
 (models, burn-in, settings, summaries) is tested in test_spectral_experiment.py."""
@@ -14,13 +14,14 @@ import pytest
 import torch
 from torch import nn
 
-from robustrep_lite.robust_distance import (
+from robustrep_lite.adversarial.robust_distance import (
     adversarial_distances,
     first_correct,
     refit_head,
     representation_distances,
 )
-from robustrep_lite.spectral import (
+from robustrep_lite.experiments.spectral_regularization import OneHiddenLayerNet
+from robustrep_lite.training.spectral import (
     SpectralPenalty,
     all_layers,
     circular_conv_operator_norm,
@@ -29,7 +30,6 @@ from robustrep_lite.spectral import (
     rep_layers,
     top_singular,
 )
-from robustrep_lite.spectral_experiment import OneHiddenLayerNet
 
 
 def planted(rows: int, cols: int, top: tuple[float, ...], seed: int = 0) -> torch.Tensor:
@@ -237,7 +237,7 @@ def test_hsj_normalises_each_points_boundary_normal_estimate() -> None:
     import eagerpy as ep
     import foolbox as fb
 
-    from robustrep_lite.robust_distance import _hop_skip_jump
+    from robustrep_lite.adversarial.robust_distance import _hop_skip_jump
 
     g = torch.Generator().manual_seed(13)
     x = ep.astensor(torch.rand(6, 2, 3, generator=g))

@@ -1,6 +1,6 @@
-"""Tests for robustrep_lite.spectral_experiment: the paper's model (init and output scaling),
-the volume element against the explicit Jacobian, the burn-in schedule and branched runs, the
-XOR toy, the settings per profile, the summaries over seeds, and bad arguments. Seeded; ~5 s."""
+"""Tests for robustrep_lite.experiments.spectral_regularization: the paper's model (init and output
+scaling), the volume element against the explicit Jacobian, the burn-in schedule and branched runs,
+the XOR toy, the settings per profile, the summaries over seeds, and bad arguments. Seeded; ~5 s."""
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ import pytest
 import torch
 from torch import nn
 
-from robustrep_lite.spectral import SpectralPenalty, rep_layers, top_singular
-from robustrep_lite.spectral_experiment import (
+from robustrep_lite.experiments.spectral_regularization import (
     SETTINGS,
     OneHiddenLayerNet,
     branch,
@@ -24,6 +23,7 @@ from robustrep_lite.spectral_experiment import (
     xor_data,
     xor_net,
 )
+from robustrep_lite.training.spectral import SpectralPenalty, rep_layers, top_singular
 
 
 # ----------------------------------------------------------------------------------------------

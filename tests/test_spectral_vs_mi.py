@@ -1,8 +1,8 @@
-"""Tests for robustrep_lite.spectral_vs_mi and the penalty of robustrep_lite.train: one step of a
-penalised EncoderTrainer against a hand-computed gradient (objective + lambda sigma_max^2), the
-unpenalised standard arm against plain train_encoder, a quick-profile comparison (its rows, and
-the penalty lowering the encoder's top singular values), and bad input. Seeded; ~10 s on 1
-thread."""
+"""Tests for robustrep_lite.experiments.spectral_vs_mi and the penalty of
+robustrep_lite.training.encoder: one step of a penalised EncoderTrainer against a hand-computed
+gradient (objective + lambda sigma_max^2), the unpenalised standard arm against plain train_encoder,
+a quick-profile comparison (its rows, and the penalty lowering the encoder's top singular values),
+and bad input. Seeded; ~10 s on 1 thread."""
 
 from __future__ import annotations
 
@@ -12,11 +12,7 @@ import math
 import pytest
 import torch
 
-from robustrep_lite.downstream import encoder_kwargs, prepare_data
-from robustrep_lite.mi import LocalDIMCritic, training_objective
-from robustrep_lite.models import BaselineH
-from robustrep_lite.spectral import SpectralPenalty, all_layers, conv_input_shapes
-from robustrep_lite.spectral_vs_mi import (
+from robustrep_lite.experiments.spectral_vs_mi import (
     ARMS,
     SETTINGS,
     across_seeds,
@@ -26,7 +22,11 @@ from robustrep_lite.spectral_vs_mi import (
     stored_matches,
     train_arm,
 )
-from robustrep_lite.train import EncoderTrainer, settings_for, train_encoder
+from robustrep_lite.experiments.table1 import encoder_kwargs, prepare_data
+from robustrep_lite.mi import LocalDIMCritic, training_objective
+from robustrep_lite.training.encoder import EncoderTrainer, settings_for, train_encoder
+from robustrep_lite.training.models import BaselineH
+from robustrep_lite.training.spectral import SpectralPenalty, all_layers, conv_input_shapes
 
 QUICK = SETTINGS["quick"]
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from robustrep_lite.supervised import augment_batch, robust_accuracy, train_classifier
+from robustrep_lite.training.supervised import augment_batch, robust_accuracy, train_classifier
 
 
 def _blobs(n: int = 512, d: int = 16, seed: int = 0):

@@ -1,4 +1,5 @@
-"""Tests for robustrep_lite.theory: closed forms of Sections 2-3 of Zhu, Zhang & Evans (2020).
+"""Tests for robustrep_lite.theory.theorems: closed forms of Sections 2-3 of Zhu, Zhang & Evans
+(2020).
 
 The Gaussian-mixture closed forms are checked against an independent Monte Carlo simulation
 that builds the worst-case perturbations in input space; Theorem 3.2 (corrected) on a dense
@@ -12,7 +13,7 @@ import pytest
 from scipy.integrate import quad
 from scipy.special import ndtr
 
-from robustrep_lite import theory as th
+from robustrep_lite.theory import theorems as th
 
 LOG2 = np.log(2.0)
 

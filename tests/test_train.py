@@ -1,6 +1,6 @@
-"""Tests for robustrep_lite.train and robustrep_lite.downstream: objective (5.2) against a
-hand-written reference gradient for every regime of beta, the worst-case search (ball, box,
-frozen networks, lower estimate), the eps = 0 and beta = 0 reductions, resuming from a
+"""Tests for robustrep_lite.training.encoder and robustrep_lite.experiments.table1: objective (5.2)
+against a hand-written reference gradient for every regime of beta, the worst-case search (ball,
+box, frozen networks, lower estimate), the eps = 0 and beta = 0 reductions, resuming from a
 checkpoint, the critic's read-out, Figure 4's saliency against finite differences, heads with
 E.S. on a validation split, and a quick-profile Table 1. Seeded; ~15 s on 1 thread."""
 
@@ -14,7 +14,7 @@ import pytest
 import torch
 from torch import nn
 
-from robustrep_lite.downstream import (
+from robustrep_lite.experiments.table1 import (
     PAPER_TABLE1,
     beta_eps_grid,
     evaluate_head,
@@ -25,8 +25,7 @@ from robustrep_lite.downstream import (
     train_head,
 )
 from robustrep_lite.mi import LocalDIMCritic, readout, training_objective
-from robustrep_lite.models import BaselineH, linear_head
-from robustrep_lite.train import (
+from robustrep_lite.training.encoder import (
     SETTINGS,
     EncoderTrainer,
     load_encoder,
@@ -36,6 +35,7 @@ from robustrep_lite.train import (
     settings_markdown,
     train_encoder,
 )
+from robustrep_lite.training.models import BaselineH, linear_head
 
 TINY = {
     "epochs": 1,

@@ -7,10 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from robustrep_lite.data import load_dataset
-from robustrep_lite.models import BaselineH
-from robustrep_lite.theory import adversarial_accuracy_upper_bound
-from robustrep_lite.zoo import (
+from robustrep_lite.experiments.zoo import (
     ZooModel,
     attacked_accuracy,
     channel_vulnerability,
@@ -19,6 +16,9 @@ from robustrep_lite.zoo import (
     train_zoo,
     zoo_settings,
 )
+from robustrep_lite.theory.theorems import adversarial_accuracy_upper_bound
+from robustrep_lite.training.data import load_dataset
+from robustrep_lite.training.models import BaselineH
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""robustrep_lite.zoo_report: the chapter's generated sentences, checked against hand-made
+"""robustrep_lite.book.zoo_report: the chapter's generated sentences, checked against hand-made
 measurements (every verdict must follow from the numbers it prints)."""
 
 from __future__ import annotations
@@ -6,8 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from robustrep_lite.zoo import ZooModel
-from robustrep_lite.zoo_report import (
+from robustrep_lite.book.zoo_report import (
     channel_markdown,
     comparison_markdown,
     negative_rv_markdown,
@@ -18,6 +17,7 @@ from robustrep_lite.zoo_report import (
     standard_vs_robust,
     validation_change_markdown,
 )
+from robustrep_lite.experiments.zoo import ZooModel
 
 
 def _v(normal, worst_refit, worst_paper, se=0.05, acc=0.2):

@@ -1,6 +1,6 @@
 """Fitting a critic on a finite sample: the settings (:class:`CriticConfig`), the critic factory
 (:func:`make_critic`), the three-way split, the marginal transforms and the one training loop
-(:func:`fit_critic`) behind :func:`robustrep_lite.mi.estimate_mi`.
+(:func:`fit_critic`) behind :func:`robustrep_lite.mi.estimate.estimate_mi`.
 
 Why three splits. A critic trained for many epochs on a few thousand pairs memorises them: its
 training read-out keeps rising while its read-out on unseen pairs falls, eventually far below
@@ -32,15 +32,15 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from robustrep_lite.mi_bounds import (
+from robustrep_lite.core.validation import check_choice, check_int, check_positive
+from robustrep_lite.mi.bounds import (
     READOUT_ESTIMATORS,
     TRAIN_ESTIMATORS,
     ScoreParts,
     readout,
     training_objective,
 )
-from robustrep_lite.mi_critics import NORMS, JointCritic, LocalDIMCritic, SeparableCritic
-from robustrep_lite.validation import check_choice, check_int, check_positive
+from robustrep_lite.mi.critics import NORMS, JointCritic, LocalDIMCritic, SeparableCritic
 
 __all__ = [
     "CRITICS",
@@ -338,7 +338,8 @@ class FitResult:
     heldout_curve: the held-out read-out at each evaluation (only with ``trace_heldout``).
     best_step / best_value: steps taken by the state that was kept, and its validation read-out
     (``-inf`` without selection). heldout_values: read-out of that state
-    per held-out batch. diverged / diverged_at / reason: as :class:`~robustrep_lite.mi.MIEstimate`.
+    per held-out batch. diverged / diverged_at / reason: as
+    :class:`~robustrep_lite.mi.estimate.MIEstimate`.
     """
 
     train_curve: np.ndarray

@@ -18,8 +18,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from robustrep_lite.mi import JointCritic, SeparableCritic, readout, rho_for_mi, training_objective
-from robustrep_lite.validation import check_choice
+from robustrep_lite.core.validation import check_choice
+from robustrep_lite.mi import (
+    JointCritic,
+    SeparableCritic,
+    readout,
+    rho_for_mi,
+    training_objective,
+)
 
 #: Named estimators: training objective, read-out bound and SMILE clip (None = no clip).
 NAMED_ESTIMATORS: dict[str, tuple[str, str, float | None]] = {

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import torch
 
-from robustrep_lite.validation import check_choice, check_images, check_nonnegative
+from robustrep_lite.core.validation import check_choice, check_images, check_nonnegative
 
 NORMS = ("inf", "2")
 

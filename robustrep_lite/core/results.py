@@ -19,7 +19,7 @@ from typing import Any
 #: The GitHub repository of this project (the book's ``_config.yml`` names the same one).
 REPOSITORY = "robustrep-lite/robustrep_lite"
 RAW_URL = f"https://raw.githubusercontent.com/{REPOSITORY}/main/"
-CHECKOUT = Path(__file__).resolve().parents[1]
+CHECKOUT = Path(__file__).resolve().parents[2]
 
 
 def load_stored(path: str, *, timeout: float = 30.0) -> dict[str, Any]:

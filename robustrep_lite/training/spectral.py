@@ -30,7 +30,8 @@ the linear map ``x -> conv(x)`` on inputs of a given shape, any padding mode, wi
 convolution is block-circulant and its singular values are those of the ``c_out x c_in``
 per-frequency blocks of the kernel's 2-D DFT (Sedghi, Gupta & Long 2019).
 
-The paper's experiment built on this penalty is :mod:`robustrep_lite.spectral_experiment`.
+The paper's experiment built on this penalty is
+:mod:`robustrep_lite.experiments.spectral_regularization`.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor, nn
 
-from robustrep_lite.validation import check_choice, check_nonnegative
+from robustrep_lite.core.validation import check_choice, check_nonnegative
 
 __all__ = [
     "ARMS",
@@ -309,8 +310,8 @@ def rep_layers(model: nn.Module, cut: int | None = None) -> list[nn.Module]:
 
     Where the representation is: ``model[:cut]`` if ``cut`` is given (``model`` must then be an
     ``nn.Sequential``); else ``model.feature_map`` if the model declares one (as
-    :class:`~robustrep_lite.spectral_experiment.OneHiddenLayerNet` does); else, for an
-    ``nn.Sequential``, everything before its last weight layer (the readout). Raises
+    :class:`~robustrep_lite.experiments.spectral_regularization.OneHiddenLayerNet` does); else, for
+    an ``nn.Sequential``, everything before its last weight layer (the readout). Raises
     ``ValueError`` otherwise.
     """
     if cut is not None:

@@ -1,7 +1,8 @@
 """Spectral regularization side by side with worst-case MI training, on one encoder.
 
-The same Baseline-H encoder (same data, seed and settings of :data:`robustrep_lite.train.SETTINGS`)
-is trained four ways by :func:`robustrep_lite.train.train_encoder`:
+The same Baseline-H encoder (same data, seed and settings of
+:data:`robustrep_lite.training.encoder.SETTINGS`)
+is trained four ways by :func:`robustrep_lite.training.encoder.train_encoder`:
 
 - ``standard``: objective (5.1) of Zhu, Zhang & Evans (2020), ``beta = 0``;
 - ``rep-spectral``: the same plus ``lambda * sum sigma_max(W_l)^2`` over the encoder's weight
@@ -11,12 +12,13 @@ is trained four ways by :func:`robustrep_lite.train.train_encoder`:
 - ``both``: ``beta = 1`` plus the penalty.
 
 Each representation is then scored as in both papers: a linear head trained on the frozen
-representation (:func:`robustrep_lite.downstream.train_head`, standard training) gives natural,
-PGD-7 and APGD accuracy (:func:`robustrep_lite.downstream.evaluate_head`, the threat model of
-:data:`robustrep_lite.train.THREAT_MODELS`); a logistic-regression head refit on it
-(:func:`robustrep_lite.robust_distance.refit_head`) gives the mean l2 distance HopSkipJump needs
-to change the decision of encoder + refit head on its first correctly classified test points.
-The top singular value of every encoder layer is recorded too (the quantity the penalty lowers).
+representation (:func:`robustrep_lite.experiments.table1.train_head`, standard training) gives
+natural, PGD-7 and APGD accuracy (:func:`robustrep_lite.experiments.table1.evaluate_head`, the
+threat model of :data:`robustrep_lite.training.encoder.THREAT_MODELS`); a logistic-regression head
+refit on it (:func:`robustrep_lite.adversarial.robust_distance.refit_head`) gives the mean l2
+distance HopSkipJump needs to change the decision of encoder + refit head on its first correctly
+classified test points. The top singular value of every encoder layer is recorded too (the quantity
+the penalty lowers).
 
 Note on Baseline-H: every weight layer but the last is followed by batch normalisation, which
 undoes a rescaling of its weights, so only the last layer's sigma_max bounds the encoder's
@@ -33,19 +35,19 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from robustrep_lite.downstream import Data, encoder_kwargs, evaluate_head, fit_linear_head
-from robustrep_lite.profiles import active_profile
-from robustrep_lite.robust_distance import (
+from robustrep_lite.adversarial.robust_distance import (
     RefitClassifier,
     adversarial_distances,
     compute_features,
     first_correct,
     refit_head,
 )
-from robustrep_lite.spectral import all_layers, conv_input_shapes, top_singular
-from robustrep_lite.spectral_experiment import paired_differences, summarise_rows
-from robustrep_lite.train import THREAT_MODELS, EncoderRun, settings_for, train_encoder
-from robustrep_lite.validation import check_choice, check_nonnegative
+from robustrep_lite.core.validation import check_choice, check_nonnegative
+from robustrep_lite.experiments.profiles import active_profile
+from robustrep_lite.experiments.spectral_regularization import paired_differences, summarise_rows
+from robustrep_lite.experiments.table1 import Data, encoder_kwargs, evaluate_head, fit_linear_head
+from robustrep_lite.training.encoder import THREAT_MODELS, EncoderRun, settings_for, train_encoder
+from robustrep_lite.training.spectral import all_layers, conv_input_shapes, top_singular
 
 __all__ = [
     "ARMS",
@@ -74,7 +76,7 @@ ARMS = {
 class ComparisonSettings:
     """What the comparison adds to the encoder/head settings of ``train.SETTINGS[profile]``."""
 
-    profile: str  # the robustrep_lite.train settings used for data, encoder and head
+    profile: str  # the robustrep_lite.training.encoder settings used for data, encoder and head
     dataset: str
     spectral_lambda: float
     attack_points: int  # correctly classified test points attacked by HopSkipJump
@@ -109,8 +111,8 @@ def settings_record(settings: ComparisonSettings) -> dict:
     return json.loads(json.dumps(record))
 
 
-#: Fields of :class:`~robustrep_lite.train.TrainSettings` added after comparison runs were
-#: stored, with the value that behaves as before they existed (``None``: the comparison never
+#: Fields of :class:`~robustrep_lite.training.encoder.TrainSettings` added after comparison runs
+#: were stored, with the value that behaves as before they existed (``None``: the comparison never
 #: reads the field, any value matches).
 LATER_TRAIN_FIELDS: dict[str, object] = {
     "rv_points": None,
@@ -143,7 +145,7 @@ def train_arm(
     x: Tensor, arm: str, settings: ComparisonSettings, *, seed: int = 0, progress: bool = True
 ) -> EncoderRun:
     """The encoder of ``arm`` (one of :data:`ARMS`) trained on images ``x`` with the encoder
-    settings of ``settings.profile`` (:func:`robustrep_lite.downstream.encoder_kwargs`)."""
+    settings of ``settings.profile`` (:func:`robustrep_lite.experiments.table1.encoder_kwargs`)."""
     beta, penalised = ARMS[check_choice("arm", arm, tuple(ARMS))]
     kwargs = encoder_kwargs(settings_for(settings.profile), settings.dataset, int(x.shape[1]))
     lam = settings.spectral_lambda if penalised else 0.0
@@ -263,11 +265,13 @@ def across_seeds(
 ) -> tuple[list[dict], list[dict]]:
     """Combine runs of :func:`compare` with different seeds (``{seed: rows}``): per arm the
     mean and standard error over seeds of every numeric column
-    (:func:`~robustrep_lite.spectral_experiment.summarise_rows`: ``"<column>_mean"``,
+    (:func:`~robustrep_lite.experiments.spectral_regularization.summarise_rows`:
+    ``"<column>_mean"``,
     ``"<column>_se"``), and per arm other than ``baseline`` the paired difference of ``metric``
     from ``baseline`` on the same seed
-    (:func:`~robustrep_lite.spectral_experiment.paired_differences`). The arms of one seed share
-    their data and initial weights, so pairing removes the seed-to-seed spread they share.
+    (:func:`~robustrep_lite.experiments.spectral_regularization.paired_differences`). The arms of
+    one seed share their data and initial weights, so pairing removes the seed-to-seed spread they
+    share.
 
     Raises ``ValueError`` if ``runs`` is empty, if the seeds do not all have the same arms with
     the same lambda, or if ``metric`` or ``baseline`` is not in the rows."""

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from robustrep_lite.validation import check_choice
+from robustrep_lite.core.validation import check_choice
 
 ENV_VAR = "ROBUSTREP_DATA"
 DATASETS = ("mnist", "fashion_mnist", "svhn", "cifar10")

@@ -2,7 +2,7 @@
 
 - :func:`train_head`: a linear or MLP head on a *frozen* encoder, standard or adversarially
   trained (PGD through the encoder), a thin wrapper over
-  :func:`robustrep_lite.supervised.train_classifier`, recording per epoch the validation
+  :func:`robustrep_lite.training.supervised.train_classifier`, recording per epoch the validation
   accuracy under PGD so that early stopping ("E.S.") can be chosen on a validation split carved
   from the training images (the paper chose it on the test set).
 - :func:`evaluate_head`: natural accuracy, the paper's PGD-7, and a stronger standard attack
@@ -13,8 +13,8 @@
   resumable, as a JSON-able dict, next to :data:`PAPER_TABLE1`; :func:`summarise` gives mean
   and standard deviation over seeds per cell.
 
-Encoders come from :func:`robustrep_lite.train.train_encoder`; settings per profile are
-:data:`robustrep_lite.train.SETTINGS`.
+Encoders come from :func:`robustrep_lite.training.encoder.train_encoder`; settings per profile are
+:data:`robustrep_lite.training.encoder.SETTINGS`.
 """
 
 from __future__ import annotations
@@ -34,12 +34,12 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from robustrep_lite.checkpoint import load_checkpoint, save_checkpoint
-from robustrep_lite.data import load_dataset
-from robustrep_lite.models import linear_head, mlp_head
-from robustrep_lite.runtime import default_device
-from robustrep_lite.supervised import robust_accuracy, train_classifier
-from robustrep_lite.train import (
+from robustrep_lite.adversarial.vulnerability import _frozen, representation_vulnerability
+from robustrep_lite.core.runtime import default_device
+from robustrep_lite.core.validation import check_choice
+from robustrep_lite.training.checkpoint import load_checkpoint, save_checkpoint
+from robustrep_lite.training.data import load_dataset
+from robustrep_lite.training.encoder import (
     THREAT_MODELS,
     EncoderRun,
     TrainSettings,
@@ -47,8 +47,8 @@ from robustrep_lite.train import (
     settings_for,
     train_encoder,
 )
-from robustrep_lite.validation import check_choice
-from robustrep_lite.vulnerability import _frozen, representation_vulnerability
+from robustrep_lite.training.models import linear_head, mlp_head
+from robustrep_lite.training.supervised import robust_accuracy, train_classifier
 
 __all__ = [
     "PAPER_TABLE1",
@@ -127,9 +127,9 @@ def train_head(
     """Train ``head`` on the frozen ``encoder`` (Table 1's h on g): standard for ``eps = 0``,
     robust (PGD through the frozen encoder, ``pgd_steps`` of ``step_size``, random start) for
     ``eps > 0``; Adam (``lr``). A thin wrapper over
-    :func:`robustrep_lite.supervised.train_classifier`. A standard head without augmentation
-    is trained on the representations g(x) computed once (the encoder is frozen in eval mode,
-    so this is the same computation, without repeating the encoder's forward pass each epoch).
+    :func:`robustrep_lite.training.supervised.train_classifier`. A standard head without
+    augmentation is trained on the representations g(x) computed once (the encoder is frozen in eval
+    mode, so this is the same computation, without repeating the encoder's forward pass each epoch).
 
     With ``x_val``/``y_val`` every epoch is scored on them, naturally and by PGD at ``val_eps``
     through encoder and head, and the weights of the epoch with the best validation PGD
@@ -347,8 +347,8 @@ def table1(
 
     ``checkpoint_dir``: every encoder and head checkpoints there per epoch and every finished
     cell stores its result, so a killed run resumes (the encoders can be reloaded with
-    :func:`robustrep_lite.train.load_encoder` from the ``checkpoint`` and ``config`` of their
-    records). Returns a JSON-able dict: ``rows`` (one per cell and seed), ``summary``
+    :func:`robustrep_lite.training.encoder.load_encoder` from the ``checkpoint`` and ``config`` of
+    their records). Returns a JSON-able dict: ``rows`` (one per cell and seed), ``summary``
     (:func:`summarise`), ``encoders`` (config, checkpoint, training history and the critic's
     clean / worst-case MI read-out on the test images), ``paper`` (the paper's Table 1, CIFAR-10
     only), settings, threat model, data and wall time.
@@ -501,8 +501,8 @@ def encoder_vulnerability(
     seed: int = 0,
 ) -> dict[str, float]:
     """RV of a trained encoder measured by the book's validated estimator (Definition 3.1,
-    eq. (4.1); :func:`robustrep_lite.vulnerability.representation_vulnerability`), not by its
-    own training critic: fresh separable critics (SMILE, 2 x 128 units), the first
+    eq. (4.1); :func:`robustrep_lite.adversarial.vulnerability.representation_vulnerability`), not
+    by its own training critic: fresh separable critics (SMILE, 2 x 128 units), the first
     ``settings.rv_points`` images of ``x`` split 60/20/20 into training / validation (early
     stopping, at most ``settings.rv_steps`` steps) / held-out (the value), the worst case
     searched by the paper's PGD (``settings.pgd_steps`` steps of ``step_size`` in the l_inf

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from robustrep_lite.validation import check_choice
+from robustrep_lite.core.validation import check_choice
 
 #: Estimators that can be *trained* (each defines a loss whose gradient trains the critic).
 TRAIN_ESTIMATORS = ("dv", "mine", "nwj", "infonce", "jsd", "smile")

@@ -28,7 +28,7 @@ from torch import Tensor, nn
 from torchvision import models as tv_models
 from torchvision.models.resnet import BasicBlock
 
-from robustrep_lite.validation import check_choice
+from robustrep_lite.core.validation import check_choice
 
 __all__ = [
     "BaselineH",

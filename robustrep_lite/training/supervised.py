@@ -8,9 +8,9 @@ frozen encoder, as in the paper), and the spectral-regularisation comparisons.
 - :func:`train_classifier`: mini-batch training on tensors, optional PGD adversarial training
   (eq. (1.1) of Madry et al.: min over weights of the expected max over the eps-ball of the
   cross-entropy), optional per-sample random-crop/flip augmentation, per-epoch checkpoints that
-  resume after a kill (:mod:`robustrep_lite.checkpoint`), and early-stopping selection of the
-  epoch with the best adversarial accuracy on a *validation* split (the paper's "E.S." chose it on
-  the test set).
+  resume after a kill (:mod:`robustrep_lite.training.checkpoint`), and early-stopping selection
+  of the epoch with the best adversarial accuracy on a *validation* split (the paper's "E.S."
+  chose it on the test set).
 - :func:`robust_accuracy`: accuracy under ``"none"``, our ``"pgd"`` (the paper's PGD-7:
   l_inf, 7 steps of 0.01, no random start), ``"apgd"`` (torchattacks' APGD-CE then APGD-T with
   the DLR loss, the two gradient attacks of AutoAttack) or ``"autoattack"`` (torchattacks'
@@ -33,14 +33,14 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from robustrep_lite.attacks import check_norm, pgd
-from robustrep_lite.checkpoint import exclusive_run, load_checkpoint, save_checkpoint
-from robustrep_lite.validation import (
+from robustrep_lite.adversarial.attacks import check_norm, pgd
+from robustrep_lite.core.validation import (
     check_choice,
     check_images,
     check_nonnegative,
     check_positive,
 )
+from robustrep_lite.training.checkpoint import exclusive_run, load_checkpoint, save_checkpoint
 
 __all__ = [
     "ATTACKS",
@@ -113,7 +113,7 @@ def pgd_examples(
     """PGD adversarial examples maximising the per-sample cross-entropy of ``model`` (which is
     put in eval mode for the attack and restored afterwards). ``step_size`` defaults to
     ``2.5 * eps / steps`` (Madry et al.). Inputs and outputs in the box [0, 1]
-    (``check_inputs``: see :func:`robustrep_lite.attacks.pgd`)."""
+    (``check_inputs``: see :func:`robustrep_lite.adversarial.attacks.pgd`)."""
     check_nonnegative("eps", eps)
     if eps == 0 or steps == 0:
         return x.detach()

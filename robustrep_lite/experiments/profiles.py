@@ -21,7 +21,7 @@ import dataclasses
 import os
 from dataclasses import dataclass
 
-from robustrep_lite.validation import check_choice
+from robustrep_lite.core.validation import check_choice
 
 ENV_VAR = "ROBUSTREP_PROFILE"
 PROFILE_NAMES = ("quick", "cpu", "gpu", "paper")

@@ -53,7 +53,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import entr, logit, ndtr
 
-from robustrep_lite.validation import check_finite, check_nonnegative
+from robustrep_lite.core.validation import check_finite, check_nonnegative
 
 __all__ = [
     "LOG2",

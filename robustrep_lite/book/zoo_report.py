@@ -2,9 +2,9 @@
 typed: the standard-vs-robust comparison of every architecture (Figures 1 and 2), the searches
 compared (``bench/zoo_search.py``) and the estimator's own spread over seeds.
 
-Every function takes measurement records (the dicts of :func:`robustrep_lite.zoo.
-logit_vulnerability` merged with :func:`robustrep_lite.zoo.attacked_accuracy`, or the rows a
-stored ``bench/zoo_search.py`` run holds) and returns Markdown, so that each sentence about a
+Every function takes measurement records (the dicts of :func:`robustrep_lite.experiments.zoo.
+logit_vulnerability` merged with :func:`robustrep_lite.experiments.zoo.attacked_accuracy`, or the
+rows a stored ``bench/zoo_search.py`` run holds) and returns Markdown, so that each sentence about a
 run states that run's numbers and a verdict computed from them.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from robustrep_lite.zoo import ZooModel
+from robustrep_lite.experiments.zoo import ZooModel
 
 __all__ = [
     "channel_markdown",
@@ -154,7 +154,7 @@ def seed_spread_markdown(rows: list[Record]) -> str:
 
 
 def channel_markdown(per_channel: dict[ZooModel, dict[str, np.ndarray]]) -> str:
-    """Figure 3's analogue in words: per model (outputs of :func:`robustrep_lite.zoo.
+    """Figure 3's analogue in words: per model (outputs of :func:`robustrep_lite.experiments.zoo.
     channel_vulnerability`) the mean MI, mean worst-case MI, share kept under attack and mean
     RV over its channels; then, for a standard/robust pair, whether the robust channels carry
     more MI and have a smaller RV (the paper's two findings)."""

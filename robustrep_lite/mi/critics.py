@@ -1,4 +1,4 @@
-"""Critics T(x, y) for the MI bounds of :mod:`robustrep_lite.mi_bounds`.
+"""Critics T(x, y) for the MI bounds of :mod:`robustrep_lite.mi.bounds`.
 
 Every critic is an ``nn.Module`` with
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from robustrep_lite.validation import check_choice
+from robustrep_lite.core.validation import check_choice
 
 NORMS = ("batch", "layer", "none")
 

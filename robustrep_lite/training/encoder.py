@@ -15,21 +15,23 @@ clean term changes sign.
 Per mini-batch, as in the authors' code (``../shared/reference/paper.md``): (1) encoder and critic
 frozen in eval mode, PGD over each image's eps-ball (l_inf, 7 steps of 0.01, eps 8/255 on
 CIFAR-10, no random start, best iterate, box [0, 1]) *lowers* the critic's estimate on the batch
-(the search of :mod:`robustrep_lite.vulnerability`); (2) one joint Adam step (lr 1e-4) of encoder
-and critic on the weighted bounds. Encoder: :class:`~robustrep_lite.models.BaselineH` with a
-64-d output; critic: :class:`~robustrep_lite.mi.LocalDIMCritic` (2048 units in the paper).
+(the search of :mod:`robustrep_lite.adversarial.vulnerability`); (2) one joint Adam step (lr 1e-4)
+of encoder and critic on the weighted bounds. Encoder:
+:class:`~robustrep_lite.training.models.BaselineH` with a 64-d output; critic:
+:class:`~robustrep_lite.mi.LocalDIMCritic` (2048 units in the paper).
 
 An optional penalty on the encoder's weights joins the objective: :class:`EncoderTrainer` takes
 any ``penalty()`` (added to the minimised loss once per optimiser step), and
 :func:`train_encoder`'s ``spectral_lambda`` makes it the rep-spectral penalty of Yang,
-Zavatone-Veth & Pehlevan (2024, Section 3; :class:`~robustrep_lite.spectral.SpectralPenalty`),
-``lambda * sum sigma_max(W_l)^2`` over every weight layer of Baseline-H, whose output is the
-representation -- from the first step (no burn-in). With ``spectral_lambda = 0`` nothing changes.
+Zavatone-Veth & Pehlevan (2024, Section 3;
+:class:`~robustrep_lite.training.spectral.SpectralPenalty`), ``lambda * sum sigma_max(W_l)^2`` over
+every weight layer of Baseline-H, whose output is the representation -- from the first step (no
+burn-in). With ``spectral_lambda = 0`` nothing changes.
 
 Also here: the settings of every profile (:data:`SETTINGS`), the critic's read-out of clean and
 worst-case MI of a trained encoder (:func:`mi_readout`) and Figure 4's saliency maps
-(:func:`saliency`). Heads and Table 1: :mod:`robustrep_lite.downstream`; several processes:
-:mod:`robustrep_lite.distributed`.
+(:func:`saliency`). Heads and Table 1: :mod:`robustrep_lite.experiments.table1`; several processes:
+:mod:`robustrep_lite.training.distributed`.
 """
 
 from __future__ import annotations
@@ -48,21 +50,21 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from robustrep_lite import distributed
-from robustrep_lite.checkpoint import exclusive_run, load_checkpoint, save_checkpoint
-from robustrep_lite.mi import DEFAULT_READOUT, LocalDIMCritic, readout, training_objective
-from robustrep_lite.models import BaselineH
-from robustrep_lite.profiles import PROFILE_NAMES
-from robustrep_lite.runtime import default_device
-from robustrep_lite.spectral import SpectralPenalty, all_layers, conv_input_shapes
-from robustrep_lite.supervised import augment_batch
-from robustrep_lite.validation import (
+from robustrep_lite.adversarial.vulnerability import _attack, _config, _frozen, _Task
+from robustrep_lite.core.runtime import default_device
+from robustrep_lite.core.validation import (
     check_choice,
     check_images,
     check_nonnegative,
     check_positive,
 )
-from robustrep_lite.vulnerability import _attack, _config, _frozen, _Task
+from robustrep_lite.experiments.profiles import PROFILE_NAMES
+from robustrep_lite.mi import DEFAULT_READOUT, LocalDIMCritic, readout, training_objective
+from robustrep_lite.training import distributed
+from robustrep_lite.training.checkpoint import exclusive_run, load_checkpoint, save_checkpoint
+from robustrep_lite.training.models import BaselineH
+from robustrep_lite.training.spectral import SpectralPenalty, all_layers, conv_input_shapes
+from robustrep_lite.training.supervised import augment_batch
 
 __all__ = [
     "ENCODER_ESTIMATORS",
@@ -80,8 +82,9 @@ __all__ = [
     "train_encoder",
 ]
 
-#: Estimators the encoder can be trained with (stateless bounds of :mod:`robustrep_lite.mi`):
-#: the paper's DV, and SMILE, InfoNCE, JSD (Deep InfoMax) and NWJ. PGD lowers the same bound.
+#: Estimators the encoder can be trained with (stateless bounds of
+#: :mod:`robustrep_lite.mi.estimate`): the paper's DV, and SMILE, InfoNCE, JSD (Deep InfoMax) and
+#: NWJ. PGD lowers the same bound.
 ENCODER_ESTIMATORS = ("dv", "smile", "infonce", "jsd", "nwj")
 
 #: l_inf threat model per data set (the paper's eps) and the PGD step used with 7 steps: the
@@ -99,7 +102,7 @@ class TrainSettings:
     """Everything a profile fixes for Section 5 / Table 1 (see :data:`SETTINGS`)."""
 
     profile: str
-    data_source: str  # as robustrep_lite.data.load_dataset
+    data_source: str  # as robustrep_lite.training.data.load_dataset
     train_size: dict[str, int | None]  # training images per data set (validation included)
     val_size: int  # carved from the training images, for E.S.
     test_size: int | None
@@ -306,8 +309,8 @@ def _attack_config(
     batch_size: int,
     lr: float = 1e-4,
 ):
-    """The paper's attack as a :mod:`robustrep_lite.vulnerability` configuration (validated):
-    PGD in the box [0, 1] lowering the ``estimator`` bound."""
+    """The paper's attack as a :mod:`robustrep_lite.adversarial.vulnerability` configuration
+    (validated): PGD in the box [0, 1] lowering the ``estimator`` bound."""
     check_choice("estimator", estimator, ENCODER_ESTIMATORS)
     return _config(
         eps=eps,
@@ -330,8 +333,8 @@ def _attack_config(
 
 
 class _EncoderTask(_Task):
-    """The worst-case search of :mod:`robustrep_lite.vulnerability` for an encoder, with the
-    critic's scores computed under autocast and returned in float32."""
+    """The worst-case search of :mod:`robustrep_lite.adversarial.vulnerability` for an encoder, with
+    the critic's scores computed under autocast and returned in float32."""
 
     def __init__(self, encoder: nn.Module, device: torch.device, amp: bool) -> None:
         super().__init__(encoder)
@@ -388,16 +391,16 @@ class EncoderTrainer:
 
     For each chunk: PGD against the current critic (both networks frozen, eval mode), then the
     weighted bounds; gradients are averaged over the chunks of all processes and one Adam step
-    is taken on encoder and critic together (see :mod:`robustrep_lite.distributed`). On CUDA with
-    ``amp`` (the fast mode) the passes run under bf16 autocast (fp16 with a gradient scaler where
-    bf16 is missing) and the networks use channels-last memory; ``amp=False`` is the faithful
-    fp32 reference. ``compile``: compile both networks (:meth:`torch.nn.Module.compile`).
+    is taken on encoder and critic together (see :mod:`robustrep_lite.training.distributed`). On
+    CUDA with ``amp`` (the fast mode) the passes run under bf16 autocast (fp16 with a gradient
+    scaler where bf16 is missing) and the networks use channels-last memory; ``amp=False`` is the
+    faithful fp32 reference. ``compile``: compile both networks (:meth:`torch.nn.Module.compile`).
     :meth:`step` returns device tensors and never waits for the device, except on GPUs without
     bf16 (fp16 autocast), where the gradient scaler checks for overflow once per step.
 
     ``penalty``: a callable returning a scalar added to the loss once per step, after the
-    chunks (e.g. a :class:`~robustrep_lite.spectral.SpectralPenalty` on the encoder's layers);
-    it must give the same value in every process (it is not averaged across them).
+    chunks (e.g. a :class:`~robustrep_lite.training.spectral.SpectralPenalty` on the encoder's
+    layers); it must give the same value in every process (it is not averaged across them).
     """
 
     def __init__(
@@ -585,20 +588,20 @@ def train_encoder(
     [0, 1] by objective (5.2) with trade-off ``beta``; defaults are the paper's (CIFAR-10).
 
     Each step takes ``batch_size`` images per chunk, ``micro_batches`` chunks per process (and
-    one chunk per process of a torch.distributed group, see :mod:`robustrep_lite.distributed`);
-    epochs are ``N // (batch_size * chunks)`` steps over a fresh permutation seeded by
-    ``(seed, epoch)`` (the incomplete last global batch is dropped). PGD: ``pgd_steps`` steps of
-    ``step_size`` in the l_``norm`` ball of radius ``eps``, no random start by default, lowering
-    the ``estimator`` bound (one of :data:`ENCODER_ESTIMATORS`; ``clip`` for SMILE); skipped for
-    ``beta = 0``. ``augment``: a random crop (pad 4) and flip per image and epoch (the paper
-    also jitters colours; we do not). Initial weights come from ``seed``.
+    one chunk per process of a torch.distributed group, see
+    :mod:`robustrep_lite.training.distributed`); epochs are ``N // (batch_size * chunks)`` steps
+    over a fresh permutation seeded by ``(seed, epoch)`` (the incomplete last global batch is
+    dropped). PGD: ``pgd_steps`` steps of ``step_size`` in the l_``norm`` ball of radius ``eps``, no
+    random start by default, lowering the ``estimator`` bound (one of :data:`ENCODER_ESTIMATORS`;
+    ``clip`` for SMILE); skipped for ``beta = 0``. ``augment``: a random crop (pad 4) and flip per
+    image and epoch (the paper also jitters colours; we do not). Initial weights come from ``seed``.
 
     ``checkpoint``: a file written after every epoch (by rank 0); if it exists the run resumes
     there, and ends with the same weights as an uninterrupted run. ``device``: default CUDA if
     available; ``amp``: mixed precision there. ``spectral_lambda > 0`` adds the rep-spectral
     penalty ``spectral_lambda * sum sigma_max(W_l)^2`` over every weight layer of the encoder
-    (:class:`~robustrep_lite.spectral.SpectralPenalty`, power iteration seeded by ``seed``) to
-    every step; its power-iteration vectors are not checkpointed, so a resumed penalised run
+    (:class:`~robustrep_lite.training.spectral.SpectralPenalty`, power iteration seeded by ``seed``)
+    to every step; its power-iteration vectors are not checkpointed, so a resumed penalised run
     restarts them (close to, not bit-identical with, an uninterrupted run).
     ``time_budget_s``: stop after the first epoch that ends past this many seconds of this call
     (``history.stopped_by_budget``; the epochs done are ``len(history.loss)``), for profiles

@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from robustrep_lite.validation import check_choice, check_nonnegative
+from robustrep_lite.core.validation import check_choice, check_nonnegative
 
 __all__ = [
     "ATTACKS",

@@ -5,17 +5,17 @@ For every model of the zoo (:func:`zoo_settings`, one table per profile) the cha
 representation vulnerability" reports, at each evaluation eps:
 
 - natural accuracy, adversarial accuracy under the paper's PGD-7 and under a stronger attack
-  (:func:`robustrep_lite.supervised.robust_accuracy`);
+  (:func:`robustrep_lite.training.supervised.robust_accuracy`);
 - ``I(X; g(X))``, the worst-case ``I(X'; g(X'))`` and ``RV_eps(g)`` of the logit layer g (eq. (4.1),
-  :func:`robustrep_lite.vulnerability.representation_vulnerability`) -- Figures 1 and 2;
+  :func:`robustrep_lite.adversarial.vulnerability.representation_vulnerability`) -- Figures 1 and 2;
 - Theorem 3.4's upper bound on adversarial accuracy from the worst-case MI
-  (:func:`robustrep_lite.theory.adversarial_accuracy_upper_bound`) -- Figure 2;
+  (:func:`robustrep_lite.theory.theorems.adversarial_accuracy_upper_bound`) -- Figure 2;
 
 and, for Baseline-H, the per-channel MI and vulnerability of its second conv layer
-(:func:`robustrep_lite.vulnerability.per_feature_vulnerability`) -- Figure 3.
+(:func:`robustrep_lite.adversarial.vulnerability.per_feature_vulnerability`) -- Figure 3.
 
-Models are trained by :func:`robustrep_lite.supervised.train_classifier` with a checkpoint per
-model, so a re-run (or a run resumed after a disconnect) loads instead of retraining.
+Models are trained by :func:`robustrep_lite.training.supervised.train_classifier` with a checkpoint
+per model, so a re-run (or a run resumed after a disconnect) loads instead of retraining.
 """
 
 from __future__ import annotations
@@ -29,14 +29,17 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from robustrep_lite.mi_fit import split_sizes
-from robustrep_lite.models import BaselineH, classifier
-from robustrep_lite.profiles import active_profile
-from robustrep_lite.runtime import default_device
-from robustrep_lite.supervised import robust_accuracy, train_classifier
-from robustrep_lite.theory import adversarial_accuracy_upper_bound
-from robustrep_lite.validation import check_nonnegative
-from robustrep_lite.vulnerability import per_feature_vulnerability, representation_vulnerability
+from robustrep_lite.adversarial.vulnerability import (
+    per_feature_vulnerability,
+    representation_vulnerability,
+)
+from robustrep_lite.core.runtime import default_device
+from robustrep_lite.core.validation import check_nonnegative
+from robustrep_lite.experiments.profiles import active_profile
+from robustrep_lite.mi.fit import split_sizes
+from robustrep_lite.theory.theorems import adversarial_accuracy_upper_bound
+from robustrep_lite.training.models import BaselineH, classifier
+from robustrep_lite.training.supervised import robust_accuracy, train_classifier
 
 __all__ = [
     "ZooModel",
@@ -52,7 +55,7 @@ __all__ = [
 
 @dataclass(frozen=True)
 class ZooModel:
-    """One classifier of the zoo: data set, architecture (:data:`robustrep_lite.models.
+    """One classifier of the zoo: data set, architecture (:data:`robustrep_lite.training.models.
     CLASSIFIERS`) and the l_inf radius it was adversarially trained at (0: standard)."""
 
     dataset: str
@@ -316,12 +319,12 @@ def logit_vulnerability(
 
     Normal-case MI, and the worst case over the l_inf eps-ball by PGD-7 against the critic
     (eq. (4.1); separable critic on the flattened image and the logits, the book's SMILE
-    estimator), read out both ways (:func:`robustrep_lite.vulnerability.worst_case_mi`):
+    estimator), read out both ways (:func:`robustrep_lite.adversarial.vulnerability.worst_case_mi`):
     ``*_paper`` with the attacked final critic (the paper's read-out) and ``*_refit`` with a
     fresh critic on the perturbed points (ours); RV of each with standard errors, and Theorem
     3.4's upper bound on adversarial accuracy, ``(I_worst + log 2) / log |Y|`` (clipped to 1),
     from each worst-case value. ``search``: ``"pointwise"`` (the paper's per-point PGD),
-    ``"universal"`` or ``"both"`` (:func:`robustrep_lite.vulnerability.worst_case_mi`).
+    ``"universal"`` or ``"both"`` (:func:`robustrep_lite.adversarial.vulnerability.worst_case_mi`).
     ``validation_fraction``: the share of the points that selects each critic's state (early
     stopping); 0 trains every critic for ``settings.rv_steps`` steps and reads its final state,
     as the estimator did before it had a validation split (for comparison only).

@@ -34,8 +34,8 @@ from scipy.sparse.csgraph import maximum_bipartite_matching
 from scipy.spatial.distance import cdist
 from scipy.special import entr, ndtr, rel_entr
 
-from robustrep_lite.theory import binary_entropy, dual_exponent
-from robustrep_lite.validation import check_finite, check_nonnegative
+from robustrep_lite.core.validation import check_finite, check_nonnegative
+from robustrep_lite.theory.theorems import binary_entropy, dual_exponent
 
 __all__ = [
     "LinearRisks",

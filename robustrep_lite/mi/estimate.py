@@ -1,8 +1,10 @@
-"""Neural mutual-information estimation: one entry point, :func:`estimate_mi`, plus Gaussian
-ground truths for testing it.
+"""Neural mutual-information estimation: one entry point, :func:`estimate_mi`, and the
+:class:`MIEstimate` it returns.
 
-The bounds live in :mod:`robustrep_lite.mi_bounds` and the critics in
-:mod:`robustrep_lite.mi_critics`; both are re-exported here. All MI values are in nats.
+The bounds live in :mod:`robustrep_lite.mi.bounds`, the critics in
+:mod:`robustrep_lite.mi.critics`, the fitting loop in :mod:`robustrep_lite.mi.fit`, and the
+Gaussian ground truths in :mod:`robustrep_lite.mi.ground_truth`; the package re-exports the
+public names of all of them. All MI values are in nats.
 
 Choosing an estimator (see ``bench/mi_*.py`` for the evidence): the critic is *trained* with one
 objective and *read out* with a bound, which may differ. SMILE (Song & Ermon 2020) trains with
@@ -20,31 +22,13 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from robustrep_lite.mi_bounds import (
-    READOUT_ESTIMATORS,
-    TRAIN_ESTIMATORS,
+from robustrep_lite.core.validation import check_finite
+from robustrep_lite.mi.bounds import (
     ScoreParts,
-    dv_bound,
-    dv_bound_with_zeroed_diagonal,
-    infonce_bound,
-    jsd_bound,
-    matrix_scores,
-    mine_loss,
-    nwj_bound,
-    nwj_js_bound,
-    readout,
     sample_scores,
-    smile_bound,
-    training_objective,
-    zeroed_diagonal_gap,
 )
-from robustrep_lite.mi_critics import JointCritic, LocalDIMCritic, SeparableCritic, mlp
-from robustrep_lite.mi_fit import (
+from robustrep_lite.mi.fit import (
     AUTO_CRITICS,
-    CRITICS,
-    DEFAULT_READOUT,
-    NEGATIVES,
-    PREPROCESS,
     CriticConfig,
     FitResult,
     MarginalTransform,
@@ -52,44 +36,6 @@ from robustrep_lite.mi_fit import (
     make_critic,
     split_indices,
 )
-from robustrep_lite.validation import check_finite
-
-__all__ = [
-    "CRITICS",
-    "DEFAULT_READOUT",
-    "NEGATIVES",
-    "PREPROCESS",
-    "CriticConfig",
-    "make_critic",
-    "split_indices",
-    "READOUT_ESTIMATORS",
-    "TRAIN_ESTIMATORS",
-    "JointCritic",
-    "LocalDIMCritic",
-    "MIEstimate",
-    "ScoreParts",
-    "SeparableCritic",
-    "correlated_gaussians",
-    "dv_bound",
-    "dv_bound_with_zeroed_diagonal",
-    "estimate_from_fit",
-    "estimate_mi",
-    "gaussian_mi",
-    "infonce_bound",
-    "jsd_bound",
-    "linear_gaussian_mi",
-    "matrix_scores",
-    "mine_loss",
-    "mlp",
-    "nwj_bound",
-    "nwj_js_bound",
-    "readout",
-    "rho_for_mi",
-    "sample_scores",
-    "smile_bound",
-    "training_objective",
-    "zeroed_diagonal_gap",
-]
 
 
 @dataclass(frozen=True)
@@ -106,7 +52,7 @@ class MIEstimate:
     large fixed training subset) every ``config.eval_every`` steps; best_step: the steps of the
     critic state kept. heldout_curve: the held-out read-out at each evaluation, only with
     ``trace_heldout``. sizes: pairs in the (train, validation, held-out) splits.
-    config: the resolved :class:`~robustrep_lite.mi_fit.CriticConfig`.
+    config: the resolved :class:`~robustrep_lite.mi.fit.CriticConfig`.
     critic: the trained critic, in eval mode. transform_x / transform_y: the marginal maps
     the critic reads its inputs through (fitted on the training split). candidates: the
     validation read-out of each critic family fitted (``critic="auto"`` keeps the highest).
@@ -141,7 +87,7 @@ def estimate_from_fit(
     transforms: tuple[MarginalTransform | None, MarginalTransform | None] = (None, None),
     candidates: dict[str, float] | None = None,
 ) -> MIEstimate:
-    """The :class:`MIEstimate` of one :func:`~robustrep_lite.mi_fit.fit_critic` run: the mean
+    """The :class:`MIEstimate` of one :func:`~robustrep_lite.mi.fit.fit_critic` run: the mean
     held-out read-out and its standard error over held-out batches (``nan`` if diverged)."""
     held = fit.heldout_values
     if fit.diverged:
@@ -224,7 +170,7 @@ def estimate_mi(
     critics (extra axes are flattened); for ``critic="local"`` x holds images (N, C, H, W) or
     (N, H, W) and y representations (N, D).
 
-    config: a :class:`~robustrep_lite.mi_fit.CriticConfig` (default ``CriticConfig()``: SMILE
+    config: a :class:`~robustrep_lite.mi.fit.CriticConfig` (default ``CriticConfig()``: SMILE
     with tau = 5, a separable critic sized to the sample, rank-Gaussianised inputs, a 60/20/20
     split, early stopping). settings: any of its fields by name, overriding ``config`` (e.g.
     ``steps=500``); an unknown name is a ``ValueError`` listing the fields.
@@ -295,76 +241,3 @@ def estimate_mi(
         (tx, ty),
         {k: f.best_value for k, (f, _) in fits.items()},
     )
-
-
-# --- ground truth ----------------------------------------------------------------------------
-
-
-def _check_rho(rho: float) -> float:
-    if not isinstance(rho, (int, float)) or not -1.0 < rho < 1.0:
-        raise ValueError(f"rho must be in (-1, 1), got {rho!r}")
-    return float(rho)
-
-
-def gaussian_mi(d: int, rho: float) -> float:
-    """I(X; Y) = -(d/2) log(1 - rho^2) nats for d independent coordinate pairs with correlation
-    rho (see :func:`correlated_gaussians`)."""
-    if not isinstance(d, int) or d < 1:
-        raise ValueError(f"d must be an integer >= 1, got {d!r}")
-    return -0.5 * d * math.log1p(-(_check_rho(rho) ** 2))
-
-
-def rho_for_mi(mi: float, d: int) -> float:
-    """Correlation giving ``mi`` nats in d dimensions: rho = sqrt(1 - exp(-2 mi / d))."""
-    if not isinstance(mi, (int, float)) or not math.isfinite(mi) or mi < 0:
-        raise ValueError(f"mi must be a finite number >= 0, got {mi!r}")
-    if not isinstance(d, int) or d < 1:
-        raise ValueError(f"d must be an integer >= 1, got {d!r}")
-    return math.sqrt(-math.expm1(-2.0 * mi / d))
-
-
-def correlated_gaussians(
-    n: int, d: int, rho: float, seed: int, cubic: bool = False
-) -> tuple[Tensor, Tensor]:
-    """n samples of x ~ N(0, I_d), y = rho x + sqrt(1 - rho^2) e, e ~ N(0, I_d); float32
-    tensors of shape (n, d). ``cubic=True`` returns y^3 instead (same MI, harder critic).
-    I(X; Y) = :func:`gaussian_mi` (d, rho)."""
-    if not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be an integer >= 1, got {n!r}")
-    if not isinstance(d, int) or d < 1:
-        raise ValueError(f"d must be an integer >= 1, got {d!r}")
-    rho = _check_rho(rho)
-    gen = torch.Generator().manual_seed(seed)
-    x = torch.randn(n, d, generator=gen)
-    y = rho * x + math.sqrt(1.0 - rho * rho) * torch.randn(n, d, generator=gen)
-    return x, (y**3 if cubic else y)
-
-
-def linear_gaussian_mi(w: np.ndarray | Tensor, cov_x: np.ndarray | Tensor, sigma: float) -> float:
-    """I(X; Z) for X ~ N(mu, Sigma_X) and Z = W X + sigma e, e ~ N(0, I): the B3 ground truth
-    0.5 log det(I + W Sigma_X W^T / sigma^2) nats (float64 throughout).
-
-    w: (k, d); cov_x: (d, d) symmetric positive semi-definite; sigma > 0.
-    """
-    w64 = np.asarray(w.detach().cpu() if isinstance(w, Tensor) else w, dtype=np.float64)
-    c64 = np.asarray(cov_x.detach().cpu() if isinstance(cov_x, Tensor) else cov_x, dtype=np.float64)
-    if w64.ndim != 2:
-        raise ValueError(f"w must be a (k, d) matrix, got shape {w64.shape}")
-    if c64.shape != (w64.shape[1], w64.shape[1]):
-        raise ValueError(f"cov_x must have shape {(w64.shape[1],) * 2}, got {c64.shape}")
-    check_finite("w", w64)
-    check_finite("cov_x", c64)
-    if not isinstance(sigma, (int, float)) or not math.isfinite(sigma) or sigma <= 0:
-        raise ValueError(f"sigma must be a finite number > 0, got {sigma!r}")
-    if not np.allclose(c64, c64.T, rtol=1e-10, atol=1e-12):
-        raise ValueError("cov_x must be symmetric")
-    eig = np.linalg.eigvalsh(c64)
-    if eig.min() < -1e-10 * max(1.0, float(np.abs(eig).max())):
-        raise ValueError(
-            f"cov_x must be positive semi-definite, got smallest eigenvalue {eig.min():.3g}"
-        )
-    m = np.eye(w64.shape[0]) + w64 @ c64 @ w64.T / sigma**2
-    sign, logdet = np.linalg.slogdet(m)
-    if sign <= 0:
-        raise ValueError("cov_x must be positive semi-definite")
-    return 0.5 * float(logdet)

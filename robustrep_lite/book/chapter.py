@@ -8,10 +8,10 @@ from dataclasses import dataclass
 
 import torch
 
-from robustrep_lite.data import ENV_VAR as DATA_ENV_VAR
-from robustrep_lite.plots import setup_plotly
-from robustrep_lite.profiles import Profile, active_profile, profile_reason
-from robustrep_lite.runtime import default_device, provenance, seed_everything
+from robustrep_lite.book.plots import setup_plotly
+from robustrep_lite.core.runtime import default_device, provenance, seed_everything
+from robustrep_lite.experiments.profiles import Profile, active_profile, profile_reason
+from robustrep_lite.training.data import ENV_VAR as DATA_ENV_VAR
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """The experiment of Yang, Zavatone-Veth & Pehlevan (2024): spectral regularization of a
 representation on the XOR toy and on MNIST, none / ll-spectral / rep-spectral.
 
-The penalty and the layers each arm penalises come from :mod:`robustrep_lite.spectral`
-(:class:`~robustrep_lite.spectral.SpectralPenalty`, :func:`~robustrep_lite.spectral.layers_for`).
+The penalty and the layers each arm penalises come from :mod:`robustrep_lite.training.spectral`
+(:class:`~robustrep_lite.training.spectral.SpectralPenalty`,
+:func:`~robustrep_lite.training.spectral.layers_for`).
 Here:
 
 - the paper's models (:class:`OneHiddenLayerNet`: the 784 -> 2000 -> 10 GELU MLP of the MNIST
@@ -14,9 +15,9 @@ Here:
   continues several arms from one burn-in;
 - the per-profile settings (:data:`SETTINGS`, :func:`spectral_settings`), the MNIST comparison
   of the three arms (:func:`compare_regularizers`), whose adversarial distances come from
-  :mod:`robustrep_lite.robust_distance`, the three arms on the XOR toy (:func:`train_xor_arms`),
-  and their summaries over seeds (:func:`summarise_rows`, :func:`paired_differences`,
-  :func:`settings_record`).
+  :mod:`robustrep_lite.adversarial.robust_distance`, the three arms on the XOR toy
+  (:func:`train_xor_arms`), and their summaries over seeds (:func:`summarise_rows`,
+  :func:`paired_differences`, :func:`settings_record`).
 """
 
 from __future__ import annotations
@@ -33,9 +34,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from robustrep_lite.profiles import active_profile
-from robustrep_lite.robust_distance import representation_distances
-from robustrep_lite.spectral import (
+from robustrep_lite.adversarial.robust_distance import representation_distances
+from robustrep_lite.core.validation import check_finite, check_nonnegative
+from robustrep_lite.experiments.profiles import active_profile
+from robustrep_lite.training.spectral import (
     ARMS,
     SpectralPenalty,
     _positive_int,
@@ -43,7 +45,6 @@ from robustrep_lite.spectral import (
     layers_for,
     top_singular,
 )
-from robustrep_lite.validation import check_finite, check_nonnegative
 
 __all__ = [
     "SETTINGS",

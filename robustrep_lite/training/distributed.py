@@ -1,5 +1,5 @@
 """Data-parallel training over several processes (torch.distributed), as used by
-:func:`robustrep_lite.train.train_encoder`.
+:func:`robustrep_lite.training.encoder.train_encoder`.
 
 What one optimiser step means with ``W`` processes and ``m`` micro-batches per process: the step
 sees ``K = W m`` independent *chunks* of ``batch_size`` images (chunk ``k`` of the global batch

@@ -14,7 +14,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from robustrep_lite import __version__
+
+def package_version() -> str:
+    """The installed version of robustrep_lite (``0.0.0+unknown`` in a source tree that was never
+    installed)."""
+    try:
+        return importlib.metadata.version("robustrep_lite")
+    except importlib.metadata.PackageNotFoundError:
+        return "0.0.0+unknown"
+
 
 #: Names the commit a copy without ``.git`` was made from (set by whoever sends the copy).
 COMMIT_ENV_VAR = "ROBUSTREP_COMMIT"
@@ -90,7 +98,7 @@ def _version(package: str) -> str:
 def provenance(profile: str, data: str, device: torch.device, seed: int) -> dict[str, str | int]:
     """What produced a result: profile, data, device, seed, versions, commit and time (UTC)."""
     return {
-        "robustrep_lite": __version__,
+        "robustrep_lite": package_version(),
         "profile": profile,
         "data": data,
         "device": describe_device(device),
