@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# What bench/device_run.py needs on a GPU machine that has no network and no ../shared, put in
+# What bench/device_run.py needs on a GPU machine that has no network and no data folder, put in
 # .device/ (gitignored; carried with the command, at most 64 MiB with the working tree):
 #   - the compact CIFAR-10 copy (every image a lossless WebP; robustrep_lite.training.data reads it);
 #   - wheels of the pure-Python packages the machine's image lacks (torchattacks; foolbox and
 #     what it needs), for Python 3.12, fetched from the package index (no compiled code).
-# Usage: bash bench/device_pack.sh [DATA_DIR]   (default ../shared/data)
+# Usage: bash bench/device_pack.sh [DATA_DIR]   (default $ROBUSTREP_DATA)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-data="${1:-../shared/data}"
+data="${1:-${ROBUSTREP_DATA:?pass DATA_DIR or set ROBUSTREP_DATA}}"
 mkdir -p .device
 cp "$data/cifar10_jpeg_webp.npz" .device/
 python3 -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 \

@@ -22,10 +22,11 @@ keeps what finished; a stage that fails is recorded with its error and the next 
 ``tiny`` step) in well under 3 minutes; ``tests/test_device_run.py`` runs it.
 
 What travels to the device machine (at most 64 MiB with a command; it has no network and no
-``../shared``): the working tree (about 7 MB), the compact CIFAR-10 copy
-``cifar10_jpeg_webp.npz`` (44 MB) and the wheels of the pure-Python packages the machine's image
-lacks (torchattacks, foolbox and its needs; about 2 MB). ``bash bench/device_pack.sh`` puts the
-last two in ``.device/`` (gitignored). Then, with the device tool:
+data folder, and this package is not installed there, hence ``PYTHONPATH=.``): the working tree
+(about 7 MB), the compact CIFAR-10 copy ``cifar10_jpeg_webp.npz`` (44 MB) and the wheels of the
+pure-Python packages the machine's image lacks (torchattacks, foolbox and its needs; about 2 MB).
+``bash bench/device_pack.sh [DATA_DIR]`` (default ``$ROBUSTREP_DATA``) puts the last two in
+``.device/`` (gitignored). Then, with the device tool:
 
   run(carry=[".device"], timeout_s=600, command=
       "python3 -m pip install -q --no-index --no-deps --target /tmp/site .device/*.whl && "
@@ -55,25 +56,24 @@ from typing import Any
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from robustrep_lite.adversarial.vulnerability import (  # noqa: E402
+from robustrep_lite.adversarial.vulnerability import (
     per_feature_vulnerability,
     representation_vulnerability,
 )
-from robustrep_lite.core.results import save_result  # noqa: E402
-from robustrep_lite.core.runtime import describe_device, git_commit, seed_everything  # noqa: E402
-from robustrep_lite.mi import (  # noqa: E402
+from robustrep_lite.core.results import save_result
+from robustrep_lite.core.runtime import describe_device, git_commit, seed_everything
+from robustrep_lite.mi import (
     LocalDIMCritic,
     correlated_gaussians,
     estimate_mi,
     gaussian_mi,
 )
-from robustrep_lite.training.data import load_dataset  # noqa: E402
-from robustrep_lite.training.encoder import SETTINGS, EncoderTrainer, train_encoder  # noqa: E402
-from robustrep_lite.training.models import BaselineH  # noqa: E402
-from robustrep_lite.training.supervised import robust_accuracy  # noqa: E402
+from robustrep_lite.training.data import load_dataset
+from robustrep_lite.training.encoder import SETTINGS, EncoderTrainer, train_encoder
+from robustrep_lite.training.models import BaselineH
+from robustrep_lite.training.supervised import robust_accuracy
+
+ROOT = Path(__file__).resolve().parents[1]
 
 STAGES = ("env", "smoke", "step", "table1", "zoo")
 PACKAGES = ("numpy", "scipy", "torchvision", "tqdm", "pillow", "torchattacks", "foolbox")
@@ -365,8 +365,7 @@ def smoke(plan: RunPlan) -> dict[str, Any]:
 # step benchmark, Table 1, zoo
 # ----------------------------------------------------------------------------------------------
 def step_benchmark(plan: RunPlan, out: Path) -> dict[str, Any]:
-    sys.path.insert(0, str(ROOT / "bench"))
-    import train_step
+    import train_step  # the sibling script: bench/ is sys.path[0] when this one runs
 
     argv = ["--device", plan.device.type, "--repeats", str(plan.step_repeats)]
     argv += ["--configs", *plan.step_configs, "--out", str(out / "train_step.json")]

@@ -1,53 +1,37 @@
 """Validate the worst-case MI estimator of Section 4 against the exact RV of Theorem 3.2.
 
-Setting (Section 3.1): y ~ Unif{-1, 1}, x ~ N(y theta, Sigma) in d = 2 with theta = (1, 0.4),
-Sigma = [[1, .3], [.3, .6]], g(x) = sgn(w . x) with w the unit vector at 30 degrees. The exact
-RV_eps(g) = log 2 - H2(1/2 - u/2) (u = mass of the band |w . x| < eps ||w||_q) is
-:func:`robustrep_lite.theory.theorems.gaussian_mixture_rv`. The estimator sees g through
-``straight_through_sign(w . x, 1 / eta)`` (exact sign forward, tanh gradient across the band) and
-estimates RV = normal_mi - worst_case_mi with both read-outs of :func:`worst_case_mi`:
+Setting (Section 3.1): y ~ Unif{-1, 1}, x ~ N(y theta, Sigma) in d = 2, g(x) = sgn(w . x); the
+exact RV is :func:`robustrep_lite.theory.theorems.gaussian_mixture_rv`. The estimator sees g
+through ``straight_through_sign`` and estimates RV with both read-outs of :func:`worst_case_mi`
+(``paper``: attacked held-out batches; ``refit``: a fresh critic on the frozen perturbed points),
+beside diagnostics from the closed form: ``found`` (the true RV of the distribution PGD found),
+``batch`` (the per-batch drop of code entropy) and ``oracle`` (the refit estimator on the exact
+worst case). Details and findings: bench/README.md, section gaussian_rv_validation.py.
 
-* paper  -- "attacked": held-out batches attacked against the final alternating critic;
-* refit  -- a fresh critic on the frozen perturbed points (the library default).
-
-Diagnostics that need the closed form of this setting (g is deterministic, so
-I(X'; g(X')) = H(g(X')) = H2(P[g(X') = 1]) for any X'):
-
-* found   -- the true RV of the distribution PGD found (plug-in H2 of the pooled perturbed
-             codes): the best any read-out of *these* points could report;
-* batch   -- the mean over the paper's held-out batches of log 2 - H2(batch's code share): how
-             much PGD lowered each batch's own code entropy (a per-batch effect that the pooled
-             distribution does not have);
-* oracle  -- the refit estimator run on the exact worst case (every band point moved by
-             delta* to the side that lowers the entropy): the estimator's accuracy where the
-             attack is perfect.
-
-  nice -n 19 .venv/bin/python bench/gaussian_rv_validation.py            # ~10 min on 1 thread
-  nice -n 19 .venv/bin/python bench/gaussian_rv_validation.py --eps 0.5 --norms inf --steps 300
+  .venv/bin/python bench/gaussian_rv_validation.py            # ~10 min on 1 thread
+  .venv/bin/python bench/gaussian_rv_validation.py --eps 0.5 --norms inf --steps 300
 """
 
 from __future__ import annotations
 
 import argparse
 import math
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from robustrep_lite.adversarial.vulnerability import (  # noqa: E402
+from robustrep_lite.adversarial.vulnerability import (
     normal_mi,
     straight_through_sign,
     worst_case_mi,
 )
-from robustrep_lite.core.results import save_result  # noqa: E402
-from robustrep_lite.theory import theorems as theory  # noqa: E402
-from robustrep_lite.theory.measures import empirical_sign_rv  # noqa: E402
+from robustrep_lite.core.results import save_result
+from robustrep_lite.theory import theorems as theory
+from robustrep_lite.theory.measures import empirical_sign_rv
+
+ROOT = Path(__file__).resolve().parents[1]
 
 THETA = np.array([1.0, 0.4])
 COV = np.array([[1.0, 0.3], [0.3, 0.6]])

@@ -1,37 +1,16 @@
 """B4: the 40 tasks of Czyz et al., "Beyond Normal" (NeurIPS 2023; the ``benchmark-mi``
-package), at N = 5,000 samples per task, every estimator on the same samples in one run.
+package) at N = 5,000 samples per task, every estimator (``--estimators``: ``ours``,
+``ours-<objective>``, ``bmi-*``, ``mist-*``) on the same samples in one run. A task is *met* when
+the mean over seeds is within max(10%, 0.05 nats) of the truth. What each estimator is, and the
+findings of the stored runs: bench/README.md, section mi_bmi.py.
 
-Estimators (``--estimators``; default all):
+benchmark-mi 0.1.3 needs its own environment (jax 0.4.30, numpy < 2): ``bench/.venv-peers``,
+made once by ``bash bench/setup_peers.sh``, which also installs this package there. Then:
 
-* ``ours``: :func:`robustrep_lite.mi.estimate_mi` with its defaults (60/20/20 split, rank
-  transform, separable and joint critics selected on the validation split, early stopping);
-  the value is read on the 1,000 held-out pairs that neither trained nor selected the critic.
-* ``ours-<objective>``: the same fitting with another objective and its own read-out
-  (dv, mine -> dv, nwj, infonce, jsd -> nwj_js; ``ours`` itself is smile with tau = 5).
-* ``bmi-ksg``, ``bmi-cca``, ``bmi-mine``, ``bmi-infonce``, ``bmi-nwj``, ``bmi-dv``: the
-  package's own estimators at their defaults (KSG with k = 10). Its neural estimators split
-  the data 50/50 and report the *highest* test-split value seen during training, i.e. they
-  select on the split they report, which biases them upward.
-* ``mist-smile``, ``mist-infonce``: torch-mist's ``estimate_mi`` (its defaults, MLPs 64 x 64,
-  early stopping on a 10% validation share of its training data), trained on our training and
-  validation pairs and evaluated on our held-out pairs.
-
-A task counts as *met* for an estimator when the mean over seeds is within
-max(10%, 0.05 nats) of the truth. ``below_zero``: seeds whose value lies more than 2 standard
-errors below zero (ours report a standard error; for the others a value below -0.05 counts).
-
-benchmark-mi 0.1.3 imports only with jax 0.4.30 and equinox 0.11.4 and pins numpy < 2, so
-the benchmark runs in its own environment (``bench/.venv-peers``, gitignored), made once by
-
-  bash bench/setup_peers.sh
-
-and then (one process per core, one thread each; the stored run):
-
-  bench/.venv-peers/bin/python bench/mi_bmi.py --seeds 0 1 2 --jobs 2
-  bench/.venv-peers/bin/python bench/mi_bmi.py --tasks 1v1-normal-0.75 --seeds 0 \\
-      --estimators ours bmi-ksg     # a smoke run, seconds
+  bench/.venv-peers/bin/python bench/mi_bmi.py --seeds 0 1 2 --jobs 2      # the stored run
+  bench/.venv-peers/bin/python bench/mi_bmi.py --tasks 1v1-normal-0.75 --seeds 0 \
+      --estimators ours bmi-ksg --out /tmp/smoke.json                      # a smoke run, seconds
   bench/.venv-peers/bin/python bench/mi_bmi.py --merge a.json b.json --out c.json
-                                    # one record from runs split over tasks
 """
 
 from __future__ import annotations
@@ -50,22 +29,24 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false")
-os.environ.setdefault("JAX_PLATFORMS", "cpu")
-
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
 from robustrep_lite import __version__
-from robustrep_lite.book.mi_report import (  # noqa: E402
+from robustrep_lite.book.mi_report import (
     bmi_summary,
     bmi_summary_markdown,
     task_means,
     tolerance,
 )
-from robustrep_lite.core.results import strict_json  # noqa: E402
-from robustrep_lite.core.runtime import git_commit  # noqa: E402
-from robustrep_lite.mi import CriticConfig, estimate_mi, split_indices  # noqa: E402
+from robustrep_lite.core.results import strict_json
+from robustrep_lite.core.runtime import git_commit
+from robustrep_lite.mi import CriticConfig, estimate_mi, split_indices
+
+# jax runs on the CPU, one thread per process; bmi (and with it jax) is imported only inside
+# the functions below, so these take effect.
+os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false")
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
 ROOT = Path(__file__).resolve().parents[1]
 OURS = {

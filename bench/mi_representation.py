@@ -1,24 +1,22 @@
-"""B3: finite ground truth for I(X; g(X)) of a representation (mi-benchmarks.md).
+"""B3: finite ground truth for I(X; g(X)) of a representation.
 
 (a) Linear-Gaussian representation Z = W X + sigma e, X ~ N(0, Sigma_X) in d_x = 10,
     Z in d_z = 4: I(X; Z) = 0.5 log det(I + W Sigma_X W^T / sigma^2). sigma is solved for
-    target MIs of 0.5 ... 8 nats; one near-deterministic sigma shows that for a (nearly)
-    deterministic g every neural estimate is a critic-, batch- and data-limited lower bound.
+    target MIs of 0.5 ... 8 nats, plus one near-deterministic sigma.
 (b) Binary representation g(x) = sgn(w.x - b) of a two-Gaussian mixture
     (y ~ Unif{-1, 1}, x ~ N(y theta, Sigma)): I(X; g(X)) = H(g(X)) = h(P[g = 1]) <= log 2.
 
 Each estimator trains a separable critic with :func:`robustrep_lite.mi.estimate_mi` and reads
-out on held-out batches.
+out on held-out batches. Findings: bench/README.md, section mi_representation.py.
 
-  nice -n 19 .venv/bin/python bench/mi_representation.py
-  nice -n 19 .venv/bin/python bench/mi_representation.py --steps 200 --estimators smile   # smoke
+  .venv/bin/python bench/mi_representation.py
+  .venv/bin/python bench/mi_representation.py --steps 200 --estimators smile   # smoke
 """
 
 from __future__ import annotations
 
 import argparse
 import math
-import sys
 import time
 from pathlib import Path
 
@@ -27,11 +25,10 @@ import torch
 from scipy.optimize import brentq
 from scipy.stats import norm
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from robustrep_lite.core.results import save_result
+from robustrep_lite.mi import estimate_mi, linear_gaussian_mi
 
-from robustrep_lite.core.results import save_result  # noqa: E402
-from robustrep_lite.mi import estimate_mi, linear_gaussian_mi  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 TRAIN = {"smile": "smile", "infonce": "infonce", "dv": "dv", "mine": "mine", "nwj": "nwj"}
 

@@ -1,29 +1,17 @@
-"""B1 "staircase" benchmark (Poole et al. 2019; Song & Ermon 2020), exactly as specified in
-/work/shared/reference/mi-benchmarks.md: d = 20 correlated Gaussians, batch 64, fresh samples
-every step, MI 2 -> 4 -> 6 -> 8 -> 10 nats with 4000 Adam (5e-4) steps per level.
+"""B1 "staircase" benchmark (Poole et al. 2019; Song & Ermon 2020): d = 20 correlated
+Gaussians, batch 64, fresh samples every step, MI 2 -> 4 -> 6 -> 8 -> 10 nats with 4000 Adam
+(5e-4) steps per level, separable or joint critic.
 
-Estimators and how each critic is trained:
-  dv (DV loss), mine (DV with EMA-corrected gradient, rate 0.01), nwj (NWJ loss),
-  infonce (InfoNCE loss), js_nwj / smile_1 / smile_5 / smile_inf (all JSD-trained).
-The four JSD-trained estimators differ only in their read-out, so for each seed they share one
-critic (same seed -> same training run); their wall time is that shared run's.
+Estimators: dv, mine (EMA rate 0.01), nwj, infonce, and js_nwj / smile_1 / smile_5 / smile_inf
+(all JSD-trained; for each seed they share one critic, and their wall time is that shared run's).
+Per level: mean, signed bias and variance of the per-step estimates over the last 500 steps, a
+held-out estimate with the frozen critic (mean over 100 fresh batches), the per-seed means, and
+each estimator's gap to the reference numbers in units of the combined standard error. Every
+step is checked for finite values. ``--first-seed`` adds seeds to an existing run. Reference
+numbers and findings: bench/README.md, section mi_staircase.py.
 
-Per level: mean, signed bias and variance of the per-step (training-batch) estimates over the
-last 500 steps, and a held-out estimate with the frozen critic (mean over 100 fresh batches).
-Every step is checked for finite values.
-
-Seed spread: the per-seed 500-step means are stored, and the report gives their standard
-deviation over seeds and each estimator's gap to the reference in units of the combined standard
-error (ours: sd / sqrt(seeds); the reference's: sd / sqrt(2), its 2 seeds assumed to spread like
-ours). NWJ's per-step estimates at 8-10 nats are heavy-tailed (single steps of -50 to -200 nats,
-after which the critic needs hundreds of steps to recover), so its 500-step mean varies from
-seed to seed by about 0.5 nats at MI = 10: a 0.25-nat agreement with a 2-seed reference is then
-below what either side can resolve. ``--first-seed`` adds seeds to an existing run.
-
-  nice -n 19 .venv/bin/python bench/mi_staircase.py --critic separable --seeds 3
-  nice -n 19 .venv/bin/python bench/mi_staircase.py --steps-per-level 200 --seeds 1   # smoke
-  nice -n 19 .venv/bin/python bench/mi_staircase.py --estimators nwj --first-seed 3 --seeds 3 \
-      --out bench/results/mi_staircase_separable_nwj_seeds3-5.json   # NWJ's seed spread
+  .venv/bin/python bench/mi_staircase.py --critic separable --seeds 3
+  .venv/bin/python bench/mi_staircase.py --steps-per-level 200 --seeds 1   # smoke
 """
 
 from __future__ import annotations
@@ -31,27 +19,27 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from robustrep_lite.core.results import save_result  # noqa: E402
-from robustrep_lite.experiments.mi_staircase import (  # noqa: E402
+from robustrep_lite.core.results import save_result
+from robustrep_lite.experiments.mi_staircase import (
     LEVELS,
     run_staircase,
     summarise_levels,
 )
-from robustrep_lite.experiments.mi_staircase import (  # noqa: E402
+from robustrep_lite.experiments.mi_staircase import (
     NAMED_ESTIMATORS as ESTIMATORS,  # name -> (training objective, read-out, clip)
 )
-from robustrep_lite.mi import gaussian_mi, rho_for_mi  # noqa: E402
+from robustrep_lite.mi import gaussian_mi, rho_for_mi
 
-# mi-benchmarks.md, separable critic: mean estimate at MI = 2/4/6/8/10 and variance at MI = 10.
+ROOT = Path(__file__).resolve().parents[1]
+
+# An independent reimplementation of B1 (CPU, 2 seeds; within ~0.2 nats of the published figure of
+# ermongroup/smile-mi-estimator), separable critic: mean estimate at MI = 2/4/6/8/10 and variance
+# at MI = 10.
 REF_SEPARABLE = {
     "dv": ([1.69, 3.17, 4.59, 5.88, 7.13], 29.6),
     "infonce": ([1.64, 2.88, 3.58, 3.92, 4.06], 0.004),

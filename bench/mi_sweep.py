@@ -1,39 +1,15 @@
-"""B2: the MINE paper's correlation sweep (Belghazi et al. 2018, Fig. 1), as specified in
-/work/shared/reference/mi-benchmarks.md.
+"""B2: the MINE paper's correlation sweep (Belghazi et al. 2018, Fig. 1).
 
 d in {2, 20}, one fixed rho per run; concat (joint) critic 2d -> 100 -> 100 -> 1; each step a
-batch of 256 joint pairs plus 256 marginal pairs from a derangement of the same batch
-((x_i, y_{i+1}): no pair is its own negative); Adam 1e-4; 5000 steps; the estimate is the
-mean read-out over held-out batches of 256 (critic frozen). Estimators: MINE (EMA 0.01; DV
-read-out), DV, NWJ (MINE-f), and optionally SMILE (tau = 5). Baseline: KSG (k = 3, N = 2000)
-via scikit-learn's ``mutual_info_regression``, which is per coordinate only, so it is summed
-over the d independent coordinate pairs (this uses the known structure of the problem).
+batch of 256 joint pairs plus 256 marginal pairs from a derangement of the same batch; Adam 1e-4;
+5000 steps; the estimate is the mean read-out over held-out batches of 256 (critic frozen), and
+each critic is also read out *pooled* (one bound over 131072 fresh pairs). Estimators: MINE (EMA
+0.01; DV read-out), DV, NWJ, optionally SMILE (tau = 5); baseline KSG (k = 3, N = 2000, summed
+over the d independent coordinate pairs). Data: 262144 pairs per run, half for training, half
+held out. Findings: bench/README.md, section mi_sweep.py.
 
-Data: N = 262144 pairs per run, half for training (131072 pairs: the 5000 x 256 draws see each
-pair about 10 times) and half held out (512 batches). The spec fixes no training-set size; a
-smaller one overfits in d = 20 (with 32768 training pairs, 39 passes, the held-out MINE estimate
-at rho = 0.3 sits 0.07 nats below the training-batch one).
-
-Besides the spec's estimate (mean of per-batch read-outs), each trained critic is also read out
-*pooled*: one bound over 131072 fresh pairs (their derangement as marginals). For DV and MINE the
-per-batch mean carries the upward bias of a 256-sample log-mean-exp, which the pooled value
-does not; the gap shows how much of a d = 20 estimate is that bias rather than the critic.
-
-In d = 20 the spec's 5000 steps at lr 1e-4 leave the critic undertrained (the training-batch
-and held-out values agree, so it is not overfitting): MINE ends 8-13% below the truth for
-0.3 <= |rho| <= 0.7, and within 6% of it after 20000 steps; NWJ is within 10% at rho = 0.3 and
-0.5 after 20000 steps, and at rho = 0.7 DV and NWJ each hit one training batch beyond +-100
-nats, which the divergence check reports (bench/results/mi_sweep_d20_steps20000.json).
-A DV-trained critic's held-out per-batch value at |rho| = 0.7 (about 11 nats for 6.7) is an
-artefact of the batch estimator: its pooled bound is below 2 nats. SMILE (tau = 5, the book's
-estimator; not in the MINE paper) is +10-14% at rho = 0.7: the clip's bias.
-
-  nice -n 19 .venv/bin/python bench/mi_sweep.py --estimators mine dv nwj smile --threads 1
-      # the stored bench/results/mi_sweep.json: 22 runs of 4 estimators, ~16 min on one core
-  nice -n 19 .venv/bin/python bench/mi_sweep.py --steps 300 --rhos 0 0.5 --dims 2   # smoke
-  nice -n 19 .venv/bin/python bench/mi_sweep.py --dims 20 --rhos 0.3 0.5 0.7 --threads 1 \
-      --estimators mine dv nwj smile --steps 20000 \
-      --out bench/results/mi_sweep_d20_steps20000.json   # 4x the spec's steps, ~8 min
+  .venv/bin/python bench/mi_sweep.py --estimators mine dv nwj smile --threads 1   # the stored run
+  .venv/bin/python bench/mi_sweep.py --steps 300 --rhos 0 0.5 --dims 2            # smoke
 """
 
 from __future__ import annotations
@@ -41,19 +17,15 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from robustrep_lite.core.results import save_result  # noqa: E402
-from robustrep_lite.core.runtime import provenance  # noqa: E402
-from robustrep_lite.mi import (  # noqa: E402
+from robustrep_lite.core.results import save_result
+from robustrep_lite.core.runtime import provenance
+from robustrep_lite.mi import (
     DEFAULT_READOUT,
     correlated_gaussians,
     estimate_mi,
@@ -61,6 +33,8 @@ from robustrep_lite.mi import (  # noqa: E402
     readout,
     sample_scores,
 )
+
+ROOT = Path(__file__).resolve().parents[1]
 
 RHOS = (-0.99, -0.9, -0.7, -0.5, -0.3, 0.0, 0.3, 0.5, 0.7, 0.9, 0.99)
 

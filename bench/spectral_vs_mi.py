@@ -6,40 +6,33 @@ the frozen representation (natural, PGD-7 and APGD accuracy at the MNIST threat 
 
 Settings: ``robustrep_lite.experiments.spectral_vs_mi.SETTINGS[profile]`` and the encoder/head
 settings of ``robustrep_lite.training.encoder.SETTINGS[profile]`` it names (the chapter reads the
-same ones).
+same ones). MNIST is read from ``$ROBUSTREP_DATA``. More seeds and lambdas: bench/README.md,
+section spectral_vs_mi.py.
 
-  ROBUSTREP_DATA=/work/shared/data OMP_NUM_THREADS=1 nice -n 5 \\
-      .venv/bin/python bench/spectral_vs_mi.py --profile cpu          # ~8 min on one core
-  ... bench/spectral_vs_mi.py --profile cpu --spectral-lambda 0.01 --arms rep-spectral both
-      # another lambda for the penalised arms only (-> spectral_vs_mi_lambda0.01.json)
-  for s in 1 2 3 4; do ... bench/spectral_vs_mi.py --profile cpu --seed $s \
-      --out bench/results/spectral_vs_mi_seed$s.json; done
-      # more seeds; Chapter 7 combines them with spectral_vs_mi.across_seeds
+  OMP_NUM_THREADS=1 .venv/bin/python bench/spectral_vs_mi.py --profile cpu    # ~3 min on one core
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import sys
 import time
 from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from robustrep_lite.core.results import save_result  # noqa: E402
-from robustrep_lite.core.runtime import default_device, provenance, seed_everything  # noqa: E402
-from robustrep_lite.experiments.profiles import active_profile  # noqa: E402
-from robustrep_lite.experiments.spectral_vs_mi import (  # noqa: E402
+from robustrep_lite.core.results import save_result
+from robustrep_lite.core.runtime import default_device, provenance, seed_everything
+from robustrep_lite.experiments.profiles import active_profile
+from robustrep_lite.experiments.spectral_vs_mi import (
     ARMS,
     SETTINGS,
     compare,
     settings_record,
 )
-from robustrep_lite.experiments.table1 import prepare_data  # noqa: E402
+from robustrep_lite.experiments.table1 import prepare_data
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def print_table(rows: list[dict]) -> None:

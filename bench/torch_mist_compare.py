@@ -1,31 +1,13 @@
-"""The B1 staircase side by side: robustrep_lite.mi.estimate vs torch-mist 0.2.17.
+"""The B1 staircase side by side: robustrep_lite.mi vs torch-mist 0.2.17, with the same data
+stream, the same separable critic and the same initial weights on both sides (estimator mapping
+and findings: bench/README.md, section torch_mist_compare.py).
 
-torch-mist pins numpy<2, so this runs in its own venv (created once, gitignored):
+torch-mist pins numpy < 2, so this runs in the peers environment that ``bench/setup_peers.sh``
+makes (torch-mist 0.2.17 and this package, installed there); it imports the staircase's data and
+reference numbers from the sibling script ``bench/mi_staircase.py``:
 
-  python3.11 -m venv bench/.venv-mist
-  bench/.venv-mist/bin/pip install torch==2.13.0 torch-mist==0.2.17 "pandas<3"
-  nice -n 19 bench/.venv-mist/bin/python bench/torch_mist_compare.py --seeds 1
-
-(torch-mist 0.2.17 imports pandas without declaring it, hence the explicit "pandas<3".)
-
-Both sides get the same data stream (same generator seed), the same separable critic
-20 -> 256 -> 256 -> 256 -> 32 with the *same initial weights* (torch-mist's
-``SeparableCritic(f_x, f_y)`` wraps copies of our two MLPs), Adam 5e-4, batch 64, and all
-n (n - 1) off-diagonal negatives (torch-mist ``neg_samples=-1``; InfoNCE ``neg_samples=0``).
-Mapping: smile_5 -> ``SMILE(tau=5)``; js_nwj -> ``JS`` (its read-out is NWJ on T + 1, like
-ours); infonce -> ``InfoNCE``; nwj -> ``NWJ``; mine -> ``MINE(gamma=0.99)`` (EMA rate 0.01);
-dv -> ``MINE(gamma=0)`` (its moving average is the detached batch mean: the plain DV
-gradient). torch-mist's per-step value is ``mutual_information(x, y)`` on the training batch.
-Note: torch-mist's MINE average is ``f_.exp().mean()`` clamped to [1e-4, 1e4], i.e. raw scores
-are exponentiated and the correction saturates once log E_Q[e^T] leaves [-9.2, 9.2].
-
-Finding (checked directly on a 6 x 6 batch): with a separable critic and ``neg_samples=-1``,
-torch-mist's ``JS.batch_loss`` (used to train both JS and SMILE) averages softplus(T) over all
-n^2 pairs, the n positive pairs included (the diagonal is removed only in the log-partition).
-That pulls the positive-pair scores down (at the population optimum the learned log-ratio
-would be log(r / (1 - 1/n + r/n)) < log n), which is consistent with torch-mist's SMILE(tau=5)
-falling behind at high MI (7.1 nats for a true 10 here; ours 10.6, the reference 10.5).
-Same data and initial weights; InfoNCE agrees to 0.01 nats at every level.
+  bash bench/setup_peers.sh
+  bench/.venv-peers/bin/python bench/torch_mist_compare.py --seeds 1
 """
 
 from __future__ import annotations
@@ -34,32 +16,22 @@ import argparse
 import copy
 import json
 import math
-import sys
 import time
-import types
 from pathlib import Path
 
 import numpy as np
 import torch
+from mi_staircase import ESTIMATORS, LEVELS, REF_SEPARABLE, sample
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
-sys.path.insert(0, str(HERE))
-# Load robustrep_lite.mi.estimate without the package __init__ (which pulls in the book's plotting
-# stack, absent from this venv): the MI modules need only torch, numpy and tqdm.
-_pkg = types.ModuleType("robustrep_lite")
-_pkg.__path__ = [str(HERE.parent / "robustrep_lite")]
-sys.modules.setdefault("robustrep_lite", _pkg)
-
-from mi_staircase import ESTIMATORS, LEVELS, REF_SEPARABLE, sample  # noqa: E402
-
-from robustrep_lite.core.results import save_result  # noqa: E402
-from robustrep_lite.mi import (  # noqa: E402
+from robustrep_lite.core.results import save_result
+from robustrep_lite.mi import (
     SeparableCritic,
     readout,
     rho_for_mi,
     training_objective,
 )
+
+HERE = Path(__file__).resolve().parent
 
 COMPARED = ("smile_5", "infonce", "nwj", "mine", "js_nwj", "dv")
 

@@ -35,21 +35,19 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from robustrep_lite.core.results import save_result
+from robustrep_lite.core.runtime import describe_device, git_commit
+from robustrep_lite.mi import LocalDIMCritic
+from robustrep_lite.training.encoder import SETTINGS, THREAT_MODELS, EncoderTrainer
+from robustrep_lite.training.models import BaselineH
 
-from robustrep_lite.core.results import save_result  # noqa: E402
-from robustrep_lite.core.runtime import describe_device, git_commit  # noqa: E402
-from robustrep_lite.mi import LocalDIMCritic  # noqa: E402
-from robustrep_lite.training.encoder import SETTINGS, THREAT_MODELS, EncoderTrainer  # noqa: E402
-from robustrep_lite.training.models import BaselineH  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 #: Dense (no sparsity) bf16 tensor-core peaks from the vendors' datasheets, TFLOP/s, by a
 #: substring of ``torch.cuda.get_device_name()`` (first match wins; fp16 for the T4 and V100).

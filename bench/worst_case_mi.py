@@ -24,21 +24,19 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import torch
 from torch import nn
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from robustrep_lite.adversarial.attacks import pgd
+from robustrep_lite.core.results import save_result
+from robustrep_lite.core.runtime import describe_device
+from robustrep_lite.mi import LocalDIMCritic, readout, training_objective
+from robustrep_lite.training.models import BaselineH
 
-from robustrep_lite.adversarial.attacks import pgd  # noqa: E402
-from robustrep_lite.core.results import save_result  # noqa: E402
-from robustrep_lite.core.runtime import describe_device  # noqa: E402
-from robustrep_lite.mi import LocalDIMCritic, readout, training_objective  # noqa: E402
-from robustrep_lite.training.models import BaselineH  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def median_time(fn, repeats: int) -> tuple[float, list[float]]:

@@ -1,55 +1,41 @@
-"""Section 6.1's logit-layer vulnerability with the paper's per-point search and with the
-universal start (``search="both"``), on the zoo of Chapter 5.
+"""Section 6.1's logit-layer vulnerability with the paper's per-point search, the universal
+start and both (``--searches``), on the zoo of Chapter 5.
 
-On Theorem 3.2's Gaussian mixture the paper's per-point PGD misses the worst case, which is a
-collective move of all points (bench/gaussian_rv_validation.py, ``--search universal``). This
-script asks whether that matters for real models: for each model of ``zoo_settings(profile)``
-(trained, or loaded from the checkpoint cache Chapter 5 fills), the worst-case MI of the logit
-layer at the largest evaluation radius, searched ``"pointwise"`` (the paper's), ``"universal"``
-and ``"both"`` (per-point PGD from the universal perturbation), read out both ways (the paper's
-attacked critic and a refit one), with Theorem 3.4's bound from each. A search that finds a
-lower worst-case MI is the stronger one; the bound is an upper bound only for the strongest.
+For each model of ``zoo_settings(profile)`` (trained, or loaded from the checkpoint cache Chapter
+5 fills): the worst-case MI of the logit layer at the largest evaluation radius per search, read
+out both ways (the paper's attacked critic and a refit one), with Theorem 3.4's bound from each.
+``--estimator-seeds`` repeats each measurement with other estimator seeds on the same models;
+``--validation-fraction 0`` uses the estimator as it was before it had a validation split. Why,
+and the stored runs: bench/README.md, section zoo_search.py.
 
-``--validation-fraction 0`` measures the same models with the estimator as it was before it had
-a validation split (every critic trained for the profile's steps, its final state read out), to
-show what the validated estimator changed.
-
-``--estimator-seeds`` repeats each measurement with other seeds of the estimator (critic
-initialisation, batch order, PGD starts) on the same trained models, which shows how much of an
-RV is the estimator's own spread (the standard errors it reports cover only the read-out sample).
-
-  ROBUSTREP_DATA=/work/shared/data ROBUSTREP_CHECKPOINTS=checkpoints OMP_NUM_THREADS=1 \\
-      nice -n 5 .venv/bin/python bench/zoo_search.py --profile cpu
-  ... bench/zoo_search.py --profile cpu --searches pointwise --estimator-seeds 0 1 2 3 4 \\
+  ROBUSTREP_CHECKPOINTS=checkpoints OMP_NUM_THREADS=1 \
+      .venv/bin/python bench/zoo_search.py --profile cpu
+  ... bench/zoo_search.py --profile cpu --searches pointwise --estimator-seeds 0 1 2 3 4 \
       --out bench/results/zoo_estimator_seeds.json
-  ... bench/zoo_search.py --profile cpu --searches pointwise --validation-fraction 0 \\
-      --out bench/results/zoo_search_unvalidated.json
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from robustrep_lite.adversarial.vulnerability import SEARCHES  # noqa: E402
-from robustrep_lite.core.results import save_result  # noqa: E402
-from robustrep_lite.core.runtime import default_device, provenance, seed_everything  # noqa: E402
-from robustrep_lite.experiments.profiles import active_profile  # noqa: E402
-from robustrep_lite.experiments.zoo import (  # noqa: E402
+from robustrep_lite.adversarial.vulnerability import SEARCHES
+from robustrep_lite.core.results import save_result
+from robustrep_lite.core.runtime import default_device, provenance, seed_everything
+from robustrep_lite.experiments.profiles import active_profile
+from robustrep_lite.experiments.zoo import (
     RV_VALIDATION_FRACTION,
     logit_vulnerability,
     train_zoo,
     zoo_settings,
 )
-from robustrep_lite.training.data import load_dataset  # noqa: E402
+from robustrep_lite.training.data import load_dataset
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def main(argv: list[str] | None = None) -> dict:

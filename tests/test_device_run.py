@@ -4,6 +4,7 @@ device session runs has run before it gets there."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -54,8 +55,10 @@ def test_dry_run_runs_every_stage_and_writes_every_file(tmp_path: Path) -> None:
     torch.cuda.is_available(), reason="checks the message on a machine without CUDA"
 )
 def test_without_cuda_the_real_run_says_to_use_dry_run() -> None:
-    sys.path.insert(0, str(ROOT / "bench"))
-    import device_run
-
+    spec = importlib.util.spec_from_file_location("device_run", ROOT / "bench" / "device_run.py")
+    assert spec is not None and spec.loader is not None
+    device_run = importlib.util.module_from_spec(spec)
+    sys.modules["device_run"] = device_run  # its dataclasses look their module up there
+    spec.loader.exec_module(device_run)
     with pytest.raises(SystemExit, match="--dry-run"):
         device_run.plan_for(dry_run=False, budget_s=60)

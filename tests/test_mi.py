@@ -367,7 +367,7 @@ def test_estimate_mi_local_critic_on_images():
 
 def test_divergence_dv_joint_high_lr_is_reported_not_a_number():
     # Regression: DV trained with its own biased gradient on a joint critic can explode
-    # (mi-benchmarks.md, B1 joint); here a high learning rate makes it happen at once.
+    # (the B1 staircase with the joint critic); here a high learning rate makes it happen at once.
     x, y = correlated_gaussians(2000, 5, 0.9, seed=1)
     r = estimate_mi(
         x,

@@ -6,7 +6,7 @@ The bounds live in :mod:`robustrep_lite.mi.bounds`, the critics in
 Gaussian ground truths in :mod:`robustrep_lite.mi.ground_truth`; the package re-exports the
 public names of all of them. All MI values are in nats.
 
-Choosing an estimator (see ``bench/mi_*.py`` for the evidence): the critic is *trained* with one
+Choosing an estimator (the evidence: bench/README.md, B1-B4): the critic is *trained* with one
 objective and *read out* with a bound, which may differ. SMILE (Song & Ermon 2020) trains with
 the Deep InfoMax JSD objective (stable, low-variance gradients) and reads out DV with the
 partition term clipped at ``clip`` (default 5): it tracks large MI where InfoNCE saturates at

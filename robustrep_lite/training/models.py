@@ -1,9 +1,10 @@
 """Networks of the paper: the Baseline-H encoder, the downstream heads, and classifiers by name.
 
 - :class:`BaselineH`: the Deep InfoMax 32x32 encoder the paper calls "Baseline-H" (Sections 5 and
-  6; ``../shared/reference/paper.md``): three 4x4 stride-2 convolutions (64, 128, 256 channels,
-  no bias, BatchNorm, ReLU), a 1024-unit hidden layer (BatchNorm, ReLU) and a linear output, 64
-  units for the representation g of Section 5 or 10 for the supervised classifier of Section 6.1.
+  6; the authors' public code, schzhu/learning-adversarially-robust-representations): three 4x4
+  stride-2 convolutions (64, 128, 256 channels, no bias, BatchNorm, ReLU), a 1024-unit hidden
+  layer (BatchNorm, ReLU) and a linear output, 64 units for the representation g of Section 5 or
+  10 for the supervised classifier of Section 6.1.
   On 28x28 inputs the maps are 14, 7, 3 (flatten 2304); on 32x32 they are 16, 8, 4 (flatten
   4096). ``width`` scales every channel count and the hidden layer (the paper: 1.0), so CPU
   profiles can run a smaller copy of the same network.

@@ -1,7 +1,7 @@
 """Spectral regularization of representations (Yang, Zavatone-Veth & Pehlevan, 2024).
 
-The regularized loss (the paper's Section 3; the authors' code, ``../shared/reference/
-rep-spectral.md``) is
+The regularized loss (the paper's Section 3; the authors' public code,
+Pehlevan-Group/rep-spectral) is
 
     L = cross-entropy + lambda * sum_{l in S} sigma_max(W_l)^2,
 
