@@ -26,7 +26,7 @@ import json
 import math
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from robustrep_lite.adversarial.vulnerability import _frozen, representation_vulnerability
+from robustrep_lite.adversarial.search import AttackConfig, frozen
+from robustrep_lite.adversarial.vulnerability import RV_CRITIC, representation_vulnerability
 from robustrep_lite.core.runtime import default_device
 from robustrep_lite.core.validation import check_choice
 from robustrep_lite.training.checkpoint import load_checkpoint, save_checkpoint
@@ -152,7 +153,7 @@ def train_head(
         "seed": seed,
         "progress": progress,
     }
-    with _frozen(encoder), contextlib.ExitStack() as stack:
+    with frozen(encoder), contextlib.ExitStack() as stack:
         trained, inputs = model, x
         if eps == 0 and not augment:
             trained, inputs = head, _features(encoder, x)
@@ -510,20 +511,13 @@ def encoder_vulnerability(
     ``rv``, ``rv_stderr`` (nats) and ``held_out_points``."""
     s = settings_for(settings)
     points = x[: s.rv_points]
+    critic = replace(RV_CRITIC, steps=s.rv_steps, batch_size=min(64, len(points) // 5), hidden=128)
+    attack = AttackConfig(eps=eps, norm="inf", pgd_steps=s.pgd_steps, step_size=step_size)
     rv = representation_vulnerability(
         run.encoder,
         points,
-        eps=eps,
-        norm="inf",
-        pgd_steps=s.pgd_steps,
-        step_size=step_size,
-        train_estimator="smile",
-        steps=s.rv_steps,
-        batch_size=min(64, len(points) // 5),
-        lr=1e-3,
-        hidden=128,
-        layers=2,
-        embed_dim=32,
+        attack,
+        critic,
         seed=seed,
         device=next(run.encoder.parameters()).device,
         progress=False,

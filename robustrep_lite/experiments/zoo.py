@@ -21,7 +21,7 @@ per model, so a re-run (or a run resumed after a disconnect) loads instead of re
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +29,9 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from robustrep_lite.adversarial.vulnerability import (
-    per_feature_vulnerability,
-    representation_vulnerability,
-)
+from robustrep_lite.adversarial.per_feature import PER_FEATURE_CRITIC, per_feature_vulnerability
+from robustrep_lite.adversarial.search import AttackConfig
+from robustrep_lite.adversarial.vulnerability import RV_CRITIC, representation_vulnerability
 from robustrep_lite.core.runtime import default_device
 from robustrep_lite.core.validation import check_nonnegative
 from robustrep_lite.experiments.profiles import active_profile
@@ -330,22 +329,20 @@ def logit_vulnerability(
     as the estimator did before it had a validation split (for comparison only).
     """
     check_nonnegative("eps", eps)
+    critic = replace(
+        RV_CRITIC,
+        hidden=settings.critic_hidden,
+        steps=settings.rv_steps,
+        batch_size=settings.rv_batch,
+        validation_fraction=validation_fraction,
+        holdout_fraction=RV_HOLDOUT_FRACTION,
+    )
+    attack = AttackConfig(eps=eps, pgd_steps=7, step_size=_attack_step(eps), search=search)
     rv = representation_vulnerability(
         model,
         x[: settings.rv_points],
-        eps=eps,
-        pgd_steps=7,
-        step_size=_attack_step(eps),
-        train_estimator="smile",
-        steps=settings.rv_steps,
-        batch_size=settings.rv_batch,
-        lr=1e-3,
-        hidden=settings.critic_hidden,
-        layers=2,
-        embed_dim=32,
-        validation_fraction=validation_fraction,
-        holdout_fraction=RV_HOLDOUT_FRACTION,
-        search=search,
+        attack,
+        critic,
         seed=seed,
         device=_device_of(model),
         progress=progress,
@@ -383,15 +380,17 @@ def channel_vulnerability(
         raise ValueError(f"model must be a BaselineH, got {type(model).__name__}")
     n_channels = model.conv2[0].out_channels
     features = list(range(min(settings.channels, n_channels)))
+    critic = replace(
+        PER_FEATURE_CRITIC,
+        steps=settings.channel_steps,
+        batch_size=min(settings.rv_batch, 32),
+    )
     res = per_feature_vulnerability(
         lambda t: model.conv_features(t, 2),
         x[: settings.rv_points],
-        eps=eps,
+        AttackConfig(eps=eps, pgd_steps=7, step_size=_attack_step(eps)),
+        critic,
         features=features,
-        pgd_steps=7,
-        step_size=_attack_step(eps),
-        steps=settings.channel_steps,
-        batch_size=min(settings.rv_batch, 32),
         seed=seed,
         device=_device_of(model),
         progress=progress,

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 from torch import Tensor, nn
+from torch.func import vmap
 from tqdm.auto import tqdm
 
 from robustrep_lite.core.validation import check_choice, check_int, check_positive
@@ -54,6 +55,7 @@ __all__ = [
     "make_critic",
     "eval_batches",
     "split_indices",
+    "unit_values",
 ]
 
 CRITICS = ("separable", "joint", "local")
@@ -337,9 +339,11 @@ class FitResult:
     the state is selected on the validation split's ``cfg.selection()`` bound.
     heldout_curve: the held-out read-out at each evaluation (only with ``trace_heldout``).
     best_step / best_value: steps taken by the state that was kept, and its validation read-out
-    (``-inf`` without selection). heldout_values: read-out of that state
-    per held-out batch. diverged / diverged_at / reason: as
-    :class:`~robustrep_lite.mi.estimate.MIEstimate`.
+    (``-inf`` without selection). heldout_values: read-out of that state per held-out batch.
+    diverged / diverged_at / reason: as :class:`~robustrep_lite.mi.estimate.MIEstimate`.
+    With ``units > 1`` (several critics fitted at once) every curve and value gains a trailing
+    axis of size ``units``, and best_step / best_value are arrays (units,): each critic keeps
+    its own best state.
     """
 
     train_curve: np.ndarray
@@ -347,8 +351,8 @@ class FitResult:
     val_curve: np.ndarray
     eval_train_curve: np.ndarray
     heldout_curve: np.ndarray
-    best_step: int
-    best_value: float
+    best_step: int | np.ndarray
+    best_value: float | np.ndarray
     heldout_values: np.ndarray
     diverged: bool
     diverged_at: int | None
@@ -374,29 +378,52 @@ def eval_batches(idx: Tensor, batch_size: int) -> list[Tensor]:
     return list(torch.tensor_split(idx, 2))
 
 
+def unit_values(scores: Tensor | ScoreParts, bound: str, clip: float | None, units: int) -> Tensor:
+    """The ``bound`` read out of one batch's scores, shape (units,): one value of an (n, n)
+    score matrix (``units = 1``), or one per critic of stacked (units, n, n) matrices."""
+    if units == 1:
+        return readout(bound, scores, clip=clip).reshape(1)
+    return vmap(lambda s: readout(bound, s, clip=clip))(scores)
+
+
 def _evaluate(
     critic: nn.Module,
     scores: ScoreFn,
     idx: Tensor,
     cfg: CriticConfig,
     bounds: tuple[str, ...] | None = None,
+    units: int = 1,
 ) -> np.ndarray:
     """Each of ``bounds`` (default: the read-out alone) per full batch of ``idx`` (in order),
-    from one pass of the critic in eval mode with no gradient; shape (batches, len(bounds))."""
+    from one pass of the critic in eval mode with no gradient; shape
+    (batches, len(bounds), units)."""
     bounds = bounds or (cfg.readout(),)
     values = []
     critic.eval()
     with torch.no_grad():
         for batch in eval_batches(idx, cfg.batch_size):
             s = scores(critic, batch)
-            values.append([float(readout(b, s, clip=cfg.clip)) for b in bounds])
-    return np.asarray(values, dtype=float).reshape(-1, len(bounds))
+            values.append([unit_values(s, b, cfg.clip, units).cpu().numpy() for b in bounds])
+    return np.asarray(values, dtype=float).reshape(-1, len(bounds), units)
 
 
 def _detach(s: Tensor | ScoreParts) -> Tensor | ScoreParts:
     if isinstance(s, Tensor):
         return s.detach()
     return ScoreParts(s.joint.detach(), s.marginal.detach(), s.count, None)
+
+
+def _check_units(critic: nn.Module, units: int) -> None:
+    """Several critics are selected one by one, so each state tensor must stack them."""
+    check_int("units", units, 1)
+    if units == 1:
+        return
+    bad = [k for k, v in critic.state_dict().items() if v.ndim == 0 or v.shape[0] != units]
+    if bad:
+        raise ValueError(
+            f"with units={units} every parameter and buffer of the critic must stack the "
+            f"{units} critics on its first axis; these do not: {', '.join(bad)}"
+        )
 
 
 def fit_critic(
@@ -406,6 +433,7 @@ def fit_critic(
     cfg: CriticConfig,
     generator: torch.Generator,
     *,
+    units: int = 1,
     progress: bool = False,
     desc: str = "MI",
     trace_heldout: bool = False,
@@ -414,9 +442,14 @@ def fit_critic(
     select its state on the validation split and read the kept state out on the held-out split.
 
     scores(critic, idx) -> score matrix (or :class:`ScoreParts`) of the pairs with indices idx.
-    splits: (train, validation, held-out) indices, disjoint (:func:`split_indices`); the
-    held-out indices are used only after training and selection have ended. cfg: resolved
-    (:meth:`CriticConfig.resolved`). generator: draws the training batches.
+    It may transform the pairs first: the worst-case estimator (Section 4, eq. 4.3) attacks
+    them against the frozen critic there, so the same loop serves the ordinary and the
+    alternating fit. splits: (train, validation, held-out) indices, disjoint
+    (:func:`split_indices`); the held-out indices are used only after training and selection
+    have ended. cfg: resolved (:meth:`CriticConfig.resolved`). generator: draws the training
+    batches. units: number of critics fitted at once, ``scores`` then returning stacked
+    (units, n, n) matrices; each critic is read out, selected and stopped on its own values
+    (every state tensor of ``critic`` must stack the critics on its first axis).
     trace_heldout: a diagnostic for teaching: also read the held-out split at every
     evaluation (``FitResult.heldout_curve``). It is never used for selection or stopping, but
     a value chosen by looking at that curve would no longer be honest.
@@ -425,6 +458,7 @@ def fit_critic(
     train_idx, val_idx, hold_idx = splits
     if cfg.steps is None or cfg.eval_every is None:
         raise ValueError("cfg must be resolved (cfg.resolved(n_train)) before fitting")
+    _check_units(critic, units)
     selects = cfg.selects and val_idx.numel() >= cfg.batch_size
     if cfg.weight_decay > 0:
         opt = torch.optim.AdamW(critic.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -433,12 +467,15 @@ def fit_critic(
     # the training subset evaluated beside the validation split: same size, fixed
     train_probe = train_idx[: val_idx.numel()] if selects else train_idx[:0]
     ema: Tensor | None = None
-    curve: list[float] = []
+    curve: list[np.ndarray] = []
     eval_steps: list[int] = []
-    val_curve: list[float] = []
-    eval_train: list[float] = []
-    held_trace: list[float] = []
-    best_value, best_step, best_state, waited = -math.inf, 0, None, 0
+    val_curve: list[np.ndarray] = []
+    eval_train: list[np.ndarray] = []
+    held_trace: list[np.ndarray] = []
+    best_value = np.full(units, -math.inf)
+    best_step = np.zeros(units, dtype=int)
+    best_state: dict[str, Tensor] | None = None
+    waited = 0
     n_train = train_idx.shape[0]
     reason, diverged_at = "", None
     bar = tqdm(range(cfg.steps), disable=not progress, desc=desc, leave=False)
@@ -451,14 +488,15 @@ def fit_critic(
         loss, ema = training_objective(
             cfg.train_estimator, s, clip=cfg.clip, ema=ema, ema_rate=cfg.ema_rate
         )
+        loss = loss * units if units > 1 else loss  # the objective averages over critics
         with torch.no_grad():
-            value = float(readout(cfg.readout(), _detach(s), clip=cfg.clip))
-        curve.append(value)
-        if not (math.isfinite(float(loss.detach())) and math.isfinite(value)):
+            value = unit_values(_detach(s), cfg.readout(), cfg.clip, units).cpu().numpy()
+        curve.append(value.astype(float))
+        if not (math.isfinite(float(loss.detach())) and np.all(np.isfinite(value))):
             reason, diverged_at = f"non-finite loss or estimate at step {step}", step
             break
-        if abs(value) > cfg.max_estimate:
-            reason = f"|estimate| {value:.3g} > max_estimate at step {step}"
+        if np.any(np.abs(value) > cfg.max_estimate):
+            reason = f"|estimate| {float(np.abs(value).max()):.3g} > max_estimate at step {step}"
             diverged_at = step
             break
         opt.zero_grad(set_to_none=True)
@@ -473,36 +511,49 @@ def fit_critic(
         done = step + 1
         if selects and (done % cfg.eval_every == 0 or done == cfg.steps):
             bounds = (cfg.readout(), cfg.selection())
-            val = _evaluate(judged, scores, val_idx, cfg, bounds).mean(0)
-            eval_train.append(float(_evaluate(judged, scores, train_probe, cfg).mean()))
+            val = _evaluate(judged, scores, val_idx, cfg, bounds, units).mean(0)
+            eval_train.append(_evaluate(judged, scores, train_probe, cfg, units=units).mean(0)[0])
             if trace_heldout:
-                held_trace.append(float(_evaluate(judged, scores, hold_idx, cfg).mean()))
+                held_trace.append(_evaluate(judged, scores, hold_idx, cfg, units=units).mean(0)[0])
             critic.train()
-            v = float(val[1])  # the selection bound
+            v = val[1]  # the selection bound, per critic
             eval_steps.append(done)
-            val_curve.append(float(val[0]))
-            if math.isfinite(v) and v > best_value:
-                best_value, best_step, waited = v, done, 0
-                best_state = copy.deepcopy(judged.state_dict())
+            val_curve.append(val[0])
+            improved = np.isfinite(v) & (v > best_value)
+            if improved.any():
+                best_value = np.where(improved, v, best_value)
+                best_step = np.where(improved, done, best_step)
+                waited = 0
+                state = judged.state_dict()
+                if best_state is None or units == 1:
+                    best_state = copy.deepcopy(state)
+                else:  # each critic keeps its own best state
+                    for k, tensor in state.items():
+                        best_state[k][torch.as_tensor(improved)] = tensor[torch.as_tensor(improved)]
             else:
                 waited += 1
                 if waited >= cfg.patience:
                     break
         if progress and step % 50 == 0:
-            bar.set_postfix(mi=f"{value:.3f}")
+            bar.set_postfix(mi=f"{float(value.mean()):.3f}")
     bar.close()
 
-    def result(held: np.ndarray, kept: int) -> FitResult:
+    def result(held: np.ndarray, kept: np.ndarray) -> FitResult:
         critic.eval()
+
+        def squeeze(a: list[np.ndarray] | np.ndarray) -> np.ndarray:
+            arr = np.asarray(a, dtype=float).reshape(-1, units)
+            return arr[:, 0] if units == 1 else arr
+
         return FitResult(
-            train_curve=np.asarray(curve, dtype=float),
+            train_curve=squeeze(curve),
             eval_steps=np.asarray(eval_steps, dtype=int),
-            val_curve=np.asarray(val_curve, dtype=float),
-            eval_train_curve=np.asarray(eval_train, dtype=float),
-            heldout_curve=np.asarray(held_trace, dtype=float),
-            best_step=kept,
-            best_value=best_value,
-            heldout_values=held,
+            val_curve=squeeze(val_curve),
+            eval_train_curve=squeeze(eval_train),
+            heldout_curve=squeeze(held_trace),
+            best_step=int(kept[0]) if units == 1 else kept,
+            best_value=float(best_value[0]) if units == 1 else best_value,
+            heldout_values=squeeze(held),
             diverged=diverged_at is not None,
             diverged_at=diverged_at,
             reason=reason,
@@ -510,17 +561,17 @@ def fit_critic(
         )
 
     if diverged_at is not None and not (selects and best_state is not None):
-        return result(np.empty(0), 0)
+        return result(np.empty((0, units)), np.zeros(units, dtype=int))
     if diverged_at is not None:  # a validated state exists: training ends, the state stands
         reason = f"training stopped: {reason}; the state kept was selected before it"
         diverged_at = None
-    kept = len(curve)
+    kept = np.full(units, len(curve))
     if averaged is not None and not (selects and best_state is not None):
         critic.load_state_dict(averaged.state_dict())
     if selects and best_state is not None:
         critic.load_state_dict(best_state)
         kept = best_step
-    held = _evaluate(critic, scores, hold_idx, cfg)[:, 0]
+    held = _evaluate(critic, scores, hold_idx, cfg, units=units)[:, 0]
     if not np.all(np.isfinite(held)) or np.any(np.abs(held) > cfg.max_estimate):
         diverged_at, reason = -1, "non-finite or exploding held-out estimate"
     return result(held, kept)

@@ -50,11 +50,12 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from robustrep_lite.adversarial.vulnerability import _attack, _config, _frozen, _Task
+from robustrep_lite.adversarial.search import AttackConfig, ScoreTask, attack_batch, frozen
 from robustrep_lite.core.runtime import default_device
 from robustrep_lite.core.validation import (
     check_choice,
     check_images,
+    check_int,
     check_nonnegative,
     check_positive,
 )
@@ -308,31 +309,26 @@ def _attack_config(
     clip: float | None,
     batch_size: int,
     lr: float = 1e-4,
-):
-    """The paper's attack as a :mod:`robustrep_lite.adversarial.vulnerability` configuration
-    (validated): PGD in the box [0, 1] lowering the ``estimator`` bound."""
+) -> AttackConfig:
+    """The paper's attack (validated, with the training settings it runs beside): PGD in the
+    box [0, 1] lowering the ``estimator`` bound."""
     check_choice("estimator", estimator, ENCODER_ESTIMATORS)
-    return _config(
+    if clip is not None and clip != math.inf:
+        check_positive("clip", clip)
+    check_int("batch_size", batch_size, 2)
+    check_positive("lr", lr)
+    return AttackConfig(
         eps=eps,
         norm=norm,
         pgd_steps=pgd_steps,
         step_size=step_size,
         random_start=random_start,
         box=(0.0, 1.0),
-        train_estimator=estimator,
-        readout_estimator=estimator,
-        attack_estimator=estimator,
-        clip=clip,
-        ema_rate=0.01,
-        steps=1,
-        batch_size=batch_size,
-        lr=lr,
-        max_estimate=100.0,
-        progress=False,
+        estimator=estimator,
     )
 
 
-class _EncoderTask(_Task):
+class _EncoderTask(ScoreTask):
     """The worst-case search of :mod:`robustrep_lite.adversarial.vulnerability` for an encoder, with
     the critic's scores computed under autocast and returned in float32."""
 
@@ -443,6 +439,7 @@ class EncoderTrainer:
             batch_size=batch_size,
             lr=lr,
         )
+        self.clip = clip
         self.device = device or next(encoder.parameters()).device
         self.amp = amp and self.device.type == "cuda"
         self.micro_batches = micro_batches
@@ -469,8 +466,8 @@ class EncoderTrainer:
         itself when there is no attack (eps = 0 or no PGD steps)."""
         if not self.cfg.attacks:
             return xb
-        with _frozen(self.encoder, self.critic):
-            return _attack(self.task, self.critic, xb, self.cfg, generator)
+        with frozen(self.encoder, self.critic):
+            return attack_batch(self.task, self.critic, xb, self.cfg, self.clip, generator)
 
     def step(
         self, chunks: Sequence[Tensor], generators: Sequence[torch.Generator | None]
@@ -810,10 +807,10 @@ def mi_readout(
     task = _EncoderTask(run.encoder, dev, amp=True)
     name = DEFAULT_READOUT[c["estimator"]]
     clean, worst = [], []
-    with _frozen(run.encoder, run.critic):
+    with frozen(run.encoder, run.critic):
         for s in range(0, x.shape[0] - bs + 1, bs):
             xb = x[s : s + bs].to(dev)
-            xa = _attack(task, run.critic, xb, cfg, None) if cfg.attacks else xb
+            xa = attack_batch(task, run.critic, xb, cfg, c["clip"], None) if cfg.attacks else xb
             with torch.no_grad():
                 clean.append(readout(name, task.scores(run.critic, xb), c["clip"]))
                 worst.append(readout(name, task.scores(run.critic, xa), c["clip"]))
@@ -832,7 +829,7 @@ def saliency(run: EncoderRun, x: Tensor) -> Tensor:
         raise ValueError(f"x must be a batch of at least 2 images (N, C, H, W), got {x.shape}")
     dev = next(run.encoder.parameters()).device
     name = DEFAULT_READOUT[run.config["estimator"]]
-    with _frozen(run.encoder, run.critic):
+    with frozen(run.encoder, run.critic):
         xa = x.to(dev).clone().requires_grad_(True)
         value = readout(name, run.critic(xa, run.encoder(xa)).float(), run.config["clip"])
         (grad,) = torch.autograd.grad(value, xa)
