@@ -3,7 +3,8 @@ universal start (``search="both"``), on the zoo of Chapter 5.
 
 On Theorem 3.2's Gaussian mixture the paper's per-point PGD misses the worst case, which is a
 collective move of all points (bench/gaussian_rv_validation.py, ``--search universal``). This
-script asks whether that matters for real models: for each model of ``zoo_settings(profile)``
+script asks whether that matters for real models: for each model of
+the ``zoo`` section of ``profile_settings(profile)``
 (trained, or loaded from the checkpoint cache Chapter 5 fills), the worst-case MI of the logit
 layer at the largest evaluation radius, searched ``"pointwise"`` (the paper's), ``"universal"``
 and ``"both"`` (per-point PGD from the universal perturbation), read out both ways (the paper's
@@ -42,12 +43,11 @@ sys.path.insert(0, str(ROOT))
 from robustrep_lite.adversarial.vulnerability import SEARCHES  # noqa: E402
 from robustrep_lite.core.results import save_result  # noqa: E402
 from robustrep_lite.core.runtime import default_device, provenance, seed_everything  # noqa: E402
-from robustrep_lite.experiments.profiles import active_profile  # noqa: E402
+from robustrep_lite.experiments.settings import profile_settings  # noqa: E402
 from robustrep_lite.experiments.zoo import (  # noqa: E402
     RV_VALIDATION_FRACTION,
     logit_vulnerability,
     train_zoo,
-    zoo_settings,
 )
 from robustrep_lite.training.data import load_dataset  # noqa: E402
 
@@ -69,8 +69,8 @@ def main(argv: list[str] | None = None) -> dict:
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     seed_everything(args.seed)
-    profile = active_profile(args.profile)
-    settings = zoo_settings(profile.name)
+    profile = profile_settings(args.profile)
+    settings = profile.zoo
     data = {
         name: load_dataset(
             name,
