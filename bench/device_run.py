@@ -62,6 +62,7 @@ from robustrep_lite.adversarial.vulnerability import (
 )
 from robustrep_lite.core.results import save_result
 from robustrep_lite.core.runtime import describe_device, git_commit, seed_everything
+from robustrep_lite.experiments.settings import profile_settings
 from robustrep_lite.mi import (
     LocalDIMCritic,
     correlated_gaussians,
@@ -69,12 +70,11 @@ from robustrep_lite.mi import (
     gaussian_mi,
 )
 from robustrep_lite.training.data import load_dataset
-from robustrep_lite.training.encoder import SETTINGS, EncoderTrainer, train_encoder
+from robustrep_lite.training.encoder import EncoderTrainer, train_encoder
 from robustrep_lite.training.models import BaselineH
 from robustrep_lite.training.supervised import robust_accuracy
 
 ROOT = Path(__file__).resolve().parents[1]
-
 STAGES = ("env", "smoke", "step", "table1", "zoo")
 PACKAGES = ("numpy", "scipy", "torchvision", "tqdm", "pillow", "torchattacks", "foolbox")
 
@@ -381,7 +381,7 @@ def table1_run(plan: RunPlan, out: Path, deadline: float) -> dict[str, Any]:
     at most a third of the time left, a sixth each (the heads, attacks and zoo take the rest)."""
     from robustrep_lite.experiments.table1 import table1
 
-    s = SETTINGS[plan.profile]
+    s = profile_settings(plan.profile).table1
     if s.encoder_budget_s is not None:
         share = max(_left(deadline) / 3 / 2, 10.0)
         s = dataclasses.replace(s, encoder_budget_s=min(s.encoder_budget_s, share))
@@ -401,7 +401,7 @@ def zoo_run(plan: RunPlan, out: Path, deadline: float) -> dict[str, Any]:
     attacked accuracy and the logit-layer vulnerability of every model."""
     from robustrep_lite.experiments import zoo
 
-    zs = zoo.zoo_settings(plan.profile)
+    zs = profile_settings(plan.profile).zoo
     if zs.train_budget_s is not None:
         share = max(_left(deadline) / 2 / len(zs.models), 5.0)
         zs = dataclasses.replace(zs, train_budget_s=min(zs.train_budget_s, share))

@@ -7,10 +7,10 @@ continued unregularised (``none``), with ``lambda * sum sigma_max^2`` over W1 an
 (``ll-spectral``) and over W1 only (``rep-spectral``), for each lambda of the profile. Each final
 network's representation gets a refit logistic-regression head, and the refit classifier is
 attacked with foolbox's HopSkipJump (decision-based) and DDN (white-box) on its first correctly
-classified test points. Settings:
-``robustrep_lite.experiments.spectral_regularization.SETTINGS[profile]`` (the chapter reads the same
-ones); the ``cpu`` profile uses 10 000 training images and 30 epochs (24 of burn-in) at lr 0.5,
-batch 128, which matches the paper's steps x learning rate in both phases.
+classified test points. Settings: the ``spectral`` section of
+``robustrep_lite.experiments.settings.PROFILES[profile]`` (the chapter reads the same ones); the
+``cpu`` profile uses 10 000 training images and 30 epochs (24 of burn-in) at lr 0.5, batch 128,
+which matches the paper's steps x learning rate in both phases.
 
 ``--dataset digits`` instead repeats a small CPU reference run of the authors' recipe (their
 public code, Pehlevan-Group/rep-spectral; that run's numbers are :data:`DIGITS_REFERENCE`):
@@ -36,9 +36,8 @@ import torch
 
 from robustrep_lite.core.results import save_result
 from robustrep_lite.core.runtime import default_device, provenance
-from robustrep_lite.experiments.profiles import active_profile
+from robustrep_lite.experiments.settings import PROFILES, profile_settings
 from robustrep_lite.experiments.spectral_regularization import (
-    SETTINGS,
     compare_regularizers,
     settings_record,
     summarise_rows,
@@ -104,12 +103,12 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    profile = active_profile(args.profile)
+    profile = profile_settings(args.profile)
     device = default_device()
-    settings = SETTINGS[profile.name]
+    settings = profile.spectral
     if args.dataset == "digits":
         settings = dataclasses.replace(
-            SETTINGS["cpu"],
+            PROFILES["cpu"].spectral,
             width=512,
             epochs=100,
             burnin=80,

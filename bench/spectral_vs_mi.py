@@ -4,9 +4,9 @@ sigma_max^2 over its layers), worst-case MI (beta = 1) and both, each scored by 
 the frozen representation (natural, PGD-7 and APGD accuracy at the MNIST threat model, l_inf
 0.3) and by the mean l2 HopSkipJump distance of encoder + a refit logistic head.
 
-Settings: ``robustrep_lite.experiments.spectral_vs_mi.SETTINGS[profile]`` and the encoder/head
-settings of ``robustrep_lite.training.encoder.SETTINGS[profile]`` it names (the chapter reads the
-same ones). MNIST is read from ``$ROBUSTREP_DATA``. More seeds and lambdas: bench/README.md,
+Settings: the ``comparison`` section of ``robustrep_lite.experiments.settings.PROFILES[profile]``
+and the ``table1`` encoder/head settings of the profile it names (the chapter reads the same
+ones). MNIST is read from ``$ROBUSTREP_DATA``. More seeds and lambdas: bench/README.md,
 section spectral_vs_mi.py.
 
   OMP_NUM_THREADS=1 .venv/bin/python bench/spectral_vs_mi.py --profile cpu    # ~3 min on one core
@@ -23,10 +23,9 @@ import torch
 
 from robustrep_lite.core.results import save_result
 from robustrep_lite.core.runtime import default_device, provenance, seed_everything
-from robustrep_lite.experiments.profiles import active_profile
+from robustrep_lite.experiments.settings import profile_settings
 from robustrep_lite.experiments.spectral_vs_mi import (
     ARMS,
-    SETTINGS,
     compare,
     settings_record,
 )
@@ -59,8 +58,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    profile = active_profile(args.profile)
-    settings = SETTINGS[profile.name]
+    profile = profile_settings(args.profile)
+    settings = profile.comparison
     if args.spectral_lambda is not None:
         settings = dataclasses.replace(settings, spectral_lambda=args.spectral_lambda)
     seed_everything(args.seed)

@@ -13,8 +13,9 @@ depend on the pixels) at these settings (``--configs``):
   (default 128, so that the ratio compares like with like; larger batches give the in-batch
   bound more negatives and change the estimator), ``--compile`` to compile both networks. On a
   CPU autocast is off, so ``fast`` differs from ``paper`` only in the batch;
-* ``cpu``: the ``cpu`` profile's width, critic units, batch and PGD steps
-  (:data:`robustrep_lite.training.encoder.SETTINGS`), on CIFAR- and MNIST-shaped images;
+* ``cpu``: the ``cpu`` profile's width, critic units, batch and PGD steps (its ``table1``
+  section, :data:`robustrep_lite.experiments.settings.PROFILES`), on CIFAR- and MNIST-shaped
+  images;
 * ``tiny``: a seconds-long smoke configuration (``bench/device_run.py --dry-run``).
 
 Reported per row: median seconds per step over ``--repeats`` after one warm-up step, images per
@@ -43,8 +44,9 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from robustrep_lite.core.results import save_result
 from robustrep_lite.core.runtime import describe_device, git_commit
+from robustrep_lite.experiments.settings import PROFILES
 from robustrep_lite.mi import LocalDIMCritic
-from robustrep_lite.training.encoder import SETTINGS, THREAT_MODELS, EncoderTrainer
+from robustrep_lite.training.encoder import THREAT_MODELS, EncoderTrainer
 from robustrep_lite.training.models import BaselineH
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,7 +69,7 @@ CONFIG_NAMES = ("paper", "fast", "cpu", "tiny")
 
 
 def configs(fast_batch: int = 128, compile: bool = False) -> list[dict]:
-    cpu = SETTINGS["cpu"]
+    cpu = PROFILES["cpu"].table1
     paper = {"width": 1.0, "critic_units": 2048, "pgd_steps": 7}
     small = {
         "width": cpu.width,

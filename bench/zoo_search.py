@@ -1,8 +1,8 @@
 """Section 6.1's logit-layer vulnerability with the paper's per-point search, the universal
 start and both (``--searches``), on the zoo of Chapter 5.
 
-For each model of ``zoo_settings(profile)`` (trained, or loaded from the checkpoint cache Chapter
-5 fills): the worst-case MI of the logit layer at the largest evaluation radius per search, read
+For each model of the ``zoo`` section of ``profile_settings(profile)`` (trained, or loaded from
+the checkpoint cache Chapter 5 fills): the worst-case MI of the logit layer at the largest evaluation radius per search, read
 out both ways (the paper's attacked critic and a refit one), with Theorem 3.4's bound from each.
 ``--estimator-seeds`` repeats each measurement with other estimator seeds on the same models;
 ``--validation-fraction 0`` uses the estimator as it was before it had a validation split. Why,
@@ -26,12 +26,11 @@ import torch
 from robustrep_lite.adversarial.vulnerability import SEARCHES
 from robustrep_lite.core.results import save_result
 from robustrep_lite.core.runtime import default_device, provenance, seed_everything
-from robustrep_lite.experiments.profiles import active_profile
+from robustrep_lite.experiments.settings import profile_settings
 from robustrep_lite.experiments.zoo import (
     RV_VALIDATION_FRACTION,
     logit_vulnerability,
     train_zoo,
-    zoo_settings,
 )
 from robustrep_lite.training.data import load_dataset
 
@@ -55,8 +54,8 @@ def main(argv: list[str] | None = None) -> dict:
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     seed_everything(args.seed)
-    profile = active_profile(args.profile)
-    settings = zoo_settings(profile.name)
+    profile = profile_settings(args.profile)
+    settings = profile.zoo
     data = {
         name: load_dataset(
             name,

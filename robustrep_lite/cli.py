@@ -29,7 +29,7 @@ import torch
 
 from robustrep_lite.core.results import save_result, strict_json
 from robustrep_lite.core.runtime import default_device, provenance
-from robustrep_lite.experiments.profiles import PROFILE_NAMES, active_profile
+from robustrep_lite.experiments.settings import PROFILE_NAMES, profile_settings
 from robustrep_lite.experiments.table1 import (
     encoder_kwargs,
     evaluate_head,
@@ -44,7 +44,6 @@ from robustrep_lite.training.encoder import (
     ENCODER_ESTIMATORS,
     THREAT_MODELS,
     load_encoder,
-    settings_for,
     train_encoder,
 )
 
@@ -124,7 +123,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _write(args: argparse.Namespace, result: dict[str, Any], data: str, default: Path) -> Path:
-    profile = args.profile or active_profile().name
+    profile = profile_settings(args.profile).name
     device = torch.device(args.device) if args.device else default_device()
     record = {
         "command": args.command,
@@ -136,7 +135,7 @@ def _write(args: argparse.Namespace, result: dict[str, Any], data: str, default:
 
 
 def _train_encoder(args: argparse.Namespace) -> dict[str, Any]:
-    s = settings_for(args.profile or active_profile().name)
+    s = profile_settings(args.profile).table1
     if args.train_size is not None:
         s = dataclasses.replace(s, train_size={**s.train_size, args.dataset: args.train_size})
     data = prepare_data(args.dataset, s)
@@ -174,7 +173,7 @@ def _train_encoder(args: argparse.Namespace) -> dict[str, Any]:
 def _encoder_data(meta: dict[str, Any]) -> tuple[Any, Any]:
     """The data an encoder was trained on (its profile's, with the ``--train-size`` it was given),
     so that its heads train and are evaluated on the same split."""
-    s = settings_for(meta["profile"])
+    s = profile_settings(meta["profile"]).table1
     if meta.get("train_size") is not None:
         s = dataclasses.replace(s, train_size={**s.train_size, meta["dataset"]: meta["train_size"]})
     return prepare_data(meta["dataset"], s), s
@@ -254,7 +253,7 @@ def _evaluate(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _table1(args: argparse.Namespace) -> dict[str, Any]:
-    profile = args.profile or active_profile().name
+    profile = profile_settings(args.profile).name
     result = table1(
         args.dataset,
         profile,

@@ -11,12 +11,11 @@ import pytest
 import torch
 from torch import nn
 
+from robustrep_lite.experiments.settings import PROFILES, profile_settings
 from robustrep_lite.experiments.spectral_regularization import (
-    SETTINGS,
     OneHiddenLayerNet,
     branch,
     paired_differences,
-    spectral_settings,
     summarise_rows,
     train_with_burnin,
     volume_element,
@@ -119,10 +118,10 @@ def test_the_xor_toy_is_learned() -> None:
 
 
 def test_settings_per_profile() -> None:
-    paper = spectral_settings("paper")
+    paper = PROFILES["paper"].spectral
     assert (paper.epochs, paper.burnin, paper.batch_size, paper.width) == (200, 160, 1024, 2000)
     assert paper.lambdas == (1e-3, 1e-2, 1e-1)
-    for s in SETTINGS.values():
+    for s in (p.spectral for p in PROFILES.values()):
         assert 0 <= s.burnin <= s.epochs and 0 <= s.xor_burnin <= s.xor_epochs
 
 
@@ -149,7 +148,7 @@ def test_summary_gives_mean_and_standard_error_over_seeds() -> None:
     ("call", "argument"),
     [
         (lambda: OneHiddenLayerNet(0, 3, 2), "in_features"),
-        (lambda: spectral_settings("fast"), "ROBUSTREP_PROFILE|name"),
+        (lambda: profile_settings("fast"), "ROBUSTREP_PROFILE|name"),
         (lambda: volume_element(nn.Identity(), torch.zeros(3)), "x"),
     ],
 )

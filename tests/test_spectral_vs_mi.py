@@ -12,23 +12,22 @@ import math
 import pytest
 import torch
 
+from robustrep_lite.experiments.settings import PROFILES, profile_settings
 from robustrep_lite.experiments.spectral_vs_mi import (
     ARMS,
-    SETTINGS,
     across_seeds,
     compare,
-    comparison_settings,
     settings_record,
     stored_matches,
     train_arm,
 )
 from robustrep_lite.experiments.table1 import encoder_kwargs, prepare_data
 from robustrep_lite.mi import LocalDIMCritic, training_objective
-from robustrep_lite.training.encoder import EncoderTrainer, settings_for, train_encoder
+from robustrep_lite.training.encoder import EncoderTrainer, train_encoder
 from robustrep_lite.training.models import BaselineH
 from robustrep_lite.training.spectral import SpectralPenalty, all_layers, conv_input_shapes
 
-QUICK = SETTINGS["quick"]
+QUICK = PROFILES["quick"].comparison
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -91,7 +90,7 @@ def test_one_penalised_step_adds_the_spectral_gradient_to_the_objective() -> Non
 def test_unpenalised_standard_arm_is_plain_train_encoder(data) -> None:
     x = data.x_fit[:96]
     arm = train_arm(x, "standard", QUICK, seed=1, progress=False)
-    kwargs = encoder_kwargs(settings_for("quick"), "mnist", 1)
+    kwargs = encoder_kwargs(PROFILES["quick"].table1, "mnist", 1)
     plain = train_encoder(x, beta=0.0, seed=1, progress=False, **kwargs)
     for a, b in ((arm.encoder, plain.encoder), (arm.critic, plain.critic)):
         sa, sb = _state(a), _state(b)
@@ -110,7 +109,7 @@ def test_quick_comparison_rows(rows, data) -> None:
         assert r["spectral_lambda"] == (QUICK.spectral_lambda if penalised else 0.0)
         for key in ("natural", "pgd", "strong", "refit_accuracy"):
             assert 0.0 <= r[key] <= 1.0, (name, key)
-        assert r["pgd"] <= r["natural"] and r["strong_size"] == settings_for("quick").strong_size
+        assert r["pgd"] <= r["natural"] and r["strong_size"] == PROFILES["quick"].table1.strong_size
         assert 0 < r["hsj_points"] <= QUICK.attack_points
         assert r["hsj_failed"] < r["hsj_points"] and r["hsj_mean"] > 0
         assert len(r["sigmas"]) == 5 and all(s > 0 for s in r["sigmas"])
@@ -150,8 +149,8 @@ def test_bad_input_raises_value_errors(data) -> None:
     with pytest.raises(ValueError, match="dataset"):
         compare(data, bad, progress=False)
     with pytest.raises(ValueError, match="laptop"):
-        comparison_settings("laptop")
-    assert comparison_settings("cpu") is SETTINGS["cpu"]
+        profile_settings("laptop")
+    assert profile_settings("cpu").comparison is PROFILES["cpu"].comparison
 
 
 def _seed_rows(hsj: dict[str, float], lam: float = 0.1) -> list[dict]:

@@ -14,6 +14,7 @@ import pytest
 import torch
 from torch import nn
 
+from robustrep_lite.experiments.settings import PROFILES, settings_markdown
 from robustrep_lite.experiments.table1 import (
     PAPER_TABLE1,
     beta_eps_grid,
@@ -26,13 +27,10 @@ from robustrep_lite.experiments.table1 import (
 )
 from robustrep_lite.mi import LocalDIMCritic, readout, training_objective
 from robustrep_lite.training.encoder import (
-    SETTINGS,
     EncoderTrainer,
     load_encoder,
     mi_readout,
     saliency,
-    settings_for,
-    settings_markdown,
     train_encoder,
 )
 from robustrep_lite.training.models import BaselineH, linear_head
@@ -100,14 +98,15 @@ def test_bad_arguments_raise_value_errors(kwargs: dict, name: str) -> None:
 
 
 def test_settings_cover_every_profile_and_render() -> None:
-    assert set(SETTINGS) == {"quick", "cpu", "gpu", "paper"}
-    paper = settings_for("paper")
+    assert set(PROFILES) == {"quick", "cpu", "gpu", "paper"}
+    paper = PROFILES["paper"].table1
     assert (paper.width, paper.critic_units, paper.batch_size, paper.pgd_steps) == (1, 2048, 128, 7)
     assert (paper.encoder_epochs, paper.lr, paper.strong_attack) == (500, 1e-4, "autoattack")
-    table = settings_markdown()
+    table = settings_markdown("table1")
     assert "`quick`" in table and "critic_units" in table and "2048" in table
-    with pytest.raises(ValueError, match="profile"):
-        settings_for("tpu")
+    assert "| profile |" not in table  # the columns name the profiles
+    with pytest.raises(ValueError, match="name"):
+        prepare_data("mnist", "tpu")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -312,7 +311,7 @@ def test_head_training_keeps_the_encoder_frozen_and_es_picks_the_best_validation
 
 
 def test_prepare_data_carves_a_disjoint_validation_split() -> None:
-    s = settings_for("quick")
+    s = PROFILES["quick"].table1
     data = prepare_data("mnist", s)
     assert data.x_val.shape[0] == s.val_size
     assert data.x_fit.shape[0] + s.val_size == s.train_size["mnist"]
@@ -321,7 +320,7 @@ def test_prepare_data_carves_a_disjoint_validation_split() -> None:
 
 
 def test_table1_quick_runs_the_whole_grid_and_resumes(tmp_path) -> None:
-    tiny = dataclasses.replace(settings_for("quick"), head_epochs=1, strong_size=8)
+    tiny = dataclasses.replace(PROFILES["quick"].table1, head_epochs=1, strong_size=8)
     result = table1("cifar10", tiny, seeds=1, checkpoint_dir=tmp_path, progress=False)
     cells = {(r["representation"], r["head"], r["classifier"]) for r in result["rows"]}
     assert len(result["rows"]) == len(cells) == 12
@@ -351,7 +350,7 @@ def test_summarise_gives_mean_and_sample_std_per_cell() -> None:
 
 
 def test_beta_eps_grid_trains_the_standard_encoder_once_and_reads_each_cell_at_its_eps() -> None:
-    s = dataclasses.replace(settings_for("quick"), head_epochs=1)
+    s = dataclasses.replace(PROFILES["quick"].table1, head_epochs=1)
     grid = beta_eps_grid("mnist", s, progress=False)
     cells = grid["cells"]
     assert len(cells) == len(s.grid_betas) * len(s.grid_eps_fractions)

@@ -7,14 +7,13 @@ import numpy as np
 import pytest
 import torch
 
+from robustrep_lite.experiments.settings import PROFILES, ZooModel
 from robustrep_lite.experiments.zoo import (
-    ZooModel,
     attacked_accuracy,
     channel_vulnerability,
     logit_vulnerability,
     rv_sample_sizes,
     train_zoo,
-    zoo_settings,
 )
 from robustrep_lite.theory.theorems import adversarial_accuracy_upper_bound
 from robustrep_lite.training.data import load_dataset
@@ -23,18 +22,18 @@ from robustrep_lite.training.models import BaselineH
 
 @pytest.fixture(scope="module")
 def quick():
-    settings = zoo_settings("quick")
+    settings = PROFILES["quick"].zoo
     data = load_dataset("mnist", source="embedded", train_size=256, test_size=128, seed=0)
     return settings, data
 
 
 def test_profiles_define_the_papers_zoo():
-    paper = zoo_settings("paper")
+    paper = PROFILES["paper"].zoo
     archs = {m.arch for m in paper.models}
     assert archs == {"baseline_h", "resnet18", "vgg16", "densenet121"}
     assert {m.train_eps for m in paper.models} == {0.0, 2 / 255, 8 / 255}
     assert paper.critic_hidden == 2048 and paper.width == 1.0
-    cpu = zoo_settings("cpu")
+    cpu = PROFILES["cpu"].zoo
     assert {m.dataset for m in cpu.models} == {"mnist", "cifar10"}
     assert ZooModel("cifar10", "baseline_h", 8 / 255).label == "baseline_h (adv eps=8/255)"
 

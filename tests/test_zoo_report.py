@@ -17,7 +17,7 @@ from robustrep_lite.book.zoo_report import (
     standard_vs_robust,
     validation_change_markdown,
 )
-from robustrep_lite.experiments.zoo import ZooModel
+from robustrep_lite.experiments.settings import ZooModel
 
 
 def _v(normal, worst_refit, worst_paper, se=0.05, acc=0.2):

@@ -10,7 +10,7 @@ import torch
 
 from robustrep_lite.book.plots import setup_plotly
 from robustrep_lite.core.runtime import default_device, provenance, seed_everything
-from robustrep_lite.experiments.profiles import Profile, active_profile, profile_reason
+from robustrep_lite.experiments.settings import ProfileSettings, profile_reason, profile_settings
 from robustrep_lite.training.data import ENV_VAR as DATA_ENV_VAR
 
 
@@ -18,13 +18,13 @@ from robustrep_lite.training.data import ENV_VAR as DATA_ENV_VAR
 class ChapterContext:
     """What a chapter needs to know about where it runs."""
 
-    profile: Profile
+    profile: ProfileSettings
     device: torch.device
     seed: int
     provenance: dict[str, str | int]
 
 
-def describe_data(profile: Profile) -> str:
+def describe_data(profile: ProfileSettings) -> str:
     """Where this profile's data comes from, in words (for banners and result files). The folder
     is named as ``$ROBUSTREP_DATA`` or the default cache folder, never as a path of the machine
     that ran the chapter."""
@@ -36,7 +36,7 @@ def describe_data(profile: Profile) -> str:
 
 def setup_chapter(seed: int = 0, profile: str | None = None) -> ChapterContext:
     """Seed everything, pick profile and device, set the plotly renderer, print the banner."""
-    chosen = active_profile(profile)
+    chosen = profile_settings(profile)
     _, reason = profile_reason(profile)
     device = default_device()
     seed_everything(seed)

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from robustrep_lite.experiments.zoo import ZooModel
+from robustrep_lite.experiments.settings import ZooModel
 
 __all__ = [
     "channel_markdown",

@@ -13,11 +13,11 @@ Here:
 - the training helper with burn-in (:func:`train_with_burnin`: the penalty joins from epoch
   ``burnin`` on, the paper's 160 of 200 epochs unregularised) and :func:`branch`, which
   continues several arms from one burn-in;
-- the per-profile settings (:data:`SETTINGS`, :func:`spectral_settings`), the MNIST comparison
-  of the three arms (:func:`compare_regularizers`), whose adversarial distances come from
-  :mod:`robustrep_lite.adversarial.robust_distance`, the three arms on the XOR toy
-  (:func:`train_xor_arms`), and their summaries over seeds (:func:`summarise_rows`,
-  :func:`paired_differences`, :func:`settings_record`).
+- the MNIST comparison of the three arms (:func:`compare_regularizers`; settings: the
+  ``spectral`` section of a profile, :mod:`robustrep_lite.experiments.settings`), whose
+  adversarial distances come from :mod:`robustrep_lite.adversarial.robust_distance`, the three
+  arms on the XOR toy (:func:`train_xor_arms`), and their summaries over seeds
+  (:func:`summarise_rows`, :func:`paired_differences`, :func:`settings_record`).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from tqdm.auto import tqdm
 
 from robustrep_lite.adversarial.robust_distance import representation_distances
 from robustrep_lite.core.validation import check_finite, check_nonnegative
-from robustrep_lite.experiments.profiles import active_profile
+from robustrep_lite.experiments.settings import SpectralSettings
 from robustrep_lite.training.spectral import (
     ARMS,
     SpectralPenalty,
@@ -47,16 +47,13 @@ from robustrep_lite.training.spectral import (
 )
 
 __all__ = [
-    "SETTINGS",
     "OneHiddenLayerNet",
-    "SpectralSettings",
     "TrainHistory",
     "branch",
     "compare_regularizers",
     "mnist_mlp",
     "paired_differences",
     "settings_record",
-    "spectral_settings",
     "summarise_rows",
     "train_with_burnin",
     "train_xor_arms",
@@ -243,141 +240,8 @@ def branch(
 
 
 # ----------------------------------------------------------------------------------------------
-# Settings per profile and the comparison of the three arms
+# The comparison of the three arms
 # ----------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class SpectralSettings:
-    """Everything the MNIST comparison and the XOR toy depend on (chapter and bench share it)."""
-
-    train_size: int | None  # MNIST training images (None: all 60 000)
-    test_size: int | None
-    width: int
-    epochs: int
-    burnin: int
-    batch_size: int
-    lr: float
-    momentum: float
-    weight_decay: float
-    lambdas: tuple[float, ...]  # each regularised arm is trained with each of these
-    seeds: int
-    attack_points: int  # correctly classified test points attacked per model
-    hsj_steps: int  # HopSkipJump iterations
-    hsj_max_gradient_evals: int  # cap of its boundary-normal estimation queries
-    ddn_steps: int  # the white-box cross-check (DDN)
-    head_l2: float  # L2 strength of the refit logistic-regression head
-    xor_width: int
-    xor_epochs: int
-    xor_burnin: int
-    xor_lambda: float
-
-
-#: Per profile. ``paper``: the paper's MNIST settings (full data, SGD lr 0.1, momentum 0.9,
-#: batch 1024, 200 epochs with 160 of burn-in, lambda in {1e-3, 1e-2, 1e-1}; 1000 attacked
-#: points, 10 seeds). ``cpu``: 10 000 training images, batch 128, 30 epochs with 24 of burn-in
-#: and lr 0.5, chosen so that the number of SGD steps times the learning rate, in the burn-in
-#: and in the regularised phase, equals the paper's (2344 x 0.5 = 11 720 x 0.1, and
-#: 469 x 0.5 = 2344 x 0.1): the same lambdas then act as strongly as in the paper;
-#: 100 attacked points with a 10-step HopSkipJump, 5 seeds. ``gpu``: the paper's data and batch,
-#: 40 epochs with 32 of burn-in, 3 seeds, half the attack budget. ``quick``: a few seconds, numbers
-#: meaningless. The XOR toy follows the authors' script in every profile but ``quick``
-#: (15 000 full-batch epochs with 10 500 of burn-in, lr 1, lambda 1e-3).
-SETTINGS: dict[str, SpectralSettings] = {
-    "quick": SpectralSettings(
-        train_size=256,
-        test_size=128,
-        width=64,
-        epochs=4,
-        burnin=3,
-        batch_size=64,
-        lr=0.5,
-        momentum=0.9,
-        weight_decay=0.0,
-        lambdas=(1e-2, 1e-1),
-        seeds=1,
-        attack_points=8,
-        hsj_steps=2,
-        hsj_max_gradient_evals=50,
-        ddn_steps=10,
-        head_l2=1e-3,
-        xor_width=8,
-        xor_epochs=300,
-        xor_burnin=210,
-        xor_lambda=1e-3,
-    ),
-    "cpu": SpectralSettings(
-        train_size=10_000,
-        test_size=2_000,
-        width=2000,
-        epochs=30,
-        burnin=24,
-        batch_size=128,
-        lr=0.5,
-        momentum=0.9,
-        weight_decay=0.0,
-        lambdas=(1e-3, 1e-2, 1e-1),
-        seeds=5,
-        attack_points=100,
-        hsj_steps=10,
-        hsj_max_gradient_evals=1000,
-        ddn_steps=100,
-        head_l2=1e-4,
-        xor_width=8,
-        xor_epochs=15_000,
-        xor_burnin=10_500,
-        xor_lambda=1e-3,
-    ),
-    "gpu": SpectralSettings(
-        train_size=None,
-        test_size=None,
-        width=2000,
-        epochs=40,
-        burnin=32,
-        batch_size=1024,
-        lr=0.1,
-        momentum=0.9,
-        weight_decay=0.0,
-        lambdas=(1e-3, 1e-2, 1e-1),
-        seeds=3,
-        attack_points=500,
-        hsj_steps=20,
-        hsj_max_gradient_evals=5000,
-        ddn_steps=500,
-        head_l2=1e-4,
-        xor_width=8,
-        xor_epochs=15_000,
-        xor_burnin=10_500,
-        xor_lambda=1e-3,
-    ),
-    "paper": SpectralSettings(
-        train_size=None,
-        test_size=None,
-        width=2000,
-        epochs=200,
-        burnin=160,
-        batch_size=1024,
-        lr=0.1,
-        momentum=0.9,
-        weight_decay=0.0,
-        lambdas=(1e-3, 1e-2, 1e-1),
-        seeds=10,
-        attack_points=1000,
-        hsj_steps=40,
-        hsj_max_gradient_evals=10_000,
-        ddn_steps=1000,
-        head_l2=1e-4,
-        xor_width=8,
-        xor_epochs=15_000,
-        xor_burnin=10_500,
-        xor_lambda=1e-3,
-    ),
-}
-
-
-def spectral_settings(profile: str | None = None) -> SpectralSettings:
-    """The settings of ``profile`` (default: the active one, ``$ROBUSTREP_PROFILE``)."""
-    return SETTINGS[active_profile(profile).name]
-
-
 def compare_regularizers(
     x_train: Tensor,
     y_train: Tensor,

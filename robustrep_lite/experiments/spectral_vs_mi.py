@@ -1,8 +1,8 @@
 """Spectral regularization side by side with worst-case MI training, on one encoder.
 
-The same Baseline-H encoder (same data, seed and settings of
-:data:`robustrep_lite.training.encoder.SETTINGS`)
-is trained four ways by :func:`robustrep_lite.training.encoder.train_encoder`:
+The same Baseline-H encoder (same data, seed and ``table1`` settings of the profile,
+:mod:`robustrep_lite.experiments.settings`) is trained four ways by
+:func:`robustrep_lite.training.encoder.train_encoder`:
 
 - ``standard``: objective (5.1) of Zhu, Zhang & Evans (2020), ``beta = 0``;
 - ``rep-spectral``: the same plus ``lambda * sum sigma_max(W_l)^2`` over the encoder's weight
@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 import numpy as np
 import torch
@@ -43,19 +43,16 @@ from robustrep_lite.adversarial.robust_distance import (
     refit_head,
 )
 from robustrep_lite.core.validation import check_choice, check_nonnegative
-from robustrep_lite.experiments.profiles import active_profile
+from robustrep_lite.experiments.settings import ComparisonSettings, profile_settings
 from robustrep_lite.experiments.spectral_regularization import paired_differences, summarise_rows
 from robustrep_lite.experiments.table1 import Data, encoder_kwargs, evaluate_head, fit_linear_head
-from robustrep_lite.training.encoder import THREAT_MODELS, EncoderRun, settings_for, train_encoder
+from robustrep_lite.training.encoder import THREAT_MODELS, EncoderRun, train_encoder
 from robustrep_lite.training.spectral import all_layers, conv_input_shapes, top_singular
 
 __all__ = [
     "ARMS",
-    "SETTINGS",
-    "ComparisonSettings",
     "across_seeds",
     "compare",
-    "comparison_settings",
     "encoder_sigmas",
     "hsj_distance",
     "settings_record",
@@ -72,46 +69,17 @@ ARMS = {
 }
 
 
-@dataclass(frozen=True)
-class ComparisonSettings:
-    """What the comparison adds to the encoder/head settings of ``train.SETTINGS[profile]``."""
-
-    profile: str  # the robustrep_lite.training.encoder settings used for data, encoder and head
-    dataset: str
-    spectral_lambda: float
-    attack_points: int  # correctly classified test points attacked by HopSkipJump
-    hsj_steps: int
-    hsj_max_gradient_evals: int
-    head_l2: float  # L2 strength of the refit logistic-regression head
-
-
-#: Per profile. ``cpu``: the MNIST subset, width-0.25 encoder, SMILE and 3 epochs of the
-#: worst-case MI chapter's ``cpu`` settings, lambda 0.1 (the strongest of the spectral
-#: chapter's lambdas), 100 attacked points with a 10-step HopSkipJump (about 10 minutes on one
-#: core). ``paper``: the paper's Baseline-H settings with lambda 0.01 and the spectral paper's
-#: attack budget. ``gpu``: the ``gpu`` encoders (a wall-clock budget each), lambda 0.01, half
-#: the attack budget. ``quick``: seconds, numbers meaningless.
-SETTINGS: dict[str, ComparisonSettings] = {
-    "quick": ComparisonSettings("quick", "mnist", 0.1, 8, 2, 50, 1e-3),
-    "cpu": ComparisonSettings("cpu", "mnist", 0.1, 100, 10, 1000, 1e-4),
-    "gpu": ComparisonSettings("gpu", "mnist", 0.01, 500, 20, 5000, 1e-4),
-    "paper": ComparisonSettings("paper", "mnist", 0.01, 1000, 40, 10_000, 1e-4),
-}
-
-
-def comparison_settings(profile: str | None = None) -> ComparisonSettings:
-    """The settings of ``profile`` (default: the active one, ``$ROBUSTREP_PROFILE``)."""
-    return SETTINGS[active_profile(profile).name]
-
-
 def settings_record(settings: ComparisonSettings) -> dict:
     """The comparison's settings and the encoder/head settings they refer to, as JSON stores
     them (lists for tuples), so that a stored run can be matched to the settings in force."""
-    record = {"comparison": asdict(settings), "train": asdict(settings_for(settings.profile))}
+    record = {
+        "comparison": asdict(settings),
+        "train": asdict(profile_settings(settings.profile).table1),
+    }
     return json.loads(json.dumps(record))
 
 
-#: Fields of :class:`~robustrep_lite.training.encoder.TrainSettings` added after comparison runs
+#: Fields of :class:`~robustrep_lite.experiments.settings.TrainSettings` added after comparison runs
 #: were stored, with the value that behaves as before they existed (``None``: the comparison never
 #: reads the field, any value matches).
 LATER_TRAIN_FIELDS: dict[str, object] = {
@@ -147,7 +115,9 @@ def train_arm(
     """The encoder of ``arm`` (one of :data:`ARMS`) trained on images ``x`` with the encoder
     settings of ``settings.profile`` (:func:`robustrep_lite.experiments.table1.encoder_kwargs`)."""
     beta, penalised = ARMS[check_choice("arm", arm, tuple(ARMS))]
-    kwargs = encoder_kwargs(settings_for(settings.profile), settings.dataset, int(x.shape[1]))
+    kwargs = encoder_kwargs(
+        profile_settings(settings.profile).table1, settings.dataset, int(x.shape[1])
+    )
     lam = settings.spectral_lambda if penalised else 0.0
     return train_encoder(x, beta=beta, spectral_lambda=lam, seed=seed, progress=progress, **kwargs)
 
@@ -222,7 +192,7 @@ def compare(
         check_choice("arms", arm, tuple(ARMS))
     check_choice("dataset", settings.dataset, tuple(THREAT_MODELS))
     check_nonnegative("spectral_lambda", settings.spectral_lambda)
-    s = settings_for(settings.profile)
+    s = profile_settings(settings.profile).table1
     tm = THREAT_MODELS[settings.dataset]
     rows: list[dict[str, float | int | str | list[float]]] = []
     for arm in arms:

@@ -14,7 +14,7 @@
   and standard deviation over seeds per cell.
 
 Encoders come from :func:`robustrep_lite.training.encoder.train_encoder`; settings per profile are
-:data:`robustrep_lite.training.encoder.SETTINGS`.
+the ``table1`` sections of :mod:`robustrep_lite.experiments.settings`.
 """
 
 from __future__ import annotations
@@ -38,14 +38,13 @@ from robustrep_lite.adversarial.search import AttackConfig, frozen
 from robustrep_lite.adversarial.vulnerability import RV_CRITIC, representation_vulnerability
 from robustrep_lite.core.runtime import default_device
 from robustrep_lite.core.validation import check_choice
+from robustrep_lite.experiments.settings import TrainSettings, profile_settings
 from robustrep_lite.training.checkpoint import load_checkpoint, save_checkpoint
 from robustrep_lite.training.data import load_dataset
 from robustrep_lite.training.encoder import (
     THREAT_MODELS,
     EncoderRun,
-    TrainSettings,
     mi_readout,
-    settings_for,
     train_encoder,
 )
 from robustrep_lite.training.models import linear_head, mlp_head
@@ -266,10 +265,15 @@ class Data:
     description: str
 
 
+def _train_settings(settings: str | TrainSettings) -> TrainSettings:
+    """``settings`` itself, or the ``table1`` settings of the profile it names."""
+    return settings if isinstance(settings, TrainSettings) else profile_settings(settings).table1
+
+
 def prepare_data(dataset: str, settings: str | TrainSettings) -> Data:
     """The profile's data for ``dataset``: its training images split into a fitting part and a
     validation part of ``val_size`` (a fixed random choice), and its test images."""
-    s = settings_for(settings)
+    s = _train_settings(settings)
     check_choice("dataset", dataset, tuple(THREAT_MODELS))
     splits = load_dataset(
         dataset,
@@ -354,7 +358,7 @@ def table1(
     clean / worst-case MI read-out on the test images), ``paper`` (the paper's Table 1, CIFAR-10
     only), settings, threat model, data and wall time.
     """
-    s = settings_for(settings)
+    s = _train_settings(settings)
     n_seeds = s.seeds if seeds is None else seeds
     data = prepare_data(dataset, s)
     tm = THREAT_MODELS[dataset]
@@ -509,7 +513,7 @@ def encoder_vulnerability(
     searched by the paper's PGD (``settings.pgd_steps`` steps of ``step_size`` in the l_inf
     ball of radius ``eps``) and read out by a refit critic. Keys ``normal_mi``, ``worst_mi``,
     ``rv``, ``rv_stderr`` (nats) and ``held_out_points``."""
-    s = settings_for(settings)
+    s = _train_settings(settings)
     points = x[: s.rv_points]
     critic = replace(RV_CRITIC, steps=s.rv_steps, batch_size=min(64, len(points) // 5), hidden=128)
     attack = AttackConfig(eps=eps, norm="inf", pgd_steps=s.pgd_steps, step_size=step_size)
@@ -550,7 +554,7 @@ def grid_cell(
     validated estimator (:func:`encoder_vulnerability`; keys prefixed ``validated_``), and a
     standard linear head's natural and PGD-7 accuracy at ``eps``. The PGD step is the data
     set's, scaled by ``eps`` / its threat-model eps. Returns (the cell, the encoder)."""
-    s = settings_for(settings)
+    s = _train_settings(settings)
     tm = THREAT_MODELS[dataset]
     step = tm["step_size"] * eps / tm["eps"]
     t0 = time.perf_counter()
@@ -585,7 +589,7 @@ def beta_eps_grid(
     ``grid_eps_fractions`` x the data set's threat-model eps, on the profile's
     ``grid_train_size`` training images. ``beta = 0`` does not depend on eps: its encoder is
     trained once and evaluated at every eps. Returns a JSON-able dict with ``cells``."""
-    s = settings_for(settings)
+    s = _train_settings(settings)
     sized = dataclasses.replace(s, train_size={**s.train_size, dataset: s.grid_train_size})
     data = prepare_data(dataset, sized)
     standard: EncoderRun | None = None

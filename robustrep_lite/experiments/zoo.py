@@ -1,8 +1,9 @@
 """Section 6.1's experiments: a zoo of standard and adversarially trained classifiers, the
 vulnerability of their logit layer, and Theorem 3.4's bound beside their adversarial accuracy.
 
-For every model of the zoo (:func:`zoo_settings`, one table per profile) the chapter "Measuring
-representation vulnerability" reports, at each evaluation eps:
+For every model of the zoo (the ``zoo`` section of a profile,
+:mod:`robustrep_lite.experiments.settings`) the chapter "Measuring representation vulnerability"
+reports, at each evaluation eps:
 
 - natural accuracy, adversarial accuracy under the paper's PGD-7 and under a stronger attack
   (:func:`robustrep_lite.training.supervised.robust_accuracy`);
@@ -21,7 +22,7 @@ per model, so a re-run (or a run resumed after a disconnect) loads instead of re
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -34,76 +35,19 @@ from robustrep_lite.adversarial.search import AttackConfig
 from robustrep_lite.adversarial.vulnerability import RV_CRITIC, representation_vulnerability
 from robustrep_lite.core.runtime import default_device
 from robustrep_lite.core.validation import check_nonnegative
-from robustrep_lite.experiments.profiles import active_profile
+from robustrep_lite.experiments.settings import ZooModel, ZooSettings
 from robustrep_lite.mi.fit import split_sizes
 from robustrep_lite.theory.theorems import adversarial_accuracy_upper_bound
 from robustrep_lite.training.models import BaselineH, classifier
 from robustrep_lite.training.supervised import robust_accuracy, train_classifier
 
 __all__ = [
-    "ZooModel",
-    "ZooSettings",
     "channel_vulnerability",
     "attacked_accuracy",
     "logit_vulnerability",
     "rv_sample_sizes",
     "train_zoo",
-    "zoo_settings",
 ]
-
-
-@dataclass(frozen=True)
-class ZooModel:
-    """One classifier of the zoo: data set, architecture (:data:`robustrep_lite.training.models.
-    CLASSIFIERS`) and the l_inf radius it was adversarially trained at (0: standard)."""
-
-    dataset: str
-    arch: str
-    train_eps: float
-
-    @property
-    def label(self) -> str:
-        kind = (
-            "standard"
-            if self.train_eps == 0
-            else f"adv eps={_eps_text(self.dataset, self.train_eps)}"
-        )
-        return f"{self.arch} ({kind})"
-
-
-def _eps_text(dataset: str, eps: float) -> str:
-    """eps as the paper writes it: k/255 on CIFAR-10, a decimal on MNIST."""
-    if dataset == "cifar10":
-        return f"{round(eps * 255)}/255"
-    return f"{eps:g}"
-
-
-@dataclass(frozen=True)
-class ZooSettings:
-    """Everything Section 6.1 spends, for one profile (see :func:`zoo_settings`)."""
-
-    models: tuple[ZooModel, ...]
-    eval_eps: dict[str, tuple[float, ...]]  # per data set: where MI and APGD are measured
-    curve_eps: dict[str, tuple[float, ...]]  # per data set: PGD-7 accuracy curve (eps slider)
-    width: float  # Baseline-H channel multiplier
-    train_size: int | None
-    test_size: int | None
-    epochs: int
-    batch_size: int
-    lr: float
-    adv_pgd_steps: int  # PGD steps of adversarial training
-    rv_points: int  # test images behind each MI estimate
-    rv_steps: int  # critic steps of each MI run
-    rv_batch: int
-    critic_hidden: int
-    channels: int  # conv-2 channels of Baseline-H in Figure 3's analogue
-    channel_steps: int
-    train_budget_s: float | None = None  # wall clock per model (None: all ``epochs``)
-
-    def record(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["models"] = [asdict(m) for m in self.models]
-        return out
 
 
 #: How the logit-layer RV estimates split their ``rv_points`` images: the share that selects
@@ -118,107 +62,6 @@ def rv_sample_sizes(settings: ZooSettings) -> dict[str, int]:
     phase), ``validation`` (early stopping) and ``held_out`` (the reported value)."""
     train, val, held = split_sizes(settings.rv_points, RV_VALIDATION_FRACTION, RV_HOLDOUT_FRACTION)
     return {"points": settings.rv_points, "train": train, "validation": val, "held_out": held}
-
-
-def _zoo(dataset: str, entries: dict[str, tuple[float, ...]]) -> tuple[ZooModel, ...]:
-    return tuple(ZooModel(dataset, a, e) for a, eps in entries.items() for e in eps)
-
-
-_CIFAR_EPS = (2 / 255, 8 / 255)  # the paper's training radii
-_CIFAR_CURVE = tuple(k / 255 for k in (0, 1, 2, 4, 8, 12, 16))
-_MNIST_CURVE = (0.0, 0.05, 0.1, 0.2, 0.3, 0.4)
-
-_SETTINGS = {
-    "quick": ZooSettings(
-        models=_zoo("mnist", {"baseline_h": (0.0, 0.3)}),
-        eval_eps={"mnist": (0.3,)},
-        curve_eps={"mnist": (0.0, 0.1, 0.3)},
-        width=0.125,
-        train_size=256,
-        test_size=128,
-        epochs=1,
-        batch_size=64,
-        lr=1e-3,
-        adv_pgd_steps=2,
-        rv_points=128,
-        rv_steps=10,
-        rv_batch=8,
-        critic_hidden=32,
-        channels=2,
-        channel_steps=5,
-    ),
-    "cpu": ZooSettings(
-        models=_zoo("mnist", {"baseline_h": (0.0, 0.3)})
-        + _zoo("cifar10", {"baseline_h": (0.0, 8 / 255), "small_resnet": (0.0, 8 / 255)}),
-        eval_eps={"mnist": (0.3,), "cifar10": (8 / 255,)},
-        curve_eps={"mnist": _MNIST_CURVE, "cifar10": _CIFAR_CURVE},
-        width=0.5,
-        train_size=5_000,
-        test_size=1_000,
-        epochs=4,
-        batch_size=128,
-        lr=1e-3,
-        adv_pgd_steps=3,
-        rv_points=1_000,
-        rv_steps=100,
-        rv_batch=50,
-        critic_hidden=128,
-        channels=8,
-        channel_steps=60,
-    ),
-    "gpu": ZooSettings(
-        models=_zoo("cifar10", {"baseline_h": (0.0, 8 / 255), "resnet18": (0.0, 8 / 255)}),
-        eval_eps={"cifar10": (8 / 255,)},
-        curve_eps={"cifar10": _CIFAR_CURVE},
-        width=1.0,
-        train_size=None,
-        test_size=None,
-        epochs=100,
-        batch_size=128,
-        lr=1e-3,
-        adv_pgd_steps=7,
-        rv_points=5_000,
-        rv_steps=1_000,
-        rv_batch=128,
-        critic_hidden=2048,
-        channels=32,
-        channel_steps=500,
-        train_budget_s=45.0,
-    ),
-    "paper": ZooSettings(
-        models=_zoo(
-            "cifar10",
-            {a: (0.0, *_CIFAR_EPS) for a in ("baseline_h", "resnet18", "vgg16", "densenet121")},
-        ),
-        eval_eps={"cifar10": _CIFAR_EPS},
-        curve_eps={"cifar10": _CIFAR_CURVE},
-        width=1.0,
-        train_size=None,
-        test_size=None,
-        epochs=100,
-        batch_size=128,
-        lr=1e-3,
-        adv_pgd_steps=7,
-        rv_points=10_000,
-        rv_steps=2_000,
-        rv_batch=128,
-        critic_hidden=2048,
-        channels=128,
-        channel_steps=1_000,
-    ),
-}
-
-
-def zoo_settings(profile: str | None = None) -> ZooSettings:
-    """The Section 6.1 settings of ``profile`` (default: the active profile,
-    ``$ROBUSTREP_PROFILE``). quick: embedded digits, two tiny models; cpu: MNIST and a CIFAR-10
-    subset, Baseline-H at half width and a small ResNet, standard and PGD-3 adversarially
-    trained at the paper's radius, 4 epochs; gpu: all of CIFAR-10, Baseline-H (width 1) and
-    ResNet18, standard and PGD-7 adversarially trained at 8/255 for 45 s of wall clock each, the
-    paper's 2048-unit critic on 5,000 test images;
-    paper: full CIFAR-10, Baseline-H, ResNet18, VGG16, DenseNet121 at eps 0, 2/255, 8/255 and
-    the paper's 2048-unit critic."""
-    return _SETTINGS[active_profile(profile).name]
 
 
 def _image_shape(x: Tensor) -> tuple[int, int]:

@@ -28,9 +28,10 @@ Zavatone-Veth & Pehlevan (2024, Section 3;
 every weight layer of Baseline-H, whose output is the representation -- from the first step (no
 burn-in). With ``spectral_lambda = 0`` nothing changes.
 
-Also here: the settings of every profile (:data:`SETTINGS`), the critic's read-out of clean and
-worst-case MI of a trained encoder (:func:`mi_readout`) and Figure 4's saliency maps
-(:func:`saliency`). Heads and Table 1: :mod:`robustrep_lite.experiments.table1`; several processes:
+Also here: the critic's read-out of clean and worst-case MI of a trained encoder
+(:func:`mi_readout`) and Figure 4's saliency maps (:func:`saliency`). Heads and Table 1:
+:mod:`robustrep_lite.experiments.table1`; the settings of every profile:
+:mod:`robustrep_lite.experiments.settings`; several processes:
 :mod:`robustrep_lite.training.distributed`.
 """
 
@@ -59,7 +60,6 @@ from robustrep_lite.core.validation import (
     check_nonnegative,
     check_positive,
 )
-from robustrep_lite.experiments.profiles import PROFILE_NAMES
 from robustrep_lite.mi import DEFAULT_READOUT, LocalDIMCritic, readout, training_objective
 from robustrep_lite.training import distributed
 from robustrep_lite.training.checkpoint import exclusive_run, load_checkpoint, save_checkpoint
@@ -69,17 +69,13 @@ from robustrep_lite.training.supervised import augment_batch
 
 __all__ = [
     "ENCODER_ESTIMATORS",
-    "SETTINGS",
     "THREAT_MODELS",
     "EncoderHistory",
     "EncoderRun",
     "EncoderTrainer",
-    "TrainSettings",
     "load_encoder",
     "mi_readout",
     "saliency",
-    "settings_for",
-    "settings_markdown",
     "train_encoder",
 ]
 
@@ -96,182 +92,6 @@ THREAT_MODELS = {
     "svhn": {"eps": 4 / 255, "step_size": 0.01},
     "cifar10": {"eps": 8 / 255, "step_size": 0.01},
 }
-
-
-@dataclass(frozen=True)
-class TrainSettings:
-    """Everything a profile fixes for Section 5 / Table 1 (see :data:`SETTINGS`)."""
-
-    profile: str
-    data_source: str  # as robustrep_lite.training.data.load_dataset
-    train_size: dict[str, int | None]  # training images per data set (validation included)
-    val_size: int  # carved from the training images, for E.S.
-    test_size: int | None
-    strong_size: int  # test images attacked with the stronger attack
-    strong_attack: str  # "apgd" (APGD-CE + APGD-T) or "autoattack" (standard AutoAttack)
-    width: float  # Baseline-H channel multiplier (paper 1.0)
-    critic_units: int  # LocalDIMCritic width (paper 2048)
-    critic_norm: str
-    estimator: str
-    encoder_epochs: int
-    head_epochs: int
-    batch_size: int
-    lr: float  # encoder + critic (paper: Adam 1e-4)
-    head_lr: float  # heads (paper: Adam 1e-4)
-    pgd_steps: int
-    augment: bool  # crop + flip for 3-channel data
-    seeds: int
-    grid_betas: tuple[float, ...]  # the chapter's beta x eps grid
-    grid_eps_fractions: tuple[float, ...]  # training eps as fractions of the threat model's eps
-    grid_epochs: int
-    grid_train_size: int
-    rv_points: int  # test images behind each grid cell's validated RV (a fresh critic)
-    rv_steps: int  # at most this many critic steps per fit (early stopping on validation)
-    encoder_budget_s: float | None  # wall clock per encoder (None: train all encoder_epochs)
-    fast: bool  # on CUDA: bf16 autocast + channels-last; False: fp32 (the faithful reference)
-
-
-SETTINGS: dict[str, TrainSettings] = {
-    "quick": TrainSettings(
-        profile="quick",
-        data_source="embedded",
-        train_size={"mnist": 256, "fashion_mnist": 256, "svhn": 256, "cifar10": 256},
-        val_size=64,
-        test_size=64,
-        strong_size=16,
-        strong_attack="apgd",
-        width=0.125,
-        critic_units=16,
-        critic_norm="batch",
-        estimator="dv",
-        encoder_epochs=1,
-        head_epochs=2,
-        batch_size=32,
-        lr=1e-3,
-        head_lr=1e-3,
-        pgd_steps=2,
-        augment=False,
-        seeds=1,
-        grid_betas=(0.0, 1.0),
-        grid_eps_fractions=(0.5, 1.0),
-        grid_epochs=1,
-        grid_train_size=192,
-        rv_points=128,
-        rv_steps=20,
-        encoder_budget_s=None,
-        fast=False,
-    ),
-    "cpu": TrainSettings(
-        profile="cpu",
-        data_source="auto",
-        train_size={"mnist": 4000, "fashion_mnist": 4000, "svhn": 4000, "cifar10": 4000},
-        val_size=256,
-        test_size=1000,
-        strong_size=500,
-        strong_attack="apgd",
-        width=0.25,
-        critic_units=64,
-        critic_norm="batch",
-        estimator="smile",
-        encoder_epochs=3,
-        head_epochs=4,
-        batch_size=64,
-        lr=1e-3,
-        head_lr=3e-3,
-        pgd_steps=7,
-        augment=False,
-        seeds=2,
-        grid_betas=(0.0, 0.5, 1.0, 2.0),
-        grid_eps_fractions=(1 / 3, 1.0),
-        grid_epochs=2,
-        grid_train_size=2000,
-        rv_points=1000,
-        rv_steps=300,
-        encoder_budget_s=None,
-        fast=False,
-    ),
-    "gpu": TrainSettings(
-        profile="gpu",
-        data_source="auto",
-        train_size={"mnist": None, "fashion_mnist": None, "svhn": None, "cifar10": None},
-        val_size=2000,
-        test_size=None,
-        strong_size=1000,
-        strong_attack="apgd",
-        width=1.0,
-        critic_units=2048,
-        critic_norm="batch",
-        estimator="dv",
-        encoder_epochs=500,
-        head_epochs=4,
-        batch_size=128,
-        lr=1e-4,
-        head_lr=1e-3,
-        pgd_steps=7,
-        augment=True,
-        seeds=1,
-        grid_betas=(0.0, 0.5, 1.0, 2.0),
-        grid_eps_fractions=(1 / 3, 1.0),
-        grid_epochs=5,
-        grid_train_size=20000,
-        rv_points=2000,
-        rv_steps=1000,
-        encoder_budget_s=90.0,
-        fast=True,
-    ),
-    "paper": TrainSettings(
-        profile="paper",
-        data_source="auto",
-        train_size={"mnist": None, "fashion_mnist": None, "svhn": None, "cifar10": None},
-        val_size=5000,
-        test_size=None,
-        strong_size=1000,
-        strong_attack="autoattack",
-        width=1.0,
-        critic_units=2048,
-        critic_norm="batch",
-        estimator="dv",
-        encoder_epochs=500,
-        head_epochs=100,
-        batch_size=128,
-        lr=1e-4,
-        head_lr=1e-4,
-        pgd_steps=7,
-        augment=True,
-        seeds=4,
-        grid_betas=(0.0, 0.5, 1.0, 2.0),
-        grid_eps_fractions=(0.25, 0.5, 1.0),
-        grid_epochs=50,
-        grid_train_size=60000,
-        rv_points=10000,
-        rv_steps=2000,
-        encoder_budget_s=None,
-        fast=False,
-    ),
-}
-
-
-def settings_for(profile: str | TrainSettings) -> TrainSettings:
-    """The :class:`TrainSettings` of a profile name (``quick``, ``cpu`` or ``paper``)."""
-    if isinstance(profile, TrainSettings):
-        return profile
-    return SETTINGS[check_choice("profile", profile, PROFILE_NAMES)]
-
-
-def settings_markdown() -> str:
-    """The settings of every profile as a Markdown table (generated, so it cannot drift)."""
-    names = [f.name for f in dataclasses.fields(TrainSettings) if f.name != "profile"]
-    lines = ["| setting | " + " | ".join(f"`{p}`" for p in SETTINGS) + " |"]
-    lines.append("|---" * (len(SETTINGS) + 1) + "|")
-    for name in names:
-        cells = []
-        for s in SETTINGS.values():
-            v = getattr(s, name)
-            if isinstance(v, dict):
-                v = ", ".join(f"{k} {'all' if n is None else n}" for k, n in v.items())
-            cells.append("all" if v is None else str(v))
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
 
 
 # ----------------------------------------------------------------------------------------------
