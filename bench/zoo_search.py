@@ -2,8 +2,9 @@
 start and both (``--searches``), on the zoo of Chapter 5.
 
 For each model of the ``zoo`` section of ``profile_settings(profile)`` (trained, or loaded from
-the checkpoint cache Chapter 5 fills): the worst-case MI of the logit layer at the largest evaluation radius per search, read
-out both ways (the paper's attacked critic and a refit one), with Theorem 3.4's bound from each.
+the checkpoint cache Chapter 5 fills): the worst-case MI of the logit layer at the largest
+evaluation radius per search, read out both ways (the paper's attacked critic and a refit one),
+with Theorem 3.4's bound from each.
 ``--estimator-seeds`` repeats each measurement with other estimator seeds on the same models;
 ``--validation-fraction 0`` uses the estimator as it was before it had a validation split. Why,
 and the stored runs: bench/README.md, section zoo_search.py.
