@@ -70,7 +70,7 @@ from robustrep_lite.mi import (
     gaussian_mi,
 )
 from robustrep_lite.training.data import load_dataset
-from robustrep_lite.training.encoder import EncoderTrainer, train_encoder
+from robustrep_lite.training.encoder import EncoderConfig, EncoderTrainer, train_encoder
 from robustrep_lite.training.models import BaselineH
 from robustrep_lite.training.supervised import robust_accuracy
 
@@ -159,7 +159,8 @@ def smoke_steps(plan: RunPlan) -> dict[str, Any]:
         torch.manual_seed(0)
         enc = BaselineH(3, 32, 64, 0.25).to(plan.device)
         critic = LocalDIMCritic(3, 64, units=32).to(plan.device)
-        trainer = EncoderTrainer(enc, critic, beta=1.0, eps=8 / 255, amp=amp, batch_size=32)
+        config = EncoderConfig(beta=1.0, eps=8 / 255, amp=amp, batch_size=32)
+        trainer = EncoderTrainer(enc, critic, config)
         stats = trainer.step([x], [None]).tolist()
         _finite(*stats[:1], *stats[2:])
         channels_last = enc.conv1[0].weight.is_contiguous(memory_format=torch.channels_last)
@@ -179,16 +180,12 @@ def smoke_compile(plan: RunPlan) -> dict[str, Any]:
     from torch import _dynamo
 
     _dynamo.reset()
+    config = EncoderConfig(epochs=1, batch_size=32, width=0.125, critic_units=16, pgd_steps=2)
     run = train_encoder(
         torch.rand(64, 3, 32, 32),
-        epochs=1,
-        batch_size=32,
-        width=0.125,
-        critic_units=16,
-        pgd_steps=2,
+        dataclasses.replace(config, compile=True),
         device=plan.device,
         progress=False,
-        compile=True,
     )
     _finite(run.history.loss[-1])
     counters = {k: dict(v) for k, v in _dynamo.utils.counters.items() if v}

@@ -46,7 +46,7 @@ from robustrep_lite.core.results import save_result
 from robustrep_lite.core.runtime import describe_device, git_commit
 from robustrep_lite.experiments.settings import PROFILES
 from robustrep_lite.mi import LocalDIMCritic
-from robustrep_lite.training.encoder import THREAT_MODELS, EncoderTrainer
+from robustrep_lite.training.encoder import THREAT_MODELS, EncoderConfig, EncoderTrainer
 from robustrep_lite.training.models import BaselineH
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -136,18 +136,16 @@ def measure(cfg: dict, device: torch.device, repeats: int) -> dict:
     torch.manual_seed(0)
     encoder = BaselineH(channels, size, 64, cfg["width"]).to(device)
     critic = LocalDIMCritic(channels, 64, units=cfg["critic_units"]).to(device)
-    trainer = EncoderTrainer(
-        encoder,
-        critic,
-        amp=cfg["amp"],
-        compile=cfg["compile"],
+    config = EncoderConfig(
         beta=1.0,
         eps=tm["eps"],
         step_size=tm["step_size"],
         pgd_steps=cfg["pgd_steps"],
         batch_size=cfg["batch_size"],
-        device=device,
+        amp=cfg["amp"],
+        compile=cfg["compile"],
     )
+    trainer = EncoderTrainer(encoder, critic, config, device=device)
     x = torch.rand(cfg["batch_size"], channels, size, size, device=device)
 
     def step() -> None:

@@ -31,7 +31,7 @@ from robustrep_lite.core.results import save_result, strict_json
 from robustrep_lite.core.runtime import default_device, provenance
 from robustrep_lite.experiments.settings import PROFILE_NAMES, profile_settings
 from robustrep_lite.experiments.table1 import (
-    encoder_kwargs,
+    encoder_config,
     evaluate_head,
     new_head,
     prepare_data,
@@ -139,22 +139,24 @@ def _train_encoder(args: argparse.Namespace) -> dict[str, Any]:
     if args.train_size is not None:
         s = dataclasses.replace(s, train_size={**s.train_size, args.dataset: args.train_size})
     data = prepare_data(args.dataset, s)
-    kw = encoder_kwargs(s, args.dataset, int(data.x_fit.shape[1]))
-    for key in ("eps", "estimator", "epochs", "batch_size"):
-        if getattr(args, key) is not None:
-            kw[key] = getattr(args, key)
+    base = encoder_config(s, args.dataset, int(data.x_fit.shape[1]))
+    chosen = {k: getattr(args, k) for k in ("eps", "estimator", "epochs", "batch_size")}
+    config = dataclasses.replace(
+        base,
+        beta=args.beta,
+        micro_batches=args.micro_batches,
+        **{k: v for k, v in chosen.items() if v is not None},
+    )
     folder = args.checkpoint_dir or DEFAULT_CHECKPOINTS / (
         f"{args.dataset}_{s.profile}_beta{args.beta:g}_seed{args.seed}"
     )
     run = train_encoder(
         data.x_fit,
-        beta=args.beta,
-        micro_batches=args.micro_batches,
+        config,
         checkpoint=folder / "encoder.pt",
         seed=args.seed,
         device=args.device,
         progress=not args.no_progress,
-        **kw,
     )
     result = {
         "dataset": args.dataset,

@@ -14,8 +14,7 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
-
-from robustrep_lite.training.encoder import train_encoder
+from encoder_run import train
 
 pytestmark = pytest.mark.skipif(
     not dist.is_available() or not dist.is_gloo_available(), reason="needs the gloo backend"
@@ -56,7 +55,7 @@ def _worker(rank: int, world: int, port: int, out: str) -> None:
     torch.set_num_threads(1)
     dist.init_process_group("gloo", rank=rank, world_size=world)
     try:
-        run = train_encoder(_images(), **KW)
+        run = train(_images(), **KW)
         torch.save({"state": _state(run), "history": run.history}, Path(out) / f"rank{rank}.pt")
     finally:
         dist.destroy_process_group()
@@ -77,8 +76,8 @@ def test_ddp_ranks_agree_and_match_one_process_with_two_micro_batches(tmp_path: 
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        single = _state(train_encoder(_images(), micro_batches=2, **KW))
-        merged = _state(train_encoder(_images(), **{**KW, "batch_size": 32}))
+        single = _state(train(_images(), micro_batches=2, **KW))
+        merged = _state(train(_images(), **{**KW, "batch_size": 32}))
     finally:
         torch.set_num_threads(before)
     moved = 0.0

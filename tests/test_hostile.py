@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from encoder_run import train
 from torch import nn
 
 from robustrep_lite.adversarial.attacks import pgd
@@ -22,7 +23,6 @@ from robustrep_lite.mi import CriticConfig, estimate_mi, linear_gaussian_mi
 from robustrep_lite.theory import theorems as theory
 from robustrep_lite.training.checkpoint import exclusive_run, load_checkpoint, save_checkpoint
 from robustrep_lite.training.data import load_dataset, load_npz
-from robustrep_lite.training.encoder import train_encoder
 from robustrep_lite.training.models import BaselineH
 from robustrep_lite.training.supervised import robust_accuracy, train_classifier
 
@@ -125,15 +125,15 @@ CASES: list[tuple[str, Callable[[], object], str]] = [
         "eps",
     ),
     # encoder training
-    ("enc-0-255", lambda: train_encoder(IMAGES * 255, **ENC), "1/255"),
-    ("enc-nan", lambda: train_encoder(_with(IMAGES, (0, 0, 0, 0), math.nan), **ENC), "finite"),
-    ("enc-epochs", lambda: train_encoder(IMAGES, **{**ENC, "epochs": -1}), "epochs"),
-    ("enc-beta", lambda: train_encoder(IMAGES, beta=-1.0, **ENC), "beta"),
-    ("enc-budget", lambda: train_encoder(IMAGES, time_budget_s=0, **ENC), "time_budget_s"),
-    ("enc-shape", lambda: train_encoder(IMAGES[:, :, :20], **ENC), "shape"),
+    ("enc-0-255", lambda: train(IMAGES * 255, **ENC), "1/255"),
+    ("enc-nan", lambda: train(_with(IMAGES, (0, 0, 0, 0), math.nan), **ENC), "finite"),
+    ("enc-epochs", lambda: train(IMAGES, **{**ENC, "epochs": -1}), "epochs"),
+    ("enc-beta", lambda: train(IMAGES, beta=-1.0, **ENC), "beta"),
+    ("enc-budget", lambda: train(IMAGES, time_budget_s=0, **ENC), "time_budget_s"),
+    ("enc-shape", lambda: train(IMAGES[:, :, :20], **ENC), "shape"),
     (
         "enc-diverges",
-        lambda: train_encoder(IMAGES, lr=1e9, estimator="dv", **{**ENC, "epochs": 3}),
+        lambda: train(IMAGES, lr=1e9, estimator="dv", **{**ENC, "epochs": 3}),
         "loss became",
     ),
     # classifier training and evaluation
@@ -288,7 +288,7 @@ def test_two_runs_cannot_share_a_checkpoint(tmp_path: Path) -> None:
 def test_a_second_training_run_on_one_checkpoint_is_refused(tmp_path: Path) -> None:
     ckpt = tmp_path / "encoder.pt"
     with exclusive_run(ckpt), pytest.raises(ValueError, match="in use by another run"):
-        train_encoder(IMAGES, checkpoint=ckpt, **ENC)
+        train(IMAGES, checkpoint=ckpt, **ENC)
     assert not ckpt.exists()  # the refused run wrote nothing
 
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import copy
 import math
+from dataclasses import replace
 
 import pytest
 import torch
+from encoder_run import train
 
 from robustrep_lite.experiments.settings import PROFILES, profile_settings
 from robustrep_lite.experiments.spectral_vs_mi import (
@@ -21,9 +23,9 @@ from robustrep_lite.experiments.spectral_vs_mi import (
     stored_matches,
     train_arm,
 )
-from robustrep_lite.experiments.table1 import encoder_kwargs, prepare_data
+from robustrep_lite.experiments.table1 import encoder_config, prepare_data
 from robustrep_lite.mi import LocalDIMCritic, training_objective
-from robustrep_lite.training.encoder import EncoderTrainer, train_encoder
+from robustrep_lite.training.encoder import EncoderConfig, EncoderTrainer, train_encoder
 from robustrep_lite.training.models import BaselineH
 from robustrep_lite.training.spectral import SpectralPenalty, all_layers, conv_input_shapes
 
@@ -67,9 +69,8 @@ def test_one_penalised_step_adds_the_spectral_gradient_to_the_objective() -> Non
         shapes = conv_input_shapes(enc, x[:2])
         return SpectralPenalty(all_layers(enc), lam, input_shapes=shapes, seed=3)
 
-    trainer = EncoderTrainer(
-        encoder, critic, beta=0.0, eps=0.1, estimator="dv", penalty=penalty_for(encoder)
-    )
+    config = EncoderConfig(beta=0.0, eps=0.1, estimator="dv")
+    trainer = EncoderTrainer(encoder, critic, config, penalty=penalty_for(encoder))
     trainer.optimizer = torch.optim.SGD(trainer.objective.parameters(), lr=1.0)
     trainer.step([x], [None])
 
@@ -90,8 +91,8 @@ def test_one_penalised_step_adds_the_spectral_gradient_to_the_objective() -> Non
 def test_unpenalised_standard_arm_is_plain_train_encoder(data) -> None:
     x = data.x_fit[:96]
     arm = train_arm(x, "standard", QUICK, seed=1, progress=False)
-    kwargs = encoder_kwargs(PROFILES["quick"].table1, "mnist", 1)
-    plain = train_encoder(x, beta=0.0, seed=1, progress=False, **kwargs)
+    config = encoder_config(PROFILES["quick"].table1, "mnist", 1)
+    plain = train_encoder(x, replace(config, beta=0.0), seed=1, progress=False)
     for a, b in ((arm.encoder, plain.encoder), (arm.critic, plain.critic)):
         sa, sb = _state(a), _state(b)
         assert sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
@@ -144,7 +145,7 @@ def test_bad_input_raises_value_errors(data) -> None:
     with pytest.raises(ValueError, match="arm"):
         train_arm(data.x_fit[:64], "spectral", QUICK, progress=False)
     with pytest.raises(ValueError, match="spectral_lambda"):
-        train_encoder(_images(32), beta=0.0, epochs=1, batch_size=16, spectral_lambda=-0.1)
+        train(_images(32), beta=0.0, epochs=1, batch_size=16, spectral_lambda=-0.1)
     bad = type(QUICK)(**{**vars(QUICK), "dataset": "imagenet"})
     with pytest.raises(ValueError, match="dataset"):
         compare(data, bad, progress=False)

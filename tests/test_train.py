@@ -12,6 +12,7 @@ import math
 
 import pytest
 import torch
+from encoder_run import train
 from torch import nn
 
 from robustrep_lite.experiments.settings import PROFILES, settings_markdown
@@ -27,11 +28,11 @@ from robustrep_lite.experiments.table1 import (
 )
 from robustrep_lite.mi import LocalDIMCritic, readout, training_objective
 from robustrep_lite.training.encoder import (
+    EncoderConfig,
     EncoderTrainer,
     load_encoder,
     mi_readout,
     saliency,
-    train_encoder,
 )
 from robustrep_lite.training.models import BaselineH, linear_head
 
@@ -77,7 +78,7 @@ def _equal(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
 @pytest.mark.parametrize("beta", [-0.1, math.nan, math.inf, True])
 def test_bad_beta_is_rejected_naming_the_argument(beta: float) -> None:
     with pytest.raises(ValueError, match="beta"):
-        train_encoder(_images(32), beta=beta, **TINY)
+        train(_images(32), beta=beta, **TINY)
 
 
 @pytest.mark.parametrize(
@@ -92,9 +93,9 @@ def test_bad_beta_is_rejected_naming_the_argument(beta: float) -> None:
 )
 def test_bad_arguments_raise_value_errors(kwargs: dict, name: str) -> None:
     with pytest.raises(ValueError, match=name):
-        train_encoder(_images(32), **{**TINY, **kwargs})
+        train(_images(32), **{**TINY, **kwargs})
     with pytest.raises(ValueError, match="micro_batches"):
-        EncoderTrainer(*_nets(), beta=1.0, eps=0.1, micro_batches=0)
+        EncoderTrainer(*_nets(), EncoderConfig(beta=1.0, eps=0.1, micro_batches=0))
 
 
 def test_settings_cover_every_profile_and_render() -> None:
@@ -136,7 +137,9 @@ def _reference_grads(enc, critic, x, x_adv, beta, estimator):
 )
 def test_objective_gradient_matches_the_weighted_bounds(beta: float, estimator: str) -> None:
     enc, critic = _nets()
-    trainer = EncoderTrainer(enc, critic, beta=beta, eps=0.1, step_size=0.05, estimator=estimator)
+    trainer = EncoderTrainer(
+        enc, critic, EncoderConfig(beta=beta, eps=0.1, step_size=0.05, estimator=estimator)
+    )
     x = _images(16)
     x_adv = trainer.attack(x) if beta > 0 else None
     ref_enc, ref_crit = copy.deepcopy(enc), copy.deepcopy(critic)
@@ -154,7 +157,9 @@ def test_objective_gradient_matches_the_weighted_bounds(beta: float, estimator: 
 def test_attack_stays_in_ball_and_box_lowers_the_estimate_and_touches_nothing() -> None:
     enc, critic = _nets()
     enc.train(), critic.train()
-    trainer = EncoderTrainer(enc, critic, beta=1.0, eps=0.1, pgd_steps=5, step_size=0.03)
+    trainer = EncoderTrainer(
+        enc, critic, EncoderConfig(beta=1.0, eps=0.1, pgd_steps=5, step_size=0.03)
+    )
     before = copy.deepcopy(
         {**enc.state_dict(), **{f"c{k}": v for k, v in critic.state_dict().items()}}
     )
@@ -175,43 +180,45 @@ def test_attack_stays_in_ball_and_box_lowers_the_estimate_and_touches_nothing() 
 
 def test_beta_zero_ignores_eps_and_eps_zero_makes_beta_irrelevant() -> None:
     x = _images(48)
-    standard = _state(train_encoder(x, beta=0.0, **TINY))
-    assert _equal(standard, _state(train_encoder(x, beta=0.0, **{**TINY, "eps": 0.3})))
+    standard = _state(train(x, beta=0.0, **TINY))
+    assert _equal(standard, _state(train(x, beta=0.0, **{**TINY, "eps": 0.3})))
     # at eps = 0 the worst case is the batch itself: beta = 1 is the same objective exactly
     assert _equal(
-        _state(train_encoder(x, beta=0.0, **{**TINY, "eps": 0.0})),
-        _state(train_encoder(x, beta=1.0, **{**TINY, "eps": 0.0})),
+        _state(train(x, beta=0.0, **{**TINY, "eps": 0.0})),
+        _state(train(x, beta=1.0, **{**TINY, "eps": 0.0})),
     )
-    worst = _state(train_encoder(x, beta=1.0, **TINY))
+    worst = _state(train(x, beta=1.0, **TINY))
     assert not _equal(standard, worst)
 
 
 def test_checkpoint_resume_gives_the_uninterrupted_weights(tmp_path) -> None:
     x = _images(48)
     kw = {**TINY, "beta": 0.5}
-    whole = train_encoder(x, **{**kw, "epochs": 2})
+    whole = train(x, **{**kw, "epochs": 2})
     path = tmp_path / "enc.pt"
-    train_encoder(x, **{**kw, "epochs": 1}, checkpoint=path)
-    resumed = train_encoder(x, **{**kw, "epochs": 2}, checkpoint=path)
+    train(x, **{**kw, "epochs": 1}, checkpoint=path)
+    resumed = train(x, **{**kw, "epochs": 2}, checkpoint=path)
     assert _equal(_state(whole), _state(resumed))
     assert resumed.history.loss == whole.history.loss and len(resumed.history.mi) == 2
     loaded = load_encoder(path, resumed.config)
     assert _equal(_state(loaded), _state(resumed)) and not loaded.encoder.training
     with pytest.raises(ValueError, match=r"other settings \(beta: saved 0.5, now 1.0"):
-        train_encoder(x, **{**kw, "beta": 1.0, "epochs": 3}, checkpoint=path)
+        train(x, **{**kw, "beta": 1.0, "epochs": 3}, checkpoint=path)
     with pytest.raises(ValueError, match="images: saved 48, now 32"):
-        train_encoder(x[:32], **{**kw, "epochs": 3}, checkpoint=path)
+        train(x[:32], **{**kw, "epochs": 3}, checkpoint=path)
 
 
 def test_micro_batches_average_chunks_and_their_batchnorm_statistics() -> None:
     x = _images(64)
     kw = {**TINY, "beta": 1.0, "epochs": 1, "batch_size": 16}
-    two = train_encoder(x, micro_batches=2, **kw)
-    one = train_encoder(x, micro_batches=1, **kw)
+    two = train(x, micro_batches=2, **kw)
+    one = train(x, micro_batches=1, **kw)
     assert not _equal(_state(one), _state(two))
     # the running mean after one step of two chunks is the mean of the chunks' updates
     enc, critic = _nets()
-    trainer = EncoderTrainer(enc, critic, beta=0.0, eps=0.0, micro_batches=2, batch_size=16)
+    trainer = EncoderTrainer(
+        enc, critic, EncoderConfig(beta=0.0, eps=0.0, micro_batches=2, batch_size=16)
+    )
     start = enc.conv1[1].running_mean.clone()
     chunks = [x[:16], x[16:32]]
     with torch.no_grad():
@@ -226,7 +233,7 @@ def test_micro_batches_average_chunks_and_their_batchnorm_statistics() -> None:
 # read-outs of a trained encoder
 # ----------------------------------------------------------------------------------------------
 def test_mi_readout_worst_case_is_below_the_clean_estimate() -> None:
-    run = train_encoder(_images(64), beta=1.0, **TINY)
+    run = train(_images(64), beta=1.0, **TINY)
     r = mi_readout(run, _images(48, seed=1), batch_size=16)
     assert math.isfinite(r["mi"]) and r["worst_mi"] <= r["mi"] + 1e-6
     with pytest.raises(ValueError, match="batch"):
@@ -234,7 +241,7 @@ def test_mi_readout_worst_case_is_below_the_clean_estimate() -> None:
 
 
 def test_saliency_is_the_normalised_input_gradient_of_the_estimate() -> None:
-    run = train_encoder(_images(48), beta=0.0, **TINY)
+    run = train(_images(48), beta=0.0, **TINY)
     run.encoder.double(), run.critic.double()
     x = _images(6, seed=2).double()
     maps = saliency(run, x)
@@ -268,7 +275,7 @@ def test_saliency_is_the_normalised_input_gradient_of_the_estimate() -> None:
 # heads, E.S., Table 1
 # ----------------------------------------------------------------------------------------------
 def test_head_training_keeps_the_encoder_frozen_and_es_picks_the_best_validation_epoch() -> None:
-    run = train_encoder(_images(64), beta=0.0, **TINY)
+    run = train(_images(64), beta=0.0, **TINY)
     y = torch.arange(64) % 10
     before = copy.deepcopy(run.encoder.state_dict())
     torch.manual_seed(0)
@@ -371,12 +378,12 @@ def test_beta_eps_grid_trains_the_standard_encoder_once_and_reads_each_cell_at_i
 
 
 def test_a_time_budget_stops_the_encoder_after_the_epoch_that_crosses_it():
-    run = train_encoder(_images(64), **{**TINY, "epochs": 20}, time_budget_s=1e-9)
+    run = train(_images(64), **{**TINY, "epochs": 20}, time_budget_s=1e-9)
     assert len(run.history.loss) == 1 and run.history.stopped_by_budget
-    done = train_encoder(_images(64), **TINY, time_budget_s=3600.0)
+    done = train(_images(64), **TINY, time_budget_s=3600.0)
     assert len(done.history.loss) == 1 and not done.history.stopped_by_budget
     with pytest.raises(ValueError, match="time_budget_s"):
-        train_encoder(_images(64), **TINY, time_budget_s=-1.0)
+        train(_images(64), **TINY, time_budget_s=-1.0)
 
 
 def test_grid_markdown_states_each_cell_and_computes_the_verdicts() -> None:

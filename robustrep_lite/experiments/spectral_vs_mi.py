@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 import numpy as np
 import torch
@@ -45,7 +45,7 @@ from robustrep_lite.adversarial.robust_distance import (
 from robustrep_lite.core.validation import check_choice, check_nonnegative
 from robustrep_lite.experiments.settings import ComparisonSettings, profile_settings
 from robustrep_lite.experiments.spectral_regularization import paired_differences, summarise_rows
-from robustrep_lite.experiments.table1 import Data, encoder_kwargs, evaluate_head, fit_linear_head
+from robustrep_lite.experiments.table1 import Data, encoder_config, evaluate_head, fit_linear_head
 from robustrep_lite.training.encoder import THREAT_MODELS, EncoderRun, train_encoder
 from robustrep_lite.training.spectral import all_layers, conv_input_shapes, top_singular
 
@@ -113,13 +113,14 @@ def train_arm(
     x: Tensor, arm: str, settings: ComparisonSettings, *, seed: int = 0, progress: bool = True
 ) -> EncoderRun:
     """The encoder of ``arm`` (one of :data:`ARMS`) trained on images ``x`` with the encoder
-    settings of ``settings.profile`` (:func:`robustrep_lite.experiments.table1.encoder_kwargs`)."""
+    settings of ``settings.profile`` (:func:`robustrep_lite.experiments.table1.encoder_config`)."""
     beta, penalised = ARMS[check_choice("arm", arm, tuple(ARMS))]
-    kwargs = encoder_kwargs(
+    base = encoder_config(
         profile_settings(settings.profile).table1, settings.dataset, int(x.shape[1])
     )
     lam = settings.spectral_lambda if penalised else 0.0
-    return train_encoder(x, beta=beta, spectral_lambda=lam, seed=seed, progress=progress, **kwargs)
+    config = replace(base, beta=beta, spectral_lambda=lam)
+    return train_encoder(x, config, seed=seed, progress=progress)
 
 
 def encoder_sigmas(encoder: nn.Module, example: Tensor, seed: int = 0) -> list[float]:

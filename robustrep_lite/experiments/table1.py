@@ -43,6 +43,7 @@ from robustrep_lite.training.checkpoint import load_checkpoint, save_checkpoint
 from robustrep_lite.training.data import load_dataset
 from robustrep_lite.training.encoder import (
     THREAT_MODELS,
+    EncoderConfig,
     EncoderRun,
     mi_readout,
     train_encoder,
@@ -55,7 +56,7 @@ __all__ = [
     "Data",
     "HeadHistory",
     "beta_eps_grid",
-    "encoder_kwargs",
+    "encoder_config",
     "encoder_vulnerability",
     "evaluate_head",
     "fit_linear_head",
@@ -298,23 +299,26 @@ def prepare_data(dataset: str, settings: str | TrainSettings) -> Data:
     )
 
 
-def encoder_kwargs(s: TrainSettings, dataset: str, in_channels: int) -> dict[str, Any]:
+def encoder_config(s: TrainSettings, dataset: str, in_channels: int) -> EncoderConfig:
+    """The :class:`~robustrep_lite.training.encoder.EncoderConfig` of a profile's Table 1
+    encoders on ``dataset`` (its threat model's eps and PGD step; augmentation for 3-channel
+    images only); callers set ``beta`` and anything they vary."""
     tm = THREAT_MODELS[dataset]
-    return {
-        "eps": tm["eps"],
-        "step_size": tm["step_size"],
-        "pgd_steps": s.pgd_steps,
-        "estimator": s.estimator,
-        "epochs": s.encoder_epochs,
-        "batch_size": s.batch_size,
-        "lr": s.lr,
-        "width": s.width,
-        "critic_units": s.critic_units,
-        "critic_norm": s.critic_norm,
-        "augment": s.augment and in_channels == 3,
-        "amp": s.fast,
-        "time_budget_s": s.encoder_budget_s,
-    }
+    return EncoderConfig(
+        eps=tm["eps"],
+        step_size=tm["step_size"],
+        pgd_steps=s.pgd_steps,
+        estimator=s.estimator,
+        epochs=s.encoder_epochs,
+        batch_size=s.batch_size,
+        lr=s.lr,
+        width=s.width,
+        critic_units=s.critic_units,
+        critic_norm=s.critic_norm,
+        augment=s.augment and in_channels == 3,
+        amp=s.fast,
+        time_budget_s=s.encoder_budget_s,
+    )
 
 
 def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -363,7 +367,7 @@ def table1(
     data = prepare_data(dataset, s)
     tm = THREAT_MODELS[dataset]
     dev = torch.device(device) if device is not None else default_device()
-    kw = encoder_kwargs(s, dataset, int(data.x_fit.shape[1]))
+    base = encoder_config(s, dataset, int(data.x_fit.shape[1]))
     root = Path(checkpoint_dir) if checkpoint_dir is not None else None
     t0 = time.perf_counter()
     rows: list[dict[str, Any]] = []
@@ -374,12 +378,11 @@ def table1(
             te = time.perf_counter()
             run = train_encoder(
                 data.x_fit,
-                beta=beta,
+                replace(base, beta=beta),
+                checkpoint=where / "encoder.pt" if where else None,
                 seed=seed,
                 device=dev,
                 progress=progress,
-                checkpoint=where / "encoder.pt" if where else None,
-                **kw,
             )
             record = {"representation": rep, "beta": beta, "seed": seed, "config": run.config}
             record["checkpoint"] = str(where / "encoder.pt") if where else None
@@ -559,11 +562,14 @@ def grid_cell(
     step = tm["step_size"] * eps / tm["eps"]
     t0 = time.perf_counter()
     if run is None:
-        kw = encoder_kwargs(s, dataset, int(data.x_fit.shape[1]))
-        kw.update(eps=eps, step_size=step, epochs=s.grid_epochs)
-        run = train_encoder(
-            data.x_fit, beta=beta, seed=seed, device=device, progress=progress, **kw
+        cfg = replace(
+            encoder_config(s, dataset, int(data.x_fit.shape[1])),
+            beta=beta,
+            eps=eps,
+            step_size=step,
+            epochs=s.grid_epochs,
         )
+        run = train_encoder(data.x_fit, cfg, seed=seed, device=device, progress=progress)
     head = fit_linear_head(run, data, s, seed=seed, progress=progress)
     ev = evaluate_head(
         run.encoder, head, data.x_test, data.y_test, eps=eps, step_size=step, strong_attack=None

@@ -71,6 +71,7 @@ __all__ = [
     "ENCODER_ESTIMATORS",
     "THREAT_MODELS",
     "EncoderHistory",
+    "EncoderConfig",
     "EncoderRun",
     "EncoderTrainer",
     "load_encoder",
@@ -92,6 +93,78 @@ THREAT_MODELS = {
     "svhn": {"eps": 4 / 255, "step_size": 0.01},
     "cifar10": {"eps": 8 / 255, "step_size": 0.01},
 }
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    """Everything about training one encoder by objective (5.2), with the paper's defaults
+    (CIFAR-10: Baseline-H, 64-d representation, local DIM critic of 2048 units, DV bound,
+    Adam 1e-4, batch 128, 500 epochs, PGD-7 of 0.01 in the l_inf ball of 8/255).
+
+    beta: the trade-off of (5.2) (0: standard InfoMax, no attack). eps / norm / pgd_steps /
+    step_size / random_start: the attack on each batch (the box is [0, 1]). estimator: the bound
+    trained and attacked (one of :data:`ENCODER_ESTIMATORS`), clip: SMILE's tau. epochs,
+    batch_size (per chunk), micro_batches (chunks per process and step), lr: the optimiser's.
+    rep_dim, width (channel multiplier), critic_units, critic_norm: the networks. augment: a
+    random crop (pad 4) and flip per image and epoch. spectral_lambda > 0: the rep-spectral
+    penalty of Yang, Zavatone-Veth & Pehlevan (2024) on every encoder layer. time_budget_s: stop
+    after the first epoch that ends past this many seconds. amp: mixed precision and
+    channels-last on CUDA (the fast mode; False is the faithful fp32 reference). compile:
+    :meth:`torch.nn.Module.compile` both networks.
+    """
+
+    beta: float = 1.0
+    eps: float = 8 / 255
+    norm: str = "inf"
+    pgd_steps: int = 7
+    step_size: float = 0.01
+    random_start: bool = False
+    estimator: str = "dv"
+    clip: float | None = 5.0
+    epochs: int = 500
+    batch_size: int = 128
+    micro_batches: int = 1
+    lr: float = 1e-4
+    rep_dim: int = 64
+    width: float = 1.0
+    critic_units: int = 2048
+    critic_norm: str = "batch"
+    augment: bool = False
+    spectral_lambda: float = 0.0
+    time_budget_s: float | None = None
+    amp: bool = True
+    compile: bool = False
+
+    def __post_init__(self) -> None:
+        _check_beta(self.beta)
+        self.attack()  # validates eps, norm, pgd_steps, step_size, estimator, clip, batch, lr
+        check_nonnegative("spectral_lambda", self.spectral_lambda)
+        if self.time_budget_s is not None:
+            check_positive("time_budget_s", self.time_budget_s)
+        if isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or self.epochs < 0:
+            raise ValueError(f"epochs must be a non-negative integer, got {self.epochs!r}")
+        if (
+            isinstance(self.micro_batches, bool)
+            or not isinstance(self.micro_batches, int)
+            or self.micro_batches < 1
+        ):
+            raise ValueError(
+                f"micro_batches must be a positive integer, got {self.micro_batches!r}"
+            )
+
+    def attack(self) -> AttackConfig:
+        """The paper's attack of every batch: PGD in the box [0, 1] lowering ``estimator``."""
+        return _attack_config(
+            eps=self.eps,
+            norm=self.norm,
+            pgd_steps=self.pgd_steps,
+            step_size=self.step_size,
+            random_start=self.random_start,
+            estimator=self.estimator,
+            clip=self.clip,
+            batch_size=self.batch_size,
+            lr=self.lr,
+        )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -223,63 +296,38 @@ class EncoderTrainer:
         self,
         encoder: nn.Module,
         critic: nn.Module,
+        config: EncoderConfig,
         *,
-        beta: float,
-        eps: float,
-        norm: str = "inf",
-        pgd_steps: int = 7,
-        step_size: float = 0.01,
-        random_start: bool = False,
-        estimator: str = "dv",
-        clip: float | None = 5.0,
-        lr: float = 1e-4,
-        batch_size: int = 128,
-        micro_batches: int = 1,
         device: torch.device | None = None,
-        amp: bool = True,
         penalty: Callable[[], Tensor] | None = None,
-        compile: bool = False,
     ) -> None:
-        self.beta = _check_beta(beta)
+        self.config = config
+        self.beta = config.beta
         self.penalty = penalty
-        if (
-            isinstance(micro_batches, bool)
-            or not isinstance(micro_batches, int)
-            or micro_batches < 1
-        ):
-            raise ValueError(f"micro_batches must be a positive integer, got {micro_batches!r}")
-        self.cfg = _attack_config(
-            eps=eps,
-            norm=norm,
-            pgd_steps=pgd_steps,
-            step_size=step_size,
-            random_start=random_start,
-            estimator=estimator,
-            clip=clip,
-            batch_size=batch_size,
-            lr=lr,
-        )
-        self.clip = clip
+        self.cfg = config.attack()
+        self.clip = config.clip
         self.device = device or next(encoder.parameters()).device
-        self.amp = amp and self.device.type == "cuda"
-        self.micro_batches = micro_batches
+        self.amp = config.amp and self.device.type == "cuda"
+        self.micro_batches = config.micro_batches
         self.encoder, self.critic = encoder, critic
         if self.amp:
             for m in (encoder, critic):
                 m.to(memory_format=torch.channels_last)
-        if compile:
+        if config.compile:
             from torch import _dynamo
 
             _dynamo.config.suppress_errors = True  # a failed compile runs eagerly
             for m in (encoder, critic):
                 m.compile()
-        self.objective = _Objective(encoder, critic, self.beta, estimator, clip, self.device, amp)
+        self.objective = _Objective(
+            encoder, critic, self.beta, config.estimator, config.clip, self.device, config.amp
+        )
         self.model = distributed.wrap(self.objective, self.device)
-        self.optimizer = torch.optim.Adam(self.objective.parameters(), lr=lr)
+        self.optimizer = torch.optim.Adam(self.objective.parameters(), lr=config.lr)
         fp16 = self.amp and _half_dtype() == torch.float16
         self.scaler = torch.amp.GradScaler("cuda", enabled=fp16)
         self.task = _EncoderTask(encoder, self.device, self.amp)
-        self.buffers = distributed.BufferAverager(self.objective, micro_batches)
+        self.buffers = distributed.BufferAverager(self.objective, config.micro_batches)
 
     def attack(self, xb: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """The worst case of a batch against the current critic (the paper's PGD); the batch
@@ -374,137 +422,88 @@ def _augment_all(x: Tensor, gen: torch.Generator, block: int = 8192) -> Tensor:
 
 def train_encoder(
     x: Tensor,
+    config: EncoderConfig | None = None,
     *,
-    beta: float = 1.0,
-    eps: float = 8 / 255,
-    norm: str = "inf",
-    pgd_steps: int = 7,
-    step_size: float = 0.01,
-    random_start: bool = False,
-    estimator: str = "dv",
-    clip: float | None = 5.0,
-    epochs: int = 500,
-    batch_size: int = 128,
-    lr: float = 1e-4,
-    rep_dim: int = 64,
-    width: float = 1.0,
-    critic_units: int = 2048,
-    critic_norm: str = "batch",
-    augment: bool = False,
-    micro_batches: int = 1,
     checkpoint: str | Path | None = None,
     seed: int = 0,
     device: str | torch.device | None = None,
-    amp: bool = True,
     progress: bool = True,
-    spectral_lambda: float = 0.0,
-    time_budget_s: float | None = None,
-    compile: bool = False,
 ) -> EncoderRun:
     """Train a Baseline-H encoder (and its local DIM critic) on images ``x`` (N, C, S, S) in
-    [0, 1] by objective (5.2) with trade-off ``beta``; defaults are the paper's (CIFAR-10).
+    [0, 1] by objective (5.2) with the settings of ``config`` (default :class:`EncoderConfig`,
+    the paper's CIFAR-10 settings).
 
-    Each step takes ``batch_size`` images per chunk, ``micro_batches`` chunks per process (and
-    one chunk per process of a torch.distributed group, see
+    Each step takes ``config.batch_size`` images per chunk, ``config.micro_batches`` chunks per
+    process (and one chunk per process of a torch.distributed group, see
     :mod:`robustrep_lite.training.distributed`); epochs are ``N // (batch_size * chunks)`` steps
     over a fresh permutation seeded by ``(seed, epoch)`` (the incomplete last global batch is
-    dropped). PGD: ``pgd_steps`` steps of ``step_size`` in the l_``norm`` ball of radius ``eps``, no
-    random start by default, lowering the ``estimator`` bound (one of :data:`ENCODER_ESTIMATORS`;
-    ``clip`` for SMILE); skipped for ``beta = 0``. ``augment``: a random crop (pad 4) and flip per
-    image and epoch (the paper also jitters colours; we do not). Initial weights come from ``seed``.
+    dropped). PGD is skipped for ``beta = 0``; the paper also jitters colours when augmenting,
+    we do not. Initial weights come from ``seed``.
 
     ``checkpoint``: a file written after every epoch (by rank 0); if it exists the run resumes
     there, and ends with the same weights as an uninterrupted run. ``device``: default CUDA if
-    available; ``amp``: mixed precision there. ``spectral_lambda > 0`` adds the rep-spectral
-    penalty ``spectral_lambda * sum sigma_max(W_l)^2`` over every weight layer of the encoder
-    (:class:`~robustrep_lite.training.spectral.SpectralPenalty`, power iteration seeded by ``seed``)
-    to every step; its power-iteration vectors are not checkpointed, so a resumed penalised run
-    restarts them (close to, not bit-identical with, an uninterrupted run).
-    ``time_budget_s``: stop after the first epoch that ends past this many seconds of this call
-    (``history.stopped_by_budget``; the epochs done are ``len(history.loss)``), for profiles
-    sized by wall clock. ``compile``: :meth:`torch.nn.Module.compile` encoder and critic (on
-    failure, dynamo falls back to eager). Returns an :class:`EncoderRun`. A non-finite loss
-    stops training with a ``FloatingPointError`` naming the epoch (a checkpoint keeps the last
-    finite epoch). Raises
-    ``ValueError`` for beta < 0, spectral_lambda < 0, an unknown estimator or norm, eps < 0, a
-    batch too large for the data, or bad sizes.
+    available. The rep-spectral penalty's power-iteration vectors (``spectral_lambda > 0``,
+    seeded by ``seed``) are not checkpointed, so a resumed penalised run restarts them (close
+    to, not bit-identical with, an uninterrupted run). With ``time_budget_s`` the run stops
+    after the first epoch that ends past that many seconds of this call
+    (``history.stopped_by_budget``; the epochs done are ``len(history.loss)``). Returns an
+    :class:`EncoderRun`. A non-finite loss stops training with a ``FloatingPointError`` naming
+    the epoch (a checkpoint keeps the last finite epoch). Raises ``ValueError`` for bad images,
+    a batch too large for the data, or (from :class:`EncoderConfig`) bad settings.
     """
-    beta = _check_beta(beta)
-    check_nonnegative("spectral_lambda", spectral_lambda)
-    if time_budget_s is not None:
-        check_positive("time_budget_s", time_budget_s)
+    c = config if config is not None else EncoderConfig()
     started = time.perf_counter()
     if x.ndim != 4 or x.shape[2] != x.shape[3]:
         raise ValueError(f"x must be images of shape (N, C, S, S), got {tuple(x.shape)}")
     check_images("x", x)
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
-        raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
     dev = torch.device(device) if device is not None else default_device()
     rank, world = distributed.rank_and_world()
-    config = {
+    record = {
         "in_channels": int(x.shape[1]),
         "image_size": int(x.shape[2]),
-        "rep_dim": rep_dim,
-        "width": width,
-        "critic_units": critic_units,
-        "critic_norm": critic_norm,
-        "beta": beta,
-        "eps": eps,
-        "norm": norm,
-        "pgd_steps": pgd_steps,
-        "step_size": step_size,
-        "random_start": random_start,
-        "estimator": estimator,
-        "clip": clip,
-        "epochs": epochs,
-        "batch_size": batch_size,
-        "micro_batches": micro_batches,
+        "rep_dim": c.rep_dim,
+        "width": c.width,
+        "critic_units": c.critic_units,
+        "critic_norm": c.critic_norm,
+        "beta": float(c.beta),
+        "eps": c.eps,
+        "norm": c.norm,
+        "pgd_steps": c.pgd_steps,
+        "step_size": c.step_size,
+        "random_start": c.random_start,
+        "estimator": c.estimator,
+        "clip": c.clip,
+        "epochs": c.epochs,
+        "batch_size": c.batch_size,
+        "micro_batches": c.micro_batches,
         "world_size": world,
-        "lr": lr,
-        "augment": augment,
+        "lr": c.lr,
+        "augment": c.augment,
         "seed": seed,
     }
-    if spectral_lambda:
-        config["spectral_lambda"] = float(spectral_lambda)
-    encoder, critic = _build(config)
+    if c.spectral_lambda:
+        record["spectral_lambda"] = float(c.spectral_lambda)
+    encoder, critic = _build(record)
     encoder, critic = encoder.to(dev), critic.to(dev)
     penalty = None
-    if spectral_lambda:
+    if c.spectral_lambda:
         shapes = conv_input_shapes(encoder, x[:2].to(dev))
         penalty = SpectralPenalty(
-            all_layers(encoder), spectral_lambda, input_shapes=shapes, seed=seed
+            all_layers(encoder), c.spectral_lambda, input_shapes=shapes, seed=seed
         )
-    trainer = EncoderTrainer(
-        encoder,
-        critic,
-        beta=beta,
-        eps=eps,
-        norm=norm,
-        pgd_steps=pgd_steps,
-        step_size=step_size,
-        random_start=random_start,
-        estimator=estimator,
-        clip=clip,
-        lr=lr,
-        batch_size=batch_size,
-        micro_batches=micro_batches,
-        device=dev,
-        amp=amp,
-        penalty=penalty,
-        compile=compile,
-    )
-    chunks = world * micro_batches
-    global_batch = batch_size * chunks
+    trainer = EncoderTrainer(encoder, critic, c, device=dev, penalty=penalty)
+    chunks = world * c.micro_batches
+    global_batch = c.batch_size * chunks
     steps = x.shape[0] // global_batch
     if steps < 1:
         raise ValueError(
-            f"batch_size={batch_size} x {chunks} chunks needs at least {global_batch} images, "
+            f"batch_size={c.batch_size} x {chunks} chunks needs at least {global_batch} images, "
             f"got {x.shape[0]}"
         )
     history = EncoderHistory()
     modules = {"encoder": encoder, "critic": critic}
     # A resume must share everything but the number of epochs with the run it continues.
-    settings = {k: v for k, v in config.items() if k != "epochs"} | {"images": int(x.shape[0])}
+    settings = {k: v for k, v in record.items() if k != "epochs"} | {"images": int(x.shape[0])}
     with exclusive_run(checkpoint if distributed.is_main() else None):
         state = load_checkpoint(
             checkpoint,
@@ -516,20 +515,20 @@ def train_encoder(
         start = 0
         if state is not None:
             start = state["step"]
-            if start > epochs:
+            if start > c.epochs:
                 raise ValueError(
-                    f"epochs={epochs}, but the checkpoint {checkpoint} already holds {start} "
+                    f"epochs={c.epochs}, but the checkpoint {checkpoint} already holds {start} "
                     f"epochs of this run; ask for at least {start} or use another checkpoint path"
                 )
             history = EncoderHistory(**state["extra"]["history"])
             if state["extra"]["scaler"]:
                 trainer.scaler.load_state_dict(state["extra"]["scaler"])
         x_dev = x.to(dev)
-        mine = range(rank * micro_batches, (rank + 1) * micro_batches)
-        for epoch in range(start, epochs):
+        mine = range(rank * c.micro_batches, (rank + 1) * c.micro_batches)
+        for epoch in range(start, c.epochs):
             gen = torch.Generator().manual_seed(_epoch_seed(seed, epoch))
             order = torch.randperm(x.shape[0], generator=gen).to(dev)
-            xe = _augment_all(x_dev, gen) if augment else x_dev
+            xe = _augment_all(x_dev, gen) if c.augment else x_dev
             gens = [
                 torch.Generator(device=dev).manual_seed(_epoch_seed(seed, epoch) * 64 + k)
                 for k in mine
@@ -540,12 +539,12 @@ def train_encoder(
                 range(steps),
                 disable=not (progress and rank == 0),
                 leave=False,
-                desc=f"encoder beta={beta:g} epoch {epoch + 1}/{epochs}",
+                desc=f"encoder beta={c.beta:g} epoch {epoch + 1}/{c.epochs}",
             )
             for step in bar:
                 base = step * global_batch
                 batch = [
-                    xe[order[base + k * batch_size : base + (k + 1) * batch_size]] for k in mine
+                    xe[order[base + k * c.batch_size : base + (k + 1) * c.batch_size]] for k in mine
                 ]
                 total += trainer.step(batch, gens)
                 if step % 10 == 9:
@@ -560,8 +559,8 @@ def train_encoder(
                     else "no finite checkpoint was written"
                 )
                 raise FloatingPointError(
-                    f"train_encoder: the loss became {loss} in epoch {epoch + 1} (beta={beta:g}, "
-                    f"lr={lr:g}); the weights are not usable and are not returned; {kept}. Lower "
+                    f"train_encoder: the loss became {loss} in epoch {epoch + 1} (beta={c.beta:g}, "
+                    f"lr={c.lr:g}); the weights are not usable and are not returned; {kept}. Lower "
                     "lr, or use a bounded estimator (smile, jsd)."
                 )
             history.loss.append(loss)
@@ -576,17 +575,17 @@ def train_encoder(
                     extra={
                         "history": dataclasses.asdict(history),
                         "scaler": trainer.scaler.state_dict(),
-                        "config": config,
+                        "config": record,
                     },
                     settings=settings,
                 )
             distributed.barrier()
-            if time_budget_s is not None and time.perf_counter() - started > time_budget_s:
-                history.stopped_by_budget = epoch + 1 < epochs
+            if c.time_budget_s is not None and time.perf_counter() - started > c.time_budget_s:
+                history.stopped_by_budget = epoch + 1 < c.epochs
                 break
     encoder.eval()
     critic.eval()
-    return EncoderRun(encoder, critic, history, config)
+    return EncoderRun(encoder, critic, history, record)
 
 
 def load_encoder(
