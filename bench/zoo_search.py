@@ -18,7 +18,6 @@ and the stored runs: bench/README.md, section zoo_search.py.
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from pathlib import Path
 
@@ -33,6 +32,7 @@ from robustrep_lite.experiments.zoo import (
     logit_vulnerability,
     train_zoo,
 )
+from robustrep_lite.training.checkpoint import checkpoint_root
 from robustrep_lite.training.data import load_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> dict:
         )
         for name in sorted({m.dataset for m in settings.models})
     }
-    cache = Path(os.environ.get("ROBUSTREP_CHECKPOINTS", "checkpoints")) / "zoo"
+    cache = checkpoint_root() / "zoo"
     t0 = time.perf_counter()
     zoo = train_zoo(settings, data, cache_dir=cache, seed=args.seed, progress=False)
     rows = []

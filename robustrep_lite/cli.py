@@ -39,7 +39,7 @@ from robustrep_lite.experiments.table1 import (
     train_head,
 )
 from robustrep_lite.training import distributed
-from robustrep_lite.training.checkpoint import load_checkpoint, save_checkpoint
+from robustrep_lite.training.checkpoint import checkpoint_root, load_checkpoint, save_checkpoint
 from robustrep_lite.training.encoder import (
     ENCODER_ESTIMATORS,
     THREAT_MODELS,
@@ -48,8 +48,6 @@ from robustrep_lite.training.encoder import (
 )
 
 __all__ = ["main"]
-
-DEFAULT_CHECKPOINTS = Path("results/checkpoints")
 
 
 def _nonnegative(text: str) -> float:
@@ -98,7 +96,9 @@ def _parser() -> argparse.ArgumentParser:
     enc.add_argument(
         "--micro-batches", type=_positive_int, default=1, help="chunks per process and step"
     )
-    enc.add_argument("--checkpoint-dir", type=Path, help="default results/checkpoints/...")
+    enc.add_argument(
+        "--checkpoint-dir", type=Path, help="default $ROBUSTREP_CHECKPOINTS/encoders/..."
+    )
 
     head = sub.add_parser("train-head", help="train a head on a trained encoder")
     _common(head)
@@ -118,7 +118,9 @@ def _parser() -> argparse.ArgumentParser:
     _common(t1)
     t1.add_argument("--dataset", choices=tuple(THREAT_MODELS), default="cifar10")
     t1.add_argument("--seeds", type=_positive_int, help="default: the profile's")
-    t1.add_argument("--checkpoint-dir", type=Path, help="default results/checkpoints/table1")
+    t1.add_argument(
+        "--checkpoint-dir", type=Path, help="default $ROBUSTREP_CHECKPOINTS/table1/<profile>"
+    )
     return ap
 
 
@@ -147,7 +149,7 @@ def _train_encoder(args: argparse.Namespace) -> dict[str, Any]:
         micro_batches=args.micro_batches,
         **{k: v for k, v in chosen.items() if v is not None},
     )
-    folder = args.checkpoint_dir or DEFAULT_CHECKPOINTS / (
+    folder = args.checkpoint_dir or checkpoint_root() / "encoders" / (
         f"{args.dataset}_{s.profile}_beta{args.beta:g}_seed{args.seed}"
     )
     run = train_encoder(
@@ -260,7 +262,7 @@ def _table1(args: argparse.Namespace) -> dict[str, Any]:
         args.dataset,
         profile,
         seeds=args.seeds,
-        checkpoint_dir=args.checkpoint_dir or DEFAULT_CHECKPOINTS / "table1" / profile,
+        checkpoint_dir=args.checkpoint_dir or checkpoint_root() / "table1" / profile,
         device=args.device,
         progress=not args.no_progress,
     )

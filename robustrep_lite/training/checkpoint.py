@@ -28,6 +28,17 @@ from torch import nn
 __all__ = ["exclusive_run", "load_checkpoint", "save_checkpoint"]
 
 
+#: Names the folder where trained models are kept between runs (chapters, the CLI, benchmarks).
+CHECKPOINTS_ENV_VAR = "ROBUSTREP_CHECKPOINTS"
+
+
+def checkpoint_root() -> Path:
+    """The one folder trained models are kept in between runs, so that a re-run loads what a
+    finished run trained and a killed one resumes: ``$ROBUSTREP_CHECKPOINTS``, else
+    ``checkpoints`` under the working directory. Each experiment keeps its own sub-folder."""
+    return Path(os.environ.get(CHECKPOINTS_ENV_VAR) or "checkpoints")
+
+
 def _rng_state() -> dict[str, Any]:
     state: dict[str, Any] = {
         "torch": torch.get_rng_state(),
