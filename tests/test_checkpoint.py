@@ -11,7 +11,12 @@ import pytest
 import torch
 from torch import nn
 
-from robustrep_lite.training.checkpoint import load_checkpoint, save_checkpoint
+from robustrep_lite.training.checkpoint import (
+    CHECKPOINTS_ENV_VAR,
+    checkpoint_root,
+    load_checkpoint,
+    save_checkpoint,
+)
 
 
 class _Payload:
@@ -80,3 +85,12 @@ def test_foreign_torch_file_is_not_a_checkpoint(tmp_path):
     torch.save(nn.Linear(2, 2).state_dict(), path)
     with pytest.raises(ValueError, match="not one of this library's checkpoints"):
         load_checkpoint(path, modules={"net": nn.Linear(2, 2)})
+
+
+def test_checkpoint_root_is_the_environment_folder_or_checkpoints(monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv(CHECKPOINTS_ENV_VAR, str(tmp_path / "drive"))
+    assert checkpoint_root() == tmp_path / "drive"
+    monkeypatch.delenv(CHECKPOINTS_ENV_VAR)
+    assert checkpoint_root() == Path("checkpoints")
+    monkeypatch.setenv(CHECKPOINTS_ENV_VAR, "")
+    assert checkpoint_root() == Path("checkpoints")
