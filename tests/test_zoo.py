@@ -86,5 +86,7 @@ def test_channel_vulnerability_covers_the_requested_channels(quick):
     out = channel_vulnerability(model, data.x_test, eps=0.1, settings=settings)
     assert list(out["channel"]) == [0, 1, 2]
     assert np.allclose(out["rv"], out["normal_mi"] - out["worst_mi"])
+    n = min(settings.rv_points, data.x_test.shape[0])
+    assert int(out["held_out_points"]) == round(0.2 * n)  # the 60/20/20 split's held-out part
     with pytest.raises(ValueError, match="BaselineH"):
         channel_vulnerability(torch.nn.Linear(2, 2), data.x_test, eps=0.1, settings=settings)

@@ -218,7 +218,8 @@ def channel_vulnerability(
     """Figure 3's analogue: MI and RV of each of the first ``settings.channels`` channels of
     Baseline-H's second conv layer (units with a 10x10 receptive field), each channel's whole
     spatial map taken as its own representation, on the first ``settings.rv_points`` images.
-    Returns arrays of shape (channels,) keyed ``normal_mi, worst_mi, rv, rv_stderr``."""
+    Returns arrays of shape (channels,) keyed ``normal_mi, worst_mi, rv, rv_stderr``, and
+    ``held_out_points``, the images each value is read on (neither trained nor selected on)."""
     if not isinstance(model, BaselineH):
         raise ValueError(f"model must be a BaselineH, got {type(model).__name__}")
     n_channels = model.conv2[0].out_channels
@@ -245,4 +246,5 @@ def channel_vulnerability(
         "rv": res.rv,
         "rv_stderr": res.rv_stderr,
         "diverged": np.asarray(res.diverged),
+        "held_out_points": np.asarray(res.sizes[2]),
     }
