@@ -56,8 +56,10 @@ from typing import Any
 
 import torch
 
+from robustrep_lite.adversarial.per_feature import PER_FEATURE_CRITIC, per_feature_vulnerability
+from robustrep_lite.adversarial.search import AttackConfig
 from robustrep_lite.adversarial.vulnerability import (
-    per_feature_vulnerability,
+    WORST_CASE_CRITIC,
     representation_vulnerability,
 )
 from robustrep_lite.core.results import save_result
@@ -206,11 +208,8 @@ def smoke_estimators(plan: RunPlan) -> dict[str, Any]:
     rv = representation_vulnerability(
         lambda t: t @ w.to(t.device),
         xs,
-        eps=0.1,
-        steps=60,
-        batch_size=64,
-        hidden=32,
-        layers=2,
+        AttackConfig(eps=0.1),
+        dataclasses.replace(WORST_CASE_CRITIC, steps=60, batch_size=64, hidden=32, layers=2),
         device=plan.device,
         progress=False,
     )
@@ -218,10 +217,9 @@ def smoke_estimators(plan: RunPlan) -> dict[str, Any]:
     pf = per_feature_vulnerability(
         conv,
         torch.rand(256, 3, 16, 16),
-        eps=4 / 255,
+        AttackConfig(eps=4 / 255),
+        dataclasses.replace(PER_FEATURE_CRITIC, steps=20, batch_size=32),
         features=[0, 1],
-        steps=20,
-        batch_size=32,
         device=plan.device,
         progress=False,
     )

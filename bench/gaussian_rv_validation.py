@@ -17,12 +17,15 @@ from __future__ import annotations
 import argparse
 import math
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from robustrep_lite.adversarial.search import AttackConfig
 from robustrep_lite.adversarial.vulnerability import (
+    WORST_CASE_CRITIC,
     normal_mi,
     straight_through_sign,
     worst_case_mi,
@@ -84,17 +87,17 @@ def main(argv: list[str] | None = None) -> dict:
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     wt = torch.tensor(W, dtype=torch.float32)
-    common = {
-        "critic": "separable",
-        "train_estimator": args.estimator,
-        "steps": args.steps,
-        "batch_size": args.batch_size,
-        "lr": args.lr,
-        "hidden": args.hidden,
-        "layers": args.layers,
-        "embed_dim": args.embed_dim,
-        "progress": False,
-    }
+    critic = replace(
+        WORST_CASE_CRITIC,
+        critic="separable",
+        train_estimator=args.estimator,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        hidden=args.hidden,
+        layers=args.layers,
+        embed_dim=args.embed_dim,
+    )
     rows = []
     t_all = time.perf_counter()
     for seed in args.seeds:
@@ -104,7 +107,7 @@ def main(argv: list[str] | None = None) -> dict:
         def code(v: torch.Tensor, k: float = 1.0) -> torch.Tensor:
             return straight_through_sign(v @ wt, k).unsqueeze(1)
 
-        normal = normal_mi(code, x, seed=seed, **common)
+        normal = normal_mi(code, x, critic, seed=seed, progress=False)
         print(
             f"seed {seed}: normal MI {normal.estimate:.4f} +- {normal.stderr:.4f} "
             f"(exact log 2 = {theory.LOG2:.4f})",
@@ -122,19 +125,17 @@ def main(argv: list[str] | None = None) -> dict:
                 def g(v: torch.Tensor, k: float = k) -> torch.Tensor:
                     return code(v, k)
 
-                worst = worst_case_mi(
-                    g,
-                    x,
+                attack = AttackConfig(
                     eps=eps,
                     norm=norm,
                     pgd_steps=args.pgd_steps,
                     step_size=args.step_factor * eps / args.pgd_steps,
                     box=None,
-                    seed=seed,
                     search=args.search,
-                    **common,
                 )
-                oracle = normal_mi(g, oracle_worst_case(x, eps, norm), seed=seed, **common)
+                worst = worst_case_mi(g, x, attack, critic, seed=seed, progress=False)
+                x_oracle = oracle_worst_case(x, eps, norm)
+                oracle = normal_mi(g, x_oracle, critic, seed=seed, progress=False)
                 q_found = float((worst.x_adv @ wt >= 0).float().mean())
                 batch_q = (worst.heldout_adv @ wt >= 0).float().view(-1, args.batch_size)
                 se_n = normal.stderr

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from robustrep_lite.adversarial.vulnerability import SEARCHES
+from robustrep_lite.adversarial.search import SEARCHES
 from robustrep_lite.core.results import save_result
 from robustrep_lite.core.runtime import default_device, provenance, seed_everything
 from robustrep_lite.experiments.settings import profile_settings

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,12 @@ from encoder_run import train
 from torch import nn
 
 from robustrep_lite.adversarial.attacks import pgd
-from robustrep_lite.adversarial.vulnerability import representation_vulnerability, worst_case_mi
+from robustrep_lite.adversarial.search import AttackConfig
+from robustrep_lite.adversarial.vulnerability import (
+    WORST_CASE_CRITIC,
+    representation_vulnerability,
+    worst_case_mi,
+)
 from robustrep_lite.core.results import save_result
 from robustrep_lite.mi import CriticConfig, estimate_mi, linear_gaussian_mi
 from robustrep_lite.theory import theorems as theory
@@ -53,7 +59,7 @@ def _nan_model() -> nn.Module:
 
 ENC = {"epochs": 1, "batch_size": 16, "width": 0.125, "critic_units": 8, "pgd_steps": 1}
 ENC |= {"progress": False, "eps": 0.1, "step_size": 0.05}
-WC = {"steps": 5, "batch_size": 32, "progress": False}
+WC = replace(WORST_CASE_CRITIC, steps=5, batch_size=32)
 MIX = (np.array([1.0, 0.5]), np.eye(2), np.array([1.0, 1.0]))
 
 # (id, call, match): every call must raise ValueError (or FloatingPointError) matching ``match``
@@ -69,20 +75,48 @@ CASES: list[tuple[str, Callable[[], object], str]] = [
     ("mi-estimator", lambda: estimate_mi(X, Y, train_estimator="best"), "train_estimator"),
     ("critic-ema", lambda: CriticConfig(ema_rate=2.0), "ema_rate"),
     ("critic-val", lambda: CriticConfig(validation_fraction=0.9), "fraction"),
-    # the worst-case estimator
-    ("wc-outside-box", lambda: worst_case_mi(lambda v: v, X, eps=1e-4, **WC), "box"),
-    ("wc-nan", lambda: worst_case_mi(lambda v: v, _with(X, (1, 1), math.nan), eps=0.1), "x"),
+    # the worst-case estimator: its settings are checked where they are built (AttackConfig,
+    # CriticConfig), the data by the estimator
+    (
+        "wc-outside-box",
+        lambda: worst_case_mi(lambda v: v, X, AttackConfig(eps=1e-4), WC, progress=False),
+        "box",
+    ),
+    (
+        "wc-nan",
+        lambda: worst_case_mi(lambda v: v, _with(X, (1, 1), math.nan), AttackConfig(eps=0.1)),
+        "x",
+    ),
     (
         "wc-pgd-steps",
-        lambda: worst_case_mi(lambda v: v, X.sigmoid(), eps=0.1, pgd_steps=-1),
+        lambda: worst_case_mi(lambda v: v, X.sigmoid(), AttackConfig(eps=0.1, pgd_steps=-1)),
         "pgd_steps",
     ),
-    ("wc-eps", lambda: worst_case_mi(lambda v: v, X.sigmoid(), eps=-0.1), "eps"),
-    ("wc-ema", lambda: worst_case_mi(lambda v: v, X.sigmoid(), eps=0.1, ema_rate=2), "ema_rate"),
-    ("wc-search", lambda: worst_case_mi(lambda v: v, X.sigmoid(), eps=0.1, search="all"), "search"),
+    ("wc-eps", lambda: worst_case_mi(lambda v: v, X.sigmoid(), AttackConfig(eps=-0.1)), "eps"),
+    (
+        "wc-ema",
+        lambda: worst_case_mi(
+            lambda v: v, X.sigmoid(), AttackConfig(eps=0.1), replace(WC, ema_rate=2)
+        ),
+        "ema_rate",
+    ),
+    (
+        "wc-search",
+        lambda: worst_case_mi(lambda v: v, X.sigmoid(), AttackConfig(eps=0.1, search="all")),
+        "search",
+    ),
+    (
+        "wc-auto-critic",
+        lambda: worst_case_mi(
+            lambda v: v, X.sigmoid(), AttackConfig(eps=0.1), replace(WC, critic="auto")
+        ),
+        "critic",
+    ),
     (
         "rv-outside-box",
-        lambda: representation_vulnerability(lambda v: v, X * 300, eps=0.1, **WC),
+        lambda: representation_vulnerability(
+            lambda v: v, X * 300, AttackConfig(eps=0.1), WC, progress=False
+        ),
         "box",
     ),
     # PGD

@@ -18,7 +18,14 @@ from robustrep_lite.mi import (
     gaussian_mi,
 )
 from robustrep_lite.mi.critics import SeparableCritic
-from robustrep_lite.mi.fit import MarginalTransform, eval_batches, make_critic, split_indices
+from robustrep_lite.mi.fit import (
+    MarginalTransform,
+    eval_batches,
+    fit_critic,
+    make_critic,
+    split_indices,
+    unit_values,
+)
 
 FAST = dict(steps=300, eval_every=25, patience=4, progress=False)
 
@@ -280,3 +287,106 @@ def test_eval_batches_give_a_standard_error_at_small_sizes():
     x, y = correlated_gaussians(1000, 2, 0.5, seed=0)
     r = estimate_mi(x, y, seed=0, **{**FAST, "steps": 50})
     assert len(r.heldout_values) == 2 and math.isfinite(r.stderr)
+
+
+# ----------------------------------------------------------------------------------------------
+# several critics fitted at once (units > 1): each selected on its own values
+# ----------------------------------------------------------------------------------------------
+class _StackedCritics(nn.Module):
+    """``units`` separable critics ``a_u(x) . b_u(z_u)`` (one hidden layer each), every
+    parameter stacking the critics on its first axis; x (n, dx) is shared, z is (units, n, dz)
+    and the scores (units, n, n)."""
+
+    def __init__(self, units: int, dx: int, dz: int, hidden: int = 64, embed: int = 8) -> None:
+        super().__init__()
+        gen = torch.Generator().manual_seed(0)
+
+        def p(*shape: int) -> nn.Parameter:
+            return nn.Parameter(torch.randn(units, *shape, generator=gen) / math.sqrt(shape[0]))
+
+        self.a1, self.a2 = p(dx, hidden), p(hidden, embed)
+        self.b1, self.b2 = p(dz, hidden), p(hidden, embed)
+        self.a_bias = nn.Parameter(torch.zeros(units, 1, hidden))
+        self.b_bias = nn.Parameter(torch.zeros(units, 1, hidden))
+
+    def forward(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        a = torch.relu(torch.einsum("nd,udh->unh", x, self.a1) + self.a_bias) @ self.a2
+        b = torch.relu(torch.bmm(z, self.b1) + self.b_bias) @ self.b2
+        return a @ b.transpose(1, 2)
+
+
+def _two_features(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """x (n, 5) and z (2, n, 5): feature 0 a noisy copy of x (it carries information), feature
+    1 independent noise (a critic can only memorise its training pairs)."""
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 5, generator=gen)
+    informative = x + 0.5 * torch.randn(n, 5, generator=gen)
+    noise = torch.randn(n, 5, generator=gen)
+    return x, torch.stack([informative, noise])
+
+
+def test_several_critics_are_each_selected_on_their_own_validation_values():
+    x, z = _two_features(1200, seed=3)
+    cfg = CriticConfig(
+        critic="separable",
+        train_estimator="dv",  # selection bound = read-out bound: val_curve is what selects
+        steps=400,
+        batch_size=64,
+        lr=3e-3,
+        eval_every=20,
+        patience=100,
+        preprocess="none",
+    )
+    splits = split_indices(x.shape[0], cfg, torch.Generator().manual_seed(0))
+
+    def scores(critic: nn.Module, idx: torch.Tensor) -> torch.Tensor:
+        return critic(x[idx], z[:, idx])
+
+    critic = _StackedCritics(2, 5, 5)
+    fit = fit_critic(critic, scores, splits, cfg, torch.Generator().manual_seed(1), units=2)
+    assert not fit.diverged
+    n_evals = len(fit.eval_steps)
+    assert fit.val_curve.shape == (n_evals, 2) and fit.train_curve.shape == (400, 2)
+    assert fit.best_step.shape == (2,) and fit.best_value.shape == (2,)
+    assert fit.heldout_values.shape == (len(eval_batches(splits[2], 64)), 2)
+    # each critic keeps the evaluation where its own validation value peaked ...
+    best = fit.val_curve.argmax(0)
+    np.testing.assert_array_equal(fit.best_step, fit.eval_steps[best])
+    np.testing.assert_allclose(fit.best_value, fit.val_curve.max(0), rtol=1e-6)
+    # ... and those are different evaluations: the informative critic keeps improving, the one
+    # on noise memorises its training pairs and peaks early
+    assert fit.best_step[0] > fit.best_step[1]
+    # re-evaluating the kept critics on the validation split gives each one's best value, so
+    # the state kept for each critic is the state it had at its own best evaluation
+    critic.eval()
+    with torch.no_grad():
+        again = np.mean(
+            [
+                unit_values(scores(critic, b), "dv", cfg.clip, 2).numpy()
+                for b in eval_batches(splits[1], cfg.batch_size)
+            ],
+            axis=0,
+        )
+    np.testing.assert_allclose(again, fit.best_value, rtol=1e-5, atol=1e-6)
+
+
+def test_several_critics_need_every_state_tensor_to_stack_them():
+    x, z = _two_features(640, seed=0)
+    cfg = CriticConfig(critic="separable", steps=5, batch_size=32, preprocess="none").resolved(384)
+    splits = split_indices(x.shape[0], cfg, torch.Generator().manual_seed(0))
+
+    def scores(critic: nn.Module, idx: torch.Tensor) -> torch.Tensor:
+        return critic(x[idx], z[:, idx])
+
+    one = SeparableCritic(5, 5, hidden=16, layers=1, embed_dim=4)  # not stacked
+    with pytest.raises(ValueError, match="units=2"):
+        fit_critic(one, scores, splits, cfg, torch.Generator(), units=2)
+    stacked = _StackedCritics(3, 5, 5)  # stacks three critics, not two
+    with pytest.raises(ValueError, match="units=2"):
+        fit_critic(stacked, scores, splits, cfg, torch.Generator(), units=2)
+    stacked = _StackedCritics(2, 5, 5)
+    stacked.register_buffer("step", torch.tensor(0))  # a scalar: one value for both critics
+    with pytest.raises(ValueError, match="units=2.*step"):
+        fit_critic(stacked, scores, splits, cfg, torch.Generator(), units=2)
+    with pytest.raises(ValueError, match="units"):
+        fit_critic(_StackedCritics(2, 5, 5), scores, splits, cfg, torch.Generator(), units=0)

@@ -178,7 +178,7 @@ class _FeatureTask(ScoreTask):
 def _summary(fit: FitResult, units: int) -> tuple[np.ndarray, np.ndarray]:
     """Mean and standard error over held-out batches per feature (``nan`` if diverged, and a
     ``nan`` standard error from a single batch)."""
-    held = fit.heldout_values
+    held = fit.heldout_values.reshape(-1, units)  # fit_critic drops the axis for one unit
     if fit.diverged or held.shape[0] == 0:
         nan = np.full(units, math.nan)
         return nan, nan

@@ -98,9 +98,13 @@ class AttackConfig:
 def _check_box(box: tuple[float, float] | None) -> tuple[float, float] | None:
     if box is None:
         return None
-    if len(box) != 2 or not all(math.isfinite(float(b)) for b in box) or box[0] >= box[1]:
+    try:  # a non-pair (a number, three values) or a non-number must name box too
+        low, high = (float(b) for b in box)
+    except (TypeError, ValueError):
+        low, high = math.nan, math.nan
+    if not (math.isfinite(low) and math.isfinite(high)) or low >= high:
         raise ValueError(f"box must be None or (low, high) with low < high, got {box!r}")
-    return float(box[0]), float(box[1])
+    return low, high
 
 
 @contextlib.contextmanager

@@ -13,7 +13,7 @@ reports, at each evaluation eps:
   (:func:`robustrep_lite.theory.theorems.adversarial_accuracy_upper_bound`) -- Figure 2;
 
 and, for Baseline-H, the per-channel MI and vulnerability of its second conv layer
-(:func:`robustrep_lite.adversarial.vulnerability.per_feature_vulnerability`) -- Figure 3.
+(:func:`robustrep_lite.adversarial.per_feature.per_feature_vulnerability`) -- Figure 3.
 
 Models are trained by :func:`robustrep_lite.training.supervised.train_classifier` with a checkpoint
 per model, so a re-run (or a run resumed after a disconnect) loads instead of retraining.
