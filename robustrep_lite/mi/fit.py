@@ -448,8 +448,9 @@ def fit_critic(
     (:func:`split_indices`); the held-out indices are used only after training and selection
     have ended. cfg: resolved (:meth:`CriticConfig.resolved`). generator: draws the training
     batches. units: number of critics fitted at once, ``scores`` then returning stacked
-    (units, n, n) matrices; each critic is read out, selected and stopped on its own values
-    (every state tensor of ``critic`` must stack the critics on its first axis).
+    (units, n, n) matrices; each critic is read out and selected on its own values (every
+    state tensor of ``critic`` must stack the critics on its first axis), and the run stops
+    when no critic has improved for ``cfg.patience`` evaluations.
     trace_heldout: a diagnostic for teaching: also read the held-out split at every
     evaluation (``FitResult.heldout_curve``). It is never used for selection or stopping, but
     a value chosen by looking at that curve would no longer be honest.
