@@ -27,3 +27,42 @@ def test_missing_file_names_both_places(tmp_path, monkeypatch) -> None:
 def test_paths_must_stay_inside_the_repository(path: str) -> None:
     with pytest.raises(ValueError, match="path"):
         results.load_stored(path)
+
+
+def test_cached_values_are_reused_only_at_the_same_clean_commit_and_settings(
+    tmp_path, monkeypatch
+) -> None:
+    path = tmp_path / "run" / "cell.json"
+    settings = {"epochs": 3, "sizes": (1, 2), "eps": 0.3}
+    monkeypatch.setattr(results, "git_commit", lambda: "abc1234")
+    results.save_cached(path, [{"natural": 0.5}], settings=settings)
+    stored = json.loads(path.read_text())
+    assert stored["git_commit"] == "abc1234" and stored["settings"]["sizes"] == [1, 2]
+    # the same commit and settings (a tuple reads back as the list JSON stores)
+    assert results.load_cached(path, settings=settings) == [{"natural": 0.5}]
+    # other settings, another commit, uncommitted changes, no commit known: computed again
+    assert results.load_cached(path, settings={**settings, "epochs": 4}) is None
+    for commit in ("def5678", "abc1234+modified", None):
+        monkeypatch.setattr(results, "git_commit", lambda commit=commit: commit)
+        assert results.load_cached(path, settings=settings) is None
+    # a file written with uncommitted changes is never reused, even by the same state
+    monkeypatch.setattr(results, "git_commit", lambda: "abc1234+modified")
+    results.save_cached(path, [1], settings=settings)
+    assert results.load_cached(path, settings=settings) is None
+    # overwriting at a new commit makes the file current again
+    monkeypatch.setattr(results, "git_commit", lambda: "def5678")
+    results.save_cached(path, [2], settings=settings)
+    assert results.load_cached(path, settings=settings) == [2]
+    assert not list(path.parent.glob("*.tmp"))
+
+
+def test_missing_foreign_or_old_format_cache_files_are_computed_again(
+    tmp_path, monkeypatch
+) -> None:
+    monkeypatch.setattr(results, "git_commit", lambda: "abc1234")
+    path = tmp_path / "cell.json"
+    assert results.load_cached(path, settings={}) is None
+    path.write_text(json.dumps([{"natural": 0.5}]))  # the rows alone, as before the stamp
+    assert results.load_cached(path, settings={}) is None
+    path.write_text("{not json")
+    assert results.load_cached(path, settings={}) is None

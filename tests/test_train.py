@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 import math
 
 import pytest
@@ -15,12 +16,13 @@ import torch
 from encoder_run import train
 from torch import nn
 
+from robustrep_lite.core import results
 from robustrep_lite.experiments.settings import PROFILES, settings_markdown
 from robustrep_lite.experiments.table1 import (
     PAPER_TABLE1,
     beta_eps_grid,
+    cell_settings,
     evaluate_head,
-    grid_markdown,
     prepare_data,
     summarise,
     table1,
@@ -28,11 +30,14 @@ from robustrep_lite.experiments.table1 import (
 )
 from robustrep_lite.mi import LocalDIMCritic, readout, training_objective
 from robustrep_lite.training.encoder import (
+    THREAT_MODELS,
     EncoderConfig,
     EncoderTrainer,
     load_encoder,
     mi_readout,
     saliency,
+    saliency_share,
+    saliency_smoothness,
 )
 from robustrep_lite.training.models import BaselineH, linear_head
 
@@ -271,6 +276,29 @@ def test_saliency_is_the_normalised_input_gradient_of_the_estimate() -> None:
         saliency(run, x[:1])
 
 
+def test_saliency_smoothness_separates_smooth_maps_from_noise() -> None:
+    gen = torch.Generator().manual_seed(0)
+    noise = torch.rand(8, 28, 28, generator=gen)
+    assert abs(saliency_smoothness(noise)) < 0.05
+    ramp = torch.linspace(0, 1, 28).expand(8, 28, 28)
+    assert saliency_smoothness(ramp) == pytest.approx(1.0, abs=0.01)
+    stripes = (torch.arange(28) % 2).float().expand(8, 28, 28)  # every neighbour differs
+    assert saliency_smoothness(stripes) == pytest.approx(-1.0)
+    with pytest.raises(ValueError, match="maps"):
+        saliency_smoothness(noise[0])
+
+
+def test_saliency_share_is_the_fraction_of_each_map_on_the_mask() -> None:
+    maps = torch.zeros(2, 4, 4)
+    maps[0, 0, 0], maps[0, 3, 3] = 3.0, 1.0  # 3/4 of image 0's saliency in the corner
+    maps[1] = 1.0  # uniform: the share is the mask's area
+    mask = torch.zeros(2, 4, 4, dtype=torch.bool)
+    mask[:, :2, :2] = True
+    torch.testing.assert_close(saliency_share(maps, mask), torch.tensor([0.75, 0.25]))
+    with pytest.raises(ValueError, match="shape"):
+        saliency_share(maps, mask[0])
+
+
 # ----------------------------------------------------------------------------------------------
 # heads, E.S., Table 1
 # ----------------------------------------------------------------------------------------------
@@ -338,6 +366,39 @@ def test_table1_quick_runs_the_whole_grid_and_resumes(tmp_path) -> None:
     assert again["rows"] == result["rows"]
 
 
+def test_table1_reuses_a_finished_cell_only_at_its_commit_and_settings(
+    tmp_path, monkeypatch
+) -> None:
+    commit = {"now": "aaa1111"}
+    monkeypatch.setattr(results, "git_commit", lambda: commit["now"])
+    tiny = dataclasses.replace(PROFILES["quick"].table1, head_epochs=1, strong_size=8)
+    first = table1("mnist", tiny, seeds=1, checkpoint_dir=tmp_path, progress=False)
+    done = tmp_path / "mnist" / "standard_seed0" / "linear_standard.json"
+    record = json.loads(done.read_text())
+    assert record["git_commit"] == "aaa1111"
+    assert record["settings"] == json.loads(json.dumps(cell_settings(tiny, THREAT_MODELS["mnist"])))
+    # a marked cell file at the same commit and settings is reused as it is ...
+    record["value"][0]["natural"] = -1.0
+    done.write_text(json.dumps(record))
+
+    def naturals(result: dict) -> list[float]:
+        return [r["natural"] for r in result["rows"]]
+
+    again = table1("mnist", tiny, seeds=1, checkpoint_dir=tmp_path, progress=False)
+    assert naturals(again).count(-1.0) == 1
+    # ... but recomputed (and overwritten) after a code change
+    commit["now"] = "bbb2222"
+    fresh = table1("mnist", tiny, seeds=1, checkpoint_dir=tmp_path, progress=False)
+    assert naturals(fresh) == naturals(first)
+    assert json.loads(done.read_text())["git_commit"] == "bbb2222"
+    # and after a change of settings that leaves the trained heads valid
+    done.write_text(json.dumps({**json.loads(done.read_text()), "value": record["value"]}))
+    other = dataclasses.replace(tiny, strong_size=4)
+    changed = table1("mnist", other, seeds=1, checkpoint_dir=tmp_path, progress=False)
+    assert -1.0 not in naturals(changed)
+    assert json.loads(done.read_text())["settings"]["table1"]["strong_size"] == 4
+
+
 def test_summarise_gives_mean_and_sample_std_per_cell() -> None:
     rows = [
         {
@@ -384,25 +445,3 @@ def test_a_time_budget_stops_the_encoder_after_the_epoch_that_crosses_it():
     assert len(done.history.loss) == 1 and not done.history.stopped_by_budget
     with pytest.raises(ValueError, match="time_budget_s"):
         train(_images(64), **TINY, time_budget_s=-1.0)
-
-
-def test_grid_markdown_states_each_cell_and_computes_the_verdicts() -> None:
-    def cell(beta: float, pgd: float, rv: float) -> dict:
-        return {
-            "beta": beta,
-            "eps": 0.1,
-            "pgd": pgd,
-            "natural": 0.6,
-            "mi": 1.0,
-            "worst_mi": 0.5,
-            "validated_rv": rv,
-            "validated_rv_stderr": 0.03,
-        }
-
-    grid = {"cells": [cell(0.0, 0.01, 0.5), cell(1.0, 0.12, 0.2), cell(2.0, 0.15, 0.1)]}
-    text = grid_markdown(grid)
-    assert "PGD-7 accuracy 1.0% (β = 0), 12.0% (β = 1), 15.0% (β = 2)" in text
-    assert "validated RV 0.50 (β = 0), 0.20 (β = 1), 0.10 (β = 2) nats (± up to 0.03)" in text
-    assert "rises with β: **yes**; validated RV falls with β: **yes**." in text
-    grid["cells"][2]["validated_rv"] = 0.3
-    assert "falls with β: **no**." in grid_markdown(grid)

@@ -16,6 +16,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from robustrep_lite.core.runtime import git_commit
+
 #: The GitHub repository of this project (the book's ``_config.yml`` names the same one).
 REPOSITORY = "robustrep-lite/robustrep_lite"
 RAW_URL = f"https://raw.githubusercontent.com/{REPOSITORY}/main/"
@@ -67,3 +69,46 @@ def save_result(record: dict[str, Any], path: str | Path) -> Path:
     os.replace(tmp, target)
     print(f"saved {target}")
     return target
+
+
+def _reusable_commit(commit: str | None) -> bool:
+    """Whether results computed at ``commit`` can be told apart from those of other code: a
+    known commit without uncommitted changes to the library (``+modified``)."""
+    return commit is not None and not commit.endswith("+modified")
+
+
+def save_cached(path: str | Path, value: Any, *, settings: dict[str, Any]) -> Path:
+    """Store a finished piece of a long run (e.g. one cell of Table 1) at ``path`` together with
+    the git commit it was computed at (:func:`robustrep_lite.core.runtime.git_commit`) and the
+    ``settings`` it used, atomically (temporary file, then rename), so that
+    :func:`load_cached` can tell whether a re-run may reuse it."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    record = {"git_commit": git_commit(), "settings": settings, "value": value}
+    tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(strict_json(record), allow_nan=False))
+    os.replace(tmp, target)
+    return target
+
+
+def load_cached(path: str | Path, *, settings: dict[str, Any]) -> Any | None:
+    """The value :func:`save_cached` stored at ``path``, or ``None`` (compute it again) unless
+    it was computed at this checkout's commit with these ``settings`` (compared as JSON). A file
+    that is missing, unreadable, in another format, written at another or an unknown commit, or
+    at a commit with uncommitted library changes (``+modified``: different edits cannot be told
+    apart) is never reused; the caller recomputes and overwrites it."""
+    target = Path(path)
+    if not target.is_file():
+        return None
+    try:
+        record = json.loads(target.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or not {"git_commit", "settings", "value"} <= set(record):
+        return None
+    commit = git_commit()
+    if not _reusable_commit(commit) or record["git_commit"] != commit:
+        return None
+    if record["settings"] != json.loads(json.dumps(strict_json(settings))):
+        return None
+    return record["value"]

@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
-import json
 import math
 import tempfile
 import time
@@ -36,6 +35,7 @@ from torch import Tensor, nn
 
 from robustrep_lite.adversarial.search import AttackConfig, frozen
 from robustrep_lite.adversarial.vulnerability import RV_CRITIC, representation_vulnerability
+from robustrep_lite.core.results import load_cached, save_cached
 from robustrep_lite.core.runtime import default_device
 from robustrep_lite.core.validation import check_choice
 from robustrep_lite.experiments.settings import TrainSettings, profile_settings
@@ -56,12 +56,12 @@ __all__ = [
     "Data",
     "HeadHistory",
     "beta_eps_grid",
+    "cell_settings",
     "encoder_config",
     "encoder_vulnerability",
     "evaluate_head",
     "fit_linear_head",
     "grid_cell",
-    "grid_markdown",
     "new_head",
     "prepare_data",
     "summarise",
@@ -355,7 +355,9 @@ def table1(
     accuracies are on the test images (:func:`evaluate_head`).
 
     ``checkpoint_dir``: every encoder and head checkpoints there per epoch and every finished
-    cell stores its result, so a killed run resumes (the encoders can be reloaded with
+    cell stores its result with the git commit and settings it was computed at
+    (:func:`cell_settings`), so a killed run resumes and a re-run reuses a cell only when both
+    are unchanged, recomputing it otherwise (the encoders can be reloaded with
     :func:`robustrep_lite.training.encoder.load_encoder` from the ``checkpoint`` and ``config`` of
     their records). Returns a JSON-able dict: ``rows`` (one per cell and seed), ``summary``
     (:func:`summarise`), ``encoders`` (config, checkpoint, training history and the critic's
@@ -405,6 +407,14 @@ def table1(
     }
 
 
+def cell_settings(s: TrainSettings, tm: dict[str, float]) -> dict[str, Any]:
+    """What a finished Table 1 cell (the heads of one classifier on one encoder, stored as
+    ``<classifier>_<head>.json`` in the encoder's folder) depends on besides the code: the
+    profile's settings and the data set's threat model. A re-run reuses the cell only at the
+    same git commit and these settings (:func:`robustrep_lite.core.results.load_cached`)."""
+    return {"table1": dataclasses.asdict(s), "threat_model": dict(tm)}
+
+
 def _heads(
     run: EncoderRun,
     data: Data,
@@ -429,8 +439,9 @@ def _heads(
         for robust in (False, True):
             name = f"{clf}_{'robust' if robust else 'standard'}"
             done = where / f"{name}.json" if where is not None else None
-            if done is not None and done.exists():
-                rows += json.loads(done.read_text())
+            cached = load_cached(done, settings=cell_settings(s, tm)) if done else None
+            if cached is not None:
+                rows += cached
                 continue
             head = new_head(run, clf, seed=seed)
             hist = train_head(
@@ -460,7 +471,7 @@ def _heads(
                 es.update(evaluate_head(run.encoder, head, data.x_test, data.y_test, **ev))
                 cell.append(es)
             if done is not None:
-                done.write_text(json.dumps(cell))
+                save_cached(done, cell, settings=cell_settings(s, tm))
             rows += cell
     return rows
 
@@ -626,35 +637,3 @@ def beta_eps_grid(
         "cells": cells,
         "wall_s": time.perf_counter() - t0,
     }
-
-
-def _monotone(values: list[float], rising: bool) -> bool:
-    steps = np.diff(values)
-    return bool(np.all(steps > 0) if rising else np.all(steps < 0))
-
-
-def grid_markdown(grid: dict[str, Any]) -> str:
-    """A :func:`beta_eps_grid` result in words: per training eps, the linear head's natural and
-    PGD-7 accuracy, the training critic's drop ``I - I_worst`` (the paper's read-out) and the
-    validated RV (:func:`encoder_vulnerability`) for each beta, then two computed verdicts --
-    does PGD-7 accuracy rise with beta, does the validated RV fall with beta (strictly, from
-    one beta to the next)."""
-    lines = []
-    for eps in sorted({c["eps"] for c in grid["cells"]}):
-        cells = sorted((c for c in grid["cells"] if c["eps"] == eps), key=lambda c: c["beta"])
-
-        def row(fmt: str, key: Any, cells: list[dict[str, Any]] = cells) -> str:
-            return ", ".join(f"{fmt.format(key(c))} (β = {c['beta']:g})" for c in cells)
-
-        pgd = [c["pgd"] for c in cells]
-        rv = [c["validated_rv"] for c in cells]
-        lines.append(
-            f"- **ε = {eps:.3g}**: PGD-7 accuracy {row('{:.1%}', lambda c: c['pgd'])}; natural "
-            f"{row('{:.1%}', lambda c: c['natural'])}; validated RV "
-            f"{row('{:.2f}', lambda c: c['validated_rv'])} nats (± up to "
-            f"{max(c['validated_rv_stderr'] for c in cells):.2f}); the training critic's drop "
-            f"{row('{:.2f}', lambda c: c['mi'] - c['worst_mi'])}. PGD-7 accuracy rises with β: "
-            f"{'**yes**' if _monotone(pgd, True) else '**no**'}; validated RV falls with β: "
-            f"{'**yes**' if _monotone(rv, False) else '**no**'}."
-        )
-    return "\n".join(lines)

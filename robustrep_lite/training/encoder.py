@@ -29,7 +29,8 @@ every weight layer of Baseline-H, whose output is the representation -- from the
 burn-in). With ``spectral_lambda = 0`` nothing changes.
 
 Also here: the critic's read-out of clean and worst-case MI of a trained encoder
-(:func:`mi_readout`) and Figure 4's saliency maps (:func:`saliency`). Heads and Table 1:
+(:func:`mi_readout`), Figure 4's saliency maps (:func:`saliency`) and two statistics of them
+(:func:`saliency_smoothness`, :func:`saliency_share`). Heads and Table 1:
 :mod:`robustrep_lite.experiments.table1`; the settings of every profile:
 :mod:`robustrep_lite.experiments.settings`; several processes:
 :mod:`robustrep_lite.training.distributed`.
@@ -77,6 +78,8 @@ __all__ = [
     "load_encoder",
     "mi_readout",
     "saliency",
+    "saliency_share",
+    "saliency_smoothness",
     "train_encoder",
 ]
 
@@ -654,3 +657,27 @@ def saliency(run: EncoderRun, x: Tensor) -> Tensor:
         (grad,) = torch.autograd.grad(value, xa)
     m = grad.abs().amax(1)
     return (m / m.flatten(1).amax(1).clamp_min(1e-12)[:, None, None]).cpu()
+
+
+def saliency_smoothness(maps: Tensor) -> float:
+    """Figure 4's contrast between structure and noise as one number: the Pearson correlation
+    of horizontally neighbouring pixels over a batch of saliency maps (N, H, W) such as
+    :func:`saliency` returns. About 0 for maps of independent noise, near 1 for smooth ones;
+    NaN for maps that are constant."""
+    if maps.ndim != 3 or maps.shape[2] < 2:
+        raise ValueError(f"maps must have shape (N, H, W) with W >= 2, got {tuple(maps.shape)}")
+    pairs = torch.stack([maps[:, :, :-1].flatten(), maps[:, :, 1:].flatten()])
+    return float(torch.corrcoef(pairs)[0, 1])
+
+
+def saliency_share(maps: Tensor, mask: Tensor) -> Tensor:
+    """Per map (N, H, W), the share of its total saliency that falls on the pixels where
+    ``mask`` (N, H, W; 0/1 or boolean) is set, e.g. an MNIST digit's pixels: shape (N,), in
+    [0, 1] for non-negative maps. Figure 4's question, does the objective depend on the object
+    or on scattered pixels, as a number."""
+    if maps.ndim != 3 or mask.shape != maps.shape:
+        raise ValueError(
+            f"maps (N, H, W) and mask must have one shape, got {tuple(maps.shape)} and "
+            f"{tuple(mask.shape)}"
+        )
+    return (maps * mask.to(maps.dtype)).flatten(1).sum(1) / maps.flatten(1).sum(1)

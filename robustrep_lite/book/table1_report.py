@@ -1,0 +1,693 @@
+"""What Chapter 6 shows of Section 5 of Zhu, Zhang & Evans (2020): Table 1 (downstream heads on
+standard and worst-case MI representations, objective (5.2) with beta = 0 and 1), the paper's
+qualitative claims checked on a run, the critic's read-outs, the beta x eps grid, the saliency
+maps of Figure 4 and the cost of the paper-scale run.
+
+A run comes from :func:`table1_results`: a stored paper-scale run in the ``paper`` profile where
+the repository has one, else a live :func:`robustrep_lite.experiments.table1.table1` whose
+encoders, heads and finished cells are kept under
+:func:`robustrep_lite.training.checkpoint.checkpoint_root` (``table1/<profile>``), so that a
+re-run loads them instead of training again. Everything else here formats such a run (the dict
+:func:`~robustrep_lite.experiments.table1.table1` returns) as Markdown, plotly figures or the
+values the chapter's prose glues in, so that each sentence states the run's own numbers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import ipywidgets as widgets
+import numpy as np
+import plotly.graph_objects as go
+import torch
+from IPython.display import Markdown
+from plotly.subplots import make_subplots
+from torch import Tensor
+
+from robustrep_lite.book.plots import slider_figure
+from robustrep_lite.core.results import CHECKOUT, load_stored
+from robustrep_lite.experiments.settings import PROFILES, TrainSettings
+from robustrep_lite.experiments.table1 import PAPER_TABLE1, grid_cell, prepare_data, table1
+from robustrep_lite.training.checkpoint import checkpoint_root
+from robustrep_lite.training.encoder import (
+    THREAT_MODELS,
+    EncoderRun,
+    load_encoder,
+    saliency,
+    saliency_share,
+    saliency_smoothness,
+)
+
+__all__ = [
+    "CLAIMS",
+    "ORDER",
+    "ROW_NAMES",
+    "STORED",
+    "TITLES",
+    "claim_checks",
+    "claims_report",
+    "critic_markdown",
+    "grid_cell_text",
+    "grid_figure",
+    "grid_widget",
+    "grid_markdown",
+    "live_profile",
+    "paper_cost_markdown",
+    "paper_markdown",
+    "pgd_figure",
+    "run_summary",
+    "saliency_figure",
+    "saliency_glue",
+    "saliency_study",
+    "saliency_text",
+    "stored_results",
+    "strong_gaps",
+    "summary_cell",
+    "table1_glue",
+    "table1_results",
+    "table_encoders",
+    "table_markdown",
+    "tables_markdown",
+    "train_step_glue",
+    "value_range",
+]
+
+Table = dict[str, Any]
+
+#: The data sets of the chapter and their titles.
+TITLES = {"mnist": "MNIST", "cifar10": "CIFAR-10"}
+
+#: Where a paper-profile run of ``table1`` is stored (relative to the repository root).
+STORED = "bench/results/table1_{dataset}_paper.json"
+
+#: Row labels of Table 1: (representation, head) -> words.
+ROW_NAMES = {
+    ("standard", "standard"): "standard g, standard h",
+    ("standard", "robust"): "standard g, robust h",
+    ("standard", "standard_es"): "standard g, standard h (E.S.)",
+    ("worst_case", "standard"): "worst-case MI g, standard h",
+    ("worst_case", "standard_es"): "worst-case MI g, standard h (E.S.)",
+    ("worst_case", "robust"): "worst-case MI g, robust h",
+    ("supervised", "standard"): "fully supervised, standard",
+    ("supervised", "robust"): "fully supervised, robust",
+}
+
+#: The rows of our Table 1, in the paper's order.
+ORDER = [
+    ("standard", "standard"),
+    ("standard", "robust"),
+    ("standard", "standard_es"),
+    ("worst_case", "standard"),
+    ("worst_case", "standard_es"),
+    ("worst_case", "robust"),
+]
+
+#: The paper's qualitative claims on Table 1: (claim, the row that should be higher, the row
+#: it is compared with, the accuracy compared, the paper's CIFAR-10 MLP values).
+CLAIMS = [
+    (
+        "worst-case g + standard h is more robust than standard g + standard h",
+        ("worst_case", "standard"),
+        ("standard", "standard"),
+        "pgd_mean",
+        "14.06 > 0.22",
+    ),
+    (
+        "worst-case g + robust h is more robust than standard g + robust h",
+        ("worst_case", "robust"),
+        ("standard", "robust"),
+        "pgd_mean",
+        "31.52 > 15.08",
+    ),
+    (
+        "a robust h keeps more natural accuracy on the worst-case g",
+        ("worst_case", "robust"),
+        ("standard", "robust"),
+        "natural_mean",
+        "52.34 > 29.75",
+    ),
+    (
+        "E.S. raises the adversarial accuracy of a standard h on the worst-case g",
+        ("worst_case", "standard_es"),
+        ("worst_case", "standard"),
+        "pgd_mean",
+        "27.53 > 14.06",
+    ),
+]
+
+#: Short names of the rows whose accuracy ranges the prose glues in (``<data set>_<name>_<key>``).
+SPAN_ROWS = {
+    ("standard", "standard"): "ss",
+    ("standard", "robust"): "sr",
+    ("worst_case", "standard"): "ws",
+    ("worst_case", "standard_es"): "we",
+    ("worst_case", "robust"): "wr",
+}
+
+
+# ----------------------------------------------------------------------------------------------
+# Load or compute
+# ----------------------------------------------------------------------------------------------
+def live_profile(profile: str) -> str:
+    """The profile whose ``table1`` settings a page runs live: the ``paper`` profile's would take
+    days of GPU time, so there the page runs the ``cpu`` ones (and reads stored paper-scale
+    results where there are some); every other profile runs its own."""
+    if profile not in PROFILES:
+        raise ValueError(f"profile must be one of {sorted(PROFILES)}, got {profile!r}")
+    return "cpu" if profile == "paper" else profile
+
+
+def stored_results(dataset: str) -> Table | None:
+    """The stored paper-profile Table 1 run for ``dataset`` (:data:`STORED`), or ``None`` where
+    this checkout has none."""
+    stored = STORED.format(dataset=dataset)
+    return load_stored(stored)["result"] if (CHECKOUT / stored).exists() else None
+
+
+def table1_results(
+    dataset: str, profile: str, *, device: str | torch.device | None = None
+) -> Table:
+    """Table 1 for ``dataset`` as the chapter shows it: in the ``paper`` profile the stored
+    paper-scale run (:func:`stored_results`) if the repository has one; otherwise a live
+    :func:`~robustrep_lite.experiments.table1.table1` with the settings of
+    :func:`live_profile`, checkpointed under ``checkpoint_root() / "table1" / <profile>``
+    (the folder the ``table1`` command uses): a re-run loads the finished encoders and heads and
+    reuses every cell computed at the same git commit and settings."""
+    stored = stored_results(dataset) if profile == "paper" else None
+    if stored is not None:
+        return stored
+    name = live_profile(profile)
+    return table1(
+        dataset,
+        PROFILES[name].table1,
+        checkpoint_dir=checkpoint_root() / "table1" / name,
+        device=device,
+        progress=False,
+    )
+
+
+def run_summary(table: Table) -> str:
+    """One line on a Table 1 run: data set, seeds, wall time and data."""
+    return f"{table['dataset']}: {table['seeds']} seed(s), {table['wall_s']:.0f} s; {table['data']}"
+
+
+# ----------------------------------------------------------------------------------------------
+# Table 1 and the paper's claims
+# ----------------------------------------------------------------------------------------------
+def summary_cell(table: Table, rep: str, head: str, clf: str) -> dict[str, Any]:
+    """The ``summary`` entry (mean and std over seeds) of one cell of a Table 1 run."""
+    for c in table["summary"]:
+        if (c["representation"], c["head"], c["classifier"]) == (rep, head, clf):
+            return c
+    raise KeyError(f"the run has no cell ({rep!r}, {head!r}, {clf!r})")
+
+
+def table_markdown(table: Table) -> str:
+    """Our Table 1 as Markdown: one row per :data:`ORDER` entry, natural, PGD-7 and the strong
+    attack's accuracy (mean ± std over seeds, %) for the MLP and the linear head."""
+    strong = table["settings"]["strong_attack"].upper()
+    cols = [f"{clf} {h}" for clf in ("MLP", "linear") for h in ("natural", "PGD-7", strong)]
+    lines = ["| g, h | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
+    for rep, h in ORDER:
+        cells = []
+        for clf in ("mlp", "linear"):
+            c = summary_cell(table, rep, h, clf)
+            for key in ("natural", "pgd", "strong"):
+                cells.append(f"{100 * c[key + '_mean']:.1f} ± {100 * c[key + '_std']:.1f}")
+        lines.append(f"| {ROW_NAMES[(rep, h)]} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def paper_markdown() -> str:
+    """The paper's Table 1 (CIFAR-10, 4 trials, %) as Markdown."""
+    lines = [
+        "| g, h | MLP natural | MLP PGD-7 | linear natural | linear PGD-7 |",
+        "|---|---|---|---|---|",
+    ]
+    for rep, h, mn, ma, ln, la in PAPER_TABLE1:
+        lines.append(f"| {ROW_NAMES[(rep, h)]} | {mn:.2f} | {ma:.2f} | {ln:.2f} | {la:.2f} |")
+    return "\n".join(lines)
+
+
+def tables_markdown(tables: dict[str, Table]) -> str:
+    """Our Table 1 for every data set of ``tables`` (titled with seeds, ε and the strong
+    attack's images), then the paper's CIFAR-10 table."""
+    text = ""
+    for dataset, t in tables.items():
+        s = t["settings"]
+        text += (
+            f"**Ours, {TITLES.get(dataset, dataset)}** ({t['seeds']} seed(s), mean ± std, %; "
+            f"ε = {t['threat_model']['eps']:.4g}; the {s['strong_attack'].upper()} column on "
+            f"the first {s['strong_size']} test images):\n\n{table_markdown(t)}\n\n"
+        )
+    return text + (
+        "**The paper's Table 1, CIFAR-10** (4 trials, %, PGD-7; the paper's numbers, "
+        "not ours):\n\n" + paper_markdown()
+    )
+
+
+def pgd_figure(tables: dict[str, Table]) -> go.Figure:
+    """PGD-7 accuracy of every row of Table 1 (mean ± std over seeds), MLP and linear head, one
+    slider position per data set; on CIFAR-10 the paper's values as markers."""
+    labels = [ROW_NAMES[key] for key in ORDER]
+    paper = {(r[0], r[1]): r for r in PAPER_TABLE1}
+    steps = []
+    for dataset, t in tables.items():
+        traces: list[go.BaseTraceType] = []
+        for clf, col in (("mlp", 3), ("linear", 5)):
+            cells = [summary_cell(t, r, h, clf) for r, h in ORDER]
+            traces.append(
+                go.Bar(
+                    x=labels,
+                    y=[100 * c["pgd_mean"] for c in cells],
+                    error_y={"array": [100 * c["pgd_std"] for c in cells]},
+                    name=f"ours, {clf} h",
+                )
+            )
+            ys = [paper[k][col] if dataset == "cifar10" and k in paper else None for k in ORDER]
+            traces.append(
+                go.Scatter(
+                    x=labels,
+                    y=ys,
+                    mode="markers",
+                    marker={"size": 12, "symbol": "diamond"},
+                    name=f"paper, {clf} h",
+                )
+            )
+        steps.append((TITLES.get(dataset, dataset), traces))
+    return slider_figure(
+        steps,
+        slider_label="data set",
+        active=len(steps) - 1,
+        layout={
+            "title": "PGD-7 accuracy of every head and representation (mean ± std, seeds)",
+            "yaxis_title": "adversarial accuracy [%]",
+            "barmode": "group",
+            "height": 520,
+            "xaxis_tickangle": -20,
+        },
+    )
+
+
+def _mlp(table: Table, row: tuple[str, str], key: str) -> float:
+    return 100 * summary_cell(table, *row, "mlp")[key]
+
+
+def claim_checks(table: Table) -> list[dict[str, Any]]:
+    """Each of :data:`CLAIMS` on a run: the two MLP-head values compared (mean over seeds, %),
+    whether the claimed ordering holds (strictly), and the paper's values."""
+    out = []
+    for claim, higher, lower, key, paper in CLAIMS:
+        a, b = _mlp(table, higher, key), _mlp(table, lower, key)
+        out.append({"claim": claim, "ours": a, "against": b, "holds": a > b, "paper": paper})
+    return out
+
+
+def strong_gaps(table: Table) -> list[float]:
+    """Per row (cell and seed) evaluated with the strong attack: PGD-7's accuracy minus the
+    strong attack's on the same images, in points."""
+    return [100 * (r["pgd_subset"] - r["strong"]) for r in table["rows"] if "strong" in r]
+
+
+def claims_report(table: Table, title: str) -> str:
+    """The verdict on every claim (:func:`claim_checks`) and how far the strong attack lowers
+    PGD-7's accuracies, as lines of text."""
+    lines = [title]
+    for c in claim_checks(table):
+        verdict = "holds" if c["holds"] else "does NOT hold"
+        lines.append(
+            f"  {verdict:13s} {c['claim']}: {c['ours']:.1f} vs {c['against']:.1f}   [{c['paper']}]"
+        )
+    gap = strong_gaps(table)
+    lines.append(
+        f"  the stronger attack lowers PGD-7 accuracy by {min(gap):.1f} to "
+        f"{max(gap):.1f} points on the same images"
+    )
+    return "\n".join(lines)
+
+
+def _span(values: list[float]) -> str:
+    low, high = (f"{v:.1f}" for v in (min(values), max(values)))
+    return f"{low}%" if low == high else f"{low}-{high}%"
+
+
+def table1_glue(tables: dict[str, Table]) -> dict[str, Any]:
+    """The values the chapter's prose glues in, by name: per data set the number of claims
+    that hold (``<d>_holds``), the largest strong-attack drop (``<d>_apgd_drop``) and, per row of
+    :data:`SPAN_ROWS`, the range of natural and PGD-7 accuracy over the MLP and linear heads
+    (``<d>_<row>_<natural|pgd>``, Markdown); ``claims_count``; and, with CIFAR-10, the standard
+    MLP's natural accuracy (``c10_std_mlp_nat``) and the seeds (``table_seeds``)."""
+    out: dict[str, Any] = {}
+    for dataset, t in tables.items():
+        out[f"{dataset}_holds"] = sum(c["holds"] for c in claim_checks(t))
+        out[f"{dataset}_apgd_drop"] = max(strong_gaps(t))
+        for row, name in SPAN_ROWS.items():
+            for key in ("natural", "pgd"):
+                values = [
+                    100 * summary_cell(t, *row, clf)[key + "_mean"] for clf in ("mlp", "linear")
+                ]
+                out[f"{dataset}_{name}_{key}"] = Markdown(_span(values))
+    out["claims_count"] = len(CLAIMS)
+    if "cifar10" in tables:
+        c10 = tables["cifar10"]
+        out["c10_std_mlp_nat"] = _mlp(c10, ("standard", "standard"), "natural_mean")
+        out["table_seeds"] = c10["seeds"]
+    return out
+
+
+def critic_markdown(tables: dict[str, Table]) -> str:
+    """The training critic's read-outs per data set and representation (mean over seeds, nats):
+    I(X; g(X)), I_worst and their difference, the RV read-out of the paper."""
+    rows = [
+        "| data set | g | I(X; g(X)) | I_worst | drop (RV read-out) |",
+        "|---|---|---|---|---|",
+    ]
+    for dataset, t in tables.items():
+        for rep in ("standard", "worst_case"):
+            recs = [e for e in t["encoders"] if e["representation"] == rep]
+            mi_clean = sum(e["mi"] for e in recs) / len(recs)
+            mi_worst = sum(e["worst_mi"] for e in recs) / len(recs)
+            rows.append(
+                f"| {dataset} | {rep} | {mi_clean:.3f} | {mi_worst:.3f} | "
+                f"{mi_clean - mi_worst:.3f} |"
+            )
+    estimator = next(iter(tables.values()))["settings"]["estimator"]
+    return f"Critic read-outs in nats (mean over seeds, estimator `{estimator}`):\n\n" + "\n".join(
+        rows
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# The beta x eps grid
+# ----------------------------------------------------------------------------------------------
+def _monotone(values: list[float], rising: bool) -> bool:
+    steps = np.diff(values)
+    return bool(np.all(steps > 0) if rising else np.all(steps < 0))
+
+
+def grid_markdown(grid: dict[str, Any]) -> str:
+    """A :func:`~robustrep_lite.experiments.table1.beta_eps_grid` result in words: per training
+    eps, the linear head's natural and PGD-7 accuracy, the training critic's drop
+    ``I - I_worst`` (the paper's read-out) and the validated RV
+    (:func:`~robustrep_lite.experiments.table1.encoder_vulnerability`) for each beta, then two
+    computed verdicts -- does PGD-7 accuracy rise with beta, does the validated RV fall with
+    beta (strictly, from one beta to the next)."""
+    lines = []
+    for eps in sorted({c["eps"] for c in grid["cells"]}):
+        cells = sorted((c for c in grid["cells"] if c["eps"] == eps), key=lambda c: c["beta"])
+
+        def row(fmt: str, key: Any, cells: list[dict[str, Any]] = cells) -> str:
+            return ", ".join(f"{fmt.format(key(c))} (β = {c['beta']:g})" for c in cells)
+
+        pgd = [c["pgd"] for c in cells]
+        rv = [c["validated_rv"] for c in cells]
+        lines.append(
+            f"- **ε = {eps:.3g}**: PGD-7 accuracy {row('{:.1%}', lambda c: c['pgd'])}; natural "
+            f"{row('{:.1%}', lambda c: c['natural'])}; validated RV "
+            f"{row('{:.2f}', lambda c: c['validated_rv'])} nats (± up to "
+            f"{max(c['validated_rv_stderr'] for c in cells):.2f}); the training critic's drop "
+            f"{row('{:.2f}', lambda c: c['mi'] - c['worst_mi'])}. PGD-7 accuracy rises with β: "
+            f"{'**yes**' if _monotone(pgd, True) else '**no**'}; validated RV falls with β: "
+            f"{'**yes**' if _monotone(rv, False) else '**no**'}."
+        )
+    return "\n".join(lines)
+
+
+def _line(x: list[float], name: str, ys: list[float], axis: str = "", **kw: Any) -> go.Scatter:
+    return go.Scatter(
+        x=x, y=ys, name=name, mode="lines+markers", xaxis=f"x{axis}", yaxis=f"y{axis}", **kw
+    )
+
+
+def grid_figure(grid: dict[str, Any]) -> go.Figure:
+    """The beta x eps grid: per training ε (the slider), the linear head's natural and PGD-7
+    accuracy (left) and the training critic's I, I_worst with the validated RV ± its standard
+    error (right), against β."""
+    steps = []
+    for frac in grid["settings"]["grid_eps_fractions"]:
+        cells = [c for c in grid["cells"] if c["eps_fraction"] == frac]
+        betas = [c["beta"] for c in cells]
+        traces = [
+            _line(betas, "natural", [100 * c["natural"] for c in cells]),
+            _line(betas, "PGD-7", [100 * c["pgd"] for c in cells]),
+            _line(betas, "I(X; g(X))", [c["mi"] for c in cells], "2"),
+            _line(betas, "I_worst", [c["worst_mi"] for c in cells], "2"),
+            _line(
+                betas,
+                "RV (validated)",
+                [c["validated_rv"] for c in cells],
+                "2",
+                error_y={"array": [c["validated_rv_stderr"] for c in cells]},
+                line={"dash": "dash"},
+            ),
+        ]
+        steps.append((f"{cells[0]['eps']:.3g}", traces))
+    base = make_subplots(
+        rows=1, cols=2, subplot_titles=("linear head accuracy [%]", "MI and RV [nats]")
+    )
+    return slider_figure(
+        steps,
+        slider_label="training and test ε",
+        active=len(steps) - 1,
+        figure=base,
+        layout={"height": 460, "xaxis_title": "β", "xaxis2_title": "β"},
+    )
+
+
+def grid_cell_text(cell: dict[str, Any], source: str) -> str:
+    """One grid cell (:func:`~robustrep_lite.experiments.table1.grid_cell`) in a line: β, ε,
+    where it came from, accuracies, the critic's read-outs and the validated RV."""
+    return (
+        f"β = {cell['beta']:g}, ε = {cell['eps']:.3g} ({source}): natural "
+        f"{100 * cell['natural']:.1f}%, PGD-7 {100 * cell['pgd']:.1f}%; critic read-out "
+        f"I = {cell['mi']:.3f}, I_worst = {cell['worst_mi']:.3f} nats; validated RV "
+        f"{cell['validated_rv']:.3f} ± {cell['validated_rv_stderr']:.3f} nats"
+    )
+
+
+def grid_widget(
+    grid: dict[str, Any], settings: TrainSettings, *, device: str | torch.device | None = None
+) -> widgets.VBox:
+    """The live twin of :func:`grid_figure` (Jupyter, Colab): sliders for β and the training ε
+    on MNIST and a button; a combination in ``grid`` is shown from it, any other is trained
+    now by :func:`~robustrep_lite.experiments.table1.grid_cell` at the grid's scale
+    (``settings.grid_train_size`` training images). Shows β = 1 at the threat model's ε."""
+    data = prepare_data(
+        "mnist",
+        dataclasses.replace(
+            settings, train_size={**settings.train_size, "mnist": settings.grid_train_size}
+        ),
+    )
+    beta = widgets.FloatSlider(
+        value=1.0, min=0.0, max=2.0, step=0.25, description="β", continuous_update=False
+    )
+    eps = widgets.FloatSlider(
+        value=THREAT_MODELS["mnist"]["eps"],
+        min=0.05,
+        max=0.3,
+        step=0.05,
+        description="ε",
+        continuous_update=False,
+    )
+    button = widgets.Button(description="train")
+    report = widgets.HTML()
+    cache = {(round(c["beta"], 3), round(c["eps"], 3)): c for c in grid["cells"]}
+
+    def show(_: object = None) -> None:
+        key = (round(beta.value, 3), round(eps.value, 3))
+        source = "from the grid"
+        if key not in cache:
+            report.value = "training ..."
+            cache[key], _ = grid_cell(
+                data, "mnist", settings, beta=key[0], eps=key[1], device=device
+            )
+            source = "trained now"
+        report.value = grid_cell_text(cache[key], source)
+
+    button.on_click(show)
+    show()
+    return widgets.VBox([beta, eps, button, report])
+
+
+# ----------------------------------------------------------------------------------------------
+# Figure 4: saliency maps
+# ----------------------------------------------------------------------------------------------
+def table_encoders(
+    table: Table, seed: int, device: str | torch.device = "cpu"
+) -> dict[str, EncoderRun]:
+    """The encoders of one seed of a Table 1 run, by representation, reloaded from their
+    checkpoints (none for a run stored without them)."""
+    return {
+        rec["representation"]: load_encoder(rec["checkpoint"], rec["config"], device)
+        for rec in table["encoders"]
+        if rec["seed"] == seed and rec.get("checkpoint")
+    }
+
+
+def saliency_study(
+    table: Table, x: Tensor, *, device: str | torch.device = "cpu", digits: bool = False
+) -> dict[str, Any]:
+    """Figure 4 on the images ``x`` for every seed of a Table 1 run: the saliency maps
+    (:func:`~robustrep_lite.training.encoder.saliency`) of seed 0's standard and worst-case
+    encoders (``maps``; empty when the run kept no checkpoints), per representation the
+    smoothness of each seed's maps (:func:`~robustrep_lite.training.encoder.saliency_smoothness`)
+    and, with ``digits``, the % of the saliency on the digit (pixels of channel 0 above 0.5;
+    :func:`~robustrep_lite.training.encoder.saliency_share`) and the % of pixels the digit
+    covers (``digit_pixels``). Seeds stop at the first without both encoders."""
+    out: dict[str, Any] = {"maps": {}, "smoothness": {}, "share": {}, "digit_pixels": None}
+    out["seeds"] = 0
+    for seed in range(table["seeds"]):
+        runs = table_encoders(table, seed, device)
+        if len(runs) < 2:
+            break
+        maps = {rep: saliency(run, x) for rep, run in runs.items()}
+        for rep in ("standard", "worst_case"):
+            out["smoothness"].setdefault(rep, []).append(saliency_smoothness(maps[rep]))
+            if digits:
+                digit = (x[:, 0] > 0.5).float()
+                share = saliency_share(maps[rep], digit)
+                out["share"].setdefault(rep, []).append(100 * float(share.mean()))
+                out["digit_pixels"] = 100 * float(digit.mean())
+        if seed == 0:
+            out["maps"] = maps
+        out["seeds"] += 1
+    return out
+
+
+def saliency_text(study: dict[str, Any], title: str) -> str:
+    """:func:`saliency_study` as lines of text, one per seed and representation."""
+    if not study["seeds"]:
+        return f"{title}: no encoders to draw (a stored table keeps no checkpoints)"
+    lines = []
+    for seed in range(study["seeds"]):
+        for rep in ("standard", "worst_case"):
+            line = f"{title}, seed {seed}, {rep} g: smoothness {study['smoothness'][rep][seed]:.2f}"
+            if study["share"]:
+                line += (
+                    f", {study['share'][rep][seed]:.0f}% of the saliency on the digit "
+                    f"({study['digit_pixels']:.0f}% of the pixels)"
+                )
+            lines.append(line)
+    return "\n".join(lines)
+
+
+def saliency_figure(x: Tensor, maps: dict[str, Tensor], title: str, n_show: int = 6) -> go.Figure:
+    """Figure 4: the first ``n_show`` images of ``x`` above the saliency maps of the standard
+    and the worst-case MI representation (each map scaled to a maximum of 1)."""
+    n_show = min(n_show, x.shape[0])
+    fig = make_subplots(
+        rows=3,
+        cols=n_show,
+        row_titles=["image", "standard g", "worst-case MI g"],
+        vertical_spacing=0.03,
+        horizontal_spacing=0.01,
+    )
+    for i in range(n_show):
+        img = x[i].permute(1, 2, 0).numpy()
+        if img.shape[2] == 1:
+            img = np.repeat(img, 3, axis=2)
+        fig.add_trace(go.Image(z=(255 * img).astype(np.uint8)), row=1, col=i + 1)
+        for row, rep in ((2, "standard"), (3, "worst_case")):
+            heat = go.Heatmap(
+                z=maps[rep][i].numpy(), colorscale="gray", zmin=0, zmax=1, showscale=False
+            )
+            fig.add_trace(heat, row=row, col=i + 1)
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False, autorange="reversed")
+    fig.update_layout(title=f"{title}, seed 0: |∂Î/∂x|, each map scaled to max 1", height=430)
+    return fig
+
+
+def value_range(values: list[float], fmt: str) -> str:
+    """``min-max`` of ``values`` in format ``fmt``, or one value where both read the same."""
+    low, high = format(min(values), fmt), format(max(values), fmt)
+    return low if low == high else f"{low}-{high}"
+
+
+def saliency_glue(studies: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The values the prose glues in from :func:`saliency_study` results by data set: the
+    smoothness range over seeds (``smooth_<d>_<rep>``), the range of the digit's share
+    (``share_<rep>``) and ``digit_pixels``, and ``smoother``: is every worst-case map set
+    smoother than every standard one (Markdown)."""
+    out: dict[str, Any] = {}
+    for dataset, study in studies.items():
+        for rep, values in study["smoothness"].items():
+            out[f"smooth_{dataset}_{rep}"] = Markdown(value_range(values, ".2f"))
+        for rep, values in study["share"].items():
+            out[f"share_{rep}"] = Markdown(value_range(values, ".0f"))
+        if study["share"]:
+            out["digit_pixels"] = study["digit_pixels"]
+    drawn = [s["smoothness"] for s in studies.values() if s["smoothness"]]
+    smoother = all(min(s["worst_case"]) > max(s["standard"]) for s in drawn)
+    out["smoother"] = Markdown(
+        ("**yes**" if smoother else "**no**") if drawn else "n/a (no encoders)"
+    )
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# The cost of the paper-scale run
+# ----------------------------------------------------------------------------------------------
+#: Dense tensor-core peaks in TFLOP/s (vendor data sheets).
+GPU_PEAKS = {"T4 (fp16)": 65.0, "H100 SXM (bf16)": 989.0}
+
+#: Training images per CIFAR-10 epoch (50 000 minus 5 000 for validation) and MNIST's.
+EPOCH_IMAGES = {"cifar10": 45_000, "mnist": 60_000}
+
+
+def _step_rows(record: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(r["name"], r["dataset"]): r for r in record["runs"][0]["rows"]}
+
+
+def train_step_glue(record: dict[str, Any]) -> dict[str, float]:
+    """From a stored ``bench/train_step.py`` record (its first run): the paper's step on
+    CIFAR-10 (% of its FLOPs in PGD, seconds per step, images per second, hours per epoch) and
+    the ``cpu`` settings' images per second (both data sets) and minutes per MNIST epoch."""
+    rows = _step_rows(record)
+    paper, mnist = rows["paper", "cifar10"], rows["cpu", "mnist"]
+    return {
+        "step_pgd_share": 100 * paper["attack_share_of_flops"],
+        "step_paper_s": paper["seconds_per_step"],
+        "step_paper_ips": paper["images_per_second"],
+        "step_paper_epoch_h": EPOCH_IMAGES["cifar10"] / paper["images_per_second"] / 3600,
+        "step_cpu_c10": rows["cpu", "cifar10"]["images_per_second"],
+        "step_cpu_mnist": mnist["images_per_second"],
+        "step_cpu_mnist_epoch_min": EPOCH_IMAGES["mnist"] / mnist["images_per_second"] / 60,
+    }
+
+
+def paper_cost_markdown(record: dict[str, Any], epochs: int = 500) -> str:
+    """The cost of one paper-scale worst-case encoder on CIFAR-10 from a stored
+    ``bench/train_step.py`` record: FLOPs per step and epoch, the measured CPU time, and an
+    *estimate* of the time per epoch and for ``epochs`` epochs on two GPUs, assuming 10-40% of
+    their dense peak (:data:`GPU_PEAKS`) is achieved (small convolutions, batch-128 products and
+    ~1000 kernel launches per step keep GPUs far from their peak). Not a measurement."""
+    run = record["runs"][0]
+    row = _step_rows(record)["paper", "cifar10"]
+    steps_per_epoch = EPOCH_IMAGES["cifar10"] // 128
+    gflop_epoch = row["gflop_per_step"] * steps_per_epoch
+    text = (
+        f"One step: {row['gflop_per_step']:.0f} GFLOP ({row['gflop_per_image']:.1f} GFLOP per "
+        f"image, {100 * row['attack_share_of_flops']:.0f}% of it in PGD); one epoch: "
+        f"{gflop_epoch / 1e3:.0f} TFLOP. Measured on {run['device']}: "
+        f"{row['seconds_per_step']:.1f} s per step, {row['images_per_second']:.1f} img/s, "
+        f"{row['achieved_gflops']:.0f} GFLOP/s → "
+        f"{row['seconds_per_step'] * steps_per_epoch / 3600:.1f} h per epoch.\n\n"
+    )
+    rows = [
+        f"| GPU | assumed TFLOP/s | time per epoch | {epochs} epochs |",
+        "|---|---|---|---|",
+    ]
+    for gpu, peak in GPU_PEAKS.items():
+        lo, hi = 0.1 * peak, 0.4 * peak
+        fast, slow = gflop_epoch / 1e3 / hi, gflop_epoch / 1e3 / lo
+        rows.append(
+            f"| {gpu} | {lo:.0f}-{hi:.0f} | {fast:.0f}-{slow:.0f} s | "
+            f"{epochs * fast / 3600:.1f}-{epochs * slow / 3600:.1f} h |"
+        )
+    return (
+        text
+        + "Estimated from FLOPs (not measured), one worst-case encoder, CIFAR-10:\n\n"
+        + "\n".join(rows)
+    )

@@ -1,0 +1,312 @@
+"""robustrep_lite.book.table1_report: Chapter 6's tables, figures and glued values, checked
+against hand-made Table 1 runs (every verdict must follow from the numbers it prints), and the
+load-or-compute of a run (stored paper-scale results, or a live run checkpointed under
+``checkpoint_root()``)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from encoder_run import train
+
+from robustrep_lite.book import table1_report as report
+from robustrep_lite.experiments.settings import PROFILES
+from robustrep_lite.experiments.table1 import PAPER_TABLE1, summarise
+
+REPS = ("standard", "worst_case")
+HEADS = ("standard", "standard_es", "robust")
+
+#: Hand-made MLP accuracies (natural, PGD-7) per (representation, head), in [0, 1]; the linear
+#: head reads 0.05 lower. Claims 1-3 hold, claim 4 (E.S. raises PGD-7) does not.
+ACC = {
+    ("standard", "standard"): (0.60, 0.01),
+    ("standard", "standard_es"): (0.58, 0.02),
+    ("standard", "robust"): (0.30, 0.15),
+    ("worst_case", "standard"): (0.62, 0.14),
+    ("worst_case", "standard_es"): (0.55, 0.10),
+    ("worst_case", "robust"): (0.52, 0.31),
+}
+
+
+def _table(dataset: str = "cifar10", seeds: int = 2) -> dict:
+    rows = []
+    for seed in range(seeds):
+        for (rep, head), (nat, pgd) in ACC.items():
+            for clf, shift in (("mlp", 0.0), ("linear", 0.05)):
+                rows.append(
+                    {
+                        "representation": rep,
+                        "head": head,
+                        "classifier": clf,
+                        "seed": seed,
+                        "natural": nat - shift + 0.01 * seed,
+                        "pgd": pgd,
+                        "pgd_subset": pgd,
+                        "strong": pgd - 0.01 * (1 + seed),  # 1 to 2 points lower
+                    }
+                )
+    encoders = [
+        {"representation": rep, "seed": s, "mi": 2.0 if rep == "standard" else 1.0, "worst_mi": w}
+        for s in range(seeds)
+        for rep, w in (("standard", 0.5 + s), ("worst_case", 0.8))
+    ]
+    return {
+        "dataset": dataset,
+        "data": "hand-made",
+        "seeds": seeds,
+        "wall_s": 12.4,
+        "rows": rows,
+        "summary": summarise(rows),
+        "encoders": encoders,
+        "threat_model": {"eps": 8 / 255},
+        "settings": {"strong_attack": "apgd", "strong_size": 100, "estimator": "smile"},
+    }
+
+
+def test_live_profile_runs_cpu_settings_for_the_paper_profile() -> None:
+    assert report.live_profile("paper") == "cpu"
+    assert report.live_profile("quick") == "quick"
+    with pytest.raises(ValueError, match="profile"):
+        report.live_profile("huge")
+
+
+def test_table_markdown_has_one_row_per_entry_with_mean_and_std() -> None:
+    text = report.table_markdown(_table())
+    lines = text.splitlines()
+    assert lines[0].startswith("| g, h | MLP natural | MLP PGD-7 | MLP APGD | linear natural")
+    assert len(lines) == 2 + len(report.ORDER)
+    wr = next(line for line in lines if line.startswith("| worst-case MI g, robust h |"))
+    # MLP natural over seeds 0.52, 0.53: mean 52.5, sample std 0.7; strong 30.0 and 29.0
+    assert wr.split(" | ")[1:4] == ["52.5 ± 0.7", "31.0 ± 0.0", "29.5 ± 0.7"]
+    assert wr.split(" | ")[4] == "47.5 ± 0.7"  # the linear head, 0.05 lower
+
+
+def test_tables_markdown_titles_each_data_set_and_appends_the_papers_table() -> None:
+    text = report.tables_markdown({"mnist": _table("mnist"), "cifar10": _table()})
+    assert "**Ours, MNIST** (2 seed(s), mean ± std, %; ε = 0.03137;" in text
+    assert "the APGD column on the first 100 test images" in text
+    assert text.index("**Ours, MNIST**") < text.index("**Ours, CIFAR-10**")
+    paper = report.paper_markdown().splitlines()
+    assert len(paper) == 2 + len(PAPER_TABLE1)
+    assert "| worst-case MI g, standard h (E.S.) | 51.59 | 27.53 | 48.55 | 13.52 |" in paper
+    assert text.endswith(report.paper_markdown())
+
+
+def test_claims_are_checked_on_the_mlp_means() -> None:
+    checks = report.claim_checks(_table())
+    assert [c["holds"] for c in checks] == [True, True, True, False]
+    assert checks[0]["ours"] == pytest.approx(14.0) and checks[0]["against"] == pytest.approx(1.0)
+    assert checks[3]["paper"] == "27.53 > 14.06"
+    text = report.claims_report(_table(), "cifar10").splitlines()
+    assert text[0] == "cifar10" and text[4].startswith("  does NOT hold E.S. raises")
+    assert "14.0 vs 1.0   [14.06 > 0.22]" in text[1]
+    assert text[-1] == (
+        "  the stronger attack lowers PGD-7 accuracy by 1.0 to 2.0 points on the same images"
+    )
+    assert report.strong_gaps(_table(seeds=1)) == pytest.approx([1.0] * 12)
+
+
+def test_table1_glue_states_counts_spans_and_the_cifar_values() -> None:
+    values = report.table1_glue({"mnist": _table("mnist"), "cifar10": _table()})
+    assert values["cifar10_holds"] == values["mnist_holds"] == 3
+    assert values["claims_count"] == len(report.CLAIMS) == 4
+    assert values["cifar10_apgd_drop"] == pytest.approx(2.0)
+    # natural: MLP 62.5, linear 57.5 (mean over seeds); PGD-7 equal for both heads
+    assert values["cifar10_ws_natural"].data == "57.5-62.5%"
+    assert values["mnist_wr_pgd"].data == "31.0%"
+    assert values["c10_std_mlp_nat"] == pytest.approx(60.5)
+    assert values["table_seeds"] == 2
+    assert "c10_std_mlp_nat" not in report.table1_glue({"mnist": _table("mnist")})
+
+
+def test_critic_markdown_averages_over_seeds() -> None:
+    text = report.critic_markdown({"cifar10": _table()})
+    assert "estimator `smile`" in text
+    # standard: I = 2.0, I_worst 0.5 and 1.5 -> 1.0, drop 1.0
+    assert "| cifar10 | standard | 2.000 | 1.000 | 1.000 |" in text
+    assert "| cifar10 | worst_case | 1.000 | 0.800 | 0.200 |" in text
+
+
+def test_pgd_figure_shows_each_data_set_with_the_papers_markers_on_cifar10() -> None:
+    fig = report.pgd_figure({"mnist": _table("mnist"), "cifar10": _table()})
+    assert len(fig.data) == 8 and fig.layout.sliders[0].active == 1
+    mnist_bar, mnist_paper, c10_bar, c10_paper = fig.data[0], fig.data[1], fig.data[4], fig.data[5]
+    assert list(mnist_bar.x) == [report.ROW_NAMES[k] for k in report.ORDER]
+    assert list(c10_bar.y)[3] == pytest.approx(14.0)  # worst-case g, standard h, MLP PGD-7
+    assert all(y is None for y in mnist_paper.y)
+    assert list(c10_paper.y)[:2] == [0.22, 15.08]
+    assert [s.label for s in fig.layout.sliders[0].steps] == ["MNIST", "CIFAR-10"]
+
+
+def _grid_cell(beta: float, pgd: float, rv: float, eps: float = 0.1) -> dict:
+    return {
+        "beta": beta,
+        "eps": eps,
+        "eps_fraction": eps / 0.3,
+        "pgd": pgd,
+        "natural": 0.6,
+        "mi": 1.0,
+        "worst_mi": 0.5,
+        "validated_rv": rv,
+        "validated_rv_stderr": 0.03,
+    }
+
+
+def test_grid_markdown_states_each_cell_and_computes_the_verdicts() -> None:
+    grid = {
+        "cells": [
+            _grid_cell(0.0, 0.01, 0.5),
+            _grid_cell(1.0, 0.12, 0.2),
+            _grid_cell(2.0, 0.15, 0.1),
+        ]
+    }
+    text = report.grid_markdown(grid)
+    assert "PGD-7 accuracy 1.0% (β = 0), 12.0% (β = 1), 15.0% (β = 2)" in text
+    assert "validated RV 0.50 (β = 0), 0.20 (β = 1), 0.10 (β = 2) nats (± up to 0.03)" in text
+    assert "rises with β: **yes**; validated RV falls with β: **yes**." in text
+    grid["cells"][2]["validated_rv"] = 0.3
+    assert "falls with β: **no**." in report.grid_markdown(grid)
+
+
+def test_grid_figure_has_one_slider_position_per_training_eps() -> None:
+    cells = [_grid_cell(b, 0.1 * b, 0.5 - 0.1 * b, eps) for eps in (0.1, 0.3) for b in (0, 1)]
+    grid = {"cells": cells, "settings": {"grid_eps_fractions": [0.1 / 0.3, 1.0]}}
+    fig = report.grid_figure(grid)
+    assert [s.label for s in fig.layout.sliders[0].steps] == ["0.1", "0.3"]
+    assert len(fig.data) == 10 and fig.layout.xaxis.title.text == "β"
+    pgd_at_03 = fig.data[6]
+    assert pgd_at_03.name == "PGD-7" and list(pgd_at_03.y) == pytest.approx([0.0, 10.0])
+    rv = fig.data[9]
+    assert rv.yaxis == "y2" and list(rv.error_y.array) == [0.03, 0.03]
+
+
+def test_grid_cell_text_and_the_widget_show_a_grid_cell_without_training() -> None:
+    cell = {**_grid_cell(1.0, 0.123, 0.2, eps=0.3), "worst_mi": 0.25}
+    text = report.grid_cell_text(cell, "from the grid")
+    assert text.startswith("β = 1, ε = 0.3 (from the grid): natural 60.0%, PGD-7 12.3%")
+    assert "I_worst = 0.250 nats; validated RV 0.200 ± 0.030 nats" in text
+    box = report.grid_widget({"cells": [cell]}, PROFILES["quick"].table1)
+    beta, eps, button, shown = box.children
+    assert (beta.value, eps.value) == (1.0, 0.3) and button.description == "train"
+    assert shown.value == text
+
+
+def test_value_range_reads_one_value_where_both_ends_agree() -> None:
+    assert report.value_range([0.314, 0.52, 0.4], ".2f") == "0.31-0.52"
+    assert report.value_range([40.2, 39.9], ".0f") == "40"
+    assert report.value_range([12.0, 9.0], ".0f") == "9-12"  # by value, not as text
+
+
+def _study(smooth_std: list[float], smooth_wc: list[float], share: bool = False) -> dict:
+    return {
+        "maps": {},
+        "seeds": len(smooth_std),
+        "smoothness": {"standard": smooth_std, "worst_case": smooth_wc},
+        "share": {"standard": [20.0, 24.0], "worst_case": [61.0, 63.0]} if share else {},
+        "digit_pixels": 19.4 if share else None,
+    }
+
+
+def test_saliency_glue_and_text_state_ranges_and_the_verdict() -> None:
+    studies = {
+        "mnist": _study([0.1, 0.2], [0.5, 0.6], share=True),
+        "cifar10": _study([0.05, 0.1], [0.3, 0.35]),
+    }
+    values = report.saliency_glue(studies)
+    assert values["smooth_mnist_worst_case"].data == "0.50-0.60"
+    assert values["share_worst_case"].data == "61-63" and values["digit_pixels"] == 19.4
+    assert values["smoother"].data == "**yes**"
+    studies["cifar10"]["smoothness"]["worst_case"] = [0.08, 0.3]  # overlaps the standard maps
+    assert report.saliency_glue(studies)["smoother"].data == "**no**"
+    empty = {"mnist": {**_study([], []), "smoothness": {}, "seeds": 0}}
+    assert report.saliency_glue(empty)["smoother"].data == "n/a (no encoders)"
+    lines = report.saliency_text(studies["mnist"], "MNIST").splitlines()
+    assert lines[1] == (
+        "MNIST, seed 0, worst_case g: smoothness 0.50, 61% of the saliency on the digit "
+        "(19% of the pixels)"
+    )
+    assert len(lines) == 4
+    assert "no encoders to draw" in report.saliency_text(empty["mnist"], "MNIST")
+
+
+def test_saliency_study_reloads_the_encoders_of_each_seed(tmp_path) -> None:
+    tiny = {"epochs": 1, "batch_size": 16, "width": 0.125, "critic_units": 8, "pgd_steps": 1}
+    x = torch.rand(32, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    encoders = []
+    for rep, beta in (("standard", 0.0), ("worst_case", 1.0)):
+        path = tmp_path / f"{rep}.pt"
+        run = train(x, beta=beta, eps=0.1, step_size=0.05, checkpoint=path, **tiny)
+        encoders.append(
+            {"representation": rep, "seed": 0, "checkpoint": str(path), "config": run.config}
+        )
+    table = {"seeds": 2, "encoders": encoders}  # seed 1 kept no checkpoints
+    study = report.saliency_study(table, x[:6], digits=True)
+    assert study["seeds"] == 1 and set(study["maps"]) == {"standard", "worst_case"}
+    assert study["maps"]["standard"].shape == (6, 28, 28)
+    assert all(-1 <= v[0] <= 1 for v in study["smoothness"].values())
+    assert all(0 <= v[0] <= 100 for v in study["share"].values())
+    assert study["digit_pixels"] == pytest.approx(100 * float((x[:6, 0] > 0.5).float().mean()))
+    fig = report.saliency_figure(x[:6], study["maps"], "MNIST", n_show=4)
+    assert len(fig.data) == 12 and fig.layout.title.text.startswith("MNIST, seed 0: |∂Î/∂x|")
+    assert report.saliency_study({"seeds": 1, "encoders": []}, x[:6])["seeds"] == 0
+
+
+def _step_record() -> dict:
+    def row(name: str, dataset: str, ips: float) -> dict:
+        return {
+            "name": name,
+            "dataset": dataset,
+            "images_per_second": ips,
+            "seconds_per_step": 128 / ips,
+            "attack_share_of_flops": 0.88,
+            "gflop_per_step": 1000.0,
+            "gflop_per_image": 1000.0 / 128,
+            "achieved_gflops": 80.0,
+        }
+
+    rows = [row("paper", "cifar10", 10.0), row("cpu", "cifar10", 200.0), row("cpu", "mnist", 500.0)]
+    return {"runs": [{"device": "cpu (1 thread)", "rows": rows}]}
+
+
+def test_train_step_glue_and_the_paper_cost_follow_from_the_record() -> None:
+    values = report.train_step_glue(_step_record())
+    assert values["step_pgd_share"] == pytest.approx(88.0)
+    assert values["step_paper_epoch_h"] == pytest.approx(45_000 / 10 / 3600)
+    assert values["step_cpu_mnist_epoch_min"] == pytest.approx(2.0)
+    text = report.paper_cost_markdown(_step_record())
+    # 351 steps per epoch of 45 000 images: 351 TFLOP; at 10-40% of 65 TFLOP/s, 14-54 s
+    assert "one epoch: 351 TFLOP" in text and "12.8 s per step" in text
+    assert "| T4 (fp16) | 6-26 | 14-54 s | 1.9-7.5 h |" in text
+    assert text.count("\n| ") == 3
+
+
+def test_table1_results_reads_stored_paper_runs_and_checkpoints_live_ones(
+    tmp_path, monkeypatch
+) -> None:
+    calls = []
+
+    def fake_table1(dataset, settings, **kw):
+        calls.append((dataset, settings, kw))
+        return {"live": True}
+
+    monkeypatch.setattr(report, "table1", fake_table1)
+    monkeypatch.setattr(report, "CHECKOUT", tmp_path)
+    monkeypatch.setenv("ROBUSTREP_CHECKPOINTS", str(tmp_path / "ckpt"))
+    assert report.table1_results("mnist", "paper") == {"live": True}
+    dataset, settings, kw = calls[-1]
+    assert settings == PROFILES["cpu"].table1
+    assert kw["checkpoint_dir"] == tmp_path / "ckpt" / "table1" / "cpu" and not kw["progress"]
+    report.table1_results("mnist", "quick", device="cpu")
+    assert calls[-1][2]["checkpoint_dir"].name == "quick" and calls[-1][2]["device"] == "cpu"
+    assert report.stored_results("cifar10") is None
+    stored = tmp_path / report.STORED.format(dataset="cifar10")
+    stored.parent.mkdir(parents=True)
+    stored.write_text('{"result": {"seeds": 4}}')
+    monkeypatch.setattr("robustrep_lite.core.results.CHECKOUT", tmp_path)
+    assert report.table1_results("cifar10", "paper") == {"seeds": 4}
+    n = len(calls)
+    assert report.table1_results("cifar10", "cpu") == {"live": True} and len(calls) == n + 1
+
+
+def test_run_summary_names_data_set_seeds_and_time() -> None:
+    assert report.run_summary(_table()) == "cifar10: 2 seed(s), 12 s; hand-made"
