@@ -8,10 +8,13 @@ import math
 import pytest
 
 from robustrep_lite.book.mi_report import (
+    bmi_facts,
     bmi_figure,
     bmi_group_errors,
+    bmi_run_sentence,
     bmi_summary,
     bmi_summary_markdown,
+    bmi_verdict,
     estimator_errors,
     overfitting_figure,
     task_group,
@@ -145,3 +148,46 @@ def test_task_groups_and_group_table():
     assert lines[0].startswith("| estimator | 1-2 dims (1) | 3-5 dims (0) | 25-50 dims (1)")
     # KSG: task b (1 dim) error 0.09 - 0.2 = -0.11, not met; task a (25 dims) -0.45
     assert lines[3] == "| bmi KSG | -0.11 (0 met) | +nan (0 met) | -0.45 (0 met) | +nan (0 met) |"
+
+
+PROVENANCE = {
+    "time_utc": "2026-11-30 00:36 UTC",
+    "git_commit": "f3aed67",
+    "device": "cpu (x86_64), 1 thread per run",
+    "jobs": 2,
+    "benchmark-mi": "0.1.3",
+    "torch-mist": "0.2.17",
+}
+
+
+def test_run_sentence_and_facts_by_hand():
+    record = {**RECORD, "provenance": PROVENANCE}
+    text = bmi_run_sentence(record)
+    assert text.startswith("Stored run of bench/mi_bmi.py: 2026-11-30 00:36 UTC, commit f3aed67")
+    assert "2 run(s) at a time; 2 tasks × 2 seed(s) = 4 task-seed runs, N = 5,000" in text
+    assert "joined" not in text
+    merged = {**record, "merged_from": [{}, {}]}
+    assert "joined from 2 processes" in bmi_run_sentence(merged)
+    facts = bmi_facts(record)
+    assert facts == {
+        "tasks": 2,
+        "n": 5000,
+        "jobs": 2,
+        "truth_low": 0.2,
+        "truth_high": 1.0,
+        "seeds": 2,
+        "met": 1,
+        "verdict": "more tasks than any peer",
+        "below": 1,
+        "wall": pytest.approx(2.0),
+        "wall_max": 4.0,
+    }
+    with pytest.raises(ValueError, match="name must be one of"):
+        bmi_facts(record, "mine")
+
+
+def test_verdict_against_the_best_peer():
+    assert bmi_verdict(RECORD) == "more tasks than any peer"  # ours 1 task met, KSG none
+    assert bmi_verdict(RECORD, "bmi-ksg") == "fewer tasks than ours (default) (1)"
+    tied = {**RECORD, "tasks": {"b": RECORD["tasks"]["b"]}}  # neither meets task b
+    assert bmi_verdict(tied) == "as many tasks as the best peer (bmi KSG)"

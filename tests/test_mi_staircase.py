@@ -11,6 +11,7 @@ import torch
 from robustrep_lite.experiments.mi_staircase import (
     optimal_gaussian_scores,
     run_staircase,
+    staircase_groups,
     summarise_levels,
 )
 from robustrep_lite.mi import correlated_gaussians, gaussian_mi, readout, rho_for_mi
@@ -39,6 +40,22 @@ def test_short_staircase_runs_every_estimator_of_a_group() -> None:
         )
         assert [row["mi"] for row in rows] == [1.0, 2.0]
         assert all(math.isfinite(row["heldout"]) for row in rows)
+
+
+def test_staircase_groups_summarise_each_group_as_run_staircase_does() -> None:
+    levels = (1.0, 2.0)
+    live = staircase_groups([["dv"], ["js_nwj", "smile_5"]], steps_per_level=8, levels=levels)
+    assert (
+        live["steps"] == 16
+        and live["last"] == 2
+        and list(live["levels"]) == ["dv", "js_nwj", "smile_5"]
+    )
+    assert live["wall_s"]["js_nwj"] == live["wall_s"]["smile_5"] > 0  # one shared run
+    run = run_staircase(["dv"], steps_per_level=8, levels=levels, heldout_batches=10)
+    direct = summarise_levels(run["curves"]["dv"], run["held"]["dv"], levels, 8, 10, last=2)
+    assert live["levels"]["dv"] == direct  # the same seed, the last quarter of each level
+    with pytest.raises(ValueError, match="groups"):
+        staircase_groups([[]], steps_per_level=8)
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,7 @@
 """Layer 5, what the chapters show: chapter set-up and banner (``chapter``), plotly helpers
-(``plots``), and the tables, figures and sentences generated from stored results
-(``mi_report``, ``zoo_report``, ``table1_report``). Nothing here defines a computation; it
-presents results, loading stored or checkpointed ones and running the experiments only where a
-chapter needs a live run (``table1_report.table1_results``)."""
+(``plots``), and the tables, figures and sentences generated from results, stored or live, and
+from closed forms, one module per subject: ``definition_figures`` (Chapter 1),
+``theorem_figures`` (2), ``ceiling_figures`` (3), ``mi_figures`` and ``mi_report`` (4),
+``zoo_report`` (5), ``table1_report`` (6). Nothing here defines a computation; it presents
+results, loading stored or checkpointed ones and running an experiment only where a chapter
+needs a live run (``table1_report.table1_results``)."""

@@ -17,12 +17,17 @@ import plotly.graph_objects as go
 from robustrep_lite.mi import MIEstimate
 
 __all__ = [
+    "BMI_BOUNDS_RESULT",
     "BMI_RESULT",
+    "BMI_SMALL_RESULT",
     "GROUPS",
+    "bmi_facts",
     "bmi_figure",
     "bmi_group_errors",
+    "bmi_run_sentence",
     "bmi_summary",
     "bmi_summary_markdown",
+    "bmi_verdict",
     "estimator_errors",
     "overfitting_figure",
     "task_group",
@@ -32,6 +37,10 @@ __all__ = [
 
 #: Where ``bench/mi_bmi.py`` stores its run (relative to the repository root).
 BMI_RESULT = "bench/results/mi_bmi.json"
+#: Every bound of Chapter 4 fitted the same way, one seed (``--estimators ours-dv ...``).
+BMI_BOUNDS_RESULT = "bench/results/mi_bmi_bounds.json"
+#: The same benchmark at N = 1000 (``--n 1000 --estimators ours bmi-ksg bmi-cca``).
+BMI_SMALL_RESULT = "bench/results/mi_bmi_n1000.json"
 LABELS = {
     "ours": "ours (default)",
     "bmi-ksg": "bmi KSG",
@@ -126,6 +135,69 @@ def bmi_summary_markdown(record: dict[str, Any]) -> str:
             f"{r['wall_s_mean']:.1f} / {r['wall_s_max']:.1f} |"
         )
     return "\n".join(lines)
+
+
+def bmi_run_sentence(record: dict[str, Any]) -> str:
+    """Where a stored ``bench/mi_bmi.py`` record comes from, in one sentence: time, commit,
+    device, runs at a time, the processes it was joined from (``--merge``), tasks x seeds, N and
+    the peers' package versions."""
+    made = record["provenance"]
+    seeds = len(record["seeds"])
+    runs = sum(len(t["runs"]) for t in record["tasks"].values())
+    parts = len(record.get("merged_from") or [record])
+    joined = f", joined from {parts} processes" if parts > 1 else ""
+    return (
+        f"Stored run of bench/mi_bmi.py: {made['time_utc']}, commit {made['git_commit']}, "
+        f"{made['device']}, {made['jobs']} run(s) at a time{joined}; "
+        f"{len(record['tasks'])} tasks × {seeds} seed(s) = {runs} task-seed runs, "
+        f"N = {record['n']:,}, benchmark-mi {made['benchmark-mi']}, "
+        f"torch-mist {made['torch-mist']}."
+    )
+
+
+def bmi_verdict(record: dict[str, Any], name: str = "ours") -> str:
+    """How estimator ``name`` ranks by tasks met (:func:`bmi_summary`) against its best peer:
+    "more tasks than any peer", "as many tasks as the best peer (label)" or "fewer tasks than
+    label (count)"."""
+    summary = {r["estimator"]: r for r in bmi_summary(record)}
+    if name not in summary:
+        raise ValueError(f"name must be one of {record['estimators']!r}, got {name!r}")
+    ours = summary[name]
+    peers = [r for key, r in summary.items() if key != name]
+    if not peers:
+        return "with no peer to compare"
+    best = max(peers, key=lambda r: r["met"])
+    if ours["met"] > best["met"]:
+        return "more tasks than any peer"
+    if ours["met"] == best["met"]:
+        return f"as many tasks as the best peer ({best['label']})"
+    return f"fewer tasks than {best['label']} ({best['met']})"
+
+
+def bmi_facts(record: dict[str, Any], name: str = "ours") -> dict[str, Any]:
+    """The numbers Chapter 4's prose states about a stored benchmark record, by name: tasks
+    (``tasks``), samples (``n``), runs at a time (``jobs``), the range of the true MI
+    (``truth_low``, ``truth_high``), seeds (``seeds``), and for estimator ``name`` the tasks met
+    (``met``), :func:`bmi_verdict` (``verdict``, text), task-seed values below zero
+    (``below``) and mean / largest seconds per run (``wall``, ``wall_max``)."""
+    summary = {r["estimator"]: r for r in bmi_summary(record)}
+    if name not in summary:
+        raise ValueError(f"name must be one of {record['estimators']!r}, got {name!r}")
+    ours = summary[name]
+    truths = [t["truth"] for t in record["tasks"].values()]
+    return {
+        "tasks": ours["tasks"],
+        "n": record["n"],
+        "jobs": record["provenance"]["jobs"],
+        "truth_low": min(truths),
+        "truth_high": max(truths),
+        "seeds": len(record["seeds"]),
+        "met": ours["met"],
+        "verdict": bmi_verdict(record, name),
+        "below": ours["below_zero"],
+        "wall": ours["wall_s_mean"],
+        "wall_max": ours["wall_s_max"],
+    }
 
 
 def estimator_errors(record: dict[str, Any], name: str = "ours") -> dict[str, float]:

@@ -157,6 +157,53 @@ def summarise_levels(
     return out
 
 
+def staircase_groups(
+    groups: Sequence[Sequence[str]],
+    *,
+    steps_per_level: int,
+    levels: Sequence[float] = LEVELS,
+    heldout_batches: int = 10,
+    last: int | None = None,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """A short staircase per group of estimators (each group shares one critic, see
+    :func:`run_staircase`), each summarised by :func:`summarise_levels` over its ``last`` steps
+    per level (default a quarter of a level, at least 1).
+
+    Returns ``{"levels": {name: rows of summarise_levels}, "wall_s": {name: seconds of its
+    group's run}, "steps": steps per run, "last": steps averaged per level}``.
+    """
+    if not groups or any(not names for names in groups):
+        raise ValueError("groups must hold at least one non-empty group of estimator names")
+    last = max(steps_per_level // 4, 1) if last is None else last
+    summaries: dict[str, list[dict[str, float]]] = {}
+    walls: dict[str, float] = {}
+    for names in groups:
+        run = run_staircase(
+            names,
+            steps_per_level=steps_per_level,
+            levels=levels,
+            heldout_batches=heldout_batches,
+            seed=seed,
+        )
+        for name in names:
+            summaries[name] = summarise_levels(
+                run["curves"][name],
+                run["held"][name],
+                levels,
+                steps_per_level,
+                heldout_batches,
+                last=last,
+            )
+            walls[name] = run["wall_s"]
+    return {
+        "levels": summaries,
+        "wall_s": walls,
+        "steps": steps_per_level * len(levels),
+        "last": last,
+    }
+
+
 def optimal_gaussian_scores(x: torch.Tensor, y: torch.Tensor, rho: float) -> torch.Tensor:
     """The optimal critic of the staircase data, ``T*(x, y) = log p(y | x) / p(y)``, on all pairs.
 

@@ -1,0 +1,220 @@
+"""Tests for robustrep_lite.book.mi_figures: Chapter 4's staircase, sweep, B3 and torch-mist
+tables and figures against hand-made records, and the stored records they read."""
+
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import pytest
+
+from robustrep_lite.book import mi_figures as mf
+from robustrep_lite.core.results import load_stored
+
+LEVELS = [2.0, 4.0]
+
+
+def _level(mean: float, var: float, seeds: list[float]) -> dict:
+    return {"mi": 0, "mean": mean, "bias": mean - 0, "var": var, "mean_per_seed": seeds}
+
+
+STAIR = {
+    "critic": "separable",
+    "seeds": 2,
+    "truth_nats": LEVELS,
+    "config": {"steps_per_level": 4, "last": 2},
+    "curves_seed0": {"stride": 2, "values": {"dv": [0.5, 1.0, 3.0, 3.5], "nwj": [1, 2, 3, 4]}},
+    "results": {
+        "dv": {"levels": [_level(1.9, 0.5, [1.8, 2.0]), _level(3.5, 4.0, [3.0, 4.0])]},
+        "nwj": {"levels": [_level(1.7, 0.2, [1.6, 1.8]), _level(3.0, 1.0, [2.5, 3.5])]},
+    },
+    "reference_separable_mean": {"dv": [[1.69, 3.17], 29.6], "nwj": [[1.51, 2.56], 1.07]},
+}
+
+
+def test_staircase_table_puts_ours_beside_the_reference() -> None:
+    lines = mf.staircase_markdown(STAIR, ["dv", "nwj"]).splitlines()
+    assert lines[0] == "Ours (reference), mean of the last 2 steps per level:"
+    assert lines[2] == "| estimator | MI = 2 | MI = 4 | var at 4 |"
+    assert lines[4] == "| DV | 1.90 (1.69) | 3.50 (3.17) | 4 (29.6) |"
+
+
+def test_staircase_figures_follow_the_record() -> None:
+    fig = mf.staircase_figure(STAIR, ["dv", "nwj"])
+    assert [t.name for t in fig.data] == ["true MI", "DV", "NWJ"]
+    assert list(fig.data[0].y) == [2, 2, 2, 2, 4, 4, 4, 4]
+    assert list(fig.data[1].x) == [0, 2, 4, 6]  # every stride-th step
+    assert tuple(fig.layout.yaxis.range) == (-1, 8.0)
+    var = mf.staircase_variance_figure(STAIR, ["dv", "nwj"])
+    assert list(var.data[0].y) == [0.5, 4.0] and var.layout.yaxis.type == "log"
+    assert "mean of 2 seeds" in var.layout.title.text
+
+
+def test_bias_table_flags_divergence_and_missing_references() -> None:
+    joint = {
+        **STAIR,
+        "critic": "joint",
+        "results": {
+            "dv": {"levels": [{"bias": 0.1, "var": 2.0}, {"bias": 9.0, "var": 5e6}], "diverged": 1},
+            "nwj": {"levels": [{"bias": -0.2, "var": 1.0}, {"bias": -1.5, "var": 3.0}]}
+            | {"diverged": False},
+        },
+        "reference_joint_bias": {"nwj": [-0.12, -1.66]},
+    }
+    lines = mf.staircase_bias_markdown(joint).splitlines()
+    assert lines[0] == "Signed bias, ours (reference), joint critic:"
+    assert lines[4] == "| DV **diverged** | +0.10 | +9.00 | 5e+06 |"
+    assert lines[5] == "| NWJ | -0.20 (-0.12) | -1.50 (-1.66) | 3 |"
+
+
+def test_seed_spread_joins_runs_in_seed_order() -> None:
+    more = {**STAIR, "seeds": 1, "config": {**STAIR["config"], "first_seed": 2}}
+    more["results"] = {"dv": {"levels": [_level(0, 0, [9.0]), _level(0, 0, [5.0])]}}
+    assert mf.per_seed_means([STAIR, more], "dv") == [3.0, 4.0, 5.0]
+    text = mf.seed_spread_sentence([STAIR, more], "dv")
+    assert "MI = 4, seeds 0-2: 3.00, 4.00, 5.00; mean 4.00, sd 1.00 (reference: 3.17)" in text
+    with pytest.raises(ValueError, match="seed values"):
+        mf.seed_spread_sentence([{**STAIR, "seeds": 3}], "dv")
+
+
+def test_optimal_critic_figure_and_summary() -> None:
+    values = {(16, "DV"): [5.0, 7.0], (16, "InfoNCE"): [2.7, 2.7]}
+    values |= {(64, "DV"): [6.0, 6.0], (64, "InfoNCE"): [3.0, 4.0]}
+    fig = mf.optimal_critic_figure(values, true_mi=6.0)
+    assert [s.label for s in fig.layout.sliders[0].steps] == ["16", "64"]
+    bars_16, truth_16, cap_16 = fig.data[:3]
+    assert list(bars_16.y) == [6.0, 2.7] and list(bars_16.error_y.array) == [1.0, 0.0]
+    assert list(truth_16.y) == [6.0, 6.0] and cap_16.y[0] == pytest.approx(math.log(16))
+    assert fig.layout.yaxis.range[1] >= 7.0
+    summary = mf.optimal_critic_summary(values, 64)
+    assert summary == "K = 64: DV 6.00 ± 0.00, InfoNCE 3.50 ± 0.50 nats (mean ± sd over 2 batches)"
+    with pytest.raises(ValueError, match="k must be"):
+        mf.optimal_critic_summary(values, 32)
+    with pytest.raises(ValueError, match="lacks"):
+        mf.optimal_critic_figure({(16, "DV"): [1.0], (64, "NWJ"): [1.0]}, 6.0)
+
+
+def test_live_staircase_table() -> None:
+    live = {
+        "levels": {"dv": [{"mi": 2.0, "mean": 1.42}, {"mi": 4.0, "mean": 2.71}]},
+        "wall_s": {"dv": 9.23},
+        "steps": 2400,
+        "last": 150,
+    }
+    lines = mf.live_staircase_markdown(live).splitlines()
+    assert lines[0] == "Mean of the last 150 steps of each level:"
+    assert lines[2] == "| estimator | MI = 2 | MI = 4 | s for 2400 steps |"
+    assert lines[4] == "| DV | 1.42 | 2.71 | 9.2 |"
+
+
+def _sweep_row(d: int, rho: float, truth: float, estimate: float, diverged: bool = False) -> dict:
+    result = {"estimate": estimate, "diverged": diverged, "pooled": estimate - 0.1}
+    return {"d": d, "rho": rho, "truth": truth, "ksg": truth - 0.05, "mine": result}
+
+
+SWEEP = {
+    "config": {"estimators": ["mine"], "steps": 5000, "pooled_n": 131072},
+    "rows": [
+        _sweep_row(2, 0.0, 0.0, 0.001),
+        _sweep_row(20, 0.0, 0.0, -0.001),
+        _sweep_row(2, 0.5, 0.29, 0.28),
+        _sweep_row(20, 0.5, 2.88, 2.59),
+        _sweep_row(20, 0.9, 16.6, 3.0),
+    ],
+    "targets": {
+        "mine": {
+            "d2_abs_estimate_le_0.05_at_rho0": [0.0004, True],
+            "d20_rel_error_le_10pct_for_0<|rho|<=0.7": [0.1325, False],
+            "d20_estimate_at_rho0": [-0.0009, None],
+        }
+    },
+    "provenance": {"time_utc": "2026-11-24 08:48 UTC", "git_commit": "534f332"},
+}
+
+
+def test_sweep_figure_has_one_slider_step_per_rho_and_drops_diverged_runs() -> None:
+    rows = [*SWEEP["rows"], _sweep_row(2, 0.9, 1.2, 1.19)]
+    rows[-2] = _sweep_row(20, 0.9, 16.6, 9.0, diverged=True)
+    fig = mf.sweep_figure({**SWEEP, "rows": rows}, active=1)
+    assert [s.label for s in fig.layout.sliders[0].steps] == ["0", "0.5", "0.9"]
+    assert list(fig.data[0].x) == ["truth", "KSG (per coord.)", "MINE"]
+    d2, d20 = fig.data[2:4]  # rho = 0.5
+    assert (d2.name, d20.name) == ("d = 2", "d = 20") and d20.y == (2.88, 2.83, 2.59)
+    assert d20.visible and not fig.data[0].visible
+    assert fig.data[4].y[2] is None and fig.data[5].y[2] == 1.19  # rho = 0.9: d = 20 diverged
+
+
+def test_sweep_tables() -> None:
+    assert mf.stored_run_line(SWEEP, "bench/mi_sweep.py") == (
+        "Stored run of bench/mi_sweep.py: 2026-11-24 08:48 UTC, commit 534f332."
+    )
+    targets = mf.sweep_targets_markdown(SWEEP).splitlines()
+    assert targets[2] == "| MINE |  | 0.0004 ✓ | 13.2% ✗ | -0.0009 |"
+    long = {
+        **SWEEP,
+        "config": {**SWEEP["config"], "steps": 20000},
+        "rows": [_sweep_row(20, 0.5, 2.88, 2.76), _sweep_row(20, 0.9, 16.6, 9.0, True)],
+    }
+    lines = mf.sweep_d20_markdown([SWEEP, long]).splitlines()
+    assert "131,072 fresh pairs" in lines[0]
+    assert lines[2] == "| ρ | steps | truth | MINE |"
+    assert lines[4] == "| +0.0 | 5000 | 0.000 | -0.00 (+0%) [-0.10] |"
+    assert lines[5] == "| +0.5 | 5000 | 2.880 | 2.59 (-10%) [2.49] |"
+    assert lines[6] == "| +0.5 | 20000 | 2.880 | 2.76 (-4%) [2.66] |"
+    assert len(lines) == 7  # rho = 0.9 lies beyond max_rho
+    assert "diverged" in mf.sweep_d20_markdown([long], max_rho=1.0)
+
+
+def test_representation_and_peer_tables() -> None:
+    rep = {
+        "config": {"estimators": ["smile", "dv"]},
+        "rows": [
+            {
+                "problem": "linear",
+                "truth": 0.5,
+                "smile": {"estimate": 0.431, "diverged": False},
+                "dv": {"estimate": None, "diverged": True},
+            }
+        ],
+    }
+    assert mf.representation_markdown(rep).splitlines() == [
+        "| problem | true MI | SMILE τ = 5 | DV |",
+        "|---|---|---|---|",
+        "| linear | 0.50 | 0.43 | diverged |",
+    ]
+    run = {"levels": [{"mean": 1.68}, {"mean": 3.65}], "wall_s": 263.6}
+    peer = {"config": {"levels": LEVELS, "last": 500}, "results": {"smile_5": {"ours": [run]}}}
+    lines = mf.peer_markdown(peer).splitlines()
+    assert lines[0] == "Mean of the last 500 steps per level:"
+    assert lines[4] == "| SMILE τ = 5 | ours | 1.68 | 3.65 | 264 s |"
+
+
+def test_gaussian_mi_widget_shows_the_estimate_beside_the_truth() -> None:
+    calls = []
+
+    def fake(d: int, rho: float) -> SimpleNamespace:
+        calls.append((d, rho))
+        return SimpleNamespace(estimate=0.1234, stderr=0.0056)
+
+    box = mf.gaussian_mi_widget(fake)
+    rho, dim, button, answer = box.children
+    assert calls == [(2, 0.5)]  # runs once on creation
+    assert "true MI 0.288 nats" in answer.value and "0.123 ± 0.006" in answer.value
+    dim.value = 20
+    button.click()
+    assert calls[-1] == (20, 0.5) and "true MI 2.877" in answer.value
+
+
+def test_stored_records_lay_out() -> None:
+    """Every stored record Chapter 4 reads gives its tables and figures."""
+    stair = load_stored(mf.STAIRCASE_SEPARABLE)
+    more = load_stored(mf.STAIRCASE_NWJ_MORE_SEEDS)
+    assert mf.staircase_markdown(stair).count("\n| ") == len(mf.STAIRCASE_SHOWN) + 1
+    assert "seeds 0-5" in mf.seed_spread_sentence([stair, more])
+    assert "**diverged**" in mf.staircase_bias_markdown(load_stored(mf.STAIRCASE_JOINT))
+    sweep, long = load_stored(mf.SWEEP_RESULT), load_stored(mf.SWEEP_LONG_RESULT)
+    assert len(mf.sweep_figure(sweep).layout.sliders[0].steps) == 11
+    assert mf.sweep_targets_markdown(sweep).count("\n") == 1 + len(sweep["targets"])
+    assert "| +0.7 | 20000 |" in mf.sweep_d20_markdown([sweep, long])
+    assert "| binary |" in mf.representation_markdown(load_stored(mf.REPRESENTATION_RESULT))
+    assert "torch-mist" in mf.peer_markdown(load_stored(mf.TORCH_MIST_RESULT))
