@@ -17,6 +17,7 @@ from torch import nn
 from robustrep_lite.experiments.settings import PROFILES, settings_markdown
 from robustrep_lite.experiments.table1 import (
     PAPER_TABLE1,
+    HeadConfig,
     beta_eps_grid,
     evaluate_head,
     grid_markdown,
@@ -278,11 +279,7 @@ def test_head_training_keeps_the_encoder_frozen_and_es_picks_the_best_validation
         head,
         _images(64),
         y,
-        epochs=4,
-        val_eps=0.1,
-        step_size=0.05,
-        lr=1e-2,
-        batch_size=16,
+        HeadConfig(epochs=4, val_eps=0.1, step_size=0.05, lr=1e-2, batch_size=16),
         x_val=_images(32, seed=3),
         y_val=torch.arange(32) % 10,
         progress=False,
