@@ -74,7 +74,7 @@ from robustrep_lite.mi import (
 from robustrep_lite.training.data import load_dataset
 from robustrep_lite.training.encoder import EncoderConfig, EncoderTrainer, train_encoder
 from robustrep_lite.training.models import BaselineH
-from robustrep_lite.training.supervised import robust_accuracy
+from robustrep_lite.training.supervised import NATURAL, Evaluation, robust_accuracy
 
 ROOT = Path(__file__).resolve().parents[1]
 STAGES = ("env", "smoke", "step", "table1", "zoo")
@@ -237,9 +237,9 @@ def smoke_attacks(plan: RunPlan) -> dict[str, Any]:
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 10))
     model = model.to(plan.device).eval()
     x, y = torch.rand(64, 3, 8, 8), torch.randint(0, 10, (64,))
-    nat = robust_accuracy(model, x, y, attack="none")
-    pgd = robust_accuracy(model, x, y, attack="pgd", eps=8 / 255)
-    apgd = robust_accuracy(model, x, y, attack="apgd", eps=8 / 255)
+    nat = robust_accuracy(model, x, y, NATURAL)
+    pgd = robust_accuracy(model, x, y, Evaluation(eps=8 / 255))
+    apgd = robust_accuracy(model, x, y, Evaluation(attack="apgd", eps=8 / 255))
     if not apgd <= pgd + 1 / 64 or not pgd <= nat:
         raise AssertionError(f"accuracies out of order: natural {nat}, PGD {pgd}, APGD {apgd}")
     return {"natural": nat, "pgd": pgd, "apgd": apgd}

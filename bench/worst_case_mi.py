@@ -30,7 +30,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from robustrep_lite.adversarial.attacks import pgd
+from robustrep_lite.adversarial.attacks import PGDConfig, pgd
 from robustrep_lite.core.results import save_result
 from robustrep_lite.core.runtime import describe_device
 from robustrep_lite.mi import LocalDIMCritic, readout, training_objective
@@ -76,6 +76,7 @@ def main(argv: list[str] | None = None) -> dict:
         f"steps, {describe_device(device)}, torch threads {torch.get_num_threads()}",
         flush=True,
     )
+    search = PGDConfig(eps=eps, step_size=0.01, steps=args.pgd_steps, random_start=False)
     for units in args.units:
         critic = LocalDIMCritic(3, 64, units=units, norm="batch").to(device).eval()
         for p in critic.parameters():
@@ -85,7 +86,7 @@ def main(argv: list[str] | None = None) -> dict:
             return -readout("dv", critic(xa, enc(xa)))
 
         def attack() -> None:
-            pgd(objective, x, eps=eps, step_size=0.01, steps=args.pgd_steps, random_start=False)
+            pgd(objective, x, search)
 
         t_pgd, raw_pgd = median_time(attack, args.repeats)
         per_iter = t_pgd / (args.pgd_steps + 1)
@@ -102,9 +103,7 @@ def main(argv: list[str] | None = None) -> dict:
             critic.eval()
             for p in critic.parameters():
                 p.requires_grad_(False)
-            xa = pgd(
-                objective_t, x, eps=eps, step_size=0.01, steps=args.pgd_steps, random_start=False
-            )
+            xa = pgd(objective_t, x, search)
             critic.train()
             for p in critic.parameters():
                 p.requires_grad_(True)

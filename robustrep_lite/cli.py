@@ -33,6 +33,7 @@ from robustrep_lite.experiments.settings import PROFILE_NAMES, profile_settings
 from robustrep_lite.experiments.table1 import (
     encoder_config,
     evaluate_head,
+    head_config,
     new_head,
     prepare_data,
     table1,
@@ -192,21 +193,17 @@ def _encoder_from(folder: Path, device: str | None) -> tuple[Any, dict[str, Any]
 def _train_head(args: argparse.Namespace) -> dict[str, Any]:
     run, meta = _encoder_from(args.encoder, args.device)
     data, s = _encoder_data(meta)
-    tm = THREAT_MODELS[meta["dataset"]]
     name = f"{args.head}_{'robust' if args.robust else 'standard'}_seed{args.seed}"
     head = new_head(run, args.head, seed=args.seed)
+    config = head_config(s, meta["dataset"], robust=args.robust)
+    if args.epochs is not None:
+        config = dataclasses.replace(config, epochs=args.epochs)
     history = train_head(
         run.encoder,
         head,
         data.x_fit,
         data.y_fit,
-        epochs=s.head_epochs if args.epochs is None else args.epochs,
-        eps=tm["eps"] if args.robust else 0.0,
-        val_eps=tm["eps"],
-        pgd_steps=s.pgd_steps,
-        step_size=tm["step_size"],
-        batch_size=s.batch_size,
-        lr=s.head_lr,
+        config,
         x_val=data.x_val,
         y_val=data.y_val,
         checkpoint=args.encoder / f"{name}.train.pt",

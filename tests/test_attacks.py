@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from robustrep_lite.adversarial.attacks import (
+    PGDConfig,
     check_norm,
     perturb_in_box,
     pgd,
@@ -78,7 +79,7 @@ def test_pgd_never_leaves_the_ball_or_the_box(norm: str) -> None:
     def wiggly(z: torch.Tensor) -> torch.Tensor:
         return torch.sin(5 * z.flatten(1) @ weights)
 
-    adv = pgd(wiggly, x, eps=0.2, norm=norm, step_size=0.07, steps=10, generator=g)
+    adv = pgd(wiggly, x, PGDConfig(eps=0.2, norm=norm, step_size=0.07, steps=10), generator=g)
     p = math.inf if norm == "inf" else 2
     assert torch.all((adv - x).flatten(1).norm(p=p, dim=1) <= 0.2 + 1e-5)
     assert adv.min() >= 0.0 and adv.max() <= 1.0
@@ -88,7 +89,11 @@ def test_pgd_never_leaves_the_ball_or_the_box(norm: str) -> None:
 def test_pgd_finds_the_maximiser_of_a_linear_objective(norm: str) -> None:
     w = torch.tensor([1.0, -2.0, 0.5])
     x = torch.full((4, 3), 0.5)
-    adv = pgd(lambda z: z @ w, x, eps=0.1, norm=norm, step_size=0.1, steps=3, random_start=False)
+    adv = pgd(
+        lambda z: z @ w,
+        x,
+        PGDConfig(eps=0.1, norm=norm, step_size=0.1, steps=3, random_start=False),
+    )
     expected = 0.1 * (w.sign() if norm == "inf" else w / w.norm())
     assert torch.allclose(adv - x, expected.expand(4, 3), atol=1e-6)
 
@@ -100,21 +105,30 @@ def test_pgd_keeps_the_best_iterate_per_sample_and_per_batch() -> None:
     def peaked(z: torch.Tensor) -> torch.Tensor:
         return -((z[:, 0] - 0.55) ** 2)
 
-    last = pgd(peaked, x, eps=0.3, step_size=0.3, steps=4, random_start=False, keep_best=False)
-    best = pgd(peaked, x, eps=0.3, step_size=0.3, steps=4, random_start=False)
+    last = pgd(
+        peaked, x, PGDConfig(eps=0.3, step_size=0.3, steps=4, random_start=False), keep_best=False
+    )
+    best = pgd(peaked, x, PGDConfig(eps=0.3, step_size=0.3, steps=4, random_start=False))
     assert torch.all(peaked(best) >= peaked(last)) and torch.all(peaked(best) >= peaked(x))
-    batch = pgd(lambda z: peaked(z).sum(), x, eps=0.3, step_size=0.3, steps=4, random_start=False)
+    batch = pgd(
+        lambda z: peaked(z).sum(), x, PGDConfig(eps=0.3, step_size=0.3, steps=4, random_start=False)
+    )
     assert peaked(batch).sum() >= peaked(x).sum()
 
 
 def test_pgd_continues_from_init_projected_onto_the_ball_and_box() -> None:
     x = torch.full((3, 4), 0.5)
     init = torch.tensor([[0.3, -0.3, 0.0, 0.9]]).expand(3, 4)
-    out = pgd(lambda xa: -xa.sum(1), x, eps=0.2, step_size=0.1, steps=0, init=init, box=(0, 0.6))
+    out = pgd(
+        lambda xa: -xa.sum(1),
+        x,
+        PGDConfig(eps=0.2, step_size=0.1, steps=0, box=(0, 0.6)),
+        init=init,
+    )
     expected = torch.tensor([0.6, 0.3, 0.5, 0.6])  # clipped to the ball, then to the box
     assert torch.allclose(out, expected.expand(3, 4))
     with pytest.raises(ValueError, match="init"):
-        pgd(lambda xa: xa.sum(1), x, eps=0.2, step_size=0.1, steps=1, init=init[:1])
+        pgd(lambda xa: xa.sum(1), x, PGDConfig(eps=0.2, step_size=0.1, steps=1), init=init[:1])
 
 
 def test_pgd_rejects_bad_arguments() -> None:
@@ -124,17 +138,17 @@ def test_pgd_rejects_bad_arguments() -> None:
         return z.sum(1)
 
     with pytest.raises(ValueError, match="eps"):
-        pgd(f, x, eps=-1.0, step_size=0.1, steps=1)
+        pgd(f, x, PGDConfig(eps=-1.0, step_size=0.1, steps=1))
     with pytest.raises(ValueError, match="norm"):
-        pgd(f, x, eps=0.1, norm="1", step_size=0.1, steps=1)
+        pgd(f, x, PGDConfig(eps=0.1, norm="1", step_size=0.1, steps=1))
     with pytest.raises(ValueError, match="steps"):
-        pgd(f, x, eps=0.1, step_size=0.1, steps=-2)
+        pgd(f, x, PGDConfig(eps=0.1, step_size=0.1, steps=-2))
     with pytest.raises(ValueError, match="x must be a batch"):
-        pgd(f, torch.zeros(3), eps=0.1, step_size=0.1, steps=1)
+        pgd(f, torch.zeros(3), PGDConfig(eps=0.1, step_size=0.1, steps=1))
     with pytest.raises(ValueError, match="box"):
-        pgd(f, x, eps=0.1, step_size=0.1, steps=1, box=(1.0, 0.0))
+        pgd(f, x, PGDConfig(eps=0.1, step_size=0.1, steps=1, box=(1.0, 0.0)))
     with pytest.raises(ValueError, match="objective must return"):
-        pgd(lambda z: z, x, eps=0.1, step_size=0.1, steps=1)
+        pgd(lambda z: z, x, PGDConfig(eps=0.1, step_size=0.1, steps=1))
 
 
 @pytest.fixture(scope="module")
@@ -176,16 +190,13 @@ def test_pgd_agrees_with_torchattacks_within_one_point(digit_classifier) -> None
         ours = pgd(
             loss,
             x,
-            eps=0.1,
-            step_size=0.02,
-            steps=10,
-            random_start=random_start,
+            PGDConfig(eps=0.1, step_size=0.02, steps=10, random_start=random_start),
             keep_best=False,
             generator=torch.Generator().manual_seed(1),
         )
         assert abs(accuracy(ours) - accuracy(theirs)) <= 0.01, (random_start, clean)
         assert accuracy(ours) < clean - 0.2  # the attack did something
-    best = pgd(loss, x, eps=0.1, step_size=0.02, steps=10, random_start=False)
+    best = pgd(loss, x, PGDConfig(eps=0.1, step_size=0.02, steps=10, random_start=False))
     assert accuracy(best) <= accuracy(ours) + 0.01
 
 
@@ -193,7 +204,7 @@ def test_pgd_agrees_with_torchattacks_within_one_point(digit_classifier) -> None
 def test_pgd_rejects_a_bad_box(box):
     x = torch.rand(4, 3)
     with pytest.raises(ValueError, match="box must be None or finite"):
-        pgd(lambda v: v.sum(1), x, eps=0.1, step_size=0.05, steps=2, box=box)
+        pgd(lambda v: v.sum(1), x, PGDConfig(eps=0.1, step_size=0.05, steps=2, box=box))
 
 
 def test_pgd_last_point_costs_no_backward():
@@ -205,7 +216,7 @@ def test_pgd_last_point_costs_no_backward():
         v.register_hook(lambda g: backward.append(1))  # fires when a gradient reaches v
         return v.sum(1)
 
-    out = pgd(objective, x, eps=0.1, step_size=0.05, steps=3, random_start=False)
+    out = pgd(objective, x, PGDConfig(eps=0.1, step_size=0.05, steps=3, random_start=False))
     assert len(calls) == 4  # the start and three steps are evaluated ...
     assert len(backward) == 3  # ... but only the three that lead to a step are differentiated
     assert torch.allclose(out, (x + 0.1).clamp(0, 1))  # sign steps to the ball's corner

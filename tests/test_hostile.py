@@ -17,7 +17,7 @@ import torch
 from encoder_run import train
 from torch import nn
 
-from robustrep_lite.adversarial.attacks import pgd
+from robustrep_lite.adversarial.attacks import PGDConfig, pgd
 from robustrep_lite.adversarial.search import AttackConfig
 from robustrep_lite.adversarial.vulnerability import (
     WORST_CASE_CRITIC,
@@ -30,7 +30,12 @@ from robustrep_lite.theory import theorems as theory
 from robustrep_lite.training.checkpoint import exclusive_run, load_checkpoint, save_checkpoint
 from robustrep_lite.training.data import load_dataset, load_npz
 from robustrep_lite.training.models import BaselineH
-from robustrep_lite.training.supervised import robust_accuracy, train_classifier
+from robustrep_lite.training.supervised import (
+    ClassifierConfig,
+    Evaluation,
+    robust_accuracy,
+    train_classifier,
+)
 
 GEN = torch.Generator().manual_seed(0)
 X = torch.randn(400, 3, generator=GEN)
@@ -125,15 +130,15 @@ CASES: list[tuple[str, Callable[[], object], str]] = [
         lambda: pgd(
             lambda v: v.sum(1),
             _with(IMAGES.flatten(1), (0, 0), math.nan),
-            eps=0.1,
-            step_size=0.01,
-            steps=2,
+            PGDConfig(eps=0.1, step_size=0.01, steps=2),
         ),
         "finite",
     ),
     (
         "pgd-0-255",
-        lambda: pgd(lambda v: v.sum(1), IMAGES.flatten(1) * 255, eps=0.1, step_size=0.01, steps=2),
+        lambda: pgd(
+            lambda v: v.sum(1), IMAGES.flatten(1) * 255, PGDConfig(eps=0.1, step_size=0.01, steps=2)
+        ),
         "1/255",
     ),
     (
@@ -141,21 +146,22 @@ CASES: list[tuple[str, Callable[[], object], str]] = [
         lambda: pgd(
             lambda v: v.sum(1),
             IMAGES.flatten(1),
-            eps=0.1,
-            step_size=0.01,
-            steps=2,
-            box=(math.nan, 1),
+            PGDConfig(eps=0.1, step_size=0.01, steps=2, box=(math.nan, 1)),
         ),
         "box",
     ),
     (
         "pgd-steps",
-        lambda: pgd(lambda v: v.sum(1), IMAGES.flatten(1), eps=0.1, step_size=0.01, steps=-1),
+        lambda: pgd(
+            lambda v: v.sum(1), IMAGES.flatten(1), PGDConfig(eps=0.1, step_size=0.01, steps=-1)
+        ),
         "steps",
     ),
     (
         "pgd-eps",
-        lambda: pgd(lambda v: v.sum(1), IMAGES.flatten(1), eps=math.nan, step_size=0.01, steps=1),
+        lambda: pgd(
+            lambda v: v.sum(1), IMAGES.flatten(1), PGDConfig(eps=math.nan, step_size=0.01, steps=1)
+        ),
         "eps",
     ),
     # encoder training
@@ -173,44 +179,62 @@ CASES: list[tuple[str, Callable[[], object], str]] = [
     # classifier training and evaluation
     (
         "clf-labels",
-        lambda: train_classifier(_mlp(), IMAGES, LABELS + 5, epochs=1, progress=False),
+        lambda: train_classifier(
+            _mlp(), IMAGES, LABELS + 5, ClassifierConfig(epochs=1), progress=False
+        ),
         "labels in",
     ),
     (
         "clf-neg-labels",
-        lambda: train_classifier(_mlp(), IMAGES, LABELS - 1, epochs=1, progress=False),
+        lambda: train_classifier(
+            _mlp(), IMAGES, LABELS - 1, ClassifierConfig(epochs=1), progress=False
+        ),
         "labels in",
     ),
     (
         "clf-0-255-adv",
-        lambda: train_classifier(_mlp(), IMAGES * 255, LABELS, epochs=1, eps=0.1, progress=False),
+        lambda: train_classifier(
+            _mlp(), IMAGES * 255, LABELS, ClassifierConfig(epochs=1, eps=0.1), progress=False
+        ),
         "1/255",
     ),
     (
         "clf-nan",
         lambda: train_classifier(
-            _mlp(), _with(IMAGES, (0, 0, 0, 0), math.nan), LABELS, epochs=1, progress=False
+            _mlp(),
+            _with(IMAGES, (0, 0, 0, 0), math.nan),
+            LABELS,
+            ClassifierConfig(epochs=1),
+            progress=False,
         ),
         "finite",
     ),
     (
         "clf-epochs",
-        lambda: train_classifier(_mlp(), IMAGES, LABELS, epochs=-1, progress=False),
+        lambda: train_classifier(
+            _mlp(), IMAGES, LABELS, ClassifierConfig(epochs=-1), progress=False
+        ),
         "epochs",
     ),
     (
         "clf-batch",
-        lambda: train_classifier(_mlp(), IMAGES, LABELS, epochs=1, batch_size=0, progress=False),
+        lambda: train_classifier(
+            _mlp(), IMAGES, LABELS, ClassifierConfig(epochs=1, batch_size=0), progress=False
+        ),
         "batch_size",
     ),
     (
         "clf-lengths",
-        lambda: train_classifier(_mlp(), IMAGES, LABELS[:10], epochs=1, progress=False),
+        lambda: train_classifier(
+            _mlp(), IMAGES, LABELS[:10], ClassifierConfig(epochs=1), progress=False
+        ),
         "labels",
     ),
     (
         "clf-diverges",
-        lambda: train_classifier(_nan_model(), IMAGES, LABELS, epochs=2, progress=False),
+        lambda: train_classifier(
+            _nan_model(), IMAGES, LABELS, ClassifierConfig(epochs=2), progress=False
+        ),
         "loss became nan in epoch 1",
     ),
     ("acc-nan-model", lambda: robust_accuracy(_nan_model(), IMAGES, LABELS), "non-finite weights"),
@@ -219,8 +243,12 @@ CASES: list[tuple[str, Callable[[], object], str]] = [
         lambda: robust_accuracy(_mlp(), _with(IMAGES, (0, 0, 0, 0), math.nan), LABELS),
         "finite",
     ),
-    ("acc-attack", lambda: robust_accuracy(_mlp(), IMAGES, LABELS, attack="fgsm2"), "attack"),
-    ("acc-eps", lambda: robust_accuracy(_mlp(), IMAGES, LABELS, eps=-1.0), "eps"),
+    (
+        "acc-attack",
+        lambda: robust_accuracy(_mlp(), IMAGES, LABELS, Evaluation(attack="fgsm2")),
+        "attack",
+    ),
+    ("acc-eps", lambda: robust_accuracy(_mlp(), IMAGES, LABELS, Evaluation(eps=-1.0)), "eps"),
     # closed forms
     (
         "mix-nan-theta",
@@ -271,7 +299,7 @@ def test_scale_of_w_does_not_change_the_exact_rv() -> None:
 def test_a_lone_last_image_does_not_break_batchnorm() -> None:
     model = nn.Sequential(BaselineH(1, 28, 10, 0.125))
     history = train_classifier(
-        model, IMAGES[:33], LABELS[:33], epochs=1, batch_size=16, progress=False
+        model, IMAGES[:33], LABELS[:33], ClassifierConfig(epochs=1, batch_size=16), progress=False
     )  # noqa: E501
     assert math.isfinite(history.loss[-1])
 

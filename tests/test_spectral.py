@@ -15,6 +15,8 @@ import torch
 from torch import nn
 
 from robustrep_lite.adversarial.robust_distance import (
+    DistanceConfig,
+    DistanceSearch,
     adversarial_distances,
     first_correct,
     refit_head,
@@ -220,7 +222,9 @@ def _linear_problem(d: int = 10, n: int = 12):
 
 def test_ddn_distance_matches_the_exact_distance_to_a_linear_boundary() -> None:
     model, x, y, exact = _linear_problem()
-    found = adversarial_distances(model, x, y, attack="ddn", steps=200, progress=False)
+    found = adversarial_distances(
+        model, x, y, DistanceSearch(attack="ddn", steps=200), progress=False
+    )
     assert torch.all(found >= exact * (1 - 1e-4))
     assert torch.allclose(found, exact, rtol=0.02)
 
@@ -228,7 +232,9 @@ def test_ddn_distance_matches_the_exact_distance_to_a_linear_boundary() -> None:
 def test_hsj_distance_matches_the_exact_distance_to_a_linear_boundary() -> None:
     model, x, y, exact = _linear_problem()
     pool = torch.rand(200, x.shape[1], generator=torch.Generator().manual_seed(11))
-    found = adversarial_distances(model, x, y, attack="hsj", steps=15, pool=pool, progress=False)
+    found = adversarial_distances(
+        model, x, y, DistanceSearch(attack="hsj", steps=15), pool=pool, progress=False
+    )
     assert torch.all(found >= exact * (1 - 1e-3))  # an attack can only over-estimate
     assert torch.all(found <= exact * 1.1) and float((found / exact).mean()) < 1.06
 
@@ -260,10 +266,14 @@ def test_representation_distances_end_to_end() -> None:
     y = (x.flatten(1).mean(1) > 0.5).long()
     torch.manual_seed(12)
     net = OneHiddenLayerNet(16, 8, 2, init_std=1.0)
+    config = DistanceConfig(
+        points=5,
+        hsj=DistanceSearch(steps=2, max_gradient_evals=20),
+        ddn=DistanceSearch(attack="ddn", steps=20),
+    )
     out = representation_distances(
-        net.feature_map, x[:80], y[:80], x[80:], y[80:], points=5, hsj_steps=2, ddn_steps=20,
-        hsj_max_gradient_evals=20, progress=False,
-    )  # fmt: skip
+        net.feature_map, x[:80], y[:80], x[80:], y[80:], config, progress=False
+    )
     assert out["points"] == 5 and 0 <= out["refit_accuracy"] <= 1
     assert out["hsj_failed"] + out["ddn_failed"] < 10 and out["ddn_mean"] > 0
     assert out["hsj_mean"] >= out["ddn_mean"] * 0.5
@@ -304,6 +314,9 @@ def test_first_correct_keeps_order() -> None:
         (lambda: all_layers(nn.ReLU()), "no"),
         (lambda: refit_head(torch.zeros(4, 2), torch.zeros(3).long()), "features"),
         (lambda: refit_head(torch.zeros(4, 2), torch.zeros(4).long(), l2=-1.0), "l2"),
+        (lambda: DistanceConfig(points=0), "points"),
+        (lambda: DistanceConfig(points=5, head_l2=-1.0), "head_l2"),
+        (lambda: DistanceConfig(points=5, hsj=DistanceSearch(attack="ddn")), "hsj"),
     ],
 )
 def test_bad_arguments_raise_value_errors_naming_them(call, argument: str) -> None:
@@ -317,12 +330,13 @@ def test_bad_arguments_raise_value_errors_naming_them(call, argument: str) -> No
         ({"attack": "cw"}, "attack"),
         ({"steps": 0}, "steps"),
         ({"bounds": (1.0, 0.0)}, "bounds"),
+        ({"batch_size": 0}, "batch_size"),
     ],
 )
 def test_bad_attack_arguments(kwargs: dict, argument: str) -> None:
     model, x, y, _ = _linear_problem()
     with pytest.raises(ValueError, match=argument):
-        adversarial_distances(model, x, y, progress=False, **kwargs)
+        adversarial_distances(model, x, y, DistanceSearch(**kwargs), progress=False)
     with pytest.raises(ValueError, match="bounds"):
         adversarial_distances(model, x + 2.0, y, progress=False)
     with pytest.raises(ValueError, match="x must"):

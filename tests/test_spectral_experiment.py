@@ -5,6 +5,7 @@ the XOR toy, the settings per profile, the summaries over seeds, and bad argumen
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from torch import nn
 
 from robustrep_lite.experiments.settings import PROFILES, profile_settings
 from robustrep_lite.experiments.spectral_regularization import (
+    BurninConfig,
     OneHiddenLayerNet,
     branch,
     paired_differences,
@@ -69,12 +71,14 @@ def test_penalty_applies_only_after_burnin() -> None:
     for net in nets[1:]:
         net.load_state_dict(nets[0].state_dict())
     plain, whole, split = nets
-    common = dict(batch_size=16, seed=3, progress=False)
-    train_with_burnin(plain, x, y, epochs=2, burnin=2, **common)
+    common = dict(seed=3, progress=False)
+    four = BurninConfig(epochs=4, burnin=2, batch_size=16)
+    two = replace(four, epochs=2)
+    train_with_burnin(plain, x, y, two, **common)
     sigma_at_burnin = top_singular(plain.feature_map[1], tol=1e-10)[0]
     # one run of 4 epochs with burn-in 2 ...
     penalty = SpectralPenalty(rep_layers(whole), 1.0)
-    history = train_with_burnin(whole, x, y, epochs=4, burnin=2, penalty=penalty, **common)
+    history = train_with_burnin(whole, x, y, four, penalty=penalty, **common)
     assert history.epochs == [0, 1, 2, 3]
     assert history.penalty[:2] == [0.0, 0.0] and min(history.penalty[2:]) > 0
     assert history.sigmas[:2] == [[], []] and len(history.sigmas[2]) == 1
@@ -82,12 +86,12 @@ def test_penalty_applies_only_after_burnin() -> None:
     # ... equals 2 epochs that never call the penalty (the unregularised weights) + 2 that do
     opt = torch.optim.SGD(split.parameters(), lr=0.1, momentum=0.9)
     unused = SpectralPenalty(rep_layers(split), 1.0)
-    train_with_burnin(split, x, y, epochs=2, burnin=2, penalty=unused, optimizer=opt, **common)
+    train_with_burnin(split, x, y, two, penalty=unused, optimizer=opt, **common)
     assert unused.sigmas == [] and unused.vectors == {}
     for a, b in zip(plain.parameters(), split.parameters(), strict=True):
         assert torch.equal(a, b)
-    rest = dict(burnin=2, penalty=unused, optimizer=opt, start_epoch=2)
-    train_with_burnin(split, x, y, epochs=4, **rest, **common)
+    rest = replace(four, start_epoch=2)
+    train_with_burnin(split, x, y, rest, penalty=unused, optimizer=opt, **common)
     for a, b in zip(whole.parameters(), split.parameters(), strict=True):
         assert torch.equal(a, b)
 
@@ -98,12 +102,13 @@ def test_a_branched_run_equals_the_uninterrupted_run() -> None:
     whole = OneHiddenLayerNet(5, 8, 2, init_std=0.5)
     split = OneHiddenLayerNet(5, 8, 2, init_std=0.5)
     split.load_state_dict(whole.state_dict())
-    common = dict(batch_size=16, lr=0.1, momentum=0.9, seed=4, progress=False)
-    train_with_burnin(whole, x, y, epochs=4, burnin=4, **common)
+    common = dict(seed=4, progress=False)
+    run = BurninConfig(epochs=4, burnin=4, batch_size=16, lr=0.1, momentum=0.9)
+    train_with_burnin(whole, x, y, run, **common)
     opt = torch.optim.SGD(split.parameters(), lr=0.1, momentum=0.9)
-    train_with_burnin(split, x, y, epochs=2, burnin=4, optimizer=opt, **common)
+    train_with_burnin(split, x, y, replace(run, epochs=2), optimizer=opt, **common)
     copy, copy_opt = branch(split, opt)
-    train_with_burnin(copy, x, y, epochs=4, burnin=4, optimizer=copy_opt, start_epoch=2, **common)
+    train_with_burnin(copy, x, y, replace(run, start_epoch=2), optimizer=copy_opt, **common)
     for a, b in zip(whole.parameters(), copy.parameters(), strict=True):
         assert torch.equal(a, b)
     assert not torch.equal(split.readout.weight, copy.readout.weight)  # the original is untouched
@@ -113,7 +118,9 @@ def test_the_xor_toy_is_learned() -> None:
     x, y = xor_data()
     torch.manual_seed(0)
     net = xor_net()
-    train_with_burnin(net, x, y, epochs=300, burnin=300, lr=1.0, batch_size=4, progress=False)
+    train_with_burnin(
+        net, x, y, BurninConfig(epochs=300, burnin=300, lr=1.0, batch_size=4), progress=False
+    )
     assert torch.equal(net(x).argmax(1), y)
 
 
@@ -170,8 +177,8 @@ def test_bad_arguments_raise_value_errors_naming_them(call, argument: str) -> No
 def test_bad_training_arguments(kwargs: dict, argument: str) -> None:
     x, y = _toy()
     with pytest.raises(ValueError, match=argument):
-        train_with_burnin(OneHiddenLayerNet(5, 4, 2), x, y, progress=False, **kwargs)
+        train_with_burnin(OneHiddenLayerNet(5, 4, 2), x, y, BurninConfig(**kwargs), progress=False)
     with pytest.raises(ValueError, match="targets"):
-        train_with_burnin(OneHiddenLayerNet(5, 4, 2), x, y[:3], epochs=1, burnin=1)
+        train_with_burnin(OneHiddenLayerNet(5, 4, 2), x, y[:3], BurninConfig(epochs=1, burnin=1))
     with pytest.raises(ValueError, match="targets"):
-        train_with_burnin(OneHiddenLayerNet(5, 4, 2), x, None, epochs=1, burnin=1)
+        train_with_burnin(OneHiddenLayerNet(5, 4, 2), x, None, BurninConfig(epochs=1, burnin=1))

@@ -1,10 +1,19 @@
 """Classifier training (standard, adversarial, frozen encoder, resume) and robust accuracy."""
 
+from dataclasses import replace
+
 import pytest
 import torch
 from torch import nn
 
-from robustrep_lite.training.supervised import augment_batch, robust_accuracy, train_classifier
+from robustrep_lite.training.supervised import (
+    NATURAL,
+    ClassifierConfig,
+    Evaluation,
+    augment_batch,
+    robust_accuracy,
+    train_classifier,
+)
 
 
 def _blobs(n: int = 512, d: int = 16, seed: int = 0):
@@ -48,9 +57,11 @@ def test_augment_batch_crops_and_flips_each_sample():
 def test_standard_training_learns():
     x, y = _blobs()
     model = _mlp()
-    history = train_classifier(model, x, y, epochs=5, batch_size=64, lr=1e-2, progress=False)
+    history = train_classifier(
+        model, x, y, ClassifierConfig(epochs=5, batch_size=64, lr=1e-2), progress=False
+    )
     assert history.loss[-1] < history.loss[0]
-    assert robust_accuracy(model, x, y, attack="none") > 0.95
+    assert robust_accuracy(model, x, y, NATURAL) > 0.95
     assert history.images_per_second > 0
 
 
@@ -59,14 +70,18 @@ def test_adversarial_training_buys_robustness():
     xt, yt = _blobs(seed=1)
     eps = 0.1
     std, adv = _mlp(), _mlp()
-    train_classifier(std, x, y, epochs=5, batch_size=64, lr=1e-2, progress=False)
+    train_classifier(std, x, y, ClassifierConfig(epochs=5, batch_size=64, lr=1e-2), progress=False)
     train_classifier(
-        adv, x, y, epochs=5, batch_size=64, lr=1e-2, eps=eps, pgd_steps=3, progress=False
+        adv,
+        x,
+        y,
+        ClassifierConfig(epochs=5, batch_size=64, lr=1e-2, eps=eps, pgd_steps=3),
+        progress=False,
     )
-    std_rob = robust_accuracy(std, xt, yt, eps=eps, steps=10, step_size=0.025)
-    adv_rob = robust_accuracy(adv, xt, yt, eps=eps, steps=10, step_size=0.025)
+    std_rob = robust_accuracy(std, xt, yt, Evaluation(eps=eps, steps=10, step_size=0.025))
+    adv_rob = robust_accuracy(adv, xt, yt, Evaluation(eps=eps, steps=10, step_size=0.025))
     assert adv_rob > 0.95 and std_rob < 0.7
-    assert robust_accuracy(std, xt, yt, attack="none") > 0.95
+    assert robust_accuracy(std, xt, yt, NATURAL) > 0.95
 
 
 def test_frozen_encoder_only_head_moves_and_bn_stats_stay():
@@ -76,7 +91,9 @@ def test_frozen_encoder_only_head_moves_and_bn_stats_stay():
     model = nn.Sequential(encoder, head)
     before = {k: v.clone() for k, v in encoder.state_dict().items()}
     head_before = head.weight.clone()
-    train_classifier(model, x, y, epochs=2, params=head.parameters(), progress=False)
+    train_classifier(
+        model, x, y, ClassifierConfig(epochs=2), params=head.parameters(), progress=False
+    )
     after = encoder.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)  # incl. BN running stats
     assert not torch.equal(head.weight, head_before)
@@ -84,16 +101,17 @@ def test_frozen_encoder_only_head_moves_and_bn_stats_stay():
 
 def test_resume_gives_the_same_weights(tmp_path):
     x, y = _blobs(n=256)
-    kwargs = dict(batch_size=32, lr=1e-2, eps=0.1, pgd_steps=2, augment=False, progress=False)
+    config = ClassifierConfig(epochs=4, batch_size=32, lr=1e-2, eps=0.1, pgd_steps=2)
     ref = _mlp(seed=5)
     nn.init.zeros_(ref[-1].bias)
-    train_classifier(ref, x, y, epochs=4, seed=7, **kwargs)
+    train_classifier(ref, x, y, config, seed=7, progress=False)
     ckpt = tmp_path / "run.pt"
     part = _mlp(seed=5)
     nn.init.zeros_(part[-1].bias)
-    train_classifier(part, x, y, epochs=2, seed=7, checkpoint=ckpt, **kwargs)  # "killed" here
+    killed = replace(config, epochs=2)  # "killed" after two epochs
+    train_classifier(part, x, y, killed, seed=7, checkpoint=ckpt, progress=False)
     resumed = _mlp(seed=99)  # a fresh process: different initial weights, restored from disk
-    history = train_classifier(resumed, x, y, epochs=4, seed=7, checkpoint=ckpt, **kwargs)
+    history = train_classifier(resumed, x, y, config, seed=7, checkpoint=ckpt, progress=False)
     assert len(history.loss) == 4
     for a, b in zip(ref.state_dict().values(), resumed.state_dict().values(), strict=True):
         assert torch.equal(a, b)
@@ -111,17 +129,18 @@ def test_resume_gives_the_same_weights(tmp_path):
 )
 def test_a_checkpoint_of_other_settings_is_refused(tmp_path, change, named):
     x, y = _blobs(n=256)
-    kwargs = dict(batch_size=32, lr=1e-2, eps=0.1, pgd_steps=2, seed=7, progress=False)
+    config = ClassifierConfig(epochs=1, batch_size=32, lr=1e-2, eps=0.1, pgd_steps=2)
     ckpt = tmp_path / "run.pt"
-    train_classifier(_mlp(seed=5), x, y, epochs=1, checkpoint=ckpt, **kwargs)
+    train_classifier(_mlp(seed=5), x, y, config, checkpoint=ckpt, seed=7, progress=False)
     n = change.pop("n", 256)
     y2 = (1 - y) if change.pop("relabel", False) else y
-    kwargs.update(change)
+    seed = change.pop("seed", 7)
+    other = replace(config, epochs=2, **change)
     with pytest.raises(ValueError, match=rf"other settings \(.*{named}: saved"):
-        train_classifier(_mlp(seed=5), x[:n], y2[:n], epochs=2, checkpoint=ckpt, **kwargs)
+        train_classifier(_mlp(seed=5), x[:n], y2[:n], other, checkpoint=ckpt, seed=seed)
     # more epochs with the same settings continue the run
-    same = dict(batch_size=32, lr=1e-2, eps=0.1, pgd_steps=2, seed=7, progress=False)
-    history = train_classifier(_mlp(seed=5), x, y, epochs=2, checkpoint=ckpt, **same)
+    more = replace(config, epochs=2)
+    history = train_classifier(_mlp(seed=5), x, y, more, checkpoint=ckpt, seed=7, progress=False)
     assert len(history.loss) == 2
 
 
@@ -133,19 +152,15 @@ def test_early_stopping_on_validation_loads_the_best_epoch():
         model,
         x,
         y,
-        epochs=5,
-        lr=1e-2,
-        eps=0.1,
-        pgd_steps=2,
+        ClassifierConfig(epochs=5, lr=1e-2, eps=0.1, pgd_steps=2, select_best=True),
         x_val=xv,
         y_val=yv,
-        select_best=True,
         progress=False,
     )
     best = history.best_epoch
     assert best is not None and len(history.val_adv_accuracy) == 5
     assert history.val_adv_accuracy[best - 1] == max(history.val_adv_accuracy)
-    assert robust_accuracy(model, xv, yv, eps=0.1) == pytest.approx(
+    assert robust_accuracy(model, xv, yv, Evaluation(eps=0.1)) == pytest.approx(
         history.val_adv_accuracy[best - 1]
     )
 
@@ -153,11 +168,13 @@ def test_early_stopping_on_validation_loads_the_best_epoch():
 def test_attack_strengths_are_ordered():
     x, y = _blobs(n=128)
     model = _mlp()
-    train_classifier(model, x, y, epochs=10, batch_size=64, lr=1e-2, progress=False)
-    nat = robust_accuracy(model, x, y, attack="none")
-    eps = robust_accuracy(model, x, y, attack="pgd", eps=0.0)
-    pgd7 = robust_accuracy(model, x, y, attack="pgd", eps=0.1, step_size=0.02)
-    apgd = robust_accuracy(model, x, y, attack="apgd", eps=0.1)
+    train_classifier(
+        model, x, y, ClassifierConfig(epochs=10, batch_size=64, lr=1e-2), progress=False
+    )
+    nat = robust_accuracy(model, x, y, NATURAL)
+    eps = robust_accuracy(model, x, y, Evaluation(eps=0.0))
+    pgd7 = robust_accuracy(model, x, y, Evaluation(eps=0.1, step_size=0.02))
+    apgd = robust_accuracy(model, x, y, Evaluation(attack="apgd", eps=0.1))
     assert nat == eps
     assert apgd <= pgd7 + 1 / 128 and pgd7 <= nat
 
@@ -171,27 +188,36 @@ def test_attack_strengths_are_ordered():
         (dict(epochs=1, optimizer="lbfgs"), "optimizer"),
         (dict(epochs=1, select_best=True), "select_best"),
         (dict(epochs=1, batch_size=0), "batch_size"),
+        (dict(epochs=1, weight_decay=-1.0), "weight_decay"),
+        (dict(epochs=1, pgd_steps=-1), "pgd_steps"),
+        (dict(epochs=1, step_size=-0.1), "step_size"),
     ],
 )
 def test_train_bad_input(kwargs, match):
     x, y = _blobs(n=16)
     with pytest.raises(ValueError, match=match):
-        train_classifier(_mlp(), x, y, progress=False, **kwargs)
+        train_classifier(_mlp(), x, y, ClassifierConfig(**kwargs), progress=False)
 
 
 def test_bad_shapes_and_attack_name():
     x, y = _blobs(n=16)
     with pytest.raises(ValueError, match="labels"):
-        train_classifier(_mlp(), x, y[:8], epochs=1)
+        train_classifier(_mlp(), x, y[:8], ClassifierConfig(epochs=1))
     with pytest.raises(ValueError, match="attack"):
-        robust_accuracy(_mlp(), x, y, attack="fgsm")
+        robust_accuracy(_mlp(), x, y, Evaluation(attack="fgsm"))
+    with pytest.raises(ValueError, match="steps"):
+        robust_accuracy(_mlp(), x, y, Evaluation(steps=-1))
 
 
 def test_a_time_budget_stops_after_the_epoch_that_crosses_it():
     x, y = _blobs(n=256)
-    history = train_classifier(_mlp(), x, y, epochs=50, time_budget_s=1e-9, progress=False)
+    history = train_classifier(
+        _mlp(), x, y, ClassifierConfig(epochs=50, time_budget_s=1e-9), progress=False
+    )
     assert len(history.loss) == 1 and history.stopped_by_budget
-    full = train_classifier(_mlp(), x, y, epochs=2, time_budget_s=3600.0, progress=False)
+    full = train_classifier(
+        _mlp(), x, y, ClassifierConfig(epochs=2, time_budget_s=3600.0), progress=False
+    )
     assert len(full.loss) == 2 and not full.stopped_by_budget
     with pytest.raises(ValueError, match="time_budget_s"):
-        train_classifier(_mlp(), x, y, epochs=1, time_budget_s=0, progress=False)
+        train_classifier(_mlp(), x, y, ClassifierConfig(epochs=1, time_budget_s=0), progress=False)

@@ -20,6 +20,7 @@ from robustrep_lite.core import results
 from robustrep_lite.experiments.settings import PROFILES, settings_markdown
 from robustrep_lite.experiments.table1 import (
     PAPER_TABLE1,
+    HeadConfig,
     beta_eps_grid,
     cell_settings,
     evaluate_head,
@@ -313,11 +314,7 @@ def test_head_training_keeps_the_encoder_frozen_and_es_picks_the_best_validation
         head,
         _images(64),
         y,
-        epochs=4,
-        val_eps=0.1,
-        step_size=0.05,
-        lr=1e-2,
-        batch_size=16,
+        HeadConfig(epochs=4, val_eps=0.1, step_size=0.05, lr=1e-2, batch_size=16),
         x_val=_images(32, seed=3),
         y_val=torch.arange(32) % 10,
         progress=False,

@@ -2,21 +2,34 @@
 intersected with the valid input box (Definition 2.3's B(x, eps) for Delta = an l_p norm).
 
 :func:`pgd` runs projected gradient ascent (Madry et al., 2018) on any differentiable
-objective over these sets, built from the projection onto the ball and a uniformly random
-starting point inside it. Everything is batched over the leading dimension: no loop over
-samples.
+objective over these sets (:class:`PGDConfig`: the set and the steps), built from the projection
+onto the ball and a uniformly random starting point inside it. Everything is batched over the
+leading dimension: no loop over samples.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 
 from robustrep_lite.core.validation import check_choice, check_images, check_nonnegative
 
 NORMS = ("inf", "2")
+
+
+def check_box(box: tuple[float, float] | None) -> tuple[float, float] | None:
+    """Return ``box`` if it is ``None`` or a finite ``(low, high)`` with ``low < high``, else
+    raise a ``ValueError`` naming it."""
+    if box is not None and (
+        len(box) != 2
+        or not all(isinstance(b, (int, float)) and math.isfinite(b) for b in box)
+        or box[0] >= box[1]
+    ):
+        raise ValueError(f"box must be None or finite (low, high) with low < high, got {box!r}")
+    return box
 
 
 def check_norm(norm: str | float) -> str:
@@ -65,52 +78,63 @@ def perturb_in_box(
     return (x + delta).clamp(low, high)
 
 
+@dataclass(frozen=True)
+class PGDConfig:
+    """The perturbation set and the steps of :func:`pgd` (Madry et al., 2018, Section 2).
+
+    eps: radius of each point's ``norm`` ball (``"inf"`` or ``"2"``, also given as ``inf`` or
+    ``2``), intersected with ``box`` (``None`` for unbounded inputs). ``steps`` steps of
+    ``step_size``, from a uniform point of the ball if ``random_start`` (else from the input).
+    """
+
+    eps: float
+    step_size: float
+    steps: int
+    norm: str = "inf"
+    random_start: bool = True
+    box: tuple[float, float] | None = (0.0, 1.0)
+
+    def __post_init__(self) -> None:
+        check_nonnegative("eps", self.eps)
+        check_nonnegative("step_size", self.step_size)
+        object.__setattr__(self, "norm", check_norm(self.norm))
+        if isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps < 0:
+            raise ValueError(f"steps must be a non-negative integer, got {self.steps!r}")
+        check_box(self.box)
+
+
 def pgd(
     objective: Callable[[torch.Tensor], torch.Tensor],
     x: torch.Tensor,
+    config: PGDConfig,
     *,
-    eps: float,
-    norm: str | float = "inf",
-    step_size: float,
-    steps: int,
-    random_start: bool = True,
     keep_best: bool = True,
-    box: tuple[float, float] | None = (0.0, 1.0),
     generator: torch.Generator | None = None,
     init: torch.Tensor | None = None,
     check_inputs: bool = True,
 ) -> torch.Tensor:
-    """Projected gradient ascent on ``objective`` over the ``norm`` ball of radius ``eps``
-    around each input, intersected with ``box`` (Madry et al., 2018; the per-point search set
-    ``A(S, eps)`` of the paper's eq. (4.2)).
+    """Projected gradient ascent on ``objective`` over the ``config.norm`` ball of radius
+    ``config.eps`` around each input, intersected with ``config.box`` (Madry et al., 2018,
+    Section 2; the per-point search set ``A(S, eps)`` of the paper's eq. (4.2)).
 
     ``objective(x_adv)`` is any differentiable function of the perturbed batch returning either
     per-sample values of shape ``(N,)`` (e.g. a per-sample cross-entropy) or one scalar for the
     whole batch (e.g. a mutual-information estimate, to be *minimised*: pass its negative).
-    Steps are ``sign(grad)`` for l_inf and ``grad / ||grad||_2`` for l_2, each followed by
-    projection onto the ball and clipping to ``box``. With ``keep_best`` the returned point is,
-    per sample (or for the whole batch, for a scalar objective), the iterate with the highest
-    objective seen, the starting point included; otherwise the last iterate. ``random_start``
-    begins at a uniform point of the ball; ``init`` (a perturbation shaped like ``x``,
-    projected onto the ball and box) begins there instead, to continue an earlier search.
-    Gradients flow only into the perturbation: the caller keeps models in eval mode and
-    critics frozen. Returns a detached tensor like ``x``. ``check_inputs``: raise a
-    ``ValueError`` for non-finite ``x`` or ``x`` outside ``box`` (one reduction; loops that
-    checked their data once pass False, to keep the step free of host-device syncs).
+    ``config.steps`` steps of ``config.step_size``: ``sign(grad)`` for l_inf and
+    ``grad / ||grad||_2`` for l_2, each followed by projection onto the ball and clipping to
+    the box. With ``keep_best`` the returned point is, per sample (or for the whole batch, for a
+    scalar objective), the iterate with the highest objective seen, the starting point included;
+    otherwise the last iterate. ``config.random_start`` begins at a uniform point of the ball
+    (drawn from ``generator``); ``init`` (a perturbation shaped like ``x``, projected onto the
+    ball and box) begins there instead, to continue an earlier search. Gradients flow only into
+    the perturbation: the caller keeps models in eval mode and critics frozen. Returns a
+    detached tensor like ``x``. ``check_inputs``: raise a ``ValueError`` for non-finite ``x`` or
+    ``x`` outside the box (one reduction; loops that checked their data once pass False, to
+    keep the step free of host-device syncs).
     """
-    check_nonnegative("eps", eps)
-    check_nonnegative("step_size", step_size)
-    norm = check_norm(norm)
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-        raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
+    eps, norm, steps, box = config.eps, config.norm, config.steps, config.box
     if x.ndim < 2:
         raise ValueError(f"x must be a batch of shape (N, ...), got shape {tuple(x.shape)}")
-    if box is not None and (
-        len(box) != 2
-        or not all(isinstance(b, (int, float)) and math.isfinite(b) for b in box)
-        or box[0] >= box[1]
-    ):
-        raise ValueError(f"box must be None or finite (low, high) with low < high, got {box!r}")
     if check_inputs:  # training loops check their data once and pass False (no sync per step)
         check_images("x", x, box)
     x = x.detach()
@@ -118,7 +142,7 @@ def pgd(
         if init.shape != x.shape:
             raise ValueError(f"init must have the shape of x {tuple(x.shape)}, got {init.shape}")
         delta = project_to_ball(init.detach().to(x), eps, norm)
-    elif random_start:
+    elif config.random_start:
         delta = random_in_ball(x, eps, norm, generator)
     else:
         delta = torch.zeros_like(x)
@@ -153,5 +177,5 @@ def pgd(
         else:
             flat = grad.flatten(1)
             step = (flat / flat.norm(dim=1, keepdim=True).clamp_min(1e-12)).view_as(grad)
-        delta = clip(project_to_ball(delta + step_size * step, eps, norm))
+        delta = clip(project_to_ball(delta + config.step_size * step, eps, norm))
     return (x + (best if keep_best else delta)).detach()

@@ -7,14 +7,15 @@ decision.
   L-BFGS) rather than scikit-learn, so that the head is an ``nn.Linear`` the attacks can query
   in batches and differentiate; its objective is scikit-learn's ``LogisticRegression`` with
   ``C = 1 / (l2 * n)`` divided by ``n`` (checked against it in the tests).
-- :func:`adversarial_distances`: the minimal-distance attacks of foolbox 3: the decision-based
+- :func:`adversarial_distances`: the minimal-distance attacks of foolbox 3
+  (:class:`DistanceSearch`): the decision-based
   (hard-label, black-box) **HopSkipJump** attack (Chen, Jordan & Wainwright 2020; the paper
   uses its Tangent Attack refinement, Ma et al. 2021), which only queries predicted labels, and
   the white-box **DDN** attack (Rony et al. 2019) as a gradient-based cross-check. Both are
   batched over points. HopSkipJump starts, for each point, from the nearest pool point that the
   classifier labels differently (always adversarial, unlike foolbox's random-noise start).
 - :func:`representation_distances`: all of it for one feature map, with the distances of the
-  first ``points`` correctly classified test points.
+  first ``points`` correctly classified test points (:class:`DistanceConfig`).
 
 A decision-based attack returns an *upper bound* on the distance to the decision boundary; with
 a fixed query budget the bound is loose in high dimension (on a linear model in 784 dimensions,
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -34,10 +36,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from robustrep_lite.core.validation import check_choice, check_nonnegative
+from robustrep_lite.core.validation import check_choice, check_int, check_nonnegative
 
 __all__ = [
     "ATTACKS",
+    "DistanceSearch",
+    "DistanceConfig",
     "RefitClassifier",
     "adversarial_distances",
     "compute_features",
@@ -47,6 +51,57 @@ __all__ = [
 ]
 
 ATTACKS = ("hsj", "ddn")
+
+
+@dataclass(frozen=True)
+class DistanceSearch:
+    """How :func:`adversarial_distances` searches for each point's minimal adversarial distance.
+
+    attack: one of :data:`ATTACKS`: ``"hsj"``, HopSkipJump (Chen, Jordan & Wainwright 2020,
+    Algorithm 2: ``steps`` iterations, boundary-normal estimates of at most
+    ``max_gradient_evals`` queries), or ``"ddn"``, DDN (Rony et al. 2019: ``steps`` gradient
+    steps; ``max_gradient_evals`` unused). Inputs live in ``bounds``; points are attacked
+    ``batch_size`` at a time.
+    """
+
+    attack: str = "hsj"
+    steps: int = 40
+    max_gradient_evals: int = 10_000
+    bounds: tuple[float, float] = (0.0, 1.0)
+    batch_size: int = 50
+
+    def __post_init__(self) -> None:
+        check_choice("attack", self.attack, ATTACKS)
+        for name in ("steps", "max_gradient_evals"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not self.bounds[0] < self.bounds[1]:
+            raise ValueError(f"bounds must be (low, high) with low < high, got {self.bounds!r}")
+        check_int("batch_size", self.batch_size, 1)
+
+
+@dataclass(frozen=True)
+class DistanceConfig:
+    """What :func:`representation_distances` measures (Yang, Zavatone-Veth & Pehlevan 2024,
+    Section 5): a head refit with L2 penalty ``head_l2`` (:func:`refit_head`), then the
+    ``hsj`` and ``ddn`` searches (:class:`DistanceSearch`; their ``attack`` fields must name
+    them) on the first ``points`` correctly classified test points."""
+
+    points: int
+    head_l2: float = 1e-4
+    hsj: DistanceSearch = field(default_factory=DistanceSearch)
+    ddn: DistanceSearch = field(default_factory=lambda: DistanceSearch(attack="ddn", steps=100))
+
+    def __post_init__(self) -> None:
+        check_int("points", self.points, 1)
+        check_nonnegative("head_l2", self.head_l2)
+        for name in ("hsj", "ddn"):
+            search = getattr(self, name)
+            if not isinstance(search, DistanceSearch) or search.attack != name:
+                raise ValueError(
+                    f"{name} must be a DistanceSearch with attack={name!r}, got {search!r}"
+                )
 
 
 def _check_xy(x: Tensor, y: Tensor, what: str) -> None:
@@ -163,55 +218,50 @@ def adversarial_distances(
     model: nn.Module,
     x: Tensor,
     y: Tensor,
+    search: DistanceSearch = DistanceSearch(),
     *,
-    attack: str = "hsj",
-    steps: int = 40,
-    max_gradient_evals: int = 10_000,
     pool: Tensor | None = None,
-    bounds: tuple[float, float] = (0.0, 1.0),
-    batch_size: int = 50,
     seed: int = 0,
     progress: bool = True,
 ) -> Tensor:
-    """The l2 distance ``||x_adv - x||_2`` that ``attack`` needs to change ``model``'s label of
-    each row of ``x`` away from ``y`` (pass correctly classified points), inside ``bounds``.
+    """The l2 distance ``||x_adv - x||_2`` that ``search.attack`` needs to change ``model``'s
+    label of each row of ``x`` away from ``y`` (pass correctly classified points), inside
+    ``search.bounds``.
 
-    ``"hsj"``: foolbox's HopSkipJumpAttack (``steps`` iterations, boundary-normal estimates of
-    ``min(100 sqrt(t), max_gradient_evals)`` queries, geometric step search), started from the
-    nearest differently labelled point of ``pool`` (default: ``x`` itself). ``"ddn"``: foolbox's
-    DDNAttack with ``steps`` gradient steps. Points are attacked ``batch_size`` at a time with
-    the torch generator seeded by ``seed`` (restored afterwards). Returns a float tensor (N,),
-    ``nan`` where the attack found no adversarial point.
+    ``"hsj"``: foolbox's HopSkipJumpAttack (``search.steps`` iterations, boundary-normal
+    estimates of ``min(100 sqrt(t), search.max_gradient_evals)`` queries, geometric step search),
+    started from the nearest differently labelled point of ``pool`` (default: ``x`` itself).
+    ``"ddn"``: foolbox's DDNAttack with ``search.steps`` gradient steps. Points are attacked
+    ``search.batch_size`` at a time with the torch generator seeded by ``seed`` (restored
+    afterwards). Returns a float tensor (N,), ``nan`` where the attack found no adversarial
+    point.
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # foolbox imports old scipy names
         import foolbox as fb
 
     _check_xy(x, y, "x")
-    check_choice("attack", attack, ATTACKS)
-    for name, value in (("steps", steps), ("max_gradient_evals", max_gradient_evals)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    if not bounds[0] < bounds[1]:
-        raise ValueError(f"bounds must be (low, high) with low < high, got {bounds!r}")
+    bounds, batch_size = search.bounds, search.batch_size
     if float(x.min()) < bounds[0] or float(x.max()) > bounds[1]:
         raise ValueError(f"x must lie inside bounds {bounds!r}")
     model = model.eval()
     fmodel = fb.PyTorchModel(model, bounds=bounds)
-    if attack == "hsj":
-        method = _hop_skip_jump(fb)(steps=steps, max_gradient_eval_steps=max_gradient_evals)
+    if search.attack == "hsj":
+        method = _hop_skip_jump(fb)(
+            steps=search.steps, max_gradient_eval_steps=search.max_gradient_evals
+        )
     else:
-        method = fb.attacks.DDNAttack(steps=steps)
+        method = fb.attacks.DDNAttack(steps=search.steps)
     pool = x if pool is None else pool
     out = torch.full((len(x),), float("nan"))
     chunks = range(0, len(x), batch_size)
     with torch.random.fork_rng(devices=[]), warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # eagerpy/foolbox deprecation notices
         torch.manual_seed(seed)
-        for s in tqdm(chunks, disable=not progress, leave=False, desc=f"{attack} attack"):
+        for s in tqdm(chunks, disable=not progress, leave=False, desc=f"{search.attack} attack"):
             xb, yb = x[s : s + batch_size], y[s : s + batch_size]
             index = torch.arange(s, s + len(xb))
-            if attack == "hsj":
+            if search.attack == "hsj":
                 start, ok = _nearest_other(model, xb, yb, pool)
                 if not bool(ok.any()):
                     continue
@@ -233,18 +283,15 @@ def representation_distances(
     y_train: Tensor,
     x_test: Tensor,
     y_test: Tensor,
+    config: DistanceConfig,
     *,
-    points: int,
-    head_l2: float = 1e-4,
-    hsj_steps: int = 40,
-    hsj_max_gradient_evals: int = 10_000,
-    ddn_steps: int = 100,
     seed: int = 0,
     progress: bool = True,
 ) -> dict[str, float | int]:
-    """Refit a head on ``feature_map``'s training features (:func:`refit_head`) and attack the
-    refit classifier on its first ``points`` correctly classified test points, with HopSkipJump
-    (starting points from the whole test set) and DDN.
+    """Refit a head on ``feature_map``'s training features (:func:`refit_head`, L2 penalty
+    ``config.head_l2``) and attack the refit classifier on its first ``config.points`` correctly
+    classified test points, with ``config.hsj`` (starting points from the whole test set) and
+    ``config.ddn`` (the evaluation of Yang, Zavatone-Veth & Pehlevan 2024, Section 5).
 
     Returns ``refit_accuracy`` (on all of ``x_test``), ``points`` (attacked), and per attack
     ``<attack>_mean`` / ``<attack>_median`` of the distances found and ``<attack>_failed`` (the
@@ -253,25 +300,17 @@ def representation_distances(
     _check_xy(x_train, y_train, "x_train")
     _check_xy(x_test, y_test, "x_test")
     feature_map = feature_map.eval()
-    head = refit_head(compute_features(feature_map, x_train), y_train, l2=head_l2)
+    head = refit_head(compute_features(feature_map, x_train), y_train, l2=config.head_l2)
     classifier = RefitClassifier(feature_map, head).eval()
     accuracy = float((_predict(classifier, x_test) == y_test).float().mean())
-    idx = first_correct(classifier, x_test, y_test, points)
+    idx = first_correct(classifier, x_test, y_test, config.points)
     result: dict[str, float | int] = {"refit_accuracy": accuracy, "points": len(idx)}
-    for attack, steps in (("hsj", hsj_steps), ("ddn", ddn_steps)):
+    for search in (config.hsj, config.ddn):
         found = adversarial_distances(
-            classifier,
-            x_test[idx],
-            y_test[idx],
-            attack=attack,
-            steps=steps,
-            max_gradient_evals=hsj_max_gradient_evals,
-            pool=x_test,
-            seed=seed,
-            progress=progress,
+            classifier, x_test[idx], y_test[idx], search, pool=x_test, seed=seed, progress=progress
         ).numpy()
         ok = found[np.isfinite(found)]
-        result[f"{attack}_mean"] = float(ok.mean()) if len(ok) else float("nan")
-        result[f"{attack}_median"] = float(np.median(ok)) if len(ok) else float("nan")
-        result[f"{attack}_failed"] = int(len(found) - len(ok))
+        result[f"{search.attack}_mean"] = float(ok.mean()) if len(ok) else float("nan")
+        result[f"{search.attack}_median"] = float(np.median(ok)) if len(ok) else float("nan")
+        result[f"{search.attack}_failed"] = int(len(found) - len(ok))
     return result

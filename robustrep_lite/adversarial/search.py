@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from robustrep_lite.adversarial.attacks import check_norm, pgd
+from robustrep_lite.adversarial.attacks import PGDConfig, check_norm, pgd
 from robustrep_lite.core.validation import check_choice, check_finite, check_int, check_nonnegative
 from robustrep_lite.mi import READOUT_ESTIMATORS
 from robustrep_lite.mi.fit import ScoreFn, unit_values
@@ -89,6 +89,19 @@ class AttackConfig:
     def attacks(self) -> bool:
         """Whether the search set ``A(S, eps)`` is more than ``S`` itself."""
         return self.eps > 0 and self.pgd_steps > 0
+
+    @property
+    def pgd_config(self) -> PGDConfig:
+        """The set and the steps of each point's PGD, for
+        :func:`~robustrep_lite.adversarial.attacks.pgd`."""
+        return PGDConfig(
+            eps=self.eps,
+            step_size=self.step_size,
+            steps=self.pgd_steps,
+            norm=self.norm,
+            random_start=self.random_start,
+            box=self.box,
+        )
 
     def lowering(self, readout: str) -> AttackConfig:
         """This attack with its bound fixed: ``estimator``, or the critic's ``readout``."""
@@ -250,12 +263,8 @@ def _universal_attack(
         state.delta = pgd(
             lambda d: -_batch_value(task, critic, clipped(d), attack, clip),
             centre,
-            eps=attack.eps,
-            norm=attack.norm,
-            step_size=attack.step_size,
-            steps=attack.pgd_steps,
+            replace(attack.pgd_config, box=None),
             keep_best=True,
-            box=None,
             init=state.delta if state.delta is not None else centre,
             check_inputs=False,
         )
@@ -300,13 +309,8 @@ def attack_batch(
     return pgd(
         objective,
         xe,
-        eps=attack.eps,
-        norm=attack.norm,
-        step_size=attack.step_size,
-        steps=attack.pgd_steps,
-        random_start=attack.random_start,
+        attack.pgd_config,
         keep_best=True,
-        box=attack.box,
         generator=generator,
         init=init,
         check_inputs=False,

@@ -10,14 +10,15 @@ Here:
   experiment, :func:`mnist_mlp`, and the 2 -> 8 -> 2 XOR net of Figure 3, :func:`xor_net` on
   :func:`xor_data`) and the volume element of a representation (Remark 1,
   :func:`volume_element`);
-- the training helper with burn-in (:func:`train_with_burnin`: the penalty joins from epoch
-  ``burnin`` on, the paper's 160 of 200 epochs unregularised) and :func:`branch`, which
-  continues several arms from one burn-in;
+- the training helper with burn-in (:func:`train_with_burnin`, settings :class:`BurninConfig`:
+  the penalty joins from epoch ``burnin`` on, the paper's 160 of 200 epochs unregularised) and
+  :func:`branch`, which continues several arms from one burn-in;
 - the MNIST comparison of the three arms (:func:`compare_regularizers`; settings: the
   ``spectral`` section of a profile, :mod:`robustrep_lite.experiments.settings`), whose
-  adversarial distances come from :mod:`robustrep_lite.adversarial.robust_distance`, the three
-  arms on the XOR toy (:func:`train_xor_arms`), and their summaries over seeds
-  (:func:`summarise_rows`, :func:`paired_differences`, :func:`settings_record`).
+  adversarial distances come from :mod:`robustrep_lite.adversarial.robust_distance` as
+  :func:`distance_config` sets them, the three arms on the XOR toy (:func:`train_xor_arms`),
+  and their summaries over seeds (:func:`summarise_rows`, :func:`paired_differences`,
+  :func:`settings_record`).
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import torch
@@ -34,23 +35,28 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from robustrep_lite.adversarial.robust_distance import representation_distances
-from robustrep_lite.core.validation import check_finite, check_nonnegative
+from robustrep_lite.adversarial.robust_distance import (
+    DistanceConfig,
+    DistanceSearch,
+    representation_distances,
+)
+from robustrep_lite.core.validation import check_finite, check_int, check_nonnegative
 from robustrep_lite.experiments.settings import SpectralSettings
 from robustrep_lite.training.spectral import (
     ARMS,
     SpectralPenalty,
-    _positive_int,
     all_layers,
     layers_for,
     top_singular,
 )
 
 __all__ = [
+    "BurninConfig",
     "OneHiddenLayerNet",
     "TrainHistory",
     "branch",
     "compare_regularizers",
+    "distance_config",
     "mnist_mlp",
     "paired_differences",
     "settings_record",
@@ -78,9 +84,12 @@ class OneHiddenLayerNet(nn.Module):
         self, in_features: int, width: int, out_features: int, *, init_std: float = 0.01
     ) -> None:
         super().__init__()
-        for name, value in (("in_features", in_features), ("width", width)):
-            _positive_int(name, value)
-        _positive_int("out_features", out_features)
+        for name, value in (
+            ("in_features", in_features),
+            ("width", width),
+            ("out_features", out_features),
+        ):
+            check_int(name, value, 1)
         check_nonnegative("init_std", init_std)
         self.width = width
         self.feature_map = nn.Sequential(nn.Flatten(), nn.Linear(in_features, width), nn.GELU())
@@ -136,6 +145,40 @@ class TrainHistory:
     sigmas: list[list[float]] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class BurninConfig:
+    """How :func:`train_with_burnin` trains: epochs ``start_epoch .. epochs - 1`` of mini-batches
+    of ``batch_size``, the penalty joining from epoch ``burnin`` on (the schedule of Yang,
+    Zavatone-Veth & Pehlevan 2024: 160 of 200 epochs unregularised). ``start_epoch > 0``
+    continues a run (:func:`branch`). The default optimiser, :meth:`sgd`, is the paper's SGD
+    with ``lr``, ``momentum`` and ``weight_decay``."""
+
+    epochs: int
+    burnin: int
+    start_epoch: int = 0
+    batch_size: int = 1024
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "burnin", "start_epoch"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+        if self.start_epoch > self.epochs:
+            raise ValueError(f"start_epoch must be <= epochs={self.epochs}, got {self.start_epoch}")
+        check_int("batch_size", self.batch_size, 1)
+        for name in ("lr", "momentum", "weight_decay"):
+            check_nonnegative(name, getattr(self, name))
+
+    def sgd(self, params: Iterable[nn.Parameter]) -> torch.optim.SGD:
+        """SGD over ``params`` with this run's ``lr``, ``momentum`` and ``weight_decay``."""
+        return torch.optim.SGD(
+            params, lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay
+        )
+
+
 def _cross_entropy(model: nn.Module, xb: Tensor, yb: Tensor | None) -> Tensor:
     return F.cross_entropy(model(xb), yb)
 
@@ -144,29 +187,24 @@ def train_with_burnin(
     model: nn.Module,
     inputs: Tensor,
     targets: Tensor | None,
+    config: BurninConfig,
     *,
-    epochs: int,
-    burnin: int,
     penalty: SpectralPenalty | None = None,
     optimizer: torch.optim.Optimizer | None = None,
-    lr: float = 0.1,
-    momentum: float = 0.9,
-    weight_decay: float = 0.0,
-    batch_size: int = 1024,
     loss_fn: Callable[[nn.Module, Tensor, Tensor | None], Tensor] | None = None,
-    start_epoch: int = 0,
     seed: int = 0,
     progress: bool = True,
 ) -> TrainHistory:
-    """Train ``model`` in place: epochs ``start_epoch .. epochs - 1`` of mini-batch steps on
-    ``loss_fn(model, x_batch, y_batch)`` (default: cross-entropy of ``model(x)``), plus
-    ``penalty()`` from epoch ``burnin`` on (the paper's schedule: 160 of 200 epochs unregularised).
+    """Train ``model`` in place: epochs ``config.start_epoch .. config.epochs - 1`` of
+    mini-batch steps on ``loss_fn(model, x_batch, y_batch)`` (default: cross-entropy of
+    ``model(x)``), plus ``penalty()`` from epoch ``config.burnin`` on (the schedule of Yang,
+    Zavatone-Veth & Pehlevan 2024: 160 of 200 epochs unregularised).
 
-    optimizer: default SGD(lr, momentum, weight_decay) over ``model.parameters()`` (the paper's);
-    pass one to continue a run (:func:`branch`) or to train more than the model (e.g. a Deep
-    InfoMax critic with Baseline-H, whose ``loss_fn`` then ignores ``targets``, which may be
-    ``None``). The batch order of epoch ``e`` comes from a generator seeded by
-    ``(seed, e)``, so a run split at any epoch and continued ends with the same weights.
+    optimizer: default ``config.sgd(model.parameters())`` (the paper's); pass one to continue a
+    run (:func:`branch`) or to train more than the model (e.g. a Deep InfoMax critic with
+    Baseline-H, whose ``loss_fn`` then ignores ``targets``, which may be ``None``). The batch
+    order of epoch ``e`` comes from a generator seeded by ``(seed, e)``, so a run split at any
+    epoch and continued ends with the same weights.
     """
     if inputs.ndim < 2 or inputs.shape[0] == 0:
         raise ValueError(f"inputs must be a non-empty batch (N, ...), got {tuple(inputs.shape)}")
@@ -176,25 +214,18 @@ def train_with_burnin(
         )
     if targets is None and loss_fn is None:
         raise ValueError("targets may be None only with a loss_fn that does not need them")
-    for name, value in (("epochs", epochs), ("burnin", burnin), ("start_epoch", start_epoch)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
-    if start_epoch > epochs:
-        raise ValueError(f"start_epoch must be <= epochs={epochs}, got {start_epoch}")
-    _positive_int("batch_size", batch_size)
-    for name, value in (("lr", lr), ("momentum", momentum), ("weight_decay", weight_decay)):
-        check_nonnegative(name, value)
     loss_fn = loss_fn or _cross_entropy
     if optimizer is None:
-        optimizer = torch.optim.SGD(
-            model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay
-        )
+        optimizer = config.sgd(model.parameters())
+    batch_size = config.batch_size
     device = next(model.parameters()).device
     history = TrainHistory()
     n = inputs.shape[0]
-    bar = tqdm(range(start_epoch, epochs), disable=not progress, leave=False, desc="epochs")
+    bar = tqdm(
+        range(config.start_epoch, config.epochs), disable=not progress, leave=False, desc="epochs"
+    )
     for epoch in bar:
-        regularised = penalty is not None and epoch >= burnin
+        regularised = penalty is not None and epoch >= config.burnin
         order = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
         model.train()
         losses, penalties = [], []
@@ -265,27 +296,25 @@ def compare_regularizers(
     """
     classes = int(max(y_train.max(), y_test.max())) + 1
     x_train, y_train, x_test, y_test = (t.to(device) for t in (x_train, y_train, x_test, y_test))
+    burnin = BurninConfig(
+        epochs=settings.burnin,
+        burnin=settings.burnin,
+        batch_size=settings.batch_size,
+        lr=settings.lr,
+        momentum=settings.momentum,
+        weight_decay=settings.weight_decay,
+    )
+    arm_run = replace(burnin, epochs=settings.epochs, start_epoch=settings.burnin)
+    distances = distance_config(settings)
     rows: list[dict[str, float | int | str]] = []
     for seed in seeds:
         torch.manual_seed(seed)
         model = OneHiddenLayerNet(x_train[0].numel(), settings.width, classes, init_std=init_std)
         model = model.to(device)
-        base_opt = torch.optim.SGD(
-            model.parameters(),
-            lr=settings.lr,
-            momentum=settings.momentum,
-            weight_decay=settings.weight_decay,
-        )
-        common = dict(batch_size=settings.batch_size, seed=seed, progress=progress)
+        base_opt = burnin.sgd(model.parameters())
         t0 = time.perf_counter()
         train_with_burnin(
-            model,
-            x_train,
-            y_train,
-            epochs=settings.burnin,
-            burnin=settings.burnin,
-            optimizer=base_opt,
-            **common,
+            model, x_train, y_train, burnin, optimizer=base_opt, seed=seed, progress=progress
         )
         burnin_s = time.perf_counter() - t0
         arms = [("none", 0.0)] + [(a, lam) for a in ARMS[1:] for lam in settings.lambdas]
@@ -297,12 +326,11 @@ def compare_regularizers(
                 net,
                 x_train,
                 y_train,
-                epochs=settings.epochs,
-                burnin=settings.burnin,
+                arm_run,
                 penalty=penalty,
                 optimizer=opt,
-                start_epoch=settings.burnin,
-                **common,
+                seed=seed,
+                progress=progress,
             )
             train_s = time.perf_counter() - t0
             with torch.no_grad():
@@ -315,11 +343,7 @@ def compare_regularizers(
                 y_train,
                 x_test,
                 y_test,
-                points=settings.attack_points,
-                head_l2=settings.head_l2,
-                hsj_steps=settings.hsj_steps,
-                hsj_max_gradient_evals=settings.hsj_max_gradient_evals,
-                ddn_steps=settings.ddn_steps,
+                distances,
                 seed=seed,
                 progress=progress,
             )
@@ -338,6 +362,20 @@ def compare_regularizers(
     return rows
 
 
+def distance_config(settings: SpectralSettings) -> DistanceConfig:
+    """The adversarial-distance evaluation of ``settings``: a head refit with L2 strength
+    ``head_l2``, HopSkipJump (``hsj_steps``, ``hsj_max_gradient_evals``) and DDN
+    (``ddn_steps``) on the first ``attack_points`` correctly classified test points."""
+    return DistanceConfig(
+        points=settings.attack_points,
+        head_l2=settings.head_l2,
+        hsj=DistanceSearch(
+            steps=settings.hsj_steps, max_gradient_evals=settings.hsj_max_gradient_evals
+        ),
+        ddn=DistanceSearch(attack="ddn", steps=settings.ddn_steps),
+    )
+
+
 def train_xor_arms(settings: SpectralSettings, seed: int = 0) -> dict[str, OneHiddenLayerNet]:
     """The three arms on the XOR toy (Figure 3), as in the authors' script: a
     :func:`xor_net` of ``settings.xor_width`` units trained full-batch with SGD (lr 1, momentum
@@ -347,25 +385,20 @@ def train_xor_arms(settings: SpectralSettings, seed: int = 0) -> dict[str, OneHi
     x, y = xor_data()
     torch.manual_seed(seed)
     model = xor_net(settings.xor_width)
-    opt = torch.optim.SGD(model.parameters(), lr=1.0, momentum=0.9, weight_decay=1e-4)
-    common = dict(batch_size=len(x), seed=seed, progress=False)
     burnin = settings.xor_burnin
-    train_with_burnin(model, x, y, epochs=burnin, burnin=burnin, optimizer=opt, **common)
+    run = BurninConfig(
+        epochs=burnin, burnin=burnin, batch_size=len(x), lr=1.0, momentum=0.9, weight_decay=1e-4
+    )
+    opt = run.sgd(model.parameters())
+    train_with_burnin(model, x, y, run, optimizer=opt, seed=seed, progress=False)
+    arm_run = replace(run, epochs=settings.xor_epochs, start_epoch=burnin)
     nets = {}
     for arm in ARMS:
         net, net_opt = branch(model, opt)
         lam = 0.0 if arm == "none" else settings.xor_lambda
         penalty = SpectralPenalty(layers_for(arm, net), lam, seed=seed) if lam else None
         train_with_burnin(
-            net,
-            x,
-            y,
-            epochs=settings.xor_epochs,
-            burnin=burnin,
-            penalty=penalty,
-            optimizer=net_opt,
-            start_epoch=burnin,
-            **common,
+            net, x, y, arm_run, penalty=penalty, optimizer=net_opt, seed=seed, progress=False
         )
         nets[arm] = net
     return nets

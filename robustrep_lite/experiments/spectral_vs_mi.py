@@ -36,6 +36,7 @@ import torch
 from torch import Tensor, nn
 
 from robustrep_lite.adversarial.robust_distance import (
+    DistanceSearch,
     RefitClassifier,
     adversarial_distances,
     compute_features,
@@ -154,16 +155,11 @@ def hsj_distance(
     classifier = RefitClassifier(encoder, head).eval()
     idx = first_correct(classifier, x_test, y_test, settings.attack_points)
     refit = compute_features(classifier, x_test).argmax(1) == y_test
+    search = DistanceSearch(
+        steps=settings.hsj_steps, max_gradient_evals=settings.hsj_max_gradient_evals
+    )
     found = adversarial_distances(
-        classifier,
-        x_test[idx],
-        y_test[idx],
-        attack="hsj",
-        steps=settings.hsj_steps,
-        max_gradient_evals=settings.hsj_max_gradient_evals,
-        pool=x_test,
-        seed=seed,
-        progress=progress,
+        classifier, x_test[idx], y_test[idx], search, pool=x_test, seed=seed, progress=progress
     ).numpy()
     ok = found[np.isfinite(found)]
     return {

@@ -1,7 +1,8 @@
 """Downstream classification on learned representations: Table 1 of Zhu, Zhang & Evans (2020).
 
 - :func:`train_head`: a linear or MLP head on a *frozen* encoder, standard or adversarially
-  trained (PGD through the encoder), a thin wrapper over
+  trained (PGD through the encoder; settings :class:`HeadConfig`, a profile's by
+  :func:`head_config`), a thin wrapper over
   :func:`robustrep_lite.training.supervised.train_classifier`, recording per epoch the validation
   accuracy under PGD so that early stopping ("E.S.") can be chosen on a validation split carved
   from the training images (the paper chose it on the test set).
@@ -49,11 +50,18 @@ from robustrep_lite.training.encoder import (
     train_encoder,
 )
 from robustrep_lite.training.models import linear_head, mlp_head
-from robustrep_lite.training.supervised import robust_accuracy, train_classifier
+from robustrep_lite.training.supervised import (
+    NATURAL,
+    ClassifierConfig,
+    Evaluation,
+    robust_accuracy,
+    train_classifier,
+)
 
 __all__ = [
     "PAPER_TABLE1",
     "Data",
+    "HeadConfig",
     "HeadHistory",
     "beta_eps_grid",
     "cell_settings",
@@ -62,6 +70,7 @@ __all__ = [
     "evaluate_head",
     "fit_linear_head",
     "grid_cell",
+    "head_config",
     "new_head",
     "prepare_data",
     "summarise",
@@ -80,6 +89,45 @@ PAPER_TABLE1 = [
     ("supervised", "standard", 86.33, 0.07, 86.36, 0.02),
     ("supervised", "robust", 70.71, 40.50, 72.44, 39.98),
 ]
+
+
+@dataclass(frozen=True)
+class HeadConfig:
+    """How :func:`train_head` trains a Table 1 head: ``epochs`` of Adam at ``lr`` on mini-batches
+    of ``batch_size`` (``augment``: random crop and flip), standard for ``eps = 0`` and robust
+    for ``eps > 0`` (PGD through the frozen encoder, ``pgd_steps`` of ``step_size`` from a random
+    start: Madry et al. 2018, as the paper trains its robust heads). Validation scores each
+    epoch by the paper's PGD at ``val_eps`` (``pgd_steps`` of ``step_size``, no random start)."""
+
+    epochs: int
+    eps: float = 0.0
+    val_eps: float = 8 / 255
+    pgd_steps: int = 7
+    step_size: float = 0.01
+    batch_size: int = 128
+    lr: float = 1e-4
+    augment: bool = False
+
+    def __post_init__(self) -> None:
+        _ = self.training, self.validation  # their checks cover every field
+
+    @property
+    def training(self) -> ClassifierConfig:
+        """The head's :func:`~robustrep_lite.training.supervised.train_classifier` settings."""
+        return ClassifierConfig(
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            eps=self.eps,
+            pgd_steps=self.pgd_steps,
+            step_size=self.step_size,
+            augment=self.augment,
+        )
+
+    @property
+    def validation(self) -> Evaluation:
+        """The PGD that scores each epoch on validation data."""
+        return Evaluation(eps=self.val_eps, steps=self.pgd_steps, step_size=self.step_size)
 
 
 @dataclass
@@ -110,59 +158,44 @@ def train_head(
     head: nn.Module,
     x: Tensor,
     y: Tensor,
+    config: HeadConfig,
     *,
-    epochs: int,
-    eps: float = 0.0,
-    val_eps: float = 8 / 255,
-    pgd_steps: int = 7,
-    step_size: float = 0.01,
-    batch_size: int = 128,
-    lr: float = 1e-4,
-    augment: bool = False,
     x_val: Tensor | None = None,
     y_val: Tensor | None = None,
     checkpoint: str | Path | None = None,
     seed: int = 0,
     progress: bool = True,
 ) -> HeadHistory:
-    """Train ``head`` on the frozen ``encoder`` (Table 1's h on g): standard for ``eps = 0``,
-    robust (PGD through the frozen encoder, ``pgd_steps`` of ``step_size``, random start) for
-    ``eps > 0``; Adam (``lr``). A thin wrapper over
-    :func:`robustrep_lite.training.supervised.train_classifier`. A standard head without
-    augmentation is trained on the representations g(x) computed once (the encoder is frozen in eval
-    mode, so this is the same computation, without repeating the encoder's forward pass each epoch).
+    """Train ``head`` on the frozen ``encoder`` (Table 1's h on g) as ``config`` says: standard
+    for ``eps = 0``, robust (PGD through the frozen encoder, Madry et al. 2018) for ``eps > 0``.
+    A thin wrapper over :func:`robustrep_lite.training.supervised.train_classifier`. A standard
+    head without augmentation is trained on the representations g(x) computed once (the encoder
+    is frozen in eval mode, so this is the same computation, without repeating the encoder's
+    forward pass each epoch).
 
-    With ``x_val``/``y_val`` every epoch is scored on them, naturally and by PGD at ``val_eps``
-    through encoder and head, and the weights of the epoch with the best validation PGD
-    accuracy (ties: the better natural accuracy, then the earlier epoch) are kept in the
-    history: E.S., chosen on validation data (the paper chose it on the test set). The head
-    ends with its *final* weights. ``checkpoint``: resumable per epoch (a second file
+    With ``x_val``/``y_val`` every epoch is scored on them, naturally and by PGD at
+    ``config.val_eps`` through encoder and head, and the weights of the epoch with the best
+    validation PGD accuracy (ties: the better natural accuracy, then the earlier epoch) are kept
+    in the history: E.S., chosen on validation data (the paper chose it on the test set). The
+    head ends with its *final* weights. ``checkpoint``: resumable per epoch (a second file
     ``<checkpoint>.val`` holds the validation record).
     """
     if (x_val is None) != (y_val is None):
         raise ValueError("x_val and y_val must be given together")
     model = nn.Sequential(encoder, head)
     history = HeadHistory()
-    kwargs = {
-        "batch_size": batch_size,
-        "lr": lr,
-        "eps": eps,
-        "pgd_steps": pgd_steps,
-        "step_size": step_size,
-        "augment": augment,
-        "seed": seed,
-        "progress": progress,
-    }
+    training, epochs = config.training, config.epochs
+    kwargs = {"seed": seed, "progress": progress}
     with frozen(encoder), contextlib.ExitStack() as stack:
         trained, inputs = model, x
-        if eps == 0 and not augment:
+        if config.eps == 0 and not config.augment:
             trained, inputs = head, _features(encoder, x)
         if x_val is None:
             h = train_classifier(
                 trained,
                 inputs,
                 y,
-                epochs=epochs,
+                training,
                 checkpoint=checkpoint,
                 params=head.parameters(),
                 **kwargs,
@@ -188,7 +221,7 @@ def train_head(
                 trained,
                 inputs,
                 y,
-                epochs=done,
+                replace(training, epochs=done),
                 checkpoint=checkpoint,
                 params=head.parameters(),
                 **kwargs,
@@ -200,15 +233,13 @@ def train_head(
                 trained,
                 inputs,
                 y,
-                epochs=epoch,
+                replace(training, epochs=epoch),
                 checkpoint=checkpoint,
                 params=head.parameters(),
                 **kwargs,
             )
-            nat = robust_accuracy(model, x_val, y_val, attack="none")
-            adv = robust_accuracy(
-                model, x_val, y_val, eps=val_eps, steps=pgd_steps, step_size=step_size
-            )
+            nat = robust_accuracy(model, x_val, y_val, NATURAL)
+            adv = robust_accuracy(model, x_val, y_val, config.validation)
             history.loss, history.train_accuracy = h.loss, h.train_accuracy
             history.val_accuracy.append(nat)
             history.val_adv_accuracy.append(adv)
@@ -239,18 +270,17 @@ def evaluate_head(
     ``"autoattack"``, from torchattacks) on the first ``strong_size`` points (all by default),
     where ``pgd_subset`` repeats PGD-7 for a like-for-like comparison."""
     model = nn.Sequential(encoder, head).eval()
-    pgd = {"eps": eps, "steps": pgd_steps, "step_size": step_size}
+    pgd = Evaluation(eps=eps, steps=pgd_steps, step_size=step_size)
     out = {
-        "natural": robust_accuracy(model, x, y, attack="none"),
-        "pgd": robust_accuracy(model, x, y, attack="pgd", **pgd),
+        "natural": robust_accuracy(model, x, y, NATURAL),
+        "pgd": robust_accuracy(model, x, y, pgd),
     }
     if strong_attack is not None:
         n = x.shape[0] if strong_size is None else min(strong_size, x.shape[0])
         xs, ys = x[:n], y[:n]
-        out["pgd_subset"] = (
-            out["pgd"] if n == x.shape[0] else robust_accuracy(model, xs, ys, attack="pgd", **pgd)
-        )
-        out["strong"] = robust_accuracy(model, xs, ys, attack=strong_attack, eps=eps, seed=seed)
+        out["pgd_subset"] = out["pgd"] if n == x.shape[0] else robust_accuracy(model, xs, ys, pgd)
+        strong = Evaluation(attack=strong_attack, eps=eps)
+        out["strong"] = robust_accuracy(model, xs, ys, strong, seed=seed)
         out["strong_size"] = n
     return out
 
@@ -296,6 +326,21 @@ def prepare_data(dataset: str, settings: str | TrainSettings) -> Data:
         splits.x_test,
         splits.y_test,
         note,
+    )
+
+
+def head_config(s: TrainSettings, dataset: str, *, robust: bool) -> HeadConfig:
+    """The profile's Table 1 head for ``dataset``: ``s.head_epochs`` of Adam at ``s.head_lr``,
+    robust (PGD at the data set's threat-model eps) or standard, validated at that eps."""
+    tm = THREAT_MODELS[dataset]
+    return HeadConfig(
+        epochs=s.head_epochs,
+        eps=tm["eps"] if robust else 0.0,
+        val_eps=tm["eps"],
+        pgd_steps=s.pgd_steps,
+        step_size=tm["step_size"],
+        batch_size=s.batch_size,
+        lr=s.head_lr,
     )
 
 
@@ -392,7 +437,7 @@ def table1(
             record["train_wall_s"] = time.perf_counter() - te
             record.update(mi_readout(run, data.x_test, eps=tm["eps"]))
             encoders.append(record)
-            rows += _heads(run, data, s, rep, seed, tm, where, progress)
+            rows += _heads(run, data, s, rep, seed, dataset, where, progress)
     return {
         "dataset": dataset,
         "data": data.description,
@@ -421,12 +466,13 @@ def _heads(
     s: TrainSettings,
     rep: str,
     seed: int,
-    tm: dict[str, float],
+    dataset: str,
     where: Path | None,
     progress: bool,
 ) -> list[dict[str, Any]]:
     """Train and evaluate the four heads (linear / MLP x standard / robust) on one encoder."""
     rows = []
+    tm = THREAT_MODELS[dataset]
     ev = {
         "eps": tm["eps"],
         "pgd_steps": s.pgd_steps,
@@ -449,13 +495,7 @@ def _heads(
                 head,
                 data.x_fit,
                 data.y_fit,
-                epochs=s.head_epochs,
-                eps=tm["eps"] if robust else 0.0,
-                val_eps=tm["eps"],
-                pgd_steps=s.pgd_steps,
-                step_size=tm["step_size"],
-                batch_size=s.batch_size,
-                lr=s.head_lr,
+                head_config(s, dataset, robust=robust),
                 x_val=None if robust else data.x_val,
                 y_val=None if robust else data.y_val,
                 checkpoint=where / f"{name}.pt" if where is not None else None,
@@ -496,17 +536,8 @@ def fit_linear_head(
     """A linear head (initialised from ``seed``, one output per class of ``data.y_fit``)
     trained normally on ``run``'s frozen encoder with the profile's head settings."""
     head = new_head(run, "linear", int(data.y_fit.max()) + 1, seed=seed)
-    train_head(
-        run.encoder,
-        head,
-        data.x_fit,
-        data.y_fit,
-        epochs=s.head_epochs,
-        batch_size=s.batch_size,
-        lr=s.head_lr,
-        seed=seed,
-        progress=progress,
-    )
+    config = HeadConfig(epochs=s.head_epochs, batch_size=s.batch_size, lr=s.head_lr)
+    train_head(run.encoder, head, data.x_fit, data.y_fit, config, seed=seed, progress=progress)
     return head
 
 

@@ -39,7 +39,13 @@ from robustrep_lite.experiments.settings import ZooModel, ZooSettings
 from robustrep_lite.mi.fit import split_sizes
 from robustrep_lite.theory.theorems import adversarial_accuracy_upper_bound
 from robustrep_lite.training.models import BaselineH, classifier
-from robustrep_lite.training.supervised import robust_accuracy, train_classifier
+from robustrep_lite.training.supervised import (
+    NATURAL,
+    ClassifierConfig,
+    Evaluation,
+    robust_accuracy,
+    train_classifier,
+)
 
 __all__ = [
     "channel_vulnerability",
@@ -99,20 +105,23 @@ def train_zoo(
         if cache_dir is not None:
             name = f"{m.dataset}_{m.arch}_eps{m.train_eps:.4f}_w{settings.width}_s{seed}.pt"
             ckpt = Path(cache_dir) / name
-        train_classifier(
-            net,
-            splits.x_train,
-            splits.y_train,
+        config = ClassifierConfig(
             epochs=settings.epochs,
             batch_size=settings.batch_size,
             lr=settings.lr,
             eps=m.train_eps,
             pgd_steps=settings.adv_pgd_steps,
             augment=m.dataset == "cifar10",
+            time_budget_s=settings.train_budget_s,
+        )
+        train_classifier(
+            net,
+            splits.x_train,
+            splits.y_train,
+            config,
             checkpoint=ckpt,
             seed=seed + i,
             progress=progress,
-            time_budget_s=settings.train_budget_s,
         )
         out[m] = net.eval()
     return out
@@ -133,9 +142,9 @@ def attacked_accuracy(
     ``2.5 eps / 7``, which is the paper's 0.01 at eps = 8/255, no random start) and under
     APGD-CE + APGD-T (torchattacks), at radius ``eps``."""
     check_nonnegative("eps", eps)
-    nat = robust_accuracy(model, x, y, attack="none")
-    pgd7 = robust_accuracy(model, x, y, attack="pgd", eps=eps, step_size=_attack_step(eps))
-    strong = robust_accuracy(model, x, y, attack="apgd", eps=eps, seed=seed)
+    nat = robust_accuracy(model, x, y, NATURAL)
+    pgd7 = robust_accuracy(model, x, y, Evaluation(eps=eps, step_size=_attack_step(eps)))
+    strong = robust_accuracy(model, x, y, Evaluation(attack="apgd", eps=eps), seed=seed)
     return {
         "eps": eps,
         "natural_accuracy": nat,

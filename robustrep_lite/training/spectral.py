@@ -42,7 +42,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor, nn
 
-from robustrep_lite.core.validation import check_choice, check_nonnegative
+from robustrep_lite.core.validation import check_choice, check_int, check_nonnegative
 
 __all__ = [
     "ARMS",
@@ -59,12 +59,6 @@ __all__ = [
 ARMS = ("none", "ll-spectral", "rep-spectral")
 WEIGHT_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 _CONV = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
-
-
-def _positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
 
 
 # ----------------------------------------------------------------------------------------------
@@ -150,7 +144,7 @@ def top_singular(
     apply, gram, shape = _operator(layer, weight, input_shape)
     if max_iter is None:
         max_iter = 2 * math.prod(shape)
-    _positive_int("max_iter", max_iter)
+    check_int("max_iter", max_iter, 1)
     if v0 is None:
         v = torch.randn(shape, generator=generator, dtype=weight.dtype).to(weight.device)
     elif tuple(v0.shape) != shape:
@@ -241,7 +235,7 @@ class SpectralPenalty:
         seed: int = 0,
     ) -> None:
         check_nonnegative("lam", lam)
-        _positive_int("max_iter", max_iter)
+        check_int("max_iter", max_iter, 1)
         shapes = input_shapes or {}
         for layer in layers:
             _check_weight_layer(layer)

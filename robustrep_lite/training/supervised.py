@@ -5,17 +5,18 @@ adversarial training), the downstream heads of Table 1 (a head on a *frozen* enc
 composite model and ``params=head.parameters()``; a robust head is trained with PGD through the
 frozen encoder, as in the paper), and the spectral-regularisation comparisons.
 
-- :func:`train_classifier`: mini-batch training on tensors, optional PGD adversarial training
-  (eq. (1.1) of Madry et al.: min over weights of the expected max over the eps-ball of the
-  cross-entropy), optional per-sample random-crop/flip augmentation, per-epoch checkpoints that
-  resume after a kill (:mod:`robustrep_lite.training.checkpoint`), and early-stopping selection
-  of the epoch with the best adversarial accuracy on a *validation* split (the paper's "E.S."
-  chose it on the test set).
-- :func:`robust_accuracy`: accuracy under ``"none"``, our ``"pgd"`` (the paper's PGD-7:
-  l_inf, 7 steps of 0.01, no random start), ``"apgd"`` (torchattacks' APGD-CE then APGD-T with
-  the DLR loss, the two gradient attacks of AutoAttack) or ``"autoattack"`` (torchattacks'
-  standard AutoAttack, Croce & Hein 2020). Batched; a point counts as robust only if every attack
-  in the chain fails on it.
+- :func:`train_classifier`: mini-batch training on tensors (:class:`ClassifierConfig`),
+  optional PGD adversarial training (eq. (1.1) of Madry et al.: min over weights of the expected
+  max over the eps-ball of the cross-entropy), optional per-sample random-crop/flip
+  augmentation, per-epoch checkpoints that resume after a kill
+  (:mod:`robustrep_lite.training.checkpoint`), and early-stopping selection of the epoch with
+  the best adversarial accuracy on a *validation* split (the paper's "E.S." chose it on the
+  test set).
+- :func:`robust_accuracy`: accuracy under an :class:`Evaluation`: ``"none"``, our ``"pgd"``
+  (the paper's PGD-7: l_inf, 7 steps of 0.01, no random start), ``"apgd"`` (torchattacks'
+  APGD-CE then APGD-T with the DLR loss, the two gradient attacks of AutoAttack) or
+  ``"autoattack"`` (torchattacks' standard AutoAttack, Croce & Hein 2020). Batched; a point
+  counts as robust only if every attack in the chain fails on it.
 """
 
 from __future__ import annotations
@@ -33,10 +34,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from robustrep_lite.adversarial.attacks import check_norm, pgd
+from robustrep_lite.adversarial.attacks import PGDConfig, check_norm, pgd
 from robustrep_lite.core.validation import (
     check_choice,
     check_images,
+    check_int,
     check_nonnegative,
     check_positive,
 )
@@ -44,6 +46,9 @@ from robustrep_lite.training.checkpoint import exclusive_run, load_checkpoint, s
 
 __all__ = [
     "ATTACKS",
+    "NATURAL",
+    "ClassifierConfig",
+    "Evaluation",
     "TrainHistory",
     "augment_batch",
     "pgd_examples",
@@ -52,6 +57,105 @@ __all__ = [
 ]
 
 ATTACKS = ("none", "pgd", "apgd", "autoattack")
+
+
+@dataclass(frozen=True)
+class ClassifierConfig:
+    """How :func:`train_classifier` trains.
+
+    ``epochs`` of mini-batches of ``batch_size``, by ``optimizer`` (``"adam"``, or ``"sgd"``
+    with momentum 0.9) at ``lr`` with ``weight_decay``. ``eps > 0`` trains adversarially
+    (Madry et al. 2018, eq. (1.1)): each batch is replaced by its PGD examples
+    (:attr:`attack`: ``pgd_steps`` steps of ``step_size``, default ``2.5 eps / pgd_steps``,
+    random start, l_``norm`` ball of radius eps). ``augment``: per-sample random crop and flip
+    (:func:`augment_batch`). ``select_best``: load the weights of the epoch with the best
+    validation accuracy at the end (needs validation data). ``time_budget_s``: stop after the
+    first epoch that ends past this many seconds.
+    """
+
+    epochs: int
+    batch_size: int = 128
+    lr: float = 1e-3
+    optimizer: str = "adam"
+    weight_decay: float = 0.0
+    eps: float = 0.0
+    norm: str = "inf"
+    pgd_steps: int = 7
+    step_size: float | None = None
+    augment: bool = False
+    select_best: bool = False
+    time_budget_s: float | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or self.epochs < 0:
+            raise ValueError(f"epochs must be a non-negative integer, got {self.epochs!r}")
+        b = self.batch_size
+        if isinstance(b, bool) or not isinstance(b, int) or b < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {b!r}")
+        check_choice("optimizer", self.optimizer, ("adam", "sgd"))
+        check_nonnegative("lr", self.lr)
+        check_nonnegative("weight_decay", self.weight_decay)
+        check_nonnegative("eps", self.eps)
+        object.__setattr__(self, "norm", check_norm(self.norm))
+        check_int("pgd_steps", self.pgd_steps, 0)
+        if self.step_size is not None:
+            check_nonnegative("step_size", self.step_size)
+        if self.time_budget_s is not None:
+            check_positive("time_budget_s", self.time_budget_s)
+
+    @property
+    def attack(self) -> PGDConfig:
+        """The PGD of adversarial training, in the box [0, 1] from a random start; the step
+        defaults to ``2.5 eps / pgd_steps`` (Madry et al. 2018; no step is taken when
+        ``pgd_steps = 0``)."""
+        if self.step_size is not None:
+            step = self.step_size
+        else:
+            step = 2.5 * self.eps / self.pgd_steps if self.pgd_steps else 0.0
+        return PGDConfig(eps=self.eps, step_size=step, steps=self.pgd_steps, norm=self.norm)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """How :func:`robust_accuracy` attacks: ``attack``, one of :data:`ATTACKS`, within the
+    l_``norm`` ball of radius ``eps`` and the box [0, 1]. ``"pgd"`` takes ``steps`` steps of
+    ``step_size``, from a random point of the ball if ``random_start`` (defaults: the paper's
+    PGD-7 at the CIFAR-10 radius 8/255, Zhu, Zhang & Evans 2020, Section 6); ``"apgd"`` and
+    ``"autoattack"`` use torchattacks' default budgets (Croce & Hein 2020)."""
+
+    attack: str = "pgd"
+    eps: float = 8 / 255
+    norm: str = "inf"
+    steps: int = 7
+    step_size: float = 0.01
+    random_start: bool = False
+
+    def __post_init__(self) -> None:
+        check_choice("attack", self.attack, ATTACKS)
+        check_nonnegative("eps", self.eps)
+        object.__setattr__(self, "norm", check_norm(self.norm))
+        check_int("steps", self.steps, 0)
+        check_nonnegative("step_size", self.step_size)
+
+    @property
+    def attacks(self) -> bool:
+        """Whether points are attacked at all (not ``"none"``, and ``eps > 0``)."""
+        return self.attack != "none" and self.eps > 0
+
+    @property
+    def pgd_config(self) -> PGDConfig:
+        """The PGD of ``attack = "pgd"``, in the box [0, 1]."""
+        return PGDConfig(
+            eps=self.eps,
+            step_size=self.step_size,
+            steps=self.steps,
+            norm=self.norm,
+            random_start=self.random_start,
+        )
+
+
+#: Natural accuracy: no attack.
+NATURAL = Evaluation(attack="none")
 
 
 @dataclass
@@ -101,36 +205,25 @@ def pgd_examples(
     model: nn.Module,
     x: Tensor,
     y: Tensor,
+    attack: PGDConfig,
     *,
-    eps: float,
-    norm: str = "inf",
-    steps: int = 7,
-    step_size: float | None = None,
-    random_start: bool = True,
     generator: torch.Generator | None = None,
     check_inputs: bool = True,
 ) -> Tensor:
     """PGD adversarial examples maximising the per-sample cross-entropy of ``model`` (which is
-    put in eval mode for the attack and restored afterwards). ``step_size`` defaults to
-    ``2.5 * eps / steps`` (Madry et al.). Inputs and outputs in the box [0, 1]
+    put in eval mode for the attack and restored afterwards) over ``attack``'s set (Madry et al.
+    2018, eq. (1.1)); ``x`` itself when ``attack.eps`` or ``attack.steps`` is 0
     (``check_inputs``: see :func:`robustrep_lite.adversarial.attacks.pgd`)."""
-    check_nonnegative("eps", eps)
-    if eps == 0 or steps == 0:
+    if attack.eps == 0 or attack.steps == 0:
         return x.detach()
-    step = 2.5 * eps / steps if step_size is None else step_size
     was_training = model.training
     model.eval()
     try:
         return pgd(
             lambda xa: F.cross_entropy(model(xa), y, reduction="none"),
             x,
-            eps=eps,
-            norm=norm,
-            step_size=step,
-            steps=steps,
-            random_start=random_start,
+            attack,
             keep_best=True,
-            box=(0.0, 1.0),
             generator=generator,
             check_inputs=check_inputs,
         )
@@ -142,61 +235,40 @@ def train_classifier(
     model: nn.Module,
     x: Tensor,
     y: Tensor,
+    config: ClassifierConfig,
     *,
-    epochs: int,
-    batch_size: int = 128,
-    lr: float = 1e-3,
-    optimizer: str = "adam",
-    weight_decay: float = 0.0,
-    eps: float = 0.0,
-    norm: str = "inf",
-    pgd_steps: int = 7,
-    step_size: float | None = None,
     params: Iterable[nn.Parameter] | None = None,
-    augment: bool = False,
     x_val: Tensor | None = None,
     y_val: Tensor | None = None,
-    select_best: bool = False,
     checkpoint: str | os.PathLike[str] | None = None,
     seed: int = 0,
     progress: bool = True,
-    time_budget_s: float | None = None,
 ) -> TrainHistory:
-    """Train ``model`` in place on (x, y) by cross-entropy; returns a :class:`TrainHistory`.
+    """Train ``model`` in place on (x, y) by cross-entropy as ``config`` says (standard, or
+    adversarial training, Madry et al. 2018, eq. (1.1)); returns a :class:`TrainHistory`.
 
-    eps > 0 trains adversarially: each batch is replaced by its PGD examples (``pgd_steps``
-    steps, random start, l_``norm`` ball of radius eps) against the current model.
     params: the parameters to optimise (default: all); modules whose parameters are all excluded
-    stay in eval mode, so a frozen encoder keeps its BatchNorm statistics. optimizer: ``"adam"``
-    or ``"sgd"`` (momentum 0.9). With ``x_val``/``y_val`` each epoch is scored on them (natural,
-    and PGD at the training eps); ``select_best`` then loads the best epoch's weights at the end
-    (early stopping chosen on validation data). ``checkpoint``: a file written after every epoch;
-    if it exists the run resumes from it, and a resumed run ends with the same weights as an
-    uninterrupted one. Shuffles, crops and PGD starts come from generators seeded by
-    ``(seed, epoch)``. ``time_budget_s``: stop after the first epoch that ends past this many
+    stay in eval mode, so a frozen encoder keeps its BatchNorm statistics. With ``x_val``/
+    ``y_val`` each epoch is scored on them (natural, and the paper's PGD-7 at the training eps);
+    ``config.select_best`` then loads the best epoch's weights at the end (early stopping chosen
+    on validation data). ``checkpoint``: a file written after every epoch; if it exists the run
+    resumes from it, and a resumed run ends with the same weights as an uninterrupted one.
+    Shuffles, crops and PGD starts come from generators seeded by ``(seed, epoch)``. With
+    ``config.time_budget_s``, training stops after the first epoch that ends past that many
     seconds of this call (``history.stopped_by_budget``). The training images are moved to the
     model's device once, so a step does no host-to-device copy.
     """
     started = time.perf_counter()
     _check_xy(x, y)
-    if time_budget_s is not None:
-        check_positive("time_budget_s", time_budget_s)
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
-        raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-    check_choice("optimizer", optimizer, ("adam", "sgd"))
-    check_nonnegative("eps", eps)
-    check_nonnegative("lr", lr)
-    norm = check_norm(norm)
+    c = config
     if (x_val is None) != (y_val is None):
         raise ValueError("x_val and y_val must be given together")
-    if select_best and x_val is None:
+    if c.select_best and x_val is None:
         raise ValueError("select_best=True needs validation data (x_val, y_val)")
     if x_val is not None:
         _check_xy(x_val, y_val, "x_val")
     # attacks and crops work in the box [0, 1]; a standard head on representations has no box
-    box = (0.0, 1.0) if eps > 0 or augment else None
+    box = (0.0, 1.0) if c.eps > 0 or c.augment else None
     if x_val is not None:
         check_images("x_val", x_val, box)
     check_images("x", x, box)
@@ -207,10 +279,11 @@ def train_classifier(
     ids = {id(p) for p in trainable}
     frozen = [m for m in model.modules() if list(m.parameters(recurse=False))]
     frozen = [m for m in frozen if not any(id(p) in ids for p in m.parameters(recurse=False))]
-    if optimizer == "adam":
-        opt = torch.optim.Adam(trainable, lr=lr, weight_decay=weight_decay)
+    if c.optimizer == "adam":
+        opt = torch.optim.Adam(trainable, lr=c.lr, weight_decay=c.weight_decay)
     else:
-        opt = torch.optim.SGD(trainable, lr=lr, momentum=0.9, weight_decay=weight_decay)
+        opt = torch.optim.SGD(trainable, lr=c.lr, momentum=0.9, weight_decay=c.weight_decay)
+    attack = c.attack
 
     history = TrainHistory()
     best_state: dict[str, Tensor] | None = None
@@ -221,18 +294,18 @@ def train_classifier(
     settings = {
         "images": int(x.shape[0]),
         "labels_crc32": zlib.crc32(y.detach().to("cpu", torch.int64).numpy().tobytes()),
-        "batch_size": batch_size,
-        "lr": lr,
-        "optimizer": optimizer,
-        "weight_decay": weight_decay,
-        "eps": eps,
-        "norm": norm,
-        "pgd_steps": pgd_steps,
-        "step_size": step_size,
+        "batch_size": c.batch_size,
+        "lr": c.lr,
+        "optimizer": c.optimizer,
+        "weight_decay": c.weight_decay,
+        "eps": c.eps,
+        "norm": c.norm,
+        "pgd_steps": c.pgd_steps,
+        "step_size": c.step_size,
         "trainable_tensors": len(trainable),
-        "augment": augment,
+        "augment": c.augment,
         "validation_images": None if x_val is None else int(x_val.shape[0]),
-        "select_best": select_best,
+        "select_best": c.select_best,
         "seed": seed,
     }
     with exclusive_run(checkpoint):
@@ -241,9 +314,9 @@ def train_classifier(
         )
         if state is not None:
             start = state["step"]
-            if start > epochs:
+            if start > c.epochs:
                 raise ValueError(
-                    f"epochs={epochs}, but the checkpoint {checkpoint} already holds {start} "
+                    f"epochs={c.epochs}, but the checkpoint {checkpoint} already holds {start} "
                     f"epochs of this run; ask for at least {start} or use another checkpoint path"
                 )
             saved = state["extra"]
@@ -254,7 +327,7 @@ def train_classifier(
         n = x.shape[0]
         x, y = x.to(device), y.to(device)
         seen, elapsed = 0, 0.0
-        for epoch in range(start, epochs):
+        for epoch in range(start, c.epochs):
             gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
             model.train()
             for m in frozen:
@@ -263,22 +336,20 @@ def train_classifier(
             losses, hits = [], []  # kept on the device: no host sync inside the loop
             t0 = time.perf_counter()
             bar = tqdm(
-                range(0, n, batch_size),
+                range(0, n, c.batch_size),
                 disable=not progress,
                 leave=False,
-                desc=f"epoch {epoch + 1}/{epochs}",
+                desc=f"epoch {epoch + 1}/{c.epochs}",
             )
             for s in bar:
                 if n - s == 1 and n > 1:
                     continue  # a last batch of one image would break BatchNorm; it waits an epoch
-                idx = order[s : s + batch_size]
+                idx = order[s : s + c.batch_size]
                 xb, yb = x[idx], y[idx]
-                if augment:
+                if c.augment:
                     xb = augment_batch(xb, gen)
-                if eps > 0:
-                    xb = _attack_in_place(
-                        model, frozen, xb, yb, eps, norm, pgd_steps, step_size, gen
-                    )
+                if c.eps > 0:
+                    xb = _attack_in_place(model, frozen, xb, yb, attack, gen)
                 logits = model(xb)
                 loss = F.cross_entropy(logits, yb)
                 opt.zero_grad(set_to_none=True)
@@ -303,10 +374,10 @@ def train_classifier(
             history.loss.append(epoch_loss)
             history.train_accuracy.append(float(torch.stack(hits).sum()) / n)
             if x_val is not None:
-                nat = robust_accuracy(model, x_val, y_val, attack="none")
+                nat = robust_accuracy(model, x_val, y_val, NATURAL)
                 adv = (
-                    robust_accuracy(model, x_val, y_val, attack="pgd", eps=eps, norm=norm)
-                    if eps > 0
+                    robust_accuracy(model, x_val, y_val, Evaluation(eps=c.eps, norm=c.norm))
+                    if c.eps > 0
                     else nat
                 )
                 history.val_accuracy.append(nat)
@@ -328,11 +399,11 @@ def train_classifier(
                         "best_state": best_state,
                     },
                 )
-            if time_budget_s is not None and time.perf_counter() - started > time_budget_s:
-                history.stopped_by_budget = epoch + 1 < epochs
+            if c.time_budget_s is not None and time.perf_counter() - started > c.time_budget_s:
+                history.stopped_by_budget = epoch + 1 < c.epochs
                 break
     history.images_per_second = seen / elapsed if elapsed > 0 else math.nan
-    if select_best and best_state is not None:
+    if c.select_best and best_state is not None:
         model.load_state_dict(best_state)
     model.eval()
     return history
@@ -343,23 +414,11 @@ def _attack_in_place(
     frozen: list[nn.Module],
     xb: Tensor,
     yb: Tensor,
-    eps: float,
-    norm: str,
-    steps: int,
-    step_size: float | None,
+    attack: PGDConfig,
     gen: torch.Generator,
 ) -> Tensor:
-    x_adv = pgd_examples(
-        model,
-        xb,
-        yb,
-        eps=eps,
-        norm=norm,
-        steps=steps,
-        step_size=step_size,
-        generator=gen,
-        check_inputs=False,  # train_classifier checked its data once
-    )
+    # train_classifier checked its data once
+    x_adv = pgd_examples(model, xb, yb, attack, generator=gen, check_inputs=False)
     for m in frozen:  # pgd_examples restored train mode on the whole model
         m.eval()
     return x_adv
@@ -395,53 +454,36 @@ def robust_accuracy(
     model: nn.Module,
     x: Tensor,
     y: Tensor,
+    evaluation: Evaluation = Evaluation(),
     *,
-    attack: str = "pgd",
-    eps: float = 8 / 255,
-    norm: str = "inf",
-    steps: int = 7,
-    step_size: float = 0.01,
-    random_start: bool = False,
     batch_size: int = 256,
     seed: int = 0,
 ) -> float:
-    """Fraction of (x, y) classified correctly under ``attack`` (one of :data:`ATTACKS`) within
-    the l_``norm`` ball of radius ``eps`` and the box [0, 1]; the model is evaluated in eval mode.
-
-    ``"pgd"`` uses ``steps``, ``step_size`` and ``random_start`` (defaults: the paper's PGD-7);
-    ``"apgd"`` and ``"autoattack"`` use torchattacks with its default budgets (the stronger
-    evaluation of Croce & Hein 2020). ``eps = 0`` or ``"none"`` gives the natural accuracy.
-    Raises ``ValueError`` for non-finite inputs (outside [0, 1] when attacked) or a model with
-    non-finite weights (a diverged model has no accuracy to report).
+    """Fraction of (x, y) classified correctly under ``evaluation``'s attack within the
+    l_``norm`` ball of radius ``eps`` and the box [0, 1] (by default the paper's PGD-7 at 8/255,
+    Zhu, Zhang & Evans 2020, Section 6); the model is evaluated in eval mode, ``batch_size``
+    points at a time, attacks seeded by ``seed``. :data:`NATURAL` (or ``eps = 0``) gives the
+    natural accuracy. Raises ``ValueError`` for non-finite inputs (outside [0, 1] when attacked)
+    or a model with non-finite weights (a diverged model has no accuracy to report).
     """
     _check_xy(x, y)
-    check_choice("attack", attack, ATTACKS)
-    check_images("x", x, (0.0, 1.0) if attack != "none" and eps > 0 else None)
+    check_images("x", x, (0.0, 1.0) if evaluation.attacks else None)
     _check_model_finite(model)
-    check_nonnegative("eps", eps)
-    norm = check_norm(norm)
     device = next(model.parameters()).device
     model.eval()
     gen = torch.Generator().manual_seed(seed)
     correct = 0
     for s in range(0, x.shape[0], batch_size):
         xb, yb = x[s : s + batch_size].to(device), y[s : s + batch_size].to(device)
-        if attack != "none" and eps > 0:
-            if attack == "pgd":
+        if evaluation.attacks:
+            if evaluation.attack == "pgd":
                 xb = pgd_examples(
-                    model,
-                    xb,
-                    yb,
-                    eps=eps,
-                    norm=norm,
-                    steps=steps,
-                    step_size=step_size,
-                    random_start=random_start,
-                    generator=gen,
-                    check_inputs=False,
+                    model, xb, yb, evaluation.pgd_config, generator=gen, check_inputs=False
                 )
             else:
-                xb = _torchattacks(model, xb, yb, attack, eps, norm, seed)
+                xb = _torchattacks(
+                    model, xb, yb, evaluation.attack, evaluation.eps, evaluation.norm, seed
+                )
         with torch.no_grad():
             correct += int((model(xb).argmax(1) == yb).sum())
     return correct / x.shape[0]
