@@ -32,7 +32,7 @@ from robustrep_lite.adversarial.vulnerability import (
 )
 from robustrep_lite.core.results import save_result
 from robustrep_lite.theory import theorems as theory
-from robustrep_lite.theory.measures import empirical_sign_rv
+from robustrep_lite.theory.measures import empirical_sign_rv, sign_rv_of_points
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -137,7 +137,8 @@ def main(argv: list[str] | None = None) -> dict:
                 x_oracle = oracle_worst_case(x, eps, norm)
                 oracle = normal_mi(g, x_oracle, critic, seed=seed, progress=False)
                 q_found = float((worst.x_adv @ wt >= 0).float().mean())
-                batch_q = (worst.heldout_adv @ wt >= 0).float().view(-1, args.batch_size)
+                found = worst.x_adv.cpu().numpy()
+                batches = worst.heldout_adv.cpu().numpy().reshape(-1, args.batch_size, W.size)
                 se_n = normal.stderr
                 row = {
                     "seed": seed,
@@ -155,11 +156,9 @@ def main(argv: list[str] | None = None) -> dict:
                     "refit_worst_mi": worst.refit.estimate,
                     "refit_rv": normal.estimate - worst.refit.estimate,
                     "refit_se": math.hypot(se_n, worst.refit.stderr),
-                    "found_rv": theory.LOG2 - float(theory.binary_entropy(q_found)),
+                    "found_rv": sign_rv_of_points(found, W),
                     "found_code_share": q_found,
-                    "batch_rv": float(
-                        theory.LOG2 - theory.binary_entropy(batch_q.mean(1).numpy()).mean()
-                    ),
+                    "batch_rv": float(np.mean([sign_rv_of_points(b, W) for b in batches])),
                     "oracle_rv": normal.estimate - oracle.estimate,
                     "oracle_se": math.hypot(se_n, oracle.stderr),
                     "diverged": bool(worst.diverged or oracle.diverged or normal.diverged),

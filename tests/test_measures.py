@@ -314,3 +314,33 @@ def test_chapter_1_exercise_answers() -> None:
     eps_star = min(-s.min(), s.max()) / np.abs(w).sum()
     assert ms.empirical_sign_rv(x, w, 0.999 * eps_star, np.inf).mi_worst > 0
     assert ms.empirical_sign_rv(x, w, 1.001 * eps_star, np.inf).mi_worst == 0
+
+
+# ----------------------------------------------------------------------------------------------
+# the true RV of the points a search found (Chapter 5, bench/gaussian_rv_validation.py)
+# ----------------------------------------------------------------------------------------------
+def test_sign_rv_of_points_is_log2_minus_the_code_entropy() -> None:
+    w = np.array([1.0, -1.0])
+    balanced = np.array([[1.0, 0.0], [0.0, 1.0], [2.0, 0.0], [0.0, 2.0]])
+    assert ms.sign_rv_of_points(balanced, w) == pytest.approx(0.0, abs=1e-15)
+    # 3 of 4 on the + side (w . x = 0 counts as +): H2(3/4) = 0.5623 nats
+    shifted = np.array([[1.0, 0.0], [1.0, 1.0], [2.0, 0.0], [0.0, 2.0]])
+    h = -(0.75 * np.log(0.75) + 0.25 * np.log(0.25))
+    assert ms.sign_rv_of_points(shifted, w) == pytest.approx(LOG2 - h)
+    assert ms.sign_rv_of_points(shifted, w) == pytest.approx(0.1308, abs=1e-4)
+    # every point on one side: the whole log 2 is lost; another clean MI is subtracted from
+    one_side = np.ones((5, 2)) * np.array([1.0, 0.0])
+    assert ms.sign_rv_of_points(one_side, w) == pytest.approx(LOG2)
+    assert ms.sign_rv_of_points(shifted, w, natural_mi=h) == pytest.approx(0.0, abs=1e-15)
+    # the exact worst case of a sample (whole band to one side) realises empirical_sign_rv
+    x, _, _, _ = mixture_sample(2000, seed=3)
+    w = np.array([1.0, 0.3])
+    r = ms.empirical_sign_rv(x, w, 0.5, np.inf)
+    s = x @ w
+    eta = 0.5 * np.abs(w).sum()
+    band = (s >= -eta) & (s < eta)
+    moved = x.copy()
+    moved[band] += r.worst_side * 0.5 * np.sign(w)
+    assert ms.sign_rv_of_points(moved, w, r.mi_natural) == pytest.approx(r.rv)
+    with pytest.raises(ValueError, match="^w"):
+        ms.sign_rv_of_points(x, [1.0, 0.0, 0.0])

@@ -9,9 +9,13 @@ import torch
 
 from robustrep_lite.experiments.settings import PROFILES, ZooModel
 from robustrep_lite.experiments.zoo import (
+    CURVE_POINTS,
     attacked_accuracy,
+    channel_models,
     channel_vulnerability,
+    figure_dataset,
     logit_vulnerability,
+    robust_accuracy_curves,
     rv_sample_sizes,
     train_zoo,
 )
@@ -90,3 +94,42 @@ def test_channel_vulnerability_covers_the_requested_channels(quick):
     assert int(out["held_out_points"]) == round(0.2 * n)  # the 60/20/20 split's held-out part
     with pytest.raises(ValueError, match="BaselineH"):
         channel_vulnerability(torch.nn.Linear(2, 2), data.x_test, eps=0.1, settings=settings)
+
+
+class _Constant(torch.nn.Module):
+    """Predicts class 0 for every image, whatever the perturbation (no gradient to follow)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.bias = torch.nn.Parameter(torch.tensor([1.0] + [0.0] * 9))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.bias.expand(x.shape[0], 10) + 0 * x.flatten(1).sum(1, keepdim=True)
+
+
+def test_accuracy_curves_follow_the_grid_and_the_first_points(quick):
+    settings, data = quick
+    m = ZooModel("mnist", "baseline_h", 0.0)
+    curves = robust_accuracy_curves(
+        {m: _Constant()}, {"mnist": data}, {"mnist": (0.0, 0.1, 0.3)}, points=100
+    )
+    share = float((data.y_test[:100] == 0).float().mean())
+    assert curves == {m: [pytest.approx(share)] * 3}
+    assert CURVE_POINTS == 500
+    net = next(iter(train_zoo(settings, {"mnist": data}, progress=False).values()))
+    natural = attacked_accuracy(net, data.x_test, data.y_test, eps=0.3)["natural_accuracy"]
+    curve = robust_accuracy_curves({m: net}, {"mnist": data}, {"mnist": (0.0, 0.3)})[m]
+    assert curve[0] == pytest.approx(natural)  # 128 test images < CURVE_POINTS: all of them
+    assert 0.0 <= curve[1] <= curve[0]
+    with pytest.raises(ValueError, match="points"):
+        robust_accuracy_curves({m: net}, {"mnist": data}, {"mnist": (0.0,)}, points=0)
+
+
+def test_figure_dataset_and_channel_models_pick_the_papers_pair():
+    cpu = PROFILES["cpu"].zoo
+    assert figure_dataset(cpu.models) == "cifar10"
+    assert figure_dataset(PROFILES["quick"].zoo.models) == "mnist"
+    pair = channel_models(cpu.models, cpu, "cifar10")
+    assert [(m.arch, m.train_eps) for m in pair] == [("baseline_h", 0.0), ("baseline_h", 8 / 255)]
+    with pytest.raises(ValueError, match="models"):
+        figure_dataset([])

@@ -7,15 +7,29 @@ import numpy as np
 import pytest
 
 from robustrep_lite.book.zoo_report import (
+    accuracy_markdown,
+    bound_check_line,
+    bound_violations,
+    channel_facts,
     channel_markdown,
     comparison_markdown,
+    eps_label,
+    fooled_markdown,
+    logit_bounds_markdown,
+    logit_mi_markdown,
+    merge_measurements,
     negative_rv_markdown,
     pair_verdicts,
     rows_markdown,
     search_markdown,
+    search_table_markdown,
     seed_spread_markdown,
+    seed_table_markdown,
     standard_vs_robust,
+    stored_run_line,
     validation_change_markdown,
+    validation_lower_counts,
+    verdict_counts,
 )
 from robustrep_lite.experiments.settings import ZooModel
 
@@ -170,3 +184,154 @@ def test_validation_change_pairs_rows_by_model():
         == "| cifar10 | m | 2.00 → 1.50 | 0.50 → 0.50 | 1.50 → 1.00 | 2.00 → 1.50 |"
     )
     assert table.count("\n") == 2  # models measured only once are left out
+
+
+# ----------------------------------------------------------------------------------------------
+# the chapter's tables and checks, built from measured records
+# ----------------------------------------------------------------------------------------------
+STD, ROB = ZooModel("cifar10", "baseline_h", 0.0), ZooModel("cifar10", "baseline_h", 8 / 255)
+
+
+def _acc(natural, pgd7, strong, eps=8 / 255):
+    return {
+        "eps": eps,
+        "natural_accuracy": natural,
+        "pgd7_accuracy": pgd7,
+        "strong_accuracy": strong,
+        "accuracy_gap": natural - pgd7,
+    }
+
+
+def _vul(normal, worst_paper, worst_refit, bound_paper, bound_refit, eps=8 / 255):
+    return {
+        "eps": eps,
+        "normal_mi": normal,
+        "normal_stderr": 0.05,
+        "worst_mi_paper": worst_paper,
+        "worst_mi_refit": worst_refit,
+        "rv_paper": normal - worst_paper,
+        "rv_stderr_paper": 0.06,
+        "rv_refit": normal - worst_refit,
+        "rv_stderr_refit": 0.07,
+        "bound_paper": bound_paper,
+        "bound_refit": bound_refit,
+    }
+
+
+def _measured():
+    acc = {(STD, 8 / 255): _acc(0.8, 0.4, 0.35), (ROB, 8 / 255): _acc(0.6, 0.45, 0.4)}
+    vul = {STD: _vul(1.5, 0.01, 0.9, 0.301, 0.69), ROB: _vul(1.4, 0.8, 1.0, 0.65, 0.73)}
+    return acc, vul, merge_measurements(vul, acc)
+
+
+def test_eps_label_and_the_accuracy_table():
+    assert eps_label("cifar10", 8 / 255) == "8/255" and eps_label("mnist", 0.3) == "0.3"
+    acc, _, _ = _measured()
+    table = accuracy_markdown(acc).splitlines()
+    assert len(table) == 4 and table[0].count("|") == 7  # 6 columns
+    assert table[2] == "| cifar10 | baseline_h (standard) | 8/255 | 80.0% | 40.0% | 35.0% |"
+
+
+def test_logit_tables_split_mi_from_bounds_in_at_most_seven_columns():
+    acc, vul, measured = _measured()
+    assert measured[STD]["pgd7_accuracy"] == 0.4 and measured[STD]["rv_refit"] == 0.6
+    mi_table = logit_mi_markdown(measured).splitlines()
+    bound_table = logit_bounds_markdown(measured).splitlines()
+    assert mi_table[0].count("|") == 8 and bound_table[0].count("|") == 7
+    assert mi_table[2] == (
+        "| cifar10 | baseline_h (standard) | 1.50 ± 0.05 | 0.01 | 0.90 | 1.49 ± 0.06 "
+        "| 0.60 ± 0.07 |"
+    )
+    assert bound_table[3] == "| cifar10 | baseline_h (adv eps=8/255) | 65% | 73% | 45.0% | 40.0% |"
+
+
+def test_bound_check_names_each_bound_below_the_measured_accuracy():
+    _, _, measured = _measured()
+    # standard: paper bound 30.1% < PGD-7 40.0%; refit 69% holds; robust: both hold
+    assert bound_violations(measured) == [
+        "cifar10/baseline_h (standard) (paper: bound 30.1% < PGD-7 40.0%)"
+    ]
+    assert bound_check_line(measured).endswith("(paper: bound 30.1% < PGD-7 40.0%)")
+    measured[STD]["bound_paper"] = 0.4  # equal is allowed: the bound is not strict
+    assert bound_check_line(measured) == "bound below a measured accuracy: none"
+
+
+def test_fooled_and_verdict_counts():
+    _, _, measured = _measured()
+    assert fooled_markdown(measured) == "cifar10/baseline_h (standard)"
+    assert fooled_markdown(measured, below=0.001) == "no model"
+    clear = {"standard": _v(1.0, 0.1, 0.0), "robust": _v(1.2, 0.9, 0.6)}
+    close = {"standard": _v(1.0, 0.5, 0.0), "robust": _v(1.0, 0.55, 0.6)}
+    failed = {"standard": _v(1.0, 1.3, 0.0), "robust": _v(1.0, 1.9, 0.0)}
+    counts = verdict_counts({("c", "a"): clear, ("c", "b"): close, ("m", "a"): failed})
+    assert counts == {"pairs": 3, "keeps": 2, "comparable": 2, "smaller": 1}
+
+
+def test_search_table_has_one_row_per_model_and_names_the_strongest():
+    rows = []
+    for search, worst in (("pointwise", 0.5), ("universal", 0.7), ("both", 0.2)):
+        row = _row("m", search, worst)
+        row.update(normal_mi=1.5 if search == "pointwise" else 9.0, worst_mi_paper=0.01)
+        row["bound_refit"] = {"pointwise": 0.52, "universal": 0.6, "both": 0.39}[search]
+        rows.append(row)
+    table = search_table_markdown(rows).splitlines()
+    assert len(table) == 3 and table[0].count("|") == 7
+    assert "pointwise / universal / both" in table[0]
+    assert table[2] == (
+        "| cifar10 | m | 1.50 | 0.50 / 0.70 / 0.20 | both (bound 39%) | 0.01 / 0.01 / 0.01 |"
+    )
+
+
+def test_seed_table_reports_mean_sd_and_bound_ranges():
+    rows = [_row("m", "pointwise", 0.5, seed=s, rv=v) for s, v in enumerate([0.4, 0.6])]
+    for r, b in zip(rows, (0.3, 0.5), strict=True):
+        r.update(normal_mi=1.0, bound_paper=0.3, bound_refit=b)
+    record = {"rows": rows, "provenance": {"git_commit": "abc1234"}}
+    text = seed_table_markdown(record)
+    assert text.startswith("Mean ± standard deviation") and "commit abc1234:" in text
+    table = text.split("\n\n")[1].splitlines()
+    assert table[0].count("|") == 8  # 7 columns
+    assert (
+        table[2]
+        == "| cifar10 | m | 2 | 1.00 ± 0.00 | 0.60 ± 0.14 | 0.50 ± 0.14 | 30%-30% / 30%-50% |"
+    )
+
+
+def test_validation_lower_counts_compare_the_first_pointwise_rows():
+    def row(model, normal, rv, search="pointwise"):
+        return {
+            "dataset": "c",
+            "model": model,
+            "search": search,
+            "normal_mi": normal,
+            "rv_refit": rv,
+        }
+
+    old = [row("m", 2.0, 0.5), row("n", 1.0, 0.5), row("gone", 1.0, 1.0)]
+    new = [row("m", 1.5, 0.7), row("m", 9.0, 9.0), row("n", 1.2, 0.1), row("n", 0.0, 0.0, "both")]
+    assert validation_lower_counts(new, old) == {"normal_mi": 1, "rv_refit": 1, "models": 2}
+
+
+def test_stored_run_line_and_channel_facts():
+    record = {
+        "profile": "cpu",
+        "provenance": {"time_utc": "2026-01-01 00:00 UTC", "git_commit": "abc", "device": "cpu"},
+    }
+    assert stored_run_line(record, "bench/zoo_search.py") == (
+        "stored run of bench/zoo_search.py: 2026-01-01 00:00 UTC, commit abc, profile cpu, cpu"
+    )
+    bare = {"provenance": {"time_utc": "t", "git_commit": "c"}}
+    assert stored_run_line(bare, "x.py") == "stored run of x.py: t, commit c"
+    per = {
+        STD: {
+            "channel": np.arange(3),
+            "normal_mi": np.ones(3),
+            "worst_mi": np.zeros(3),
+            "rv": np.ones(3),
+        }
+    }
+    facts = channel_facts(per, 128, 300)
+    assert facts["count"] == 3 and facts["total"] == 128 and facts["steps"] == 300
+    assert facts["lines"].startswith("- baseline_h (standard): mean MI 1.000 nats")
+    with pytest.raises(ValueError, match="per_channel"):
+        channel_facts({}, 128, 300)

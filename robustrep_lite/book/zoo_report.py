@@ -17,18 +17,166 @@ import numpy as np
 from robustrep_lite.experiments.settings import ZooModel
 
 __all__ = [
+    "SEARCHES",
+    "SEARCH_RESULT",
+    "SEEDS_RESULT",
+    "UNVALIDATED_RESULT",
+    "accuracy_markdown",
+    "bound_check_line",
+    "bound_violations",
+    "channel_facts",
     "channel_markdown",
     "comparison_markdown",
+    "eps_label",
+    "fooled_markdown",
+    "logit_bounds_markdown",
+    "logit_mi_markdown",
+    "merge_measurements",
     "negative_rv_markdown",
     "pair_verdicts",
     "rows_markdown",
     "search_markdown",
+    "search_table_markdown",
     "seed_spread_markdown",
+    "seed_table_markdown",
     "standard_vs_robust",
+    "stored_run_line",
     "validation_change_markdown",
+    "validation_lower_counts",
+    "verdict_counts",
 ]
 
 Record = dict[str, Any]
+
+#: The searches over A(S, eps) that ``bench/zoo_search.py`` compares, the paper's first.
+SEARCHES = ("pointwise", "universal", "both")
+#: Where ``bench/zoo_search.py --profile cpu`` stores its run (relative to the repository root).
+SEARCH_RESULT = "bench/results/zoo_search.json"
+#: The per-point search with five estimator seeds (``--estimator-seeds 0 1 2 3 4``).
+SEEDS_RESULT = "bench/results/zoo_estimator_seeds.json"
+#: The per-point search without the estimator's validation split (``--validation-fraction 0``).
+UNVALIDATED_RESULT = "bench/results/zoo_search_unvalidated.json"
+
+
+def eps_label(dataset: str, eps: float) -> str:
+    """An l_inf radius as the paper writes it: in 1/255 steps on CIFAR-10 (``8/255``), as a
+    decimal elsewhere (MNIST's ``0.3``)."""
+    return f"{round(eps * 255)}/255" if dataset == "cifar10" else f"{eps:g}"
+
+
+def stored_run_line(record: Record, script: str) -> str:
+    """One line naming a stored run: the script that wrote it, when, at which commit, with
+    which profile and on which device (the last two where the record says)."""
+    made = record["provenance"]
+    parts = [f"stored run of {script}: {made['time_utc']}", f"commit {made['git_commit']}"]
+    profile = record.get("profile", made.get("profile"))
+    if profile:
+        parts.append(f"profile {profile}")
+    if made.get("device"):
+        parts.append(str(made["device"]))
+    return ", ".join(parts)
+
+
+def accuracy_markdown(accuracies: dict[tuple[ZooModel, float], Record]) -> str:
+    """Section 6.1's accuracies as a Markdown table, one row per (model, evaluation radius):
+    natural, under the paper's PGD-7 and under APGD-CE + APGD-T (the records of
+    :func:`robustrep_lite.experiments.zoo.attacked_accuracy`)."""
+    lines = [
+        "| data | model | evaluation ε | natural | PGD-7 | APGD-CE + APGD-T |",
+        "|---|---|---|---|---|---|",
+    ]
+    for (m, eps), a in accuracies.items():
+        lines.append(
+            f"| {m.dataset} | {m.label} | {eps_label(m.dataset, eps)} "
+            f"| {a['natural_accuracy']:.1%} | {a['pgd7_accuracy']:.1%} "
+            f"| {a['strong_accuracy']:.1%} |"
+        )
+    return "\n".join(lines)
+
+
+def merge_measurements(
+    vulnerability: dict[ZooModel, Record], accuracies: dict[tuple[ZooModel, float], Record]
+) -> dict[ZooModel, Record]:
+    """Per model, its logit-layer record (:func:`robustrep_lite.experiments.zoo.
+    logit_vulnerability`) merged with its accuracies at the same radius, the record every other
+    function of this module reads."""
+    return {m: {**accuracies[m, v["eps"]], **v} for m, v in vulnerability.items()}
+
+
+def logit_mi_markdown(measured: dict[ZooModel, Record]) -> str:
+    """Figures 1 and 2 as numbers, the MI half: per model the clean MI of the logit layer and
+    its worst case and RV under both read-outs, with standard errors (7 columns)."""
+    lines = [
+        "| data | model | I(X;g(X)) | worst (paper) | worst (refit) | RV (paper) | RV (refit) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for m, v in measured.items():
+        lines.append(
+            f"| {m.dataset} | {m.label} | {v['normal_mi']:.2f} ± {v['normal_stderr']:.2f} "
+            f"| {v['worst_mi_paper']:.2f} | {v['worst_mi_refit']:.2f} "
+            f"| {v['rv_paper']:.2f} ± {v['rv_stderr_paper']:.2f} "
+            f"| {v['rv_refit']:.2f} ± {v['rv_stderr_refit']:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def logit_bounds_markdown(measured: dict[ZooModel, Record]) -> str:
+    """Figure 2's right half as numbers: per model Theorem 3.4's upper bound on adversarial
+    accuracy from each read-out's worst-case MI, beside the measured PGD-7 and APGD accuracies
+    at the same radius (6 columns)."""
+    lines = [
+        "| data | model | Thm 3.4 bound (paper) | Thm 3.4 bound (refit) | PGD-7 acc | APGD acc |",
+        "|---|---|---|---|---|---|",
+    ]
+    for m, v in measured.items():
+        lines.append(
+            f"| {m.dataset} | {m.label} | {v['bound_paper']:.0%} | {v['bound_refit']:.0%} "
+            f"| {v['pgd7_accuracy']:.1%} | {v['strong_accuracy']:.1%} |"
+        )
+    return "\n".join(lines)
+
+
+def bound_violations(measured: dict[ZooModel, Record]) -> list[str]:
+    """Where Theorem 3.4's bound (either read-out) lies strictly below the measured PGD-7
+    accuracy: impossible for the true worst-case MI, so each entry names an under-estimated
+    one, as ``"data/model (read: bound b < PGD-7 a)"``."""
+    out = []
+    for m, v in measured.items():
+        measured_acc = v["pgd7_accuracy"]
+        for read in ("paper", "refit"):
+            if v[f"bound_{read}"] < measured_acc:
+                out.append(
+                    f"{m.dataset}/{m.label} ({read}: bound {v[f'bound_{read}']:.1%} "
+                    f"< PGD-7 {measured_acc:.1%})"
+                )
+    return out
+
+
+def bound_check_line(measured: dict[ZooModel, Record]) -> str:
+    """:func:`bound_violations` in one line (``none`` when every bound holds)."""
+    found = bound_violations(measured)
+    return "bound below a measured accuracy: " + ("; ".join(found) if found else "none")
+
+
+def fooled_markdown(measured: dict[ZooModel, Record], below: float = 0.05) -> str:
+    """The models whose paper read-out of the worst-case MI is below ``below`` nats (the
+    attacked critic driven to about zero), or ``no model``."""
+    fooled = [f"{m.dataset}/{m.label}" for m, v in measured.items() if v["worst_mi_paper"] < below]
+    return ", ".join(fooled) if fooled else "no model"
+
+
+def verdict_counts(pairs: dict[tuple[str, str], dict[str, Record]]) -> dict[str, int]:
+    """How the standard/robust pairs of :func:`standard_vs_robust` vote (:func:`pair_verdicts`):
+    ``pairs``, ``keeps`` (robust keeps more information under attack), ``comparable`` (pairs
+    whose refit RVs can be compared) and ``smaller`` (of those, robust has the smaller RV)."""
+    verdicts = [pair_verdicts(p) for p in pairs.values()]
+    comparable = [v for v in verdicts if v["smaller_rv"] is not None]
+    return {
+        "pairs": len(pairs),
+        "keeps": sum(bool(v["keeps"]) for v in verdicts),
+        "comparable": len(comparable),
+        "smaller": sum(bool(v["smaller_rv"]) for v in comparable),
+    }
 
 
 def standard_vs_robust(
@@ -132,6 +280,64 @@ def search_markdown(rows: list[Record], baseline: str = "pointwise") -> str:
     return "\n".join([*lines, f"\nStrongest search by model: {tally} of {len(by_model)}."])
 
 
+def search_table_markdown(rows: list[Record], searches: tuple[str, ...] = SEARCHES) -> str:
+    """A stored ``bench/zoo_search.py`` run as a Markdown table, one row per model: the clean
+    MI, the refit worst-case MI of every search, the strongest search (lowest refit value) with
+    its Theorem 3.4 bound, and the paper read-out of every search (6 columns)."""
+    by_model: dict[tuple[str, str], dict[str, Record]] = {}
+    for row in rows:
+        by_model.setdefault((row["dataset"], row["model"]), {})[row["search"]] = row
+    names = " / ".join(searches)
+    lines = [
+        f"| data | model | I(X;g(X)) | worst, refit: {names} | strongest (refit) "
+        f"| worst, paper: {names} |",
+        "|---|---|---|---|---|---|",
+    ]
+    for (dataset, model), found in by_model.items():
+        refit = {s: found[s]["worst_mi_refit"] for s in searches}
+        paper = " / ".join(f"{found[s]['worst_mi_paper']:.2f}" for s in searches)
+        strongest = min(refit, key=lambda s: refit[s])
+        lines.append(
+            f"| {dataset} | {model} | {found[searches[0]]['normal_mi']:.2f} "
+            f"| {' / '.join(f'{refit[s]:.2f}' for s in searches)} "
+            f"| {strongest} (bound {found[strongest]['bound_refit']:.0%}) | {paper} |"
+        )
+    return "\n".join(lines)
+
+
+def _mean_sd(rows: list[Record], key: str) -> str:
+    values = np.array([row[key] for row in rows])
+    return f"{values.mean():.2f} ± {values.std(ddof=1):.2f}"
+
+
+def _low_high(rows: list[Record], key: str) -> str:
+    return f"{min(r[key] for r in rows):.0%}-{max(r[key] for r in rows):.0%}"
+
+
+def seed_table_markdown(record: Record) -> str:
+    """A stored run with several estimator seeds (``bench/zoo_search.py --estimator-seeds``) as
+    a captioned Markdown table, one row per model: mean ± sample standard deviation over seeds
+    of the clean MI and both RVs, and the lowest-highest Theorem 3.4 bound of each read-out
+    (7 columns)."""
+    by_model: dict[tuple[str, str], list[Record]] = {}
+    for row in record["rows"]:
+        by_model.setdefault((row["dataset"], row["model"]), []).append(row)
+    lines = [
+        "| data | model | seeds | I(X;g(X)) | RV (paper) | RV (refit) | bound (paper / refit) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for (dataset, model), rows in by_model.items():
+        cells = [_mean_sd(rows, k) for k in ("normal_mi", "rv_paper", "rv_refit")]
+        bounds = f"{_low_high(rows, 'bound_paper')} / {_low_high(rows, 'bound_refit')}"
+        lines.append(
+            f"| {dataset} | {model} | {len(rows)} | " + " | ".join(cells) + f" | {bounds} |"
+        )
+    return (
+        "Mean ± standard deviation over estimator seeds (bounds: lowest-highest), commit "
+        f"{record['provenance']['git_commit']}:\n\n" + "\n".join(lines)
+    )
+
+
 def seed_spread_markdown(rows: list[Record]) -> str:
     """From a stored run with several estimator seeds: the range over models of the standard
     deviation of the refit and paper RVs across seeds, against the range of the standard errors
@@ -179,6 +385,23 @@ def channel_markdown(per_channel: dict[ZooModel, dict[str, np.ndarray]]) -> str:
     return "\n".join(lines)
 
 
+def channel_facts(
+    per_channel: dict[ZooModel, dict[str, np.ndarray]], total_channels: int, steps: int
+) -> dict[str, Any]:
+    """What Chapter 5's prose states about Figure 3's run, by name: ``lines``
+    (:func:`channel_markdown`, Markdown), ``count`` (channels measured per model), ``total``
+    (``total_channels``, the channels of the conv layer) and ``steps`` (each channel critic's
+    training steps)."""
+    if not per_channel:
+        raise ValueError("per_channel must hold at least one model")
+    return {
+        "lines": channel_markdown(per_channel),
+        "count": len(next(iter(per_channel.values()))["channel"]),
+        "total": int(total_channels),
+        "steps": int(steps),
+    }
+
+
 def rows_markdown(rows: list[Record]) -> str:
     """A stored zoo run (``bench/device_run.py``'s ``zoo_gpu.json``) as a Markdown table."""
     lines = [
@@ -196,19 +419,30 @@ def rows_markdown(rows: list[Record]) -> str:
     return "\n".join(lines)
 
 
+def _first_pointwise(rows: list[Record]) -> dict[tuple[str, str], Record]:
+    """Per (data set, model), its first per-point-search row (the first estimator seed)."""
+    out: dict[tuple[str, str], Record] = {}
+    for r in rows:
+        if r["search"] == "pointwise":
+            out.setdefault((r["dataset"], r["model"]), r)
+    return out
+
+
+def validation_lower_counts(validated: list[Record], unvalidated: list[Record]) -> dict[str, int]:
+    """On how many of the models both stored runs measured (per-point search, first estimator
+    seed) the validated estimator reads lower: ``normal_mi`` (clean MI), ``rv_refit``, and
+    ``models``, the number of models compared."""
+    old, new = _first_pointwise(unvalidated), _first_pointwise(validated)
+    common = [k for k in new if k in old]
+    out = {key: sum(new[k][key] < old[k][key] for k in common) for key in ("normal_mi", "rv_refit")}
+    return {**out, "models": len(common)}
+
+
 def validation_change_markdown(validated: list[Record], unvalidated: list[Record]) -> str:
     """The same models measured by the estimator with and without its validation split (two
     stored ``bench/zoo_search.py`` runs, per-point search, the first estimator seed of each):
     a Markdown table of clean MI, refit worst-case MI and both RVs, before -> after."""
-
-    def first(rows: list[Record]) -> dict[tuple[str, str], Record]:
-        out: dict[tuple[str, str], Record] = {}
-        for r in rows:
-            if r["search"] == "pointwise":
-                out.setdefault((r["dataset"], r["model"]), r)
-        return out
-
-    old, new = first(unvalidated), first(validated)
+    old, new = _first_pointwise(unvalidated), _first_pointwise(validated)
     lines = [
         "| data | model | I(X;g(X)) | worst (refit) | RV (refit) | RV (paper) |",
         "|---|---|---|---|---|---|",

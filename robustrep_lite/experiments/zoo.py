@@ -22,6 +22,7 @@ per model, so a re-run (or a run resumed after a disconnect) loads instead of re
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -48,12 +49,19 @@ from robustrep_lite.training.supervised import (
 )
 
 __all__ = [
-    "channel_vulnerability",
+    "CURVE_POINTS",
     "attacked_accuracy",
+    "channel_models",
+    "channel_vulnerability",
+    "figure_dataset",
     "logit_vulnerability",
+    "robust_accuracy_curves",
     "rv_sample_sizes",
     "train_zoo",
 ]
+
+#: Test images behind each point of the accuracy-over-eps curves (:func:`robust_accuracy_curves`).
+CURVE_POINTS = 500
 
 
 #: How the logit-layer RV estimates split their ``rv_points`` images: the share that selects
@@ -152,6 +160,53 @@ def attacked_accuracy(
         "strong_accuracy": strong,
         "accuracy_gap": nat - pgd7,
     }
+
+
+def robust_accuracy_curves(
+    models: Mapping[ZooModel, nn.Module],
+    data: Mapping[str, Any],
+    eps_grid: Mapping[str, Sequence[float]],
+    *,
+    points: int = CURVE_POINTS,
+) -> dict[ZooModel, list[float]]:
+    """Accuracy under the paper's PGD-7 (l_inf, step ``2.5 eps / 7``, no random start) of every
+    model on the first ``points`` test images of its data set, at each radius of
+    ``eps_grid[dataset]`` in order (Section 6.1's adversarial accuracy, over a grid of eps).
+
+    data: data set name -> splits with ``x_test, y_test``."""
+    if points < 1:
+        raise ValueError(f"points must be >= 1, got {points}")
+    curves: dict[ZooModel, list[float]] = {}
+    for m, net in models.items():
+        d = data[m.dataset]
+        xs, ys = d.x_test[:points], d.y_test[:points]
+        curves[m] = [
+            robust_accuracy(net, xs, ys, Evaluation(eps=e, step_size=_attack_step(e)))
+            for e in eps_grid[m.dataset]
+        ]
+    return curves
+
+
+def figure_dataset(models: Iterable[ZooModel]) -> str:
+    """The data set a chapter's single-data-set figures show: CIFAR-10 (the paper's) when the
+    zoo has it, else the first in alphabetical order."""
+    datasets = sorted({m.dataset for m in models})
+    if not datasets:
+        raise ValueError("models must hold at least one ZooModel")
+    return "cifar10" if "cifar10" in datasets else datasets[0]
+
+
+def channel_models(
+    models: Iterable[ZooModel], settings: ZooSettings, dataset: str
+) -> list[ZooModel]:
+    """Figure 3's pair: the Baseline-H models of ``dataset`` trained standard (eps 0) or at the
+    largest evaluation radius of ``settings`` for that data set, in the zoo's order."""
+    top = max(settings.eval_eps[dataset])
+    return [
+        m
+        for m in models
+        if m.dataset == dataset and m.arch == "baseline_h" and m.train_eps in (0.0, top)
+    ]
 
 
 def logit_vulnerability(

@@ -35,7 +35,7 @@ from scipy.spatial.distance import cdist
 from scipy.special import entr, ndtr, rel_entr
 
 from robustrep_lite.core.validation import check_finite, check_nonnegative
-from robustrep_lite.theory.theorems import binary_entropy, dual_exponent
+from robustrep_lite.theory.theorems import LOG2, binary_entropy, dual_exponent
 
 __all__ = [
     "LinearRisks",
@@ -54,6 +54,7 @@ __all__ = [
     "optimal_winf_matching",
     "plugin_entropy",
     "plugin_mutual_information",
+    "sign_rv_of_points",
     "symmetric_channel_joint",
 ]
 
@@ -470,3 +471,24 @@ def empirical_sign_rv(x: ArrayLike, w: ArrayLike, eps: float, p: float = np.inf)
         band_fraction=float(np.count_nonzero(to_plus | to_minus) / n),
         worst_side=side,
     )
+
+
+def sign_rv_of_points(x_perturbed: ArrayLike, w: ArrayLike, natural_mi: float = LOG2) -> float:
+    r"""The true RV that a set of perturbed points realises for ``g(x) = sgn(w . x)``:
+    ``natural_mi - H2(q)``, with ``q`` the share of rows of ``x_perturbed`` with
+    ``w . x' >= 0`` (``sgn(0) = +1``).
+
+    ``g`` is a deterministic binary code, so ``I(X'; g(X')) = H(g(X')) = H2(q)`` exactly for
+    the empirical measure of the points (Definition 3.1); ``natural_mi`` defaults to
+    ``log 2``, the clean ``I(X; g(X))`` of Theorem 3.2's symmetric mixture (a balanced code).
+    This is the "true RV of the points found" by a worst-case search (Section 4, eq. (4.2)):
+    how much information the distribution the search reached really lost, whatever a critic
+    reads on it. ``x_perturbed (n, d)``, ``w (d,)``.
+    """
+    x_a = _points("x_perturbed", x_perturbed)
+    w_a = np.asarray(w, dtype=float)
+    if w_a.shape != (x_a.shape[1],):
+        raise ValueError(f"w must have shape ({x_a.shape[1]},), got {w_a.shape}")
+    check_finite("w", w_a)
+    share = float(np.mean(x_a @ w_a >= 0))
+    return float(natural_mi) - float(binary_entropy(share))
