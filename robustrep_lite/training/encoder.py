@@ -15,9 +15,8 @@ clean term changes sign.
 Per mini-batch, as in the authors' code (schzhu/learning-adversarially-robust-representations): (1)
 encoder and critic frozen in eval mode, PGD over each image's eps-ball (l_inf, 7 steps of 0.01, eps
 8/255 on CIFAR-10, no random start, best iterate, box [0, 1]) *lowers* the critic's estimate on the
-batch (the search of :mod:`robustrep_lite.adversarial.search`); (2) one joint Adam step (lr
-1e-4)
-of encoder and critic on the weighted bounds. Encoder:
+batch (the search of :mod:`robustrep_lite.adversarial.search`); (2) one joint Adam step
+(lr 1e-4) of encoder and critic on the weighted bounds. Encoder:
 :class:`~robustrep_lite.training.models.BaselineH` with a 64-d output; critic:
 :class:`~robustrep_lite.mi.LocalDIMCritic` (2048 units in the paper).
 
