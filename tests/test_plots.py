@@ -10,7 +10,17 @@ import plotly.io as pio
 import pytest
 import torch
 
-from robustrep_lite.book.plots import RENDERER_NAME, image_png, setup_plotly, slider_figure
+from robustrep_lite.book.chapter import data_summary
+from robustrep_lite.book.plots import (
+    RENDERER_NAME,
+    image_grid,
+    image_png,
+    image_slider_figure,
+    image_slider_widget,
+    setup_plotly,
+    slider_figure,
+)
+from robustrep_lite.training.data import Splits
 
 
 def test_setup_plotly_selects_our_renderer_outside_colab(monkeypatch) -> None:
@@ -77,3 +87,60 @@ def test_image_png_round_trips_pixels() -> None:
 def test_image_png_rejects_bad_images(image: torch.Tensor, message: str) -> None:
     with pytest.raises(ValueError, match=message if message != "range" else r"\[0, 1\]"):
         image_png(image)
+
+
+def test_image_grid_titles_each_image_with_its_label() -> None:
+    images = torch.rand(10, 1, 4, 4)
+    fig = image_grid(images, torch.arange(10) % 3, title="ten", columns=4)
+    assert fig.layout.title.text == "ten" and len(fig.data) == 10
+    assert sorted(a.text for a in fig.layout.annotations) == sorted(
+        f"label {i % 3}" for i in range(10)
+    )
+    assert fig.layout.height == 60 + 130 * 3  # three rows of four
+    colour = image_grid(torch.rand(2, 3, 4, 4), torch.tensor([5, 7]), title="rgb")
+    assert len(colour.data) == 2 and colour.layout.height == 190
+    with pytest.raises(ValueError, match="images"):
+        image_grid(torch.rand(2, 4, 4), torch.tensor([0, 1]), title="x")
+    with pytest.raises(ValueError, match="labels"):
+        image_grid(images, torch.arange(3), title="x")
+
+
+def _render(value: float) -> torch.Tensor:
+    return torch.full((1, 3, 3), value)
+
+
+def test_image_slider_figure_has_one_image_per_value() -> None:
+    fig = image_slider_figure(
+        _render, lambda v: f"ε = {v:.1f}", [0.0, 0.5, 1.0], title="t", active=1
+    )
+    assert [t.name for t in fig.data] == ["ε = 0.0", "ε = 0.5", "ε = 1.0"]
+    assert [bool(t.visible) for t in fig.data] == [False, True, False]
+    assert float(fig.data[2].z[0][0]) == 1.0 and fig.data[0].zmax == 1
+    slider = fig.layout.sliders[0]
+    assert slider.currentvalue.prefix == "ε = " and [s.label for s in slider.steps] == [
+        "0.00",
+        "0.50",
+        "1.00",
+    ]
+    with pytest.raises(ValueError, match="render"):
+        image_slider_figure(lambda v: torch.zeros(3, 3), str, [0.0], title="t")
+
+
+def test_image_slider_widget_redraws_picture_and_caption() -> None:
+    box = image_slider_widget(
+        _render, lambda v: f"value {v:.2f}", value=0.25, low=0.0, high=1.0, step=0.25
+    )
+    slider, picture, caption = box.children
+    assert caption.value == "value 0.25" and picture.value == image_png(_render(0.25))
+    slider.value = 0.75
+    assert caption.value == "value 0.75" and picture.value == image_png(_render(0.75))
+
+
+def test_data_summary_states_source_shapes_and_pixel_statistics() -> None:
+    x = torch.tensor([0.0, 1.0, 0.0, 1.0]).reshape(1, 1, 2, 2).repeat(3, 1, 1, 1)
+    splits = Splits(x, torch.zeros(3), x[:2], torch.zeros(2), "four-pixel stand-in")
+    first, second = data_summary(splits).splitlines()
+    assert first == "four-pixel stand-in"
+    assert second == (
+        f"train (3, 1, 2, 2), test (2, 1, 2, 2), pixel mean 0.5000, std {x.std():.4f}"
+    )

@@ -22,6 +22,8 @@ from robustrep_lite.experiments.spectral_regularization import (
     train_with_burnin,
     volume_element,
     xor_data,
+    xor_fields,
+    xor_measurements,
     xor_net,
 )
 from robustrep_lite.training.spectral import SpectralPenalty, rep_layers, top_singular
@@ -122,6 +124,37 @@ def test_the_xor_toy_is_learned() -> None:
         net, x, y, BurninConfig(epochs=300, burnin=300, lr=1.0, batch_size=4), progress=False
     )
     assert torch.equal(net(x).argmax(1), y)
+
+
+def test_xor_fields_and_measurements_of_the_xor_nets() -> None:
+    x, y = xor_data()
+    torch.manual_seed(0)
+    net = xor_net()
+    train_with_burnin(
+        net, x, y, BurninConfig(epochs=300, burnin=300, lr=1.0, batch_size=4), progress=False
+    )
+    field = xor_fields({"none": net}, side=5)["none"]
+    assert field.axis.tolist() == [-2.0, -1.0, 0.0, 1.0, 2.0]
+    # row i is x2 = axis[i], column j is x1 = axis[j]
+    with torch.no_grad():
+        logits = net(torch.tensor([[1.0, -1.0]]))
+    assert field.margin[1, 3] == pytest.approx(float(logits[0, 1] - logits[0, 0]), abs=1e-5)
+    assert field.margin[3, 3] < 0 < field.margin[1, 3]  # class 0 where the signs agree
+    corner = volume_element(net.feature_map, torch.tensor([[-2.0, 2.0]])).detach()
+    assert field.volume[4, 0] == pytest.approx(float(corner), rel=1e-5)
+    measured = xor_measurements({"none": net}, ddn_steps=50)["none"]
+    exact = [
+        float(torch.linalg.svdvals(w.detach())[0])
+        for w in (net.feature_map[1].weight, net.readout.weight)
+    ]
+    # power iteration stops after 2 x fan-in iterations: W1 (fan-in 2) gets only 4
+    assert measured["sigmas"] == pytest.approx(exact, rel=1e-3)
+    assert measured["volume"] == pytest.approx(
+        float(volume_element(net.feature_map, x).detach().mean())
+    )
+    assert 0 < measured["distance"] < 2  # the boundary lies between the points
+    with pytest.raises(ValueError, match="side"):
+        xor_fields({"none": net}, side=1)
 
 
 def test_settings_per_profile() -> None:

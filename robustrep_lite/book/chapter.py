@@ -12,6 +12,7 @@ from robustrep_lite.book.plots import setup_plotly
 from robustrep_lite.core.runtime import default_device, provenance, seed_everything
 from robustrep_lite.experiments.settings import ProfileSettings, profile_reason, profile_settings
 from robustrep_lite.training.data import ENV_VAR as DATA_ENV_VAR
+from robustrep_lite.training.data import Splits
 
 
 @dataclass(frozen=True)
@@ -51,3 +52,15 @@ def setup_chapter(seed: int = 0, profile: str | None = None) -> ChapterContext:
         f"seed:    {seed}; plotly renderer: {renderer}; run at {record['time_utc']}"
     )
     return ChapterContext(chosen, device, seed, record)
+
+
+def data_summary(splits: Splits) -> str:
+    """Two lines on a loaded data set: where it came from, then the shapes of the train and test
+    images and the mean and standard deviation of the training pixels (a check that the data are
+    what the chapter expects, e.g. pixels in [0, 1])."""
+    x = splits.x_train
+    return (
+        f"{splits.description}\n"
+        f"train {tuple(x.shape)}, test {tuple(splits.x_test.shape)}, "
+        f"pixel mean {x.mean():.4f}, std {x.std():.4f}"
+    )

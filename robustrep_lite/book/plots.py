@@ -13,13 +13,16 @@ from __future__ import annotations
 import io
 import os
 import sys
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import plotly.graph_objects as go
 import plotly.io as pio
 import torch
 from plotly.io._base_renderers import MimetypeRenderer, PlotlyRenderer
+
+if TYPE_CHECKING:
+    import ipywidgets
 
 RENDERER_NAME = "robustrep"
 
@@ -124,3 +127,106 @@ def image_png(image: torch.Tensor, scale: int = 4) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(array).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def _check_images(images: torch.Tensor) -> None:
+    if images.ndim != 4 or images.shape[0] == 0 or images.shape[1] not in (1, 3):
+        raise ValueError(
+            f"images must have shape (N, C, H, W) with N >= 1 and C in (1, 3), "
+            f"got {tuple(images.shape)}"
+        )
+
+
+def image_grid(
+    images: torch.Tensor, labels: torch.Tensor, *, title: str, columns: int = 8
+) -> go.Figure:
+    """A grid of images (N, C, H, W) in [0, 1], ``columns`` per row, each titled with its
+    label. Raises ``ValueError`` for another shape or a label count that differs from N."""
+    import plotly.express as px
+
+    _check_images(images)
+    if labels.ndim != 1 or len(labels) != len(images):
+        raise ValueError(
+            f"labels must hold one label per image ({len(images)}), got {labels.shape}"
+        )
+    if images.shape[1] == 1:
+        pixels = images[:, 0].detach().cpu().numpy()
+    else:  # RGB: (N, H, W, 3) bytes
+        pixels = (images.detach().cpu().permute(0, 2, 3, 1) * 255).round().byte().numpy()
+    wrap = min(columns, len(images))
+    fig = px.imshow(pixels, facet_col=0, facet_col_wrap=wrap, binary_string=True, title=title)
+    names = [int(label) for label in labels]
+    fig.for_each_annotation(lambda a: a.update(text=f"label {names[int(a.text.split('=')[1])]}"))
+    rows = -(-len(images) // wrap)
+    fig.update_layout(height=60 + 130 * rows, margin={"l": 10, "r": 10, "t": 60, "b": 10})
+    return fig
+
+
+def image_slider_widget(
+    render: Callable[[float], torch.Tensor],
+    describe: Callable[[float], str],
+    *,
+    value: float,
+    low: float,
+    high: float,
+    step: float,
+    label: str = "ε",
+) -> ipywidgets.VBox:
+    """A live ipywidgets slider over a parameter from ``low`` to ``high`` in steps of ``step``
+    (starting at ``value``), the image ``render(value)`` (C, H, W) in [0, 1] and the caption
+    ``describe(value)``, both redrawn when the slider is released. Its static twin is
+    :func:`image_slider_figure`."""
+    import ipywidgets as widgets
+
+    slider = widgets.FloatSlider(
+        value=value, min=low, max=high, step=step, description=label, continuous_update=False
+    )
+    picture = widgets.Image(value=image_png(render(slider.value)), format="png", width=168)
+    caption = widgets.Label(value=describe(slider.value))
+
+    def on_change(change: dict) -> None:
+        picture.value = image_png(render(change["new"]))
+        caption.value = describe(change["new"])
+
+    slider.observe(on_change, names="value")
+    return widgets.VBox([slider, picture, caption])
+
+
+def image_slider_figure(
+    render: Callable[[float], torch.Tensor],
+    describe: Callable[[float], str],
+    values: Sequence[float],
+    *,
+    title: str,
+    active: int = 0,
+    label: str = "ε",
+) -> go.Figure:
+    """The static twin of :func:`image_slider_widget`: a plotly slider over ``values``, each
+    position showing the grey-scale image ``render(value)`` (1, H, W) in [0, 1] with
+    ``describe(value)`` as its hover name (:func:`slider_figure`)."""
+    steps = []
+    for v in values:
+        image = render(v)
+        if image.ndim != 3 or image.shape[0] != 1:
+            raise ValueError(f"render must return a (1, H, W) image, got {tuple(image.shape)}")
+        heatmap = go.Heatmap(
+            z=image[0].detach().cpu().numpy()[::-1],
+            colorscale="gray",
+            zmin=0,
+            zmax=1,
+            showscale=False,
+            name=describe(v),
+        )
+        steps.append((f"{v:.2f}", [heatmap]))
+    return slider_figure(
+        steps,
+        slider_label=label,
+        active=active,
+        layout={
+            "title": title,
+            "height": 480,
+            "width": 480,
+            "xaxis": {"visible": False},
+            "yaxis": {"visible": False, "scaleanchor": "x"},
+        },
+    )

@@ -16,9 +16,10 @@ Here:
 - the MNIST comparison of the three arms (:func:`compare_regularizers`; settings: the
   ``spectral`` section of a profile, :mod:`robustrep_lite.experiments.settings`), whose
   adversarial distances come from :mod:`robustrep_lite.adversarial.robust_distance` as
-  :func:`distance_config` sets them, the three arms on the XOR toy (:func:`train_xor_arms`),
-  and their summaries over seeds (:func:`summarise_rows`, :func:`paired_differences`,
-  :func:`settings_record`).
+  :func:`distance_config` sets them, the three arms on the XOR toy (:func:`train_xor_arms`;
+  their decision margins and volume elements on a grid, :func:`xor_fields`, and their
+  measurements at the four points, :func:`xor_measurements`), and their summaries over seeds
+  (:func:`summarise_rows`, :func:`paired_differences`, :func:`settings_record`).
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -38,6 +40,7 @@ from tqdm.auto import tqdm
 from robustrep_lite.adversarial.robust_distance import (
     DistanceConfig,
     DistanceSearch,
+    adversarial_distances,
     representation_distances,
 )
 from robustrep_lite.core.validation import check_finite, check_int, check_nonnegative
@@ -54,6 +57,7 @@ __all__ = [
     "BurninConfig",
     "OneHiddenLayerNet",
     "TrainHistory",
+    "XorField",
     "branch",
     "compare_regularizers",
     "distance_config",
@@ -65,6 +69,8 @@ __all__ = [
     "train_xor_arms",
     "volume_element",
     "xor_data",
+    "xor_fields",
+    "xor_measurements",
     "xor_net",
 ]
 
@@ -402,6 +408,62 @@ def train_xor_arms(settings: SpectralSettings, seed: int = 0) -> dict[str, OneHi
         )
         nets[arm] = net
     return nets
+
+
+class XorField(NamedTuple):
+    """One XOR net on a ``side x side`` grid of ``[-limit, limit]^2`` (:func:`xor_fields`):
+    ``axis`` (side,), and per grid point (row ``x2``, column ``x1``) the logit ``margin``
+    ``F_1 - F_0`` (the decision boundary is its zero set) and the ``volume`` element of the
+    representation (the paper's Remark 1)."""
+
+    axis: np.ndarray
+    margin: np.ndarray
+    volume: np.ndarray
+
+
+def xor_fields(
+    nets: Mapping[str, OneHiddenLayerNet], side: int, limit: float = 2.0
+) -> dict[str, XorField]:
+    """The decision margin and the volume element :func:`volume_element` of each net of
+    ``nets`` (e.g. :func:`train_xor_arms`) on a ``side x side`` grid of ``[-limit, limit]^2``:
+    what the paper's Figure 3 draws. Raises ``ValueError`` for ``side < 2`` or ``limit <= 0``."""
+    check_int("side", side, 2)
+    if not (math.isfinite(limit) and limit > 0):
+        raise ValueError(f"limit must be a finite number > 0, got {limit!r}")
+    axis = torch.linspace(-limit, limit, side)
+    grid = torch.cartesian_prod(axis, axis).flip(1)  # rows (x2, x1) -> columns x1, x2
+    fields = {}
+    for arm, net in nets.items():
+        with torch.no_grad():
+            logits = net(grid)
+        margin = (logits[:, 1] - logits[:, 0]).reshape(side, side).numpy()
+        volume = volume_element(net.feature_map, grid).detach().reshape(side, side).numpy()
+        fields[arm] = XorField(axis.numpy(), margin, volume)
+    return fields
+
+
+def xor_measurements(
+    nets: Mapping[str, OneHiddenLayerNet], ddn_steps: int = 200
+) -> dict[str, dict[str, float | list[float]]]:
+    """What each XOR net does at the four points of :func:`xor_data`: the top singular value of
+    every weight layer (``sigmas``: W1, W2; power iteration to tolerance 1e-9), the mean volume
+    element of the representation (``volume``, Remark 1) and the mean l2 distance to the
+    decision boundary found by DDN with ``ddn_steps`` steps in the box ``[-3, 3]^2``
+    (``distance``)."""
+    check_int("ddn_steps", ddn_steps, 1)
+    x, y = xor_data()
+    ddn = DistanceSearch(attack="ddn", steps=ddn_steps, bounds=(-3.0, 3.0))
+    out: dict[str, dict[str, float | list[float]]] = {}
+    for arm, net in nets.items():
+        sigmas = [top_singular(layer, tol=1e-9)[0] for layer in all_layers(net)]
+        volume = volume_element(net.feature_map, x).detach()
+        distance = adversarial_distances(net, x, y, ddn, progress=False)
+        out[arm] = {
+            "sigmas": sigmas,
+            "volume": float(volume.mean()),
+            "distance": float(distance.nanmean()),
+        }
+    return out
 
 
 def summarise_rows(rows: Sequence[dict]) -> list[dict[str, float | int | str]]:

@@ -1,0 +1,653 @@
+"""Figures and tables of Chapter 7: spectral regularization of representations (Yang,
+Zavatone-Veth & Pehlevan 2024) on the XOR toy (their Figure 3) and on MNIST (Figures 4 and 5),
+and side by side with the worst-case MI training of Zhu, Zhang & Evans (2020, objective (5.3)).
+
+The computations live in :mod:`robustrep_lite.experiments.spectral_regularization` and
+:mod:`robustrep_lite.experiments.spectral_vs_mi`; this module reads their stored runs
+(``bench/spectral_mnist.py``, ``bench/spectral_vs_mi.py``) or runs them live where no stored run
+fits the page's profile, and lays out what they return.
+
+Every label that names an arm says which weight layers it penalises
+(:func:`robustrep_lite.training.spectral.layers_for`): our ll-spectral penalises W1 and W2 of the
+one-hidden-layer MLP, while the authors' released code (Pehlevan-Group/rep-spectral) nests the
+feature map inside its model, so its ll-spectral only ever penalised the readout W2.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import ipywidgets as widgets
+import numpy as np
+import plotly.graph_objects as go
+import torch
+from plotly.subplots import make_subplots
+from torch import nn
+
+from robustrep_lite.book.plots import slider_figure
+from robustrep_lite.core.results import load_stored
+from robustrep_lite.experiments import spectral_vs_mi
+from robustrep_lite.experiments.settings import PROFILES, ComparisonSettings, ProfileSettings
+from robustrep_lite.experiments.spectral_regularization import (
+    OneHiddenLayerNet,
+    XorField,
+    compare_regularizers,
+    paired_differences,
+    settings_record,
+    summarise_rows,
+)
+from robustrep_lite.experiments.table1 import prepare_data
+from robustrep_lite.training.data import load_dataset
+from robustrep_lite.training.spectral import ARMS, all_layers, layers_for
+
+__all__ = [
+    "ARM_COLOURS",
+    "DIGITS_RESULT",
+    "METRICS",
+    "MNIST_RESULT",
+    "REFERENCE_LAYERS",
+    "SEED_RUNS",
+    "VS_MI_RESULT",
+    "arm_labels",
+    "digits_markdown",
+    "lambda_figure",
+    "lambda_rows",
+    "lambda_widget",
+    "mean_se",
+    "mnist_markdown",
+    "mnist_rows",
+    "paired_markdown",
+    "penalised_layers",
+    "seeds_figure",
+    "seeds_markdown",
+    "stored_run_line",
+    "stored_seed_runs",
+    "vs_mi_label",
+    "vs_mi_markdown",
+    "vs_mi_rows",
+    "xor_figure",
+    "xor_markdown",
+]
+
+#: Where the bench scripts store their runs (relative to the repository root).
+MNIST_RESULT = "bench/results/spectral_mnist.json"
+DIGITS_RESULT = "bench/results/spectral_digits.json"
+VS_MI_RESULT = "bench/results/spectral_vs_mi.json"
+#: The stored five-seed comparisons with worst-case MI: result name -> the lambda of its
+#: penalised arms (seed 0 in ``<name>.json``, seed k in ``<name>_seed<k>.json``).
+SEED_RUNS = {"spectral_vs_mi": 0.1, "spectral_vs_mi_lambda0.01": 0.01}
+#: The layers each arm of the authors' released code penalises on the one-hidden-layer MLP, where
+#: they differ from ours: its model nests the feature map, so ll-spectral reaches W2 only.
+REFERENCE_LAYERS = {"ll-spectral": ("W2",)}
+ARM_COLOURS = {"none": "#7f7f7f", "ll-spectral": "#ff7f0e", "rep-spectral": "#1f77b4"}
+#: The MNIST comparison's measures: row key -> how a page names it.
+METRICS = {
+    "test_accuracy": "test accuracy",
+    "refit_accuracy": "refit-head accuracy",
+    "hsj_mean": "HSJ distance",
+    "ddn_mean": "DDN distance",
+}
+
+Record = dict[str, Any]
+
+
+# ----------------------------------------------------------------------------------------------
+# Arms and the layers they penalise
+# ----------------------------------------------------------------------------------------------
+def penalised_layers(arm: str, model: nn.Module) -> tuple[str, ...]:
+    """The names ``W1 .. WL`` (weight layers of ``model`` in order) of the layers ``arm``
+    penalises (:func:`~robustrep_lite.training.spectral.layers_for`): the set ``S`` of the
+    paper's loss ``CE + lambda sum_{l in S} sigma_max(W_l)^2`` (Section 3)."""
+    index = {id(layer): i for i, layer in enumerate(all_layers(model), start=1)}
+    return tuple(f"W{index[id(layer)]}" for layer in layers_for(arm, model))
+
+
+def _chapter_mlp() -> nn.Module:
+    """A one-hidden-layer MLP like the chapter's (XOR and MNIST), built on the meta device and
+    with the random state restored, so that naming its layers draws no random number."""
+    with torch.random.fork_rng(devices=[]), torch.device("meta"):
+        return OneHiddenLayerNet(1, 1, 1)
+
+
+def arm_labels(model: nn.Module | None = None) -> dict[str, str]:
+    """How a page names each arm of :data:`~robustrep_lite.training.spectral.ARMS`, with the
+    layers it penalises in ``model`` (default: the chapter's one-hidden-layer MLP), e.g.
+    ``{"none": "none", "ll-spectral": "ll-spectral (W1, W2)", "rep-spectral": "rep-spectral
+    (W1)"}``."""
+    model = _chapter_mlp() if model is None else model
+    labels = {}
+    for arm in ARMS:
+        layers = penalised_layers(arm, model)
+        labels[arm] = f"{arm} ({', '.join(layers)})" if layers else arm
+    return labels
+
+
+def _reference_note(labels: Mapping[str, str]) -> str:
+    """A sentence on the arms whose layers differ from those of the authors' released code."""
+    parts = [
+        f"our {arm} penalises {' and '.join(labels[arm].split('(')[-1].rstrip(')').split(', '))}, "
+        f"the authors' released code {' and '.join(layers)} only"
+        for arm, layers in REFERENCE_LAYERS.items()
+        if arm in labels and "(" in labels[arm]
+    ]
+    text = "; ".join(parts) + "."
+    return text[0].upper() + text[1:] if parts else ""
+
+
+# ----------------------------------------------------------------------------------------------
+# The XOR toy (Figure 3)
+# ----------------------------------------------------------------------------------------------
+def xor_figure(
+    fields: Mapping[str, XorField], labels: Mapping[str, str] | None = None
+) -> go.Figure:
+    """The paper's Figure 3 from :func:`~robustrep_lite.experiments.spectral_regularization.
+    xor_fields`: per arm (columns) the decision boundary over the sign of the logit margin with
+    the four XOR points (top row), and the volume element of the representation on a log scale
+    (Remark 1; bottom row, one shared colour bar)."""
+    if not fields:
+        raise ValueError("fields must hold at least one arm")
+    labels = labels or arm_labels()
+    arms = list(fields)
+    cols = len(arms)
+    fig = make_subplots(
+        rows=2,
+        cols=cols,
+        subplot_titles=[
+            *(labels.get(arm, arm) for arm in arms),
+            *(f"volume element, {arm}" for arm in arms),
+        ],
+        horizontal_spacing=0.06,
+        vertical_spacing=0.16,
+    )
+    points = np.array([[1.0, 1.0], [1.0, -1.0], [-1.0, 1.0], [-1.0, -1.0]])
+    colours = ["#b2182b", "#2166ac", "#2166ac", "#b2182b"]  # class 0 where the signs agree
+    for col, arm in enumerate(arms, start=1):
+        field = fields[arm]
+        fig.add_trace(
+            go.Contour(
+                x=field.axis,
+                y=field.axis,
+                z=field.margin,
+                colorscale="RdBu",
+                zmid=0,
+                showscale=False,
+                contours={"start": 0, "end": 0, "size": 1, "coloring": "heatmap"},
+                line={"width": 2, "color": "black"},
+                name=arm,
+            ),
+            row=1,
+            col=col,
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=points[:, 0],
+                y=points[:, 1],
+                mode="markers",
+                marker={"color": colours, "size": 12, "line": {"color": "white", "width": 2}},
+                showlegend=False,
+            ),
+            row=1,
+            col=col,
+        )
+        fig.add_trace(
+            go.Heatmap(
+                x=field.axis,
+                y=field.axis,
+                z=np.log10(field.volume + 1e-12),
+                colorscale="Viridis",
+                zmin=-2,
+                zmax=1.5,
+                showscale=col == cols,
+                colorbar={
+                    "title": {"text": "volume"},
+                    "tickvals": [-2, -1, 0, 1],
+                    "ticktext": ["0.01", "0.1", "1", "10"],
+                    "len": 0.42,
+                    "y": 0.21,
+                },
+                name=arm,
+            ),
+            row=2,
+            col=col,
+        )
+    limit = float(max(abs(fields[arms[0]].axis[0]), abs(fields[arms[0]].axis[-1])))
+    for i in range(1, 2 * cols + 1):
+        row, col = (i - 1) // cols + 1, (i - 1) % cols + 1
+        fig.update_xaxes(range=[-limit, limit], dtick=1, constrain="domain", row=row, col=col)
+        fig.update_yaxes(
+            range=[-limit, limit],
+            dtick=1,
+            scaleanchor=f"x{i if i > 1 else ''}",
+            constrain="domain",
+            row=row,
+            col=col,
+        )
+    fig.update_layout(
+        title="XOR: decision boundaries (top) and volume element of the representation",
+        height=700,
+        margin={"t": 90, "b": 40, "l": 40, "r": 40},
+    )
+    return fig
+
+
+def xor_markdown(
+    measured: Mapping[str, Mapping[str, Any]], labels: Mapping[str, str] | None = None
+) -> str:
+    """A Markdown table of :func:`~robustrep_lite.experiments.spectral_regularization.
+    xor_measurements`: per arm sigma_max of every layer, the mean volume element at the four
+    points and the mean DDN distance to the decision boundary."""
+    if not measured:
+        raise ValueError("measured must hold at least one arm")
+    labels = labels or arm_labels()
+    layers = len(next(iter(measured.values()))["sigmas"])
+    header = ["arm", *(f"σ_max(W{i})" for i in range(1, layers + 1))]
+    lines = [
+        "| " + " | ".join([*header, "volume element at the data", "distance (DDN)"]) + " |",
+        "|---" * (len(header) + 2) + "|",
+    ]
+    for arm, m in measured.items():
+        sigmas = " | ".join(f"{s:.2f}" for s in m["sigmas"])
+        lines.append(
+            f"| {labels.get(arm, arm)} | {sigmas} | {m['volume']:.2f} | {m['distance']:.3f} |"
+        )
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------------------------
+# MNIST: load or compute, tables
+# ----------------------------------------------------------------------------------------------
+def stored_run_line(stored: Record, script: str) -> str:
+    """One line naming a stored run: the script, when, at which commit, on which device, and
+    how long it took."""
+    run = stored["provenance"]
+    return (
+        f"stored run of {script}: {run['time_utc']}, commit {run['git_commit']}, "
+        f"{run['device']}, {stored['wall_s'] / 60:.0f} min"
+    )
+
+
+def _stored_or_none(path: str) -> Record | None:
+    try:
+        return load_stored(path)
+    except FileNotFoundError:  # e.g. offline without a checkout: compute it instead
+        return None
+
+
+def mnist_rows(
+    profile: ProfileSettings, device: torch.device | str = "cpu"
+) -> tuple[list[Record], str]:
+    """The rows of the MNIST comparison (the paper's Figure 4 setting) and a line saying where
+    they come from: the stored run (:data:`MNIST_RESULT`) if it was made in ``profile`` with
+    its ``spectral`` settings, else a live
+    :func:`~robustrep_lite.experiments.spectral_regularization.compare_regularizers` over
+    ``settings.seeds`` seeds on ``device``."""
+    settings = profile.spectral
+    stored = _stored_or_none(MNIST_RESULT)
+    if (
+        stored is not None
+        and stored["profile"] == profile.name
+        and stored["settings"] == settings_record(settings)
+    ):
+        return stored["rows"], stored_run_line(stored, "bench/spectral_mnist.py")
+    mnist = load_dataset(
+        "mnist",
+        source=profile.data_source,
+        train_size=settings.train_size,
+        test_size=settings.test_size,
+    )
+    rows = compare_regularizers(
+        mnist.x_train,
+        mnist.y_train,
+        mnist.x_test,
+        mnist.y_test,
+        settings,
+        seeds=range(settings.seeds),
+        device=device,
+        progress=False,
+    )
+    return rows, f"computed live in the {profile.name} profile: {mnist.description}"
+
+
+def mean_se(row: Record, key: str, digits: int = 3) -> str:
+    """``"<mean> ± <se>"`` of a summary row (``<key>_mean``, ``<key>_se``)."""
+    return f"{row[key + '_mean']:.{digits}f} ± {row[key + '_se']:.{digits}f}"
+
+
+def mnist_markdown(summary: Sequence[Record], labels: Mapping[str, str] | None = None) -> str:
+    """The MNIST comparison as Markdown: a caption (seeds, the layers each arm penalises, the
+    authors' ll-spectral) and per (arm, lambda) of
+    :func:`~robustrep_lite.experiments.spectral_regularization.summarise_rows` the test and
+    refit-head accuracies, both distances and sigma_max of W1 and W2, mean ± s.e. over seeds."""
+    if not summary:
+        raise ValueError("summary must hold at least one row")
+    labels = labels or arm_labels()
+    lines = [
+        "| arm (layers) | λ | test accuracy | refit-head accuracy | HSJ distance | DDN distance "
+        "| σ(W1) | σ(W2) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in summary:
+        lines.append(
+            f"| {labels.get(row['arm'], row['arm'])} | {row['lam']:g} "
+            f"| {mean_se(row, 'test_accuracy')} | {mean_se(row, 'refit_accuracy')} "
+            f"| {mean_se(row, 'hsj_mean')} | {mean_se(row, 'ddn_mean')} "
+            f"| {mean_se(row, 'sigma_1', 1)} | {mean_se(row, 'sigma_2', 1)} |"
+        )
+    return (
+        f"Ours: mean ± standard error over {summary[0]['seeds']} seeds; distances are means "
+        f"over the attacked test images of each seed. {_reference_note(labels)}\n\n"
+        + "\n".join(lines)
+    )
+
+
+def paired_markdown(rows: Sequence[Record], labels: Mapping[str, str] | None = None) -> str:
+    """Per regularised (arm, lambda): the change of every :data:`METRICS` entry from the
+    unregularised arm of the same seed, mean ± s.e. over seeds
+    (:func:`~robustrep_lite.experiments.spectral_regularization.paired_differences`)."""
+    labels = labels or arm_labels()
+    paired = {key: paired_differences(rows, key) for key in METRICS}
+    lines = ["| arm (layers) | λ | " + " | ".join(METRICS.values()) + " |"]
+    lines.append("|---" * (len(METRICS) + 2) + "|")
+    for i, first in enumerate(paired["hsj_mean"]):
+        cells = [f"{paired[key][i]['mean']:+.3f} ± {paired[key][i]['se']:.3f}" for key in METRICS]
+        arm = labels.get(first["arm"], first["arm"])
+        lines.append(f"| {arm} | {first['lam']:g} | " + " | ".join(cells) + " |")
+    return "Change from `none` on the same seed (mean ± s.e.):\n\n" + "\n".join(lines)
+
+
+def lambda_rows(summary: Sequence[Record], lam: float) -> list[Record]:
+    """The summary rows of the three arms at one lambda, in :data:`ARMS` order (``none`` has no
+    lambda: its row is the one with lambda 0). Raises ``ValueError`` if one is missing."""
+    by_key = {(row["arm"], row["lam"]): row for row in summary}
+    keys = [(arm, 0.0 if arm == "none" else lam) for arm in ARMS]
+    missing = [key for key in keys if key not in by_key]
+    if missing:
+        raise ValueError(f"summary lacks the rows {missing} for lambda = {lam:g}")
+    return [by_key[key] for key in keys]
+
+
+def lambda_widget(
+    summary: Sequence[Record], lambdas: Sequence[float], labels: Mapping[str, str] | None = None
+) -> widgets.VBox:
+    """A live slider over ``lambdas`` and an HTML table of the three arms at the chosen lambda
+    (:func:`lambda_rows`): both accuracies and both distances, mean ± s.e. Starts at the second
+    lambda (the paper's middle strength) when there is one."""
+    labels = labels or arm_labels()
+    lambdas = list(lambdas)
+    start = lambdas[1] if len(lambdas) > 1 else lambdas[0]
+    slider = widgets.SelectionSlider(
+        options=[f"{lam:g}" for lam in lambdas], value=f"{start:g}", description="λ"
+    )
+    table = widgets.HTML()
+    header = "".join(f"<th>{name}</th>" for name in ("arm (layers)", *METRICS.values()))
+
+    def show(_: object = None) -> None:
+        cells = [
+            f"<tr><td>{labels.get(row['arm'], row['arm'])}</td>"
+            + "".join(f"<td>{mean_se(row, key)}</td>" for key in METRICS)
+            + "</tr>"
+            for row in lambda_rows(summary, lambdas[slider.index])
+        ]
+        table.value = f"<table><tr>{header}</tr>{''.join(cells)}</table>"
+
+    slider.observe(show, names="value")
+    show()
+    return widgets.VBox([slider, table])
+
+
+def lambda_figure(
+    summary: Sequence[Record], lambdas: Sequence[float], labels: Mapping[str, str] | None = None
+) -> go.Figure:
+    """The static twin of :func:`lambda_widget`: one bar chart per :data:`METRICS` entry (mean
+    ± s.e. of the three arms, one bar per arm, named with its layers in the legend) and a
+    plotly slider over ``lambdas``."""
+    labels = labels or arm_labels()
+    lambdas = list(lambdas)
+    fig = make_subplots(
+        rows=1, cols=len(METRICS), subplot_titles=list(METRICS.values()), horizontal_spacing=0.08
+    )
+    steps = []
+    for lam in lambdas:
+        chosen = lambda_rows(summary, lam)
+        traces = [
+            go.Bar(
+                x=[row["arm"]],
+                y=[row[key + "_mean"]],
+                error_y={"array": [row[key + "_se"]]},
+                marker_color=ARM_COLOURS.get(row["arm"], "#7f7f7f"),
+                name=labels.get(row["arm"], row["arm"]),
+                legendgroup=row["arm"],
+                showlegend=i == 1,
+                xaxis=f"x{i if i > 1 else ''}",
+                yaxis=f"y{i if i > 1 else ''}",
+            )
+            for i, key in enumerate(METRICS, start=1)
+            for row in chosen
+        ]
+        steps.append((f"{lam:g}", traces))
+    fig = slider_figure(
+        steps,
+        slider_label="λ",
+        active=1 if len(lambdas) > 1 else 0,
+        figure=fig,
+        layout={
+            "title": "MNIST: the three arms at one λ (mean ± s.e. over seeds)",
+            "height": 480,
+            "barmode": "overlay",
+            "legend": {"orientation": "h", "y": 1.12, "yanchor": "bottom", "x": 0},
+            "margin": {"t": 120, "b": 40},
+        },
+    )
+    fig.update_xaxes(showticklabels=False)
+    for i, key in enumerate(METRICS, start=1):
+        fig.update_yaxes(tickformat=".0%" if "accuracy" in key else ".2f", row=1, col=i)
+    return fig
+
+
+def digits_markdown(stored: Record, labels: Mapping[str, str] | None = None) -> str:
+    """The scikit-learn digits run (``bench/spectral_mnist.py --dataset digits``) beside the
+    reference run of the authors' code it stores: per (arm, lambda) accuracy and distance of
+    both (Tangent Attack for the reference; HopSkipJump and DDN for ours). Each arm names the
+    layers our run penalises and, where they differ (:data:`REFERENCE_LAYERS`), the
+    reference's."""
+    labels = labels or arm_labels()
+    reference = {(r["arm"], r["lam"]): r for r in stored["reference"]}
+    lines = [
+        "| arm (layers) | λ | accuracy (reference) | accuracy (ours) | TA distance (reference) "
+        "| HSJ distance (ours) | DDN distance (ours) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in summarise_rows(stored["rows"]):
+        ref = reference.get((row["arm"], row["lam"]), {})
+        ta = ref.get("ta_distance")
+        accuracy = ref.get("accuracy")
+        arm = labels.get(row["arm"], row["arm"])
+        if row["arm"] in REFERENCE_LAYERS:
+            arm = arm.rstrip(")") + f"; reference {', '.join(REFERENCE_LAYERS[row['arm']])})"
+        lines.append(
+            f"| {arm} | {row['lam']:g} | {'-' if accuracy is None else f'{accuracy:.3f}'} "
+            f"| {mean_se(row, 'test_accuracy')} | {'-' if ta is None else f'{ta:.3f}'} "
+            f"| {mean_se(row, 'hsj_mean')} | {mean_se(row, 'ddn_mean')} |"
+        )
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------------------------
+# Side by side with worst-case MI training
+# ----------------------------------------------------------------------------------------------
+def vs_mi_label(arm: str, layers: int) -> str:
+    """How a page names an arm of :data:`robustrep_lite.experiments.spectral_vs_mi.ARMS` on an
+    encoder of ``layers`` weight layers: the penalised arms penalise every one of them (the
+    encoder's output is the representation)."""
+    _, penalised = spectral_vs_mi.ARMS[arm]
+    return f"{arm} (all {layers} layers)" if penalised else arm
+
+
+def vs_mi_rows(profile: ProfileSettings, seed: int = 0) -> tuple[list[Record], str]:
+    """The rows of :func:`robustrep_lite.experiments.spectral_vs_mi.compare` and a line saying
+    where they come from: the stored run (:data:`VS_MI_RESULT`) if it was made in ``profile``
+    with its ``comparison`` settings, else a live comparison on the profile's data."""
+    comparison = profile.comparison
+    stored = _stored_or_none(VS_MI_RESULT)
+    if (
+        stored is not None
+        and stored["profile"] == profile.name
+        and spectral_vs_mi.stored_matches(stored["settings"], comparison)
+    ):
+        return stored["rows"], stored_run_line(stored, "bench/spectral_vs_mi.py")
+    data = prepare_data(comparison.dataset, comparison.profile)
+    rows = spectral_vs_mi.compare(data, comparison, seed=seed, progress=False)
+    return rows, f"computed live in the {profile.name} profile: {data.description}"
+
+
+def vs_mi_markdown(rows: Sequence[Record], seed: int = 0) -> str:
+    """One seed of the comparison (``seed``) as Markdown: per arm beta, lambda, the natural,
+    PGD-7 and APGD accuracy of a standard linear head, the refit head's accuracy, the mean
+    HopSkipJump distance and sigma_max of the encoder's last layer."""
+    if not rows:
+        raise ValueError("rows must hold at least one arm")
+    lines = [
+        "| arm (layers) | β | λ | natural | PGD-7 | APGD | refit head | HSJ distance "
+        "| σ_max of the last layer |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {vs_mi_label(row['arm'], len(row['sigmas']))} | {row['beta']:g} "
+            f"| {row['spectral_lambda']:g} | {100 * row['natural']:.1f}% "
+            f"| {100 * row['pgd']:.1f}% | {100 * row['strong']:.1f}% "
+            f"| {100 * row['refit_accuracy']:.1f}% | {row['hsj_mean']:.3f} "
+            f"| {row['sigmas'][-1]:.2f} |"
+        )
+    first = rows[0]
+    return (
+        f"Seed {seed}; accuracies of a standard linear head on the {first['strong_size']} first "
+        "test images "
+        "for APGD, all test images otherwise; HSJ: mean over the first "
+        f"{first['hsj_points']} correctly classified test images of the refit head.\n\n"
+        + "\n".join(lines)
+    )
+
+
+def stored_seed_runs(
+    seeds: Sequence[int] = range(5), profile: str = "cpu"
+) -> tuple[dict[float, dict[int, list[Record]]], str]:
+    """The stored comparisons of :data:`SEED_RUNS` made with ``profile``'s ``comparison``
+    settings at their lambda, by lambda and seed (``{lambda: {seed: rows}}``), and one line per
+    result naming the seeds and commits found. The unpenalised arms do not depend on lambda:
+    the runs at the smaller lambda store only the penalised arms and share the unpenalised rows
+    of the first result's seed."""
+    base = PROFILES[profile].comparison
+    found: dict[float, dict[int, list[Record]]] = {}
+    notes = []
+    for name, lam in SEED_RUNS.items():
+        record: ComparisonSettings = dataclasses.replace(base, spectral_lambda=lam)
+        runs, commits = {}, set()
+        for seed in seeds:
+            stored = load_stored(f"bench/results/{name}{'' if seed == 0 else f'_seed{seed}'}.json")
+            if spectral_vs_mi.stored_matches(stored["settings"], record) and stored["seed"] == seed:
+                runs[seed] = stored["rows"]
+                commits.add(stored["provenance"]["git_commit"])
+        found[lam] = runs
+        notes.append(
+            f"{name}: seeds {', '.join(map(str, sorted(runs)))}; "
+            f"commit(s) {', '.join(sorted(commits))}"
+        )
+    first, *others = found
+    unpenalised = {
+        seed: [row for row in rows if row["spectral_lambda"] == 0]
+        for seed, rows in found[first].items()
+    }
+    for lam in others:
+        found[lam] = {seed: unpenalised[seed] + rows for seed, rows in found[lam].items()}
+    return found, "\n".join(notes)
+
+
+def _seed_summaries(
+    runs_by_lam: Mapping[float, Mapping[int, list[Record]]],
+) -> list[tuple[float, Record, Record | None, list[float]]]:
+    """Per (lambda, arm) shown: lambda, the summary over seeds, the paired difference from the
+    standard arm (None for it) and the per-seed distances. The unpenalised arms are shown once,
+    with the first lambda."""
+    out = []
+    for n, (lam, runs) in enumerate(runs_by_lam.items()):
+        summary, paired = spectral_vs_mi.across_seeds(dict(runs))
+        delta = {d["arm"]: d for d in paired}
+        for s in summary:
+            if n > 0 and s["lam"] == 0:
+                continue
+            values = [
+                row["hsj_mean"] for rows in runs.values() for row in rows if row["arm"] == s["arm"]
+            ]
+            out.append((lam, s, delta.get(s["arm"]), values))
+    return out
+
+
+def seeds_markdown(runs_by_lam: Mapping[float, Mapping[int, list[Record]]]) -> str:
+    """The comparison over seeds (:func:`stored_seed_runs`) as Markdown: per arm and lambda the
+    mean ± s.e. over seeds of the natural and refit-head accuracy and the HopSkipJump distance,
+    the paired change of the distance from the standard arm, and the paired difference of
+    *both* from worst-case MI alone at each lambda
+    (:func:`robustrep_lite.experiments.spectral_vs_mi.across_seeds`)."""
+    lines = [
+        "| arm (layers) | λ | seeds | natural | refit head | HSJ distance "
+        "| Δ distance vs standard (paired) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    first_run = next(iter(next(iter(runs_by_lam.values())).values()))
+    layers = len(first_run[0]["sigmas"])
+    for _, s, d, _ in _seed_summaries(runs_by_lam):
+        change = f"{d['mean']:+.3f} ± {d['se']:.3f}" if d else ""
+        lines.append(
+            f"| {vs_mi_label(s['arm'], layers)} | {s['lam']:g} | {s['seeds']} "
+            f"| {100 * s['natural_mean']:.1f} ± {100 * s['natural_se']:.1f}% "
+            f"| {100 * s['refit_accuracy_mean']:.1f} ± {100 * s['refit_accuracy_se']:.1f}% "
+            f"| {s['hsj_mean_mean']:.3f} ± {s['hsj_mean_se']:.3f} | {change} |"
+        )
+    both = []
+    for lam, runs in runs_by_lam.items():
+        paired = spectral_vs_mi.across_seeds(dict(runs), baseline="worst-case MI")[1]
+        d = next(d for d in paired if d["arm"] == "both")
+        both.append(f"λ = {lam:g}: {d['mean']:+.3f} ± {d['se']:.3f}")
+    return (
+        "Mean ± standard error over seeds; the last column is the mean over seeds of "
+        "(arm − standard arm of the same seed).\n\n"
+        + "\n".join(lines)
+        + "\n\nBoth − worst-case MI alone (paired): "
+        + "; ".join(both)
+    )
+
+
+def seeds_figure(runs_by_lam: Mapping[float, Mapping[int, list[Record]]]) -> go.Figure:
+    """The mean HopSkipJump distance of the refit head per arm and lambda over seeds
+    (:func:`stored_seed_runs`): a bar of the mean ± s.e. and one marker per seed."""
+    shown = _seed_summaries(runs_by_lam)
+    names = [
+        s["arm"] if s["lam"] == 0 else f"{s['arm']} (λ = {s['lam']:g})" for _, s, _, _ in shown
+    ]
+    seeds = max(len(values) for *_, values in shown)
+    fig = go.Figure()
+    fig.add_bar(
+        x=names,
+        y=[s["hsj_mean_mean"] for _, s, _, _ in shown],
+        error_y={"type": "data", "array": [s["hsj_mean_se"] for _, s, _, _ in shown]},
+        name="mean ± s.e.",
+        marker_color="lightsteelblue",
+    )
+    for seed in range(seeds):
+        fig.add_scatter(
+            x=names,
+            y=[values[seed] if seed < len(values) else None for *_, values in shown],
+            mode="markers",
+            name=f"seed {seed}",
+            marker={"size": 8},
+        )
+    fig.update_layout(
+        title=f"Mean HopSkipJump distance of the refit head, {seeds} seeds (MNIST, cpu profile)",
+        yaxis={"title": "mean ℓ₂ distance", "tickformat": ".2f"},
+        height=460,
+        margin={"t": 70, "b": 90},
+    )
+    return fig
