@@ -2,7 +2,7 @@
 (``plots``), and the tables, figures and sentences generated from results, stored or live, and
 from closed forms, one module per subject: ``definition_figures`` (Chapter 1),
 ``theorem_figures`` (2), ``ceiling_figures`` (3), ``mi_figures`` and ``mi_report`` (4),
-``rv_validation``, ``zoo_report`` and ``zoo_figures`` (5), ``table1_report`` (6). Nothing
-here defines a computation; it presents results, loading stored or checkpointed ones and
-running an experiment only where a chapter needs a live run
+``rv_validation``, ``zoo_report`` and ``zoo_figures`` (5), ``table1_report`` (6),
+``spectral_report`` (7). Nothing here defines a computation; it presents results, loading
+stored or checkpointed ones and running an experiment only where a chapter needs a live run
 (``table1_report.table1_results``)."""
