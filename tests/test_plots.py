@@ -10,7 +10,7 @@ import plotly.io as pio
 import pytest
 import torch
 
-from robustrep_lite.book.chapter import data_summary
+from robustrep_lite.book.chapter import data_summary, stored_run_line
 from robustrep_lite.book.plots import (
     RENDERER_NAME,
     image_grid,
@@ -144,3 +144,17 @@ def test_data_summary_states_source_shapes_and_pixel_statistics() -> None:
     assert second == (
         f"train (3, 1, 2, 2), test (2, 1, 2, 2), pixel mean 0.5000, std {x.std():.4f}"
     )
+
+
+def test_stored_run_line_names_script_time_commit_and_what_the_record_holds() -> None:
+    record = {
+        "profile": "cpu",
+        "wall_s": 1500.0,
+        "provenance": {"time_utc": "2026-01-01 00:00 UTC", "git_commit": "abc", "device": "cpu"},
+    }
+    assert stored_run_line(record, "bench/zoo_search.py") == (
+        "stored run of bench/zoo_search.py: 2026-01-01 00:00 UTC, commit abc, profile cpu, "
+        "cpu, 25 min"
+    )
+    bare = {"provenance": {"time_utc": "t", "git_commit": "c"}}
+    assert stored_run_line(bare, "x.py") == "stored run of x.py: t, commit c"

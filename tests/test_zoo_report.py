@@ -26,7 +26,6 @@ from robustrep_lite.book.zoo_report import (
     seed_spread_markdown,
     seed_table_markdown,
     standard_vs_robust,
-    stored_run_line,
     validation_change_markdown,
     validation_lower_counts,
     verdict_counts,
@@ -312,16 +311,7 @@ def test_validation_lower_counts_compare_the_first_pointwise_rows():
     assert validation_lower_counts(new, old) == {"normal_mi": 1, "rv_refit": 1, "models": 2}
 
 
-def test_stored_run_line_and_channel_facts():
-    record = {
-        "profile": "cpu",
-        "provenance": {"time_utc": "2026-01-01 00:00 UTC", "git_commit": "abc", "device": "cpu"},
-    }
-    assert stored_run_line(record, "bench/zoo_search.py") == (
-        "stored run of bench/zoo_search.py: 2026-01-01 00:00 UTC, commit abc, profile cpu, cpu"
-    )
-    bare = {"provenance": {"time_utc": "t", "git_commit": "c"}}
-    assert stored_run_line(bare, "x.py") == "stored run of x.py: t, commit c"
+def test_channel_facts():
     per = {
         STD: {
             "channel": np.arange(3),

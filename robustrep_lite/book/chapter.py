@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -64,3 +65,19 @@ def data_summary(splits: Splits) -> str:
         f"train {tuple(x.shape)}, test {tuple(splits.x_test.shape)}, "
         f"pixel mean {x.mean():.4f}, std {x.std():.4f}"
     )
+
+
+def stored_run_line(record: dict[str, Any], script: str) -> str:
+    """One line naming the run behind a stored result: the script that wrote it, when, at which
+    commit, and where the record says so, with which profile, on which device and for how many
+    minutes."""
+    made = record["provenance"]
+    parts = [f"stored run of {script}: {made['time_utc']}", f"commit {made['git_commit']}"]
+    profile = record.get("profile", made.get("profile"))
+    if profile:
+        parts.append(f"profile {profile}")
+    if made.get("device"):
+        parts.append(str(made["device"]))
+    if record.get("wall_s") is not None:
+        parts.append(f"{record['wall_s'] / 60:.0f} min")
+    return ", ".join(parts)

@@ -47,7 +47,6 @@ __all__ = [
     "staircase_figure",
     "staircase_markdown",
     "staircase_variance_figure",
-    "stored_run_line",
     "sweep_d20_markdown",
     "sweep_figure",
     "sweep_targets_markdown",
@@ -84,12 +83,6 @@ Record = dict[str, Any]
 def label(name: str) -> str:
     """The page's name of a stored estimator (:data:`ESTIMATOR_LABELS`; unknown names as is)."""
     return ESTIMATOR_LABELS.get(name, name)
-
-
-def stored_run_line(record: Record, script: str) -> str:
-    """One line naming a stored run: the script that wrote it, when, at which commit."""
-    made = record["provenance"]
-    return f"Stored run of {script}: {made['time_utc']}, commit {made['git_commit']}."
 
 
 # ------------------------------------------------------------------------------------------

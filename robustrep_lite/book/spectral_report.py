@@ -26,6 +26,7 @@ import torch
 from plotly.subplots import make_subplots
 from torch import nn
 
+from robustrep_lite.book.chapter import stored_run_line
 from robustrep_lite.book.plots import slider_figure
 from robustrep_lite.core.results import load_stored
 from robustrep_lite.experiments import spectral_vs_mi
@@ -62,7 +63,6 @@ __all__ = [
     "penalised_layers",
     "seeds_figure",
     "seeds_markdown",
-    "stored_run_line",
     "stored_seed_runs",
     "vs_mi_label",
     "vs_mi_markdown",
@@ -258,14 +258,6 @@ def xor_markdown(
 # ----------------------------------------------------------------------------------------------
 # MNIST: load or compute, tables
 # ----------------------------------------------------------------------------------------------
-def stored_run_line(stored: Record, script: str) -> str:
-    """One line naming a stored run: the script, when, at which commit, on which device, and
-    how long it took."""
-    run = stored["provenance"]
-    return (
-        f"stored run of {script}: {run['time_utc']}, commit {run['git_commit']}, "
-        f"{run['device']}, {stored['wall_s'] / 60:.0f} min"
-    )
 
 
 def _stored_or_none(path: str) -> Record | None:

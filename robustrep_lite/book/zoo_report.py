@@ -40,7 +40,6 @@ __all__ = [
     "seed_spread_markdown",
     "seed_table_markdown",
     "standard_vs_robust",
-    "stored_run_line",
     "validation_change_markdown",
     "validation_lower_counts",
     "verdict_counts",
@@ -62,19 +61,6 @@ def eps_label(dataset: str, eps: float) -> str:
     """An l_inf radius as the paper writes it: in 1/255 steps on CIFAR-10 (``8/255``), as a
     decimal elsewhere (MNIST's ``0.3``)."""
     return f"{round(eps * 255)}/255" if dataset == "cifar10" else f"{eps:g}"
-
-
-def stored_run_line(record: Record, script: str) -> str:
-    """One line naming a stored run: the script that wrote it, when, at which commit, with
-    which profile and on which device (the last two where the record says)."""
-    made = record["provenance"]
-    parts = [f"stored run of {script}: {made['time_utc']}", f"commit {made['git_commit']}"]
-    profile = record.get("profile", made.get("profile"))
-    if profile:
-        parts.append(f"profile {profile}")
-    if made.get("device"):
-        parts.append(str(made["device"]))
-    return ", ".join(parts)
 
 
 def accuracy_markdown(accuracies: dict[tuple[ZooModel, float], Record]) -> str:
