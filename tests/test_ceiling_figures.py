@@ -15,6 +15,7 @@ from robustrep_lite.book.ceiling_figures import (
     lemma_3_3_figure,
     lemma_3_3_sentence,
 )
+from robustrep_lite.book.plots import LIVE_NOTICE
 from robustrep_lite.theory.theorems import MonteCarloResult
 
 FRACTIONS = np.linspace(0.0, 1.0, 11)
@@ -56,7 +57,8 @@ def test_ceiling_sentence_reproduces_the_papers_example_and_flags_vacuous_bounds
 
 def test_ceiling_calculator_updates_its_answer() -> None:
     box = ceiling_calculator()
-    slider, choice, answer = box.children
+    slider, choice, answer, notice = box.children
+    assert notice.value == LIVE_NOTICE  # the static page says it needs a kernel
     assert slider.value == 1.08 and choice.value == 10 and "77.0%" in answer.value
     slider.value = math.log(5.0)  # the ceiling reaches 100% at log(|Y| / 2)
     assert "100.0%" in answer.value

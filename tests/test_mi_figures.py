@@ -9,6 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from robustrep_lite.book import mi_figures as mf
+from robustrep_lite.book.plots import LIVE_NOTICE
 from robustrep_lite.core.results import load_stored
 
 LEVELS = [2.0, 4.0]
@@ -194,7 +195,8 @@ def test_gaussian_mi_widget_shows_the_estimate_beside_the_truth() -> None:
         return SimpleNamespace(estimate=0.1234, stderr=0.0056)
 
     box = mf.gaussian_mi_widget(fake)
-    rho, dim, button, answer = box.children
+    rho, dim, button, answer, notice = box.children
+    assert notice.value == LIVE_NOTICE  # the static page says it needs a kernel
     assert calls == [(2, 0.5)]  # runs once on creation
     assert "true MI 0.288 nats" in answer.value and "0.123 ± 0.006" in answer.value
     dim.value = 20

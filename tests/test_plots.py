@@ -12,6 +12,7 @@ import torch
 
 from robustrep_lite.book.chapter import data_summary, stored_run_line
 from robustrep_lite.book.plots import (
+    LIVE_NOTICE,
     RENDERER_NAME,
     image_grid,
     image_png,
@@ -130,7 +131,8 @@ def test_image_slider_widget_redraws_picture_and_caption() -> None:
     box = image_slider_widget(
         _render, lambda v: f"value {v:.2f}", value=0.25, low=0.0, high=1.0, step=0.25
     )
-    slider, picture, caption = box.children
+    slider, picture, caption, notice = box.children
+    assert notice.value == LIVE_NOTICE  # the static page says it needs a kernel
     assert caption.value == "value 0.25" and picture.value == image_png(_render(0.25))
     slider.value = 0.75
     assert caption.value == "value 0.75" and picture.value == image_png(_render(0.75))

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from robustrep_lite.book import spectral_report as sr
+from robustrep_lite.book.plots import LIVE_NOTICE
 from robustrep_lite.experiments.settings import PROFILES
 from robustrep_lite.experiments.spectral_regularization import (
     XorField,
@@ -155,7 +156,8 @@ def test_lambda_rows_pick_none_and_both_penalties() -> None:
 
 def test_lambda_widget_redraws_its_table() -> None:
     box = sr.lambda_widget(SUMMARY, (0.01, 0.1))
-    slider, table = box.children
+    slider, table, notice = box.children
+    assert notice.value == LIVE_NOTICE  # the static page says it needs a kernel
     assert slider.value == "0.1"  # the second lambda
     # rep-spectral's test accuracy: 0.9 - 0.5 at lambda = 0.1, 0.9 - 0.3 at lambda = 0.01
     assert "<td>rep-spectral (W1)</td><td>0.400 ± 0.000</td>" in table.value

@@ -10,6 +10,7 @@ import torch
 from encoder_run import train
 
 from robustrep_lite.book import table1_report as report
+from robustrep_lite.book.plots import LIVE_NOTICE
 from robustrep_lite.experiments.settings import PROFILES
 from robustrep_lite.experiments.table1 import PAPER_TABLE1, summarise
 
@@ -186,7 +187,8 @@ def test_grid_cell_text_and_the_widget_show_a_grid_cell_without_training() -> No
     assert text.startswith("β = 1, ε = 0.3 (from the grid): natural 60.0%, PGD-7 12.3%")
     assert "I_worst = 0.250 nats; validated RV 0.200 ± 0.030 nats" in text
     box = report.grid_widget({"cells": [cell]}, PROFILES["quick"].table1)
-    beta, eps, button, shown = box.children
+    beta, eps, button, shown, notice = box.children
+    assert notice.value == LIVE_NOTICE  # the static page says it needs a kernel
     assert (beta.value, eps.value) == (1.0, 0.3) and button.description == "train"
     assert shown.value == text
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from robustrep_lite.book import theorem_figures as figs
+from robustrep_lite.book.plots import LIVE_NOTICE
 from robustrep_lite.theory import theorems as theory
 
 THETA = np.array([1.0, 0.4])
@@ -88,7 +89,8 @@ def test_readout_html_shows_the_corrected_interval() -> None:
 def test_theorem_explorer_recomputes_on_change() -> None:
     pytest.importorskip("ipywidgets")
     box = figs.theorem_explorer(THETA, COV, n_samples=2000, seed=0)
-    eps_slider, p_choice, angle_slider, readout = box.children
+    eps_slider, p_choice, angle_slider, readout, notice = box.children
+    assert notice.value == LIVE_NOTICE  # the static page says it needs a kernel
     assert eps_slider.description == "ε" and [o[0] for o in p_choice.options] == ["1", "2", "∞"]
     before = readout.value
     assert before == figs.readout_html(THETA, COV, W30, 0.5, 2.0, n_samples=2000, seed=0)

@@ -6,6 +6,7 @@ import ipywidgets as widgets
 import numpy as np
 import pytest
 
+from robustrep_lite.book.plots import LIVE_NOTICE
 from robustrep_lite.book.zoo_figures import (
     accuracy_slider_figure,
     accuracy_widget,
@@ -59,7 +60,8 @@ def test_slider_shows_one_bar_set_per_eps_starting_at_the_evaluation_radius():
 
 def test_widget_reports_the_accuracies_at_the_chosen_eps():
     box = accuracy_widget(CURVES, GRID, "cifar10")
-    slider, out = box.children
+    slider, out, notice = box.children
+    assert notice.value == LIVE_NOTICE  # the static page says it needs a kernel
     assert isinstance(slider, widgets.SelectionSlider) and slider.value == 2
     assert out.value == f"{STD.label}: 10.0%<br>{ROB.label}: 40.0%"
     slider.value = 0

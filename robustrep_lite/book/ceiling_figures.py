@@ -14,7 +14,7 @@ import numpy as np
 import plotly.graph_objects as go
 from numpy.typing import ArrayLike
 
-from robustrep_lite.book.plots import slider_figure
+from robustrep_lite.book.plots import live_panel, slider_figure
 from robustrep_lite.theory.theorems import (
     MonteCarloResult,
     adversarial_accuracy_upper_bound,
@@ -148,7 +148,7 @@ def ceiling_calculator(
     mi_slider.observe(recompute, names="value")
     choice.observe(recompute, names="value")
     recompute()
-    return widgets.VBox([mi_slider, choice, answer])
+    return live_panel(mi_slider, choice, answer)
 
 
 def ceiling_figure(

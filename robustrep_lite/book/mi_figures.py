@@ -20,7 +20,7 @@ import ipywidgets as widgets
 import numpy as np
 import plotly.graph_objects as go
 
-from robustrep_lite.book.plots import slider_figure
+from robustrep_lite.book.plots import live_panel, slider_figure
 from robustrep_lite.mi import MIEstimate, gaussian_mi
 
 __all__ = [
@@ -439,7 +439,7 @@ def gaussian_mi_widget(
 
     run_button.on_click(run)
     run()
-    return widgets.VBox([rho_slider, dim_choice, run_button, answer])
+    return live_panel(rho_slider, dim_choice, run_button, answer)
 
 
 # ------------------------------------------------------------------------------------------

@@ -189,7 +189,7 @@ def image_slider_widget(
         caption.value = describe(change["new"])
 
     slider.observe(on_change, names="value")
-    return widgets.VBox([slider, picture, caption])
+    return live_panel(slider, picture, caption)
 
 
 def image_slider_figure(
@@ -230,3 +230,19 @@ def image_slider_figure(
             "yaxis": {"visible": False, "scaleanchor": "x"},
         },
     )
+
+
+#: What every live control says on the page: it runs Python, so only a kernel makes it respond.
+LIVE_NOTICE = (
+    "<small><i>Live control: it runs Python, so it responds in Colab or Jupyter only. On the "
+    "static page it is frozen at the state shown when the chapter ran; the figure above it is "
+    "the interactive version that works here.</i></small>"
+)
+
+
+def live_panel(*controls: ipywidgets.Widget) -> ipywidgets.VBox:
+    """The ipywidgets ``controls`` stacked, followed by :data:`LIVE_NOTICE`, so that a reader of
+    the static book sees that the control needs a running kernel."""
+    import ipywidgets as widgets
+
+    return widgets.VBox([*controls, widgets.HTML(LIVE_NOTICE)])

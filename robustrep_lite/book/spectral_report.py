@@ -27,7 +27,7 @@ from plotly.subplots import make_subplots
 from torch import nn
 
 from robustrep_lite.book.chapter import stored_run_line
-from robustrep_lite.book.plots import slider_figure
+from robustrep_lite.book.plots import live_panel, slider_figure
 from robustrep_lite.core.results import load_stored
 from robustrep_lite.experiments import spectral_vs_mi
 from robustrep_lite.experiments.settings import PROFILES, ComparisonSettings, ProfileSettings
@@ -386,7 +386,7 @@ def lambda_widget(
 
     slider.observe(show, names="value")
     show()
-    return widgets.VBox([slider, table])
+    return live_panel(slider, table)
 
 
 def lambda_figure(

@@ -25,7 +25,7 @@ from IPython.display import Markdown
 from plotly.subplots import make_subplots
 from torch import Tensor
 
-from robustrep_lite.book.plots import slider_figure
+from robustrep_lite.book.plots import live_panel, slider_figure
 from robustrep_lite.core.results import CHECKOUT, load_stored
 from robustrep_lite.experiments.settings import PROFILES, TrainSettings
 from robustrep_lite.experiments.table1 import PAPER_TABLE1, grid_cell, prepare_data, table1
@@ -507,7 +507,7 @@ def grid_widget(
 
     button.on_click(show)
     show()
-    return widgets.VBox([beta, eps, button, report])
+    return live_panel(beta, eps, button, report)
 
 
 # ----------------------------------------------------------------------------------------------

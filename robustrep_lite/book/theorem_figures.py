@@ -20,7 +20,7 @@ import numpy as np
 import plotly.graph_objects as go
 from numpy.typing import ArrayLike, NDArray
 
-from robustrep_lite.book.plots import slider_figure
+from robustrep_lite.book.plots import live_panel, slider_figure
 from robustrep_lite.theory import theorems as theory
 
 __all__ = [
@@ -266,7 +266,7 @@ def theorem_explorer(theta: ArrayLike, cov: ArrayLike, *, n_samples: int, seed: 
     for control in (eps_slider, p_choice, angle_slider):
         control.observe(update, names="value")
     update()
-    return widgets.VBox([eps_slider, p_choice, angle_slider, readout])
+    return live_panel(eps_slider, p_choice, angle_slider, readout)
 
 
 def direction_figure(

@@ -16,7 +16,7 @@ import ipywidgets as widgets
 import numpy as np
 import plotly.graph_objects as go
 
-from robustrep_lite.book.plots import slider_figure
+from robustrep_lite.book.plots import live_panel, slider_figure
 from robustrep_lite.book.zoo_report import eps_label
 from robustrep_lite.experiments.settings import ZooModel
 
@@ -111,7 +111,7 @@ def accuracy_widget(
 
     slider.observe(show, names="value")
     show()
-    return widgets.VBox([slider, out])
+    return live_panel(slider, out)
 
 
 def _label(m: ZooModel) -> str:
