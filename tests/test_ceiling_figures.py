@@ -9,14 +9,18 @@ import numpy as np
 import pytest
 
 from robustrep_lite.book.ceiling_figures import (
+    PAPER_ACCURACY_CEILING,
+    PAPER_WORST_CASE_MI,
     ceiling_calculator,
     ceiling_figure,
     ceiling_sentence,
     lemma_3_3_figure,
     lemma_3_3_sentence,
+    paper_example_verdict,
+    worst_case_mi_for_accuracy,
 )
 from robustrep_lite.book.plots import LIVE_NOTICE
-from robustrep_lite.theory.theorems import MonteCarloResult
+from robustrep_lite.theory.theorems import MonteCarloResult, adversarial_accuracy_upper_bound
 
 FRACTIONS = np.linspace(0.0, 1.0, 11)
 RISK = 0.16 + 0.14 * FRACTIONS**1.2
@@ -53,6 +57,27 @@ def test_ceiling_sentence_reproduces_the_papers_example_and_flags_vacuous_bounds
     assert "&ge; 0.230" in ceiling_sentence(1.08, 10)
     assert "vacuous" not in ceiling_sentence(1.08, 10)
     assert "vacuous" in ceiling_sentence(0.0, 2) and "<b>100.0%</b>" in ceiling_sentence(0.0, 2)
+
+
+def test_worst_case_mi_for_accuracy_inverts_the_ceiling() -> None:
+    accuracy = np.array([0.5, 0.9, 1.0])
+    mi = worst_case_mi_for_accuracy(accuracy, 10)
+    np.testing.assert_allclose(adversarial_accuracy_upper_bound(mi, 10), accuracy, atol=1e-12)
+    # 100% needs log(|Y| / 2): log 5 = 1.609 nats on ten classes
+    assert mi[-1] == pytest.approx(math.log(5))
+    assert worst_case_mi_for_accuracy(0.9, 10) == pytest.approx(0.9 * math.log(10) - math.log(2))
+    assert worst_case_mi_for_accuracy(0.3, 10) < 0  # I_worst = 0 already allows 30%
+    with pytest.raises(ValueError, match="accuracy"):
+        worst_case_mi_for_accuracy(1.2, 10)
+    with pytest.raises(ValueError, match="n_classes"):
+        worst_case_mi_for_accuracy(0.5, 1)
+
+
+def test_paper_example_verdict_compares_at_the_papers_precision() -> None:
+    ours = float(adversarial_accuracy_upper_bound(PAPER_WORST_CASE_MI, 10))
+    assert paper_example_verdict(ours) == "reproduces"
+    assert paper_example_verdict(PAPER_ACCURACY_CEILING + 0.0004) == "reproduces"
+    assert paper_example_verdict(PAPER_ACCURACY_CEILING + 0.002) == "does not reproduce"
 
 
 def test_ceiling_calculator_updates_its_answer() -> None:

@@ -23,16 +23,21 @@ from robustrep_lite.theory.theorems import (
 
 __all__ = [
     "CLASS_COUNTS",
+    "PAPER_ACCURACY_CEILING",
     "PAPER_WORST_CASE_MI",
     "ceiling_calculator",
     "ceiling_figure",
     "ceiling_sentence",
     "lemma_3_3_figure",
     "lemma_3_3_sentence",
+    "paper_example_verdict",
+    "worst_case_mi_for_accuracy",
 ]
 
 #: The paper's example (Section 6.1): the logit layer of a robust DenseNet-121 on CIFAR-10.
 PAPER_WORST_CASE_MI = 1.08
+#: The adversarial accuracy ceiling the paper states for that example (Section 6.1): 77.0%.
+PAPER_ACCURACY_CEILING = 0.770
 #: The numbers of classes the calculator and the ceiling figure offer.
 CLASS_COUNTS = (2, 10, 100, 1000)
 
@@ -120,6 +125,27 @@ def ceiling_sentence(worst_case_mi: float, n_classes: int) -> str:
         f"adversarial risk &ge; {max(raw, 0.0):.3f}, so adversarial accuracy "
         f"&le; <b>{100 * accuracy:.1f}%</b>{note}"
     )
+
+
+def worst_case_mi_for_accuracy(accuracy: ArrayLike, n_classes: ArrayLike) -> np.ndarray:
+    """Theorem 3.4 read backwards: the worst-case MI (nats) at which the ceiling
+    ``(I_worst + log 2) / log |Y|`` reaches ``accuracy``, i.e. ``accuracy * log |Y| - log 2``;
+    negative where even ``I_worst = 0`` allows ``accuracy``."""
+    a = np.asarray(accuracy, dtype=float)
+    if not ((a >= 0) & (a <= 1)).all():
+        raise ValueError(f"accuracy must lie in [0, 1], got {accuracy!r}")
+    n = np.asarray(n_classes, dtype=float)
+    if (n < 2).any() or (n != np.round(n)).any():
+        raise ValueError(f"n_classes must be an integer >= 2, got {n_classes!r}")
+    return a * np.log(n) - np.log(2.0)
+
+
+def paper_example_verdict(accuracy: float, digits: int = 1) -> str:
+    """Whether a computed ceiling for the paper's example agrees with
+    :data:`PAPER_ACCURACY_CEILING` at the paper's precision (``digits`` decimals of a percent):
+    ``"reproduces"`` or ``"does not reproduce"``."""
+    same = round(100 * accuracy, digits) == round(100 * PAPER_ACCURACY_CEILING, digits)
+    return "reproduces" if same else "does not reproduce"
 
 
 def ceiling_calculator(
