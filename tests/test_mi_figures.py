@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
 from robustrep_lite.book import mi_figures as mf
@@ -187,6 +188,141 @@ def test_representation_and_peer_tables() -> None:
     assert lines[4] == "| SMILE τ = 5 | ours | 1.68 | 3.65 | 264 s |"
 
 
+def _facts_stair(nwj_seeds: list[float], smile_bias: list[float]) -> dict:
+    def result(seeds: list[float], biases: list[float] = (0.0, 0.0)) -> dict:
+        levels = [
+            {"mean": sum(seeds) / len(seeds), "bias": b, "mean_per_seed": seeds} for b in biases
+        ]
+        return {"levels": levels}
+
+    return {
+        **STAIR,
+        "results": {
+            "nwj": result(nwj_seeds),
+            "mine": result([3.9, 4.1]),
+            "smile_5": result([4.0, 4.0], smile_bias),
+            "smile_1": result([4.0, 4.0], [0.05, 0.2]),
+        },
+    }
+
+
+def test_staircase_facts_compute_the_verdicts() -> None:
+    record = _facts_stair([2.4, 2.6], [-0.3, 0.4])  # mean 2.5, reference 2.56
+    more = {
+        "seeds": 2,
+        "config": {},
+        "results": {"nwj": {"levels": [{"mean_per_seed": [2.5, 2.5]}]}},
+    }
+    facts = mf.staircase_facts(record, [more], target=0.25)
+    assert facts["nwj_top"] == pytest.approx(2.5) and facts["mine_top"] == pytest.approx(4.0)
+    assert facts["reference"] == 2.56 and facts["gap"] == pytest.approx(0.06)
+    assert facts["verdict"] == "within the 0.25-nat target" and facts["all_seeds"] == 4
+    sd = float(np.std([2.4, 2.6, 2.5, 2.5], ddof=1))
+    assert facts["seed_sd"] == pytest.approx(sd)
+    assert facts["mean_se"] == pytest.approx(sd / math.sqrt(2))
+    assert facts["resolves"] == "the target is coarser than two such standard errors"
+    assert facts["smile5_max_bias"] == 0.4 and facts["smile1_low_bias"] == 0.05
+    spread = mf.staircase_facts(_facts_stair([1.0, 3.0], [0.1, 0.1]), target=0.25)
+    assert spread["verdict"] == "outside the 0.25-nat target"  # mean 2.0 vs 2.56
+    assert spread["resolves"] == "the target is finer than this statistic can resolve"
+
+
+def test_joint_slowdown_and_diverged_names() -> None:
+    sep = {"results": {"dv": {"wall_s_mean": 10.0}, "nwj": {"wall_s_mean": 20.0}}}
+    joint = {
+        "results": {
+            "dv": {"wall_s_mean": 200.0, "diverged": True},
+            "nwj": {"wall_s_mean": 100.0, "diverged": True},
+            "mine": {"wall_s_mean": 1.0, "diverged": False},
+        }
+    }
+    assert mf.joint_slowdown(joint, sep) == (5.0, 20.0)
+    assert mf.diverged_names(joint) == "DV and NWJ"
+    joint["results"]["mine"]["diverged"] = True
+    assert mf.diverged_names(joint) == "DV, NWJ and MINE"
+    assert mf.diverged_names({"results": {"dv": {"diverged": False}}}) == "no estimator"
+
+
+def _fact_row(d: int, rho: float, truth: float, **estimates: float | None) -> dict:
+    row: dict = {"d": d, "rho": rho, "truth": truth}
+    for name, value in estimates.items():
+        diverged = value is None
+        row[name] = {
+            "estimate": math.nan if diverged else value,
+            "diverged": diverged,
+            "train_last100": math.nan if diverged else value * 1.01,
+            "pooled": math.nan if diverged else value - 1.0,
+        }
+    return row
+
+
+def test_sweep_facts_follow_the_records() -> None:
+    names = ["mine", "dv", "nwj", "smile"]
+    d2 = "d2_abs_bias_le_0.03_for_0<|rho|<=0.9"
+    zero = "d2_abs_estimate_le_0.05_at_rho0"
+    targets = {
+        n: {d2: [0.01 * (i + 1), True], zero: [-0.001 * i, None]} for i, n in enumerate(names)
+    }
+    sweep = {
+        "config": {"estimators": names, "steps": 5000},
+        "targets": targets,
+        "rows": [
+            _fact_row(20, 0.0, 0.0, mine=0.0, dv=0.0, nwj=0.0, smile=0.0),
+            _fact_row(20, -0.7, 10.0, mine=9.5, dv=15.0, nwj=7.0, smile=11.0),
+            _fact_row(20, 0.7, 10.0, mine=9.2, dv=14.0, nwj=8.0, smile=11.2),
+            _fact_row(20, 0.9, 16.0, mine=3.0, dv=3.0, nwj=3.0, smile=3.0),
+        ],
+    }
+    long = {
+        "config": {"estimators": names, "steps": 20000},
+        "rows": [
+            _fact_row(20, 0.3, 1.0, mine=0.97, dv=0.95, nwj=0.92, smile=1.05),
+            _fact_row(20, 0.7, 10.0, mine=9.7, dv=None, nwj=None, smile=11.4),
+        ],
+    }
+    facts = mf.sweep_facts(sweep, long)
+    assert facts["d2_bias_max"] == 0.04 and facts["d2_bias_worst"] == "SMILE τ = 5"
+    assert facts["d2_verdict"] == "all 4 estimators are" and facts["d2_zero_max"] == 0.003
+    assert facts["mine_rel_min"] == pytest.approx(-0.08)  # rho = 0.9 lies beyond 0.7
+    assert facts["mine_rel_max"] == pytest.approx(-0.05)
+    assert facts["nwj_long_abs_max"] == pytest.approx(0.08) and facts["nwj_long_rhos"] == "0.3"
+    assert facts["mine_long_rhos"] == "0.3, 0.7" and facts["truth_high"] == 10.0
+    assert (facts["dv_high_min"], facts["dv_high_max"], facts["dv_high_pooled_max"]) == (14, 15, 14)
+    assert facts["smile_high_min"] == pytest.approx(0.1)
+    assert facts["smile_high_max"] == pytest.approx(0.12)
+    assert facts["smile_long_high"] == pytest.approx(0.14)
+    assert facts["train_gap"] == pytest.approx(0.0095)  # MINE at -0.7: 0.01 * 9.5 / 10
+    assert facts["long_diverged"] == "DV and NWJ"
+    assert facts["met_short"] == "MINE" and facts["met_long"] == "MINE"
+    targets["dv"][d2][1] = False
+    assert mf.sweep_facts(sweep, long)["d2_verdict"] == "3 of 4 estimators are"
+
+
+def test_peer_facts() -> None:
+    def run(means: list[float], wall: float) -> list[dict]:
+        levels = [{"mi": mi, "mean": m} for mi, m in zip([2.0, 8.0], means, strict=True)]
+        return [{"levels": levels, "wall_s": wall}]
+
+    results = {
+        name: {"robustrep_lite": run(ours, 10.0), "torch-mist": run(theirs, wall)}
+        for name, ours, theirs, wall in [
+            ("infonce", [1.0, 3.0], [1.002, 3.0], 20.0),
+            ("dv", [1.0, 5.0], [1.1, 7.0], 15.0),
+            ("nwj", [1.0, 5.0], [0.8, 5.0], 30.0),
+            ("mine", [1.0, 5.0], [1.0, 5.0], 12.0),
+        ]
+    }
+    peer = {"torch_mist": "0.2.17", "config": {"seeds": 1}, "results": results}
+    facts = mf.peer_facts(peer)
+    assert facts["infonce_diff"] == pytest.approx(0.002)
+    assert facts["low_diff"] == pytest.approx(0.2)  # the level at 8 nats lies above 6
+    assert facts["mist_version"] == "0.2.17" and facts["seeds"] == 1
+    assert facts["faster"] == "ours was faster for every estimator"
+    assert (facts["speedup_min"], facts["speedup_max"]) == (1.2, 3.0)
+    results["mine"]["torch-mist"][0]["wall_s"] = 5.0
+    assert mf.peer_facts(peer)["faster"] == "ours was not faster for every estimator"
+
+
 def test_gaussian_mi_widget_shows_the_estimate_beside_the_truth() -> None:
     calls = []
 
@@ -217,3 +353,7 @@ def test_stored_records_lay_out() -> None:
     assert "| +0.7 | 20000 |" in mf.sweep_d20_markdown([sweep, long])
     assert "| binary |" in mf.representation_markdown(load_stored(mf.REPRESENTATION_RESULT))
     assert "torch-mist" in mf.peer_markdown(load_stored(mf.TORCH_MIST_RESULT))
+    facts = mf.sweep_facts(sweep, long)
+    assert facts["met_short"] == "no estimator" and facts["long_diverged"] == "DV and NWJ"
+    assert mf.staircase_facts(stair, [more])["all_seeds"] == 6
+    assert mf.peer_facts(load_stored(mf.TORCH_MIST_RESULT))["infonce_diff"] < 0.01

@@ -34,20 +34,25 @@ __all__ = [
     "SWEEP_RESULT",
     "SWEEP_TARGETS",
     "TORCH_MIST_RESULT",
+    "diverged_names",
     "gaussian_mi_widget",
+    "joint_slowdown",
     "label",
     "live_staircase_markdown",
     "optimal_critic_figure",
     "optimal_critic_summary",
+    "peer_facts",
     "peer_markdown",
     "per_seed_means",
     "representation_markdown",
     "seed_spread_sentence",
     "staircase_bias_markdown",
+    "staircase_facts",
     "staircase_figure",
     "staircase_markdown",
     "staircase_variance_figure",
     "sweep_d20_markdown",
+    "sweep_facts",
     "sweep_figure",
     "sweep_targets_markdown",
 ]
@@ -476,3 +481,203 @@ def peer_markdown(record: Record) -> str:
             lines.append(f"| {label(name)} | {library} | {cells} | {run['wall_s']:.0f} s |")
     last = record["config"]["last"]
     return f"Mean of the last {last} steps per level:\n\n" + "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------
+# Numbers the chapter's prose quotes (glued, never typed)
+# ------------------------------------------------------------------------------------------
+def _top(record: Record, name: str) -> float:
+    return float(record["results"][name]["levels"][-1]["mean"])
+
+
+def staircase_facts(
+    record: Record, more_seeds: Sequence[Record] = (), name: str = "nwj", target: float = 0.25
+) -> dict[str, Any]:
+    """What the staircase paragraph quotes from the stored separable run (``record``; the runs in
+    ``more_seeds`` add seeds of ``name``): the top-level means of MINE and ``name``, their gap to
+    the reference and the reference's value, the seed-to-seed sd of ``name`` over all runs and
+    the standard error it implies for a mean of ``record``'s seeds, a Markdown verdict on the
+    ``target`` (nats) and whether that target is finer than two such standard errors, and
+    SMILE's largest absolute bias over levels (τ = 5) and its smallest bias (τ = 1)."""
+    values = per_seed_means([record, *more_seeds], name)
+    seeds = int(record["seeds"])
+    sd = float(np.std(values, ddof=1))
+    se = sd / math.sqrt(seeds)
+    reference = float(record["reference_separable_mean"][name][0][-1])
+    mean = _top(record, name)
+    gap = abs(mean - reference)
+    met = gap <= target
+    verdict = f"{'within' if met else 'outside'} the {target:g}-nat target"
+    resolves = (
+        "the target is finer than this statistic can resolve"
+        if target < 2 * se
+        else "the target is coarser than two such standard errors"
+    )
+    smile_5 = [lv["bias"] for lv in record["results"]["smile_5"]["levels"]]
+    smile_1 = [lv["bias"] for lv in record["results"]["smile_1"]["levels"]]
+    return {
+        "mine_top": _top(record, "mine"),
+        "nwj_top": mean,
+        "top_level": float(record["truth_nats"][-1]),
+        "seeds": seeds,
+        "all_seeds": len(values),
+        "seed_sd": sd,
+        "mean_se": se,
+        "reference": reference,
+        "gap": gap,
+        "verdict": verdict,
+        "resolves": resolves,
+        "smile5_max_bias": float(max(abs(b) for b in smile_5)),
+        "smile1_low_bias": float(smile_1[0]),
+    }
+
+
+def diverged_names(record: Record) -> str:
+    """The estimators of a stored staircase run flagged as diverged, as "A, B and C" ("no
+    estimator" when none)."""
+    return _names([label(n) for n, r in record["results"].items() if r["diverged"]])
+
+
+def joint_slowdown(joint: Record, separable: Record) -> tuple[float, float]:
+    """The smallest and largest ratio, over the estimators both runs hold, of the joint critic's
+    mean wall time per seed to the separable critic's."""
+    ratios = [
+        joint["results"][n]["wall_s_mean"] / separable["results"][n]["wall_s_mean"]
+        for n in joint["results"]
+        if n in separable["results"]
+    ]
+    return float(min(ratios)), float(max(ratios))
+
+
+def _relative_errors(
+    record: Record, name: str, d: int = 20, max_rho: float = 0.7
+) -> dict[float, float | None]:
+    """Per ρ with 0 < |ρ| ≤ max_rho at dimension d: the held-out relative error of ``name``
+    (None where the divergence check stopped it)."""
+    out: dict[float, float | None] = {}
+    for row in record["rows"]:
+        if row["d"] == d and 0 < abs(row["rho"]) <= max_rho and name in row:
+            result = row[name]
+            diverged = result["diverged"]
+            out[row["rho"]] = (
+                None if diverged else (result["estimate"] - row["truth"]) / row["truth"]
+            )
+    return out
+
+
+def _names(labels: Sequence[str]) -> str:
+    """``["A", "B", "C"]`` as "A, B and C"; "no estimator" when empty."""
+    if not labels:
+        return "no estimator"
+    return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
+
+
+def sweep_facts(
+    sweep: Record, long: Record, high_rho: float = 0.7, target: float = 0.1
+) -> dict[str, Any]:
+    """What the sweep paragraph quotes from the stored B2 sweep (``sweep``) and its longer d = 20
+    run (``long``): in d = 2, the largest absolute bias (and whose), how many estimators met
+    their targets, the largest absolute estimate at ρ = 0; in d = 20, each estimator's range
+    of relative errors for 0 < |ρ| ≤ ``high_rho``, the largest gap between training and held-out
+    values (MINE and NWJ, relative to the truth), DV's held-out and pooled values at
+    |ρ| = ``high_rho``, which estimators diverged there in the long run, the longest run's
+    largest absolute relative errors where it did not diverge, and which estimators meet the
+    ``target`` (relative) at every ρ, as Markdown."""
+    names = list(sweep["config"]["estimators"])
+    d2_key = "d2_abs_bias_le_0.03_for_0<|rho|<=0.9"
+    d2 = {n: sweep["targets"][n][d2_key] for n in names}
+    worst = max(names, key=lambda n: d2[n][0])
+    facts: dict[str, Any] = {
+        "d2_bias_max": float(d2[worst][0]),
+        "d2_bias_worst": label(worst),
+        "d2_met": sum(bool(d2[n][1]) for n in names),
+        "estimators": len(names),
+        "d2_zero_max": max(
+            abs(sweep["targets"][n]["d2_abs_estimate_le_0.05_at_rho0"][0]) for n in names
+        ),
+        "d2_verdict": (
+            f"all {len(names)} estimators are"
+            if all(d2[n][1] for n in names)
+            else f"{sum(bool(d2[n][1]) for n in names)} of {len(names)} estimators are"
+        ),
+        "steps": int(sweep["config"]["steps"]),
+        "long_steps": int(long["config"]["steps"]),
+    }
+    short = {n: _relative_errors(sweep, n, max_rho=high_rho) for n in names}
+    lengthy = {n: _relative_errors(long, n, max_rho=high_rho) for n in names}
+    for n in names:
+        finite = [e for e in short[n].values() if e is not None]
+        facts[f"{n}_rel_min"] = float(min(finite))
+        facts[f"{n}_rel_max"] = float(max(finite))
+        long_finite = {r: e for r, e in lengthy[n].items() if e is not None}
+        facts[f"{n}_long_abs_max"] = float(max(abs(e) for e in long_finite.values()))
+        facts[f"{n}_long_rhos"] = ", ".join(f"{r:g}" for r in sorted(long_finite))
+    high = [r for r in sweep["rows"] if r["d"] == 20 and abs(r["rho"]) == high_rho]
+    facts["smile_high_min"] = float(min(short["smile"][r["rho"]] for r in high))
+    facts["smile_high_max"] = float(max(short["smile"][r["rho"]] for r in high))
+    facts["smile_long_high"] = float(lengthy["smile"][high_rho])
+    facts["truth_high"] = float(high[0]["truth"])
+    facts["dv_high_min"] = float(min(r["dv"]["estimate"] for r in high))
+    facts["dv_high_max"] = float(max(r["dv"]["estimate"] for r in high))
+    facts["dv_high_pooled_max"] = float(max(r["dv"]["pooled"] for r in high))
+    facts["train_gap"] = float(
+        max(
+            abs(row[n]["train_last100"] - row[n]["estimate"]) / row["truth"]
+            for row in sweep["rows"]
+            if row["d"] == 20 and 0 < abs(row["rho"]) <= high_rho
+            for n in ("mine", "nwj")
+        )
+    )
+    facts["long_diverged"] = _names(
+        [label(n) for n in names if lengthy[n].get(high_rho, 0.0) is None]
+    )
+
+    def meeting(errors: dict[str, dict[float, float | None]]) -> str:
+        return _names(
+            [
+                label(n)
+                for n in names
+                if all(e is not None and abs(e) <= target for e in errors[n].values())
+            ]
+        )
+
+    facts["met_short"] = meeting(short)
+    facts["met_long"] = meeting(lengthy)
+    return facts
+
+
+def peer_facts(record: Record, low_level: float = 6.0) -> dict[str, Any]:
+    """What the torch-mist paragraph quotes: the largest absolute difference of the InfoNCE
+    level means between the libraries, the same for DV, NWJ and MINE at levels up to
+    ``low_level``, torch-mist's version, the number of seeds, whether ours
+    was faster for every estimator (Markdown), and the smallest and largest ratio of
+    torch-mist's wall time to ours."""
+    results = record["results"]
+    ours = {n: b["robustrep_lite"][0] for n, b in results.items()}
+    theirs = {n: b["torch-mist"][0] for n, b in results.items()}
+    diff = max(
+        abs(a["mean"] - b["mean"])
+        for a, b in zip(ours["infonce"]["levels"], theirs["infonce"]["levels"], strict=True)
+    )
+    close = ("dv", "nwj", "mine")
+    low_diff = max(
+        abs(a["mean"] - b["mean"])
+        for n in close
+        for a, b in zip(ours[n]["levels"], theirs[n]["levels"], strict=True)
+        if a["mi"] <= low_level
+    )
+    ratios = [theirs[n]["wall_s"] / ours[n]["wall_s"] for n in results]
+    faster = (
+        "ours was faster for every estimator"
+        if min(ratios) > 1
+        else ("ours was not faster for every estimator")
+    )
+    return {
+        "infonce_diff": float(diff),
+        "low_diff": float(low_diff),
+        "mist_version": str(record["torch_mist"]),
+        "seeds": int(record["config"]["seeds"]),
+        "faster": faster,
+        "speedup_min": float(min(ratios)),
+        "speedup_max": float(max(ratios)),
+    }
