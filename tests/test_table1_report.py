@@ -60,7 +60,14 @@ def _table(dataset: str = "cifar10", seeds: int = 2) -> dict:
         "summary": summarise(rows),
         "encoders": encoders,
         "threat_model": {"eps": 8 / 255},
-        "settings": {"strong_attack": "apgd", "strong_size": 100, "estimator": "smile"},
+        "settings": {
+            "strong_attack": "apgd",
+            "strong_size": 100,
+            "estimator": "smile",
+            "train_size": {"mnist": 4000, "cifar10": 4000},
+            "encoder_epochs": 3,
+            "head_epochs": 4,
+        },
     }
 
 
@@ -117,7 +124,42 @@ def test_table1_glue_states_counts_spans_and_the_cifar_values() -> None:
     assert values["mnist_wr_pgd"].data == "31.0%"
     assert values["c10_std_mlp_nat"] == pytest.approx(60.5)
     assert values["table_seeds"] == 2
+    # the strong attack takes 1-2 points off every PGD-7 accuracy: the same claims hold
+    assert values["cifar10_strong_holds"] == values["mnist_strong_holds"] == 3
+    assert values["c10_train"].data == "4,000"
+    assert (values["c10_epochs"], values["c10_head_epochs"]) == (3, 4)
     assert "c10_std_mlp_nat" not in report.table1_glue({"mnist": _table("mnist")})
+
+
+def test_claim_checks_with_the_strong_attack_compare_its_accuracies() -> None:
+    table = _table(seeds=1)
+    for r in table["rows"]:  # the strong attack breaks the worst-case robust head only
+        if (r["representation"], r["head"]) == ("worst_case", "robust"):
+            r["strong"] = 0.0
+    table["summary"] = summarise(table["rows"])
+    pgd, strong = report.claim_checks(table), report.claim_checks(table, "strong")
+    assert [c["holds"] for c in pgd] == [True, True, True, False]
+    assert [c["holds"] for c in strong] == [True, False, True, False]
+    assert strong[1]["ours"] == pytest.approx(0.0) and strong[2]["ours"] == pgd[2]["ours"]
+    values = report.table1_glue({"cifar10": table})
+    assert (values["cifar10_holds"], values["cifar10_strong_holds"]) == (3, 2)
+    table["settings"]["train_size"]["cifar10"] = None
+    assert report.table1_glue({"cifar10": table})["c10_train"].data == "all"
+
+
+def test_critic_verdict_follows_the_means_it_compares() -> None:
+    text = report.critic_verdict({"cifar10": _table()})
+    # standard: I 2.0, drop 1.0; worst-case: I 1.0, drop 0.2
+    assert text == (
+        "In the run shown, on CIFAR-10 the standard representation's critic reads **more** "
+        "information than the worst-case one's and loses **more** of it under attack "
+        "(1.000 against 0.200 nats)."
+    )
+    table = _table("mnist", seeds=1)
+    for e in table["encoders"]:
+        e["mi"], e["worst_mi"] = (1.0, 0.9) if e["representation"] == "standard" else (1.5, 0.5)
+    text = report.critic_verdict({"mnist": table})
+    assert "reads **not more** information" in text and "loses **not more**" in text
 
 
 def test_critic_markdown_averages_over_seeds() -> None:

@@ -48,6 +48,7 @@ __all__ = [
     "claim_checks",
     "claims_report",
     "critic_markdown",
+    "critic_verdict",
     "grid_cell_text",
     "grid_figure",
     "grid_widget",
@@ -294,11 +295,14 @@ def _mlp(table: Table, row: tuple[str, str], key: str) -> float:
     return 100 * summary_cell(table, *row, "mlp")[key]
 
 
-def claim_checks(table: Table) -> list[dict[str, Any]]:
+def claim_checks(table: Table, attack: str = "pgd") -> list[dict[str, Any]]:
     """Each of :data:`CLAIMS` on a run: the two MLP-head values compared (mean over seeds, %),
-    whether the claimed ordering holds (strictly), and the paper's values."""
+    whether the claimed ordering holds (strictly), and the paper's values. With ``attack =
+    "strong"`` the adversarial claims compare the strong attack's accuracies (on the first
+    ``strong_size`` test images) instead of PGD-7's."""
     out = []
     for claim, higher, lower, key, paper in CLAIMS:
+        key = key.replace("pgd", attack)
         a, b = _mlp(table, higher, key), _mlp(table, lower, key)
         out.append({"claim": claim, "ours": a, "against": b, "holds": a > b, "paper": paper})
     return out
@@ -336,11 +340,15 @@ def table1_glue(tables: dict[str, Table]) -> dict[str, Any]:
     """The values the chapter's prose glues in, by name: per data set the number of claims
     that hold (``<d>_holds``), the largest strong-attack drop (``<d>_apgd_drop``) and, per row of
     :data:`SPAN_ROWS`, the range of natural and PGD-7 accuracy over the MLP and linear heads
-    (``<d>_<row>_<natural|pgd>``, Markdown); ``claims_count``; and, with CIFAR-10, the standard
-    MLP's natural accuracy (``c10_std_mlp_nat``) and the seeds (``table_seeds``)."""
+    (``<d>_<row>_<natural|pgd>``, Markdown), and the number of claims that hold with the strong
+    attack's accuracies in place of PGD-7's (``<d>_strong_holds``); ``claims_count``; and, with
+    CIFAR-10, the standard MLP's natural accuracy (``c10_std_mlp_nat``), the seeds
+    (``table_seeds``), the training images (``c10_train``, Markdown: a count or "all"), the
+    encoder epochs (``c10_epochs``) and the head epochs (``c10_head_epochs``)."""
     out: dict[str, Any] = {}
     for dataset, t in tables.items():
         out[f"{dataset}_holds"] = sum(c["holds"] for c in claim_checks(t))
+        out[f"{dataset}_strong_holds"] = sum(c["holds"] for c in claim_checks(t, "strong"))
         out[f"{dataset}_apgd_drop"] = max(strong_gaps(t))
         for row, name in SPAN_ROWS.items():
             for key in ("natural", "pgd"):
@@ -353,7 +361,36 @@ def table1_glue(tables: dict[str, Table]) -> dict[str, Any]:
         c10 = tables["cifar10"]
         out["c10_std_mlp_nat"] = _mlp(c10, ("standard", "standard"), "natural_mean")
         out["table_seeds"] = c10["seeds"]
+        train = c10["settings"]["train_size"]["cifar10"]
+        out["c10_train"] = Markdown("all" if train is None else f"{train:,}")
+        out["c10_epochs"] = c10["settings"]["encoder_epochs"]
+        out["c10_head_epochs"] = c10["settings"]["head_epochs"]
     return out
+
+
+def _critic_means(table: Table, rep: str) -> tuple[float, float]:
+    recs = [e for e in table["encoders"] if e["representation"] == rep]
+    return (
+        sum(e["mi"] for e in recs) / len(recs),
+        sum(e["worst_mi"] for e in recs) / len(recs),
+    )
+
+
+def critic_verdict(tables: dict[str, Table]) -> str:
+    """Per data set of ``tables``, in words: does the standard representation's training critic
+    read more information than the worst-case one's, and does it lose more under the training
+    attack (the drop ``I - I_worst``; means over seeds, as :func:`critic_markdown` prints)."""
+    parts = []
+    for dataset, t in tables.items():
+        (std, std_w), (wc, wc_w) = _critic_means(t, "standard"), _critic_means(t, "worst_case")
+        more = "more" if std > wc else "not more"
+        loses = "more" if std - std_w > wc - wc_w else "not more"
+        parts.append(
+            f"on {TITLES.get(dataset, dataset)} the standard representation's critic reads "
+            f"**{more}** information than the worst-case one's and loses **{loses}** of it "
+            f"under attack ({std - std_w:.3f} against {wc - wc_w:.3f} nats)"
+        )
+    return "In the run shown, " + "; ".join(parts) + "."
 
 
 def critic_markdown(tables: dict[str, Table]) -> str:
@@ -365,9 +402,7 @@ def critic_markdown(tables: dict[str, Table]) -> str:
     ]
     for dataset, t in tables.items():
         for rep in ("standard", "worst_case"):
-            recs = [e for e in t["encoders"] if e["representation"] == rep]
-            mi_clean = sum(e["mi"] for e in recs) / len(recs)
-            mi_worst = sum(e["worst_mi"] for e in recs) / len(recs)
+            mi_clean, mi_worst = _critic_means(t, rep)
             rows.append(
                 f"| {dataset} | {rep} | {mi_clean:.3f} | {mi_worst:.3f} | "
                 f"{mi_clean - mi_worst:.3f} |"
