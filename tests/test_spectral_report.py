@@ -116,6 +116,22 @@ def test_xor_markdown_prints_the_measurements() -> None:
     assert rows[2] == ["rep-spectral (W1)", "2.40", "10.70", "2.20", "1.000"]
 
 
+def test_xor_findings_reads_numbers_and_verbs_off_the_measurements() -> None:
+    measured = {
+        "none": {"sigmas": [4.6, 6.5], "volume": 7.7, "distance": 1.0004},
+        "rep-spectral": {"sigmas": [2.4, 10.7], "volume": 2.2, "distance": 0.9996},
+        "ll-spectral": {"sigmas": [3.9, 2.0], "volume": 15.4, "distance": 1.01},
+    }
+    text = sr.xor_findings(measured)
+    assert "Rep-spectral lowers $\\sigma_{\\max}(W_1)$ from 4.6 to 2.4" in text
+    assert "raises the readout's $\\sigma_{\\max}(W_2)$ from 6.5 to 10.7" in text
+    assert "3.5 times smaller than the unregularised one (7.7 to 2.2)" in text
+    assert "2.0 times larger than the unregularised one (15.4)" in text
+    assert "moves by at most 0.010" in text and "alone" in text
+    measured["rep-spectral"]["distance"] = 1.5
+    assert "so the decision moves too" in sr.xor_findings(measured)
+
+
 # ----------------------------------------------------------------------------------------------
 # MNIST
 # ----------------------------------------------------------------------------------------------

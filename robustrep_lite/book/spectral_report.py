@@ -68,6 +68,7 @@ __all__ = [
     "vs_mi_markdown",
     "vs_mi_rows",
     "xor_figure",
+    "xor_findings",
     "xor_markdown",
 ]
 
@@ -253,6 +254,48 @@ def xor_markdown(
             f"| {labels.get(arm, arm)} | {sigmas} | {m['volume']:.2f} | {m['distance']:.3f} |"
         )
     return "\n".join(lines)
+
+
+def _change(name: str, before: float, after: float) -> str:
+    """``"lowers <name> from a to b"``, with the verb read off the values."""
+    verb = "lowers" if after < before else "raises" if after > before else "keeps"
+    return f"{verb} {name} from {before:.1f} to {after:.1f}"
+
+
+def xor_findings(measured: Mapping[str, Mapping[str, Any]], tolerance: float = 0.05) -> str:
+    """What :func:`~robustrep_lite.experiments.spectral_regularization.xor_measurements` shows,
+    as Markdown sentences whose every number and verb is read off ``measured`` (arms ``none``,
+    ``rep-spectral`` and ``ll-spectral``): how each penalised arm changes sigma_max of W1 and W2
+    and the volume element at the data, and whether the mean DDN distance to the boundary moves
+    by more than ``tolerance`` from the unregularised arm's."""
+    none, rep, ll = (measured[arm] for arm in ("none", "rep-spectral", "ll-spectral"))
+    w1, w2 = "$\\sigma_{\\max}(W_1)$", "$\\sigma_{\\max}(W_2)$"
+
+    def fold(after: float) -> str:
+        ratio = none["volume"] / after if after > 0 else float("inf")
+        return f"{ratio:.1f} times smaller" if ratio >= 1 else f"{1 / ratio:.1f} times larger"
+
+    moved = max(abs(m["distance"] - none["distance"]) for m in (rep, ll))
+    distance = (
+        f"the mean DDN distance from the four points to the decision boundary moves by "
+        f"{'at most' if moved <= tolerance else 'up to'} {moved:.3f} from the unregularised "
+        f"{none['distance']:.3f}"
+    )
+    consequence = (
+        "so the effect is on $\\Phi$ alone, which is what a refit head inherits"
+        if moved <= tolerance
+        else "so the decision moves too"
+    )
+    return (
+        f"Rep-spectral {_change(w1, none['sigmas'][0], rep['sigmas'][0])} and "
+        f"{_change('the readout' + chr(39) + 's ' + w2, none['sigmas'][1], rep['sigmas'][1])}; "
+        f"its volume element of the representation at the data is {fold(rep['volume'])} than "
+        f"the unregularised one ({none['volume']:.1f} to {rep['volume']:.1f}). Ll-spectral "
+        f"{_change(w1, none['sigmas'][0], ll['sigmas'][0])} and "
+        f"{_change(w2, none['sigmas'][1], ll['sigmas'][1])}, and its volume element at the data "
+        f"is {fold(ll['volume'])} than the unregularised one ({ll['volume']:.1f}). On this run "
+        f"{distance}, {consequence}."
+    )
 
 
 # ----------------------------------------------------------------------------------------------
