@@ -123,8 +123,8 @@ def test_xor_findings_reads_numbers_and_verbs_off_the_measurements() -> None:
         "ll-spectral": {"sigmas": [3.9, 2.0], "volume": 15.4, "distance": 1.01},
     }
     text = sr.xor_findings(measured)
-    assert "Rep-spectral lowers $\\sigma_{\\max}(W_1)$ from 4.6 to 2.4" in text
-    assert "raises the readout's $\\sigma_{\\max}(W_2)$ from 6.5 to 10.7" in text
+    assert "Rep-spectral lowers σ_max(W₁) from 4.6 to 2.4" in text
+    assert "raises the readout's σ_max(W₂) from 6.5 to 10.7" in text
     assert "3.5 times smaller than the unregularised one (7.7 to 2.2)" in text
     assert "2.0 times larger than the unregularised one (15.4)" in text
     assert "moves by at most 0.010" in text and "alone" in text

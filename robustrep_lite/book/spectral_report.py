@@ -269,7 +269,7 @@ def xor_findings(measured: Mapping[str, Mapping[str, Any]], tolerance: float = 0
     and the volume element at the data, and whether the mean DDN distance to the boundary moves
     by more than ``tolerance`` from the unregularised arm's."""
     none, rep, ll = (measured[arm] for arm in ("none", "rep-spectral", "ll-spectral"))
-    w1, w2 = "$\\sigma_{\\max}(W_1)$", "$\\sigma_{\\max}(W_2)$"
+    w1, w2 = "σ_max(W₁)", "σ_max(W₂)"
 
     def fold(after: float) -> str:
         ratio = none["volume"] / after if after > 0 else float("inf")
@@ -282,7 +282,7 @@ def xor_findings(measured: Mapping[str, Mapping[str, Any]], tolerance: float = 0
         f"{none['distance']:.3f}"
     )
     consequence = (
-        "so the effect is on $\\Phi$ alone, which is what a refit head inherits"
+        "so the effect is on Φ alone, which is what a refit head inherits"
         if moved <= tolerance
         else "so the decision moves too"
     )
