@@ -10,7 +10,7 @@ import plotly.io as pio
 import pytest
 import torch
 
-from robustrep_lite.book.chapter import data_summary, stored_run_line
+from robustrep_lite.book.chapter import data_summary, glue_facts, stored_run_line
 from robustrep_lite.book.plots import (
     LIVE_NOTICE,
     RENDERER_NAME,
@@ -160,3 +160,14 @@ def test_stored_run_line_names_script_time_commit_and_what_the_record_holds() ->
     )
     bare = {"provenance": {"time_utc": "t", "git_commit": "c"}}
     assert stored_run_line(bare, "x.py") == "stored run of x.py: t, commit c"
+
+
+def test_glue_facts_glues_sentences_as_markdown_and_numbers_as_they_are(monkeypatch) -> None:
+    import myst_nb
+    from IPython.display import Markdown
+
+    glued = {}
+    monkeypatch.setattr(myst_nb, "glue", lambda name, value, display: glued.update({name: value}))
+    glue_facts({"n": 3, "verdict": "holds"})
+    assert glued["n"] == 3 and isinstance(glued["verdict"], Markdown)
+    assert glued["verdict"].data == "holds"

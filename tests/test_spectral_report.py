@@ -295,3 +295,36 @@ def test_stored_seed_runs_share_the_unpenalised_arms() -> None:
 
 def test_the_xor_net_is_the_chapter_mlp() -> None:
     assert sr.arm_labels(xor_net()) == sr.arm_labels()
+
+
+def test_facts_of_the_stored_runs_are_what_the_prose_quotes() -> None:
+    from robustrep_lite.core.results import load_stored
+
+    rows = load_stored(sr.MNIST_RESULT)["rows"]
+    mnist = sr.mnist_facts(rows)
+    assert mnist["mn_seeds"] == len({r["seed"] for r in rows}) and mnist["mn_winner3"] in (
+        "rep-spectral",
+        "ll-spectral",
+    )
+    assert mnist["mn_refit2_lo"] <= mnist["mn_refit2_hi"] <= 100
+    digits = sr.digits_facts(load_stored(sr.DIGITS_RESULT))
+    assert digits["dg_ref_rank"] == "rep > ll > none"  # the reference run's own numbers
+    assert digits["dg_rank_verdict"] in ("the same order", "a different order")
+    runs, _ = sr.stored_seed_runs(range(5), profile="cpu")
+    seeds = sr.seed_facts(runs)
+    assert seeds["vs_seeds"] == 5 and seeds["vs_std_lo"] <= seeds["vs_std_hi"]
+    assert seeds["vs_wc_raised"] == "23 of the 25 (layer, seed)"  # not "every"
+    assert seeds["vs_pen_z"] == max(seeds["vs_rep_z"], seeds["vs_both_z"])
+
+
+def test_xor_facts_read_the_measurements() -> None:
+    measured = {
+        "none": {"sigmas": [4.6, 6.5], "volume": 7.7, "distance": 1.0004},
+        "rep-spectral": {"sigmas": [2.4, 10.7], "volume": 2.2, "distance": 0.9996},
+        "ll-spectral": {"sigmas": [3.9, 2.0], "volume": 15.4, "distance": 1.01},
+    }
+    facts = sr.xor_facts(measured, "cpu")
+    assert facts["xor_findings"] == sr.xor_findings(measured)
+    assert facts["xor_profile"] == "cpu"
+    assert facts["xor_summary"].startswith("rep-spectral's volume element")
+    assert "3.5 times smaller" in facts["xor_summary"] and facts["xor_summary"].endswith("grows")

@@ -81,3 +81,13 @@ def stored_run_line(record: dict[str, Any], script: str) -> str:
     if record.get("wall_s") is not None:
         parts.append(f"{record['wall_s'] / 60:.0f} min")
     return ", ".join(parts)
+
+
+def glue_facts(facts: dict[str, Any]) -> None:
+    """Glue every fact for the page's prose (MyST-NB ``glue``, not displayed): a sentence (a
+    string) as Markdown for a ``{glue:md}`` role, a number as itself for ``{glue:text}``."""
+    from IPython.display import Markdown
+    from myst_nb import glue
+
+    for name, value in facts.items():
+        glue(name, Markdown(value) if isinstance(value, str) else value, display=False)

@@ -44,6 +44,10 @@ from robustrep_lite.training.data import load_dataset
 from robustrep_lite.training.spectral import ARMS, all_layers, layers_for
 
 __all__ = [
+    "digits_facts",
+    "mnist_facts",
+    "seed_facts",
+    "xor_facts",
     "ARM_COLOURS",
     "DIGITS_RESULT",
     "METRICS",
@@ -686,3 +690,318 @@ def seeds_figure(runs_by_lam: Mapping[float, Mapping[int, list[Record]]]) -> go.
         margin={"t": 70, "b": 90},
     )
     return fig
+
+
+# ------------------------------------------------------------------------------------------
+# The numbers and verdicts the chapter's prose quotes, read off a run (glued by the chapter)
+# ------------------------------------------------------------------------------------------
+def xor_facts(measured: Mapping[str, Record], profile_name: str) -> dict[str, Any]:
+    """Every number and verb of the XOR paragraph, from :func:`xor_measurements` of the page's
+    run: the findings sentence (:func:`xor_findings`) and the volume-element summary."""
+    facts: dict[str, Any] = {}
+
+    def put(name: str, value: Any) -> None:
+        facts[name] = value
+
+    put("xor_profile", profile_name)
+    put("xor_findings", xor_findings(measured))
+    xor_fold = measured["none"]["volume"] / measured["rep-spectral"]["volume"]
+    put(
+        "xor_summary",
+        f"rep-spectral's volume element of the representation at the data is "
+        f"{xor_fold:.1f} times {'smaller' if xor_fold >= 1 else 'larger'} than the "
+        "unregularised one's, while "
+        "the readout's σ_max(W₂) "
+        + (
+            "grows"
+            if measured["rep-spectral"]["sigmas"][1] > measured["none"]["sigmas"][1]
+            else "shrinks"
+        ),
+    )
+    return facts
+
+
+def mnist_facts(stored_rows: Sequence[Record]) -> dict[str, Any]:
+    """Every number and verdict the MNIST paragraphs quote, from the rows of the stored
+    ``bench/spectral_mnist.py`` run: paired changes against no penalty (mean and standard
+    error per arm and lambda; accuracies in points), levels, the refit range, whether the
+    paper's order (rep > ll > none in the HopSkipJump distance at lambda = 0.01) reproduces,
+    whether DDN agrees, and which arm wins at each lambda."""
+    facts: dict[str, Any] = {}
+
+    def put(name: str, value: Any) -> None:
+        facts[name] = value
+
+    change = {
+        key: {(d["arm"], d["lam"]): d for d in paired_differences(stored_rows, key)}
+        for key in METRICS
+    }
+    means = {(s["arm"], s["lam"]): s for s in summarise_rows(stored_rows)}
+    put("mn_seeds", means[("none", 0.0)]["seeds"])
+    for arm in ("rep-spectral", "ll-spectral"):
+        for lam, exponent in ((0.001, 3), (0.01, 2), (0.1, 1)):
+            tag = f"mn_{arm[:2]}{exponent}"  # e.g. mn_re2: rep-spectral at λ = 1e-2
+            for key in METRICS:
+                scale = 100 if "accuracy" in key else 1  # accuracies in points
+                put(f"{tag}_{key}", scale * change[key][(arm, lam)]["mean"])
+                put(f"{tag}_{key}_se", scale * change[key][(arm, lam)]["se"])
+            for key in ("test_accuracy", "sigma_2"):
+                scale = 100 if "accuracy" in key else 1
+                put(
+                    f"{tag}_{key}_level",
+                    scale * means[(arm, lam)][key + "_mean"],
+                )
+    none = means[("none", 0.0)]
+    put("mn_none_sigma_2", none["sigma_2_mean"])
+    put(
+        "mn_re2_hsj_pct",
+        100 * change["hsj_mean"][("rep-spectral", 0.01)]["mean"] / none["hsj_mean_mean"],
+    )
+    put(
+        "mn_hsj_over_ddn",
+        100 * (none["hsj_mean_mean"] / none["ddn_mean_mean"] - 1),
+    )
+    refit2 = [
+        means[(arm, lam)]["refit_accuracy_mean"]
+        for arm, lam in (("none", 0.0), ("rep-spectral", 0.01), ("ll-spectral", 0.01))
+    ]
+    put("mn_refit2_lo", 100 * min(refit2))
+    put("mn_refit2_hi", 100 * max(refit2))
+
+    def order(key, lam):  # True when rep-spectral > ll-spectral > none in the paired change
+        rep, ll = (change[key][(arm, lam)]["mean"] for arm in ("rep-spectral", "ll-spectral"))
+        return rep > ll > 0
+
+    put(
+        "mn_order2",
+        "reproduces (rep > ll > none)" if order("hsj_mean", 0.01) else "does not reproduce",
+    )
+    put(
+        "mn_ddn_agrees",
+        "agrees" if order("ddn_mean", 0.01) == order("hsj_mean", 0.01) else "does not agree",
+    )
+    own = [change["test_accuracy"][(arm, 0.01)]["mean"] for arm in ("rep-spectral", "ll-spectral")]
+    put(
+        "mn_own_accuracy",
+        "does not rise, unlike the paper's Figure 4"
+        if max(own) <= 0
+        else "rises for at least one arm, as in the paper's Figure 4",
+    )
+    winner = {
+        lam: max(
+            ("rep-spectral", "ll-spectral"),
+            key=lambda arm: change["hsj_mean"][(arm, lam)]["mean"],
+        )
+        for lam in (0.001, 0.01)
+    }
+    put("mn_winner3", winner[0.001])
+    put(
+        "mn_order_heading",
+        "The order depends on λ."
+        if winner[0.001] != winner[0.01]
+        else "At 10⁻³ the order is the same.",
+    )
+    return facts
+
+
+def digits_facts(digits: Record) -> dict[str, Any]:
+    """Every number and verdict of the digits paragraph: our stored run of
+    ``bench/spectral_mnist.py --dataset digits`` beside the reference run it stores (the
+    authors' recipe, their numbers, not ours)."""
+    facts: dict[str, Any] = {}
+
+    def put(name: str, value: Any) -> None:
+        facts[name] = value
+
+    ours = {(s["arm"], s["lam"]): s for s in summarise_rows(digits["rows"])}
+    ref = {(r["arm"], r["lam"]): r for r in digits["reference"]}
+    for (arm, lam), s in ours.items():
+        tag = f"dg_{arm[:2]}{ {0.0: '', 0.01: '2', 0.1: '1'}[lam] }"  # e.g. dg_re2, dg_no
+        put(f"{tag}_hsj", s["hsj_mean_mean"])
+        put(f"{tag}_acc", s["test_accuracy_mean"])
+        put(f"{tag}_ref_ta", ref[(arm, lam)]["ta_distance"] or float("nan"))
+        put(f"{tag}_ref_acc", ref[(arm, lam)]["accuracy"])
+
+    def rank(
+        distance,
+    ):  # the arms at λ = 0.01 by decreasing distance, e.g. "rep > ll > none"
+        keys = [("rep-spectral", 0.01), ("ll-spectral", 0.01), ("none", 0.0)]
+        return " > ".join(k[0].split("-")[0] for k in sorted(keys, key=distance, reverse=True))
+
+    ours_rank = rank(lambda k: ours[k]["hsj_mean_mean"])
+    ref_rank = rank(lambda k: ref[k]["ta_distance"])
+    put("dg_rank", ours_rank)
+    put("dg_ref_rank", ref_rank)
+    put(
+        "dg_rank_verdict",
+        "the same order" if ours_rank == ref_rank else "a different order",
+    )
+    gap = abs(ours[("none", 0.0)]["hsj_mean_mean"] / ref[("none", 0.0)]["ta_distance"] - 1)
+    put("dg_none_gap", 100 * gap)
+    below = all(
+        ours[(a, 0.01)]["test_accuracy_mean"] < ref[(a, 0.01)]["accuracy"]
+        for a in ("rep-spectral", "ll-spectral")
+    )
+    put("dg_acc_verdict", "below" if below else "not all below")
+    refit = [ours[(a, 0.01)]["refit_accuracy_mean"] for a in ("rep-spectral", "ll-spectral")]
+    put("dg_refit_lo", 100 * min(refit))
+    put("dg_refit_hi", 100 * max(refit))
+    ours_back = (
+        ours[("rep-spectral", 0.1)]["hsj_mean_mean"] < ours[("rep-spectral", 0.01)]["hsj_mean_mean"]
+    )
+    ref_rose = (
+        ref[("rep-spectral", 0.1)]["ta_distance"] > ref[("rep-spectral", 0.01)]["ta_distance"]
+    )
+    put(
+        "dg_rep1_verdict",
+        ("falls back" if ours_back else "still rises") + " from λ = 0.01",
+    )
+    put("dg_ref_rep1_verdict", "still rose" if ref_rose else "fell back too")
+    return facts
+
+
+def seed_facts(runs_by_lam: Mapping[float, Mapping[int, Sequence[Record]]]) -> dict[str, Any]:
+    """Every number and verdict of the five-seed comparison with worst-case MI, from
+    :func:`stored_seed_runs` (two lambdas): spreads, paired changes with standard errors,
+    the largest |mean| / s.e., seed 0 against the others, and the sigma_max counts."""
+    facts: dict[str, Any] = {}
+
+    def put(name: str, value: Any) -> None:
+        facts[name] = value
+
+    big, small = sorted(runs_by_lam, reverse=True)  # λ = 0.1 and 0.01
+    runs = runs_by_lam[big]
+    seeds = sorted(runs)
+    arm = {s: {row["arm"]: row for row in runs[s]} for s in seeds}  # at λ = 0.1
+    vs_summary = {s["arm"]: s for s in spectral_vs_mi.across_seeds(dict(runs))[0]}
+    vs_std = vs_summary["standard"]
+    paired = {
+        (lam, baseline): {
+            d["arm"]: d
+            for d in spectral_vs_mi.across_seeds(dict(runs_by_lam[lam]), baseline=baseline)[1]
+        }
+        for lam in (big, small)
+        for baseline in ("standard", "worst-case MI")
+    }
+    standard = [arm[s]["standard"]["hsj_mean"] for s in seeds]
+    put("vs_seeds", len(seeds))
+    put("vs_std_lo", min(standard))
+    put("vs_std_hi", max(standard))
+    put("vs_std_mean", vs_std["hsj_mean_mean"])
+    attacked = max(
+        row[k]
+        for r in runs_by_lam.values()
+        for rows in r.values()
+        for row in rows
+        for k in ("pgd", "strong")
+    )
+    put(
+        "vs_attack",
+        "**No arm makes a standard head robust at ε = 0.3**: 0% under PGD-7 and "
+        "under APGD for all four arms in every seed"
+        if attacked == 0
+        else "**Accuracy under attack at ε = 0.3 stays at most "
+        f"{100 * attacked:.1f}%** (PGD-7 and APGD, all arms and seeds)",
+    )
+    put(
+        "vs_attack_summary",
+        "No arm gives a standard head any robustness"
+        if attacked == 0
+        else f"No arm gives a standard head more than {100 * attacked:.1f}% accuracy under attack",
+    )
+    wc = paired[(big, "standard")]["worst-case MI"]
+    longer = sum(
+        arm[s]["worst-case MI"]["hsj_mean"] > arm[s]["standard"]["hsj_mean"] for s in seeds
+    )
+    put(
+        "vs_wc_every",
+        "in every seed" if longer == len(seeds) else f"in {longer} of {len(seeds)} seeds",
+    )
+    put("vs_wc", wc["mean"])
+    put("vs_wc_se", wc["se"])
+    put("vs_wc_pct", 100 * wc["mean"] / vs_std["hsj_mean_mean"])
+    put(
+        "vs_wc_natural_cost",
+        100 * (vs_std["natural_mean"] - vs_summary["worst-case MI"]["natural_mean"]),
+    )
+    put(
+        "vs_wc_refit_cost",
+        100 * (vs_std["refit_accuracy_mean"] - vs_summary["worst-case MI"]["refit_accuracy_mean"]),
+    )
+    # |paired mean| / s.e. of every penalty effect: rep-spectral alone, both − worst-case MI
+    z = []
+    for lam, tag in ((big, "1"), (small, "2")):
+        rep = paired[(lam, "standard")]["rep-spectral"]
+        both = paired[(lam, "worst-case MI")]["both"]
+        lam_summary = {s["arm"]: s for s in spectral_vs_mi.across_seeds(dict(runs_by_lam[lam]))[0]}
+        put(f"vs_rep{tag}", rep["mean"])
+        put(f"vs_rep{tag}_se", rep["se"])
+        put(
+            f"vs_rep{tag}_natural",
+            100 * (lam_summary["rep-spectral"]["natural_mean"] - vs_std["natural_mean"]),
+        )
+        put(f"vs_both{tag}", both["mean"])
+        put(f"vs_both{tag}_se", both["se"])
+        z += [abs(rep["mean"]) / rep["se"], abs(both["mean"]) / both["se"]]
+        seed0 = {row["arm"]: row["hsj_mean"] for row in runs_by_lam[lam][seeds[0]]}
+        put(f"vs_seed0_both{tag}", seed0["both"] - seed0["worst-case MI"])
+    put("vs_rep_z", max(z[0], z[2]))
+    put("vs_both_z", max(z[1], z[3]))
+    put("vs_pen_z", max(z))
+    put(
+        "vs_rep_heading",
+        "Rep-spectral alone does nothing measurable to the distance"
+        if max(z[0], z[2]) < 2
+        else "Rep-spectral alone changes the distance",
+    )
+    put(
+        "vs_both_heading",
+        "Combined with worst-case MI training the penalty neither adds nor takes away much"
+        if max(z[1], z[3]) < 2
+        else "Combined with worst-case MI training the penalty changes the distance",
+    )
+    seed0 = arm[seeds[0]]
+    put(
+        "vs_seed0_wc",
+        seed0["worst-case MI"]["hsj_mean"] - seed0["standard"]["hsj_mean"],
+    )
+    rep_pct = [
+        100 * (arm[s]["rep-spectral"]["hsj_mean"] / arm[s]["standard"]["hsj_mean"] - 1)
+        for s in seeds
+    ]
+    put("vs_seed0_rep_pct", rep_pct[0])
+    put("vs_other_rep_lo", min(rep_pct[1:]))
+    put("vs_other_rep_hi", max(rep_pct[1:]))
+    fall = [
+        100 * (1 - r / b)
+        for s in seeds
+        for r, b in zip(arm[s]["rep-spectral"]["sigmas"], arm[s]["standard"]["sigmas"], strict=True)
+    ]
+    put("vs_sigma_fall_lo", min(fall))
+    put("vs_sigma_fall_hi", max(fall))
+    put(
+        "vs_sigma_fall_every",
+        "in every seed"
+        if min(fall) > 0
+        else f"in {sum(f > 0 for f in fall)} of {len(fall)} (layer, seed) pairs",
+    )
+    raised = [
+        w > b
+        for s in seeds
+        for w, b in zip(
+            arm[s]["worst-case MI"]["sigmas"], arm[s]["standard"]["sigmas"], strict=True
+        )
+    ]
+    put(
+        "vs_wc_raised",
+        "every" if all(raised) else f"{sum(raised)} of the {len(raised)} (layer, seed)",
+    )
+    put(
+        "vs_std_last_sigma",
+        float(sum(arm[s]["standard"]["sigmas"][-1] for s in seeds) / len(seeds)),
+    )
+    put(
+        "vs_wc_last_sigma",
+        float(sum(arm[s]["worst-case MI"]["sigmas"][-1] for s in seeds) / len(seeds)),
+    )
+    return facts
