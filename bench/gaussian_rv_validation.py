@@ -30,7 +30,7 @@ from robustrep_lite.adversarial.vulnerability import (
     straight_through_sign,
     worst_case_mi,
 )
-from robustrep_lite.core.results import save_result
+from robustrep_lite.core.results import run_config, save_result
 from robustrep_lite.theory import theorems as theory
 from robustrep_lite.theory.measures import empirical_sign_rv, sign_rv_of_points
 
@@ -210,7 +210,7 @@ def main(argv: list[str] | None = None) -> dict:
     record = {
         "benchmark": "worst-case MI estimator vs exact RV (Theorem 3.2 setting)",
         "setting": {"theta": THETA.tolist(), "cov": COV.tolist(), "w": W.tolist()},
-        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "config": run_config(args),
         "rows": rows,
         "summary": summary,
         "torch": torch.__version__,

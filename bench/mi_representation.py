@@ -25,7 +25,7 @@ import torch
 from scipy.optimize import brentq
 from scipy.stats import norm
 
-from robustrep_lite.core.results import save_result
+from robustrep_lite.core.results import run_config, save_result
 from robustrep_lite.mi import estimate_mi, linear_gaussian_mi
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"{name:24s} {r['truth']:8.3f}{cells}")
     record = {
         "benchmark": "B3 representation",
-        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "config": run_config(args),
         "linear_w": w.tolist(),
         "linear_cov_x": cov.tolist(),
         "rows": rows,

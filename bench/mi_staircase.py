@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from robustrep_lite.core.results import save_result
+from robustrep_lite.core.results import portable_path, run_config, save_result
 from robustrep_lite.experiments.mi_staircase import (
     LEVELS,
     run_staircase,
@@ -322,7 +322,7 @@ def main(argv: list[str] | None = None) -> dict:
         "benchmark": "B1 staircase",
         "critic": args.critic,
         "seeds": args.seeds,
-        "config": {k: (v if not isinstance(v, Path) else str(v)) for k, v in vars(args).items()},
+        "config": run_config(args),
         "truth_nats": list(args.levels),
         "ground_truth_check": [gaussian_mi(args.d, rho_for_mi(m, args.d)) for m in args.levels],
         "results": results,
@@ -353,7 +353,7 @@ def merge(files: list[Path], out: Path | None) -> dict:
         results.update(r["results"])
         curves.update(r["curves_seed0"]["values"])
     cfg["estimators"] = [k for k in ESTIMATORS if k in results]
-    cfg["merged_from"] = [str(f) for f in files]
+    cfg["merged_from"] = [portable_path(f) for f in files]
     args = argparse.Namespace(**cfg)
     print(f"merged {', '.join(str(f) for f in files)}")
     targets = report(results, args)

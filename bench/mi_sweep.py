@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from robustrep_lite.core.results import save_result
+from robustrep_lite.core.results import run_config, save_result
 from robustrep_lite.core.runtime import provenance
 from robustrep_lite.mi import (
     DEFAULT_READOUT,
@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> dict:
     print("\ntargets:", json.dumps(targets, indent=1))
     record = {
         "benchmark": "B2 MINE sweep",
-        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "config": run_config(args),
         "rows": rows,
         "targets": targets,
         "torch": torch.__version__,

@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from robustrep_lite.core.paper_numbers import PAPER_SPECTRAL_CLAIM
 from robustrep_lite.core.results import save_result
 from robustrep_lite.core.runtime import default_device, provenance
 from robustrep_lite.experiments.settings import PROFILES, profile_settings
@@ -45,15 +46,6 @@ from robustrep_lite.experiments.spectral_regularization import (
 from robustrep_lite.training.data import load_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
-
-PAPER_CLAIM = (
-    "Yang, Zavatone-Veth & Pehlevan (2024), Figure 4 (MNIST, 784-2000-10 GELU, 10 seeds, "
-    "Tangent Attack on 1000 test points): rep-spectral gives a higher test accuracy and a "
-    "larger mean adversarial distance than ll-spectral, and both more than no regularization; "
-    "Figure 5: the same order for a readout re-trained on the hidden representation. The "
-    "paper body with exact values was not available to us; the claim is read from the captions "
-    "and abstract."
-)
 
 # A small CPU reference run of the authors' recipe (Pehlevan-Group/rep-spectral; Tangent Attack,
 # T = 20)
@@ -150,7 +142,7 @@ def main(argv: list[str] | None = None) -> dict:
         "provenance": provenance(profile.name, data, device, seeds[0]),
         "torch_threads": torch.get_num_threads(),
         "wall_s": wall,
-        "paper_claim": PAPER_CLAIM,
+        "paper_claim": PAPER_SPECTRAL_CLAIM,
         "rows": rows,
         "summary": summary,
     }

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from mi_staircase import ESTIMATORS, LEVELS, REF_SEPARABLE, sample
 
-from robustrep_lite.core.results import save_result
+from robustrep_lite.core.results import portable_path, run_config, save_result
 from robustrep_lite.mi import (
     SeparableCritic,
     readout,
@@ -171,8 +171,8 @@ def main(argv: list[str] | None = None) -> dict:
         report(res, args, mist_version, "2.13.0+cpu (bench/.venv-mist, where the runs were made)")
         record = {
             "benchmark": "B1 staircase: robustrep_lite vs torch-mist",
-            "merged_from": [str(f) for f in args.merge],
-            "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+            "merged_from": [portable_path(f) for f in args.merge],
+            "config": run_config(args),
             "torch": torch.__version__,
             "torch_mist": mist_version,
             "results": res,
@@ -211,7 +211,7 @@ def main(argv: list[str] | None = None) -> dict:
     report(res, args, mist_version)
     record = {
         "benchmark": "B1 staircase: robustrep_lite vs torch-mist",
-        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "config": run_config(args),
         "torch": torch.__version__,
         "torch_mist": mist_version,
         "results": res,

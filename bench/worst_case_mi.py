@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 from robustrep_lite.adversarial.attacks import PGDConfig, pgd
-from robustrep_lite.core.results import save_result
+from robustrep_lite.core.results import run_config, save_result
 from robustrep_lite.core.runtime import describe_device
 from robustrep_lite.mi import LocalDIMCritic, readout, training_objective
 from robustrep_lite.training.models import BaselineH
@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> dict:
         "encoder": "robustrep_lite.training.models.BaselineH(3, 32, out_dim=64), paper width",
         "device": describe_device(device),
         "torch_threads": torch.get_num_threads(),
-        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "config": run_config(args),
         "rows": rows,
         "torch": torch.__version__,
         "note": "CPU shared with other jobs while measured; medians after one warm-up",

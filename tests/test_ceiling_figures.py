@@ -9,8 +9,6 @@ import numpy as np
 import pytest
 
 from robustrep_lite.book.ceiling_figures import (
-    PAPER_ACCURACY_CEILING,
-    PAPER_WORST_CASE_MI,
     ceiling_calculator,
     ceiling_figure,
     ceiling_sentence,
@@ -20,6 +18,7 @@ from robustrep_lite.book.ceiling_figures import (
     worst_case_mi_for_accuracy,
 )
 from robustrep_lite.book.plots import LIVE_NOTICE
+from robustrep_lite.core.paper_numbers import PAPER_ACCURACY_CEILING, PAPER_WORST_CASE_MI
 from robustrep_lite.theory.theorems import MonteCarloResult, adversarial_accuracy_upper_bound
 
 FRACTIONS = np.linspace(0.0, 1.0, 11)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -66,3 +67,39 @@ def test_missing_foreign_or_old_format_cache_files_are_computed_again(
     assert results.load_cached(path, settings={}) is None
     path.write_text("{not json")
     assert results.load_cached(path, settings={}) is None
+
+
+def test_a_run_config_stores_no_machine_folders(tmp_path) -> None:
+    import argparse
+    from pathlib import Path
+
+    inside = results.CHECKOUT / "bench" / "results" / "x.json"
+    args = argparse.Namespace(out=inside, merge=[tmp_path / "a.json", Path("b/c.json")], steps=3)
+    assert results.run_config(args) == {
+        "out": "bench/results/x.json",
+        "merge": ["a.json", "b/c.json"],
+        "steps": 3,
+    }
+
+
+# An absolute folder of a machine (Linux, macOS, Colab, a temporary folder), as a stored result
+# or a notebook output would print it; the data location is printed relative to $ROBUSTREP_DATA.
+MACHINE_PATH = re.compile(r"(?<![\w.:/])/(?:work|home|root|tmp|Users|content|mnt|var)/[\w.-]+")
+
+
+def _stored_texts() -> dict[str, str]:
+    root = results.CHECKOUT
+    texts = {str(p.relative_to(root)): p.read_text() for p in root.glob("bench/results/**/*.json")}
+    for notebook in sorted((root / "book").glob("*.ipynb")):
+        cells = json.loads(notebook.read_text())["cells"]
+        outputs = [o for c in cells for o in c.get("outputs", [])]
+        texts[str(notebook.relative_to(root))] = json.dumps(outputs)
+    return texts
+
+
+def test_stored_results_and_outputs_hold_no_machine_paths() -> None:
+    texts = _stored_texts()
+    assert len(texts) > 20
+    found = {name: MACHINE_PATH.findall(text) for name, text in texts.items()}
+    assert {name: paths for name, paths in found.items() if paths} == {}
+    assert MACHINE_PATH.findall('{"data": "npz file /work/shared/data/mnist.npz"}')  # can fail

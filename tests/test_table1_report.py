@@ -11,8 +11,9 @@ from encoder_run import train
 
 from robustrep_lite.book import table1_report as report
 from robustrep_lite.book.plots import LIVE_NOTICE
+from robustrep_lite.core.paper_numbers import PAPER_TABLE1
 from robustrep_lite.experiments.settings import PROFILES
-from robustrep_lite.experiments.table1 import PAPER_TABLE1, summarise
+from robustrep_lite.experiments.table1 import summarise
 
 REPS = ("standard", "worst_case")
 HEADS = ("standard", "standard_es", "robust")

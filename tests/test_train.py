@@ -17,9 +17,9 @@ from encoder_run import train
 from torch import nn
 
 from robustrep_lite.core import results
+from robustrep_lite.core.paper_numbers import PAPER_TABLE1
 from robustrep_lite.experiments.settings import PROFILES, settings_markdown
 from robustrep_lite.experiments.table1 import (
-    PAPER_TABLE1,
     HeadConfig,
     beta_eps_grid,
     cell_settings,

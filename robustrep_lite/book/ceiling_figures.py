@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 from numpy.typing import ArrayLike
 
 from robustrep_lite.book.plots import live_panel, slider_figure
+from robustrep_lite.core.paper_numbers import PAPER_ACCURACY_CEILING, PAPER_WORST_CASE_MI
 from robustrep_lite.theory.theorems import (
     MonteCarloResult,
     adversarial_accuracy_upper_bound,
@@ -23,8 +24,6 @@ from robustrep_lite.theory.theorems import (
 
 __all__ = [
     "CLASS_COUNTS",
-    "PAPER_ACCURACY_CEILING",
-    "PAPER_WORST_CASE_MI",
     "ceiling_calculator",
     "ceiling_figure",
     "ceiling_sentence",
@@ -34,10 +33,6 @@ __all__ = [
     "worst_case_mi_for_accuracy",
 ]
 
-#: The paper's example (Section 6.1): the logit layer of a robust DenseNet-121 on CIFAR-10.
-PAPER_WORST_CASE_MI = 1.08
-#: The adversarial accuracy ceiling the paper states for that example (Section 6.1): 77.0%.
-PAPER_ACCURACY_CEILING = 0.770
 #: The numbers of classes the calculator and the ceiling figure offer.
 CLASS_COUNTS = (2, 10, 100, 1000)
 

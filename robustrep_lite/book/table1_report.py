@@ -26,9 +26,10 @@ from plotly.subplots import make_subplots
 from torch import Tensor
 
 from robustrep_lite.book.plots import live_panel, slider_figure
+from robustrep_lite.core.paper_numbers import PAPER_TABLE1
 from robustrep_lite.core.results import CHECKOUT, load_stored
 from robustrep_lite.experiments.settings import PROFILES, TrainSettings
-from robustrep_lite.experiments.table1 import PAPER_TABLE1, grid_cell, prepare_data, table1
+from robustrep_lite.experiments.table1 import grid_cell, prepare_data, table1
 from robustrep_lite.training.checkpoint import checkpoint_root
 from robustrep_lite.training.encoder import (
     THREAT_MODELS,

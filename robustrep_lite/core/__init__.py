@@ -1,3 +1,3 @@
 """Layer 0, used by every other layer: argument checks (``validation``), device, seeding and
-provenance (``runtime``), and stored JSON results (``results``). Imports nothing of the
-package."""
+provenance (``runtime``), stored JSON results (``results``) and the numbers the papers print
+(``paper_numbers``). Imports nothing of the package."""

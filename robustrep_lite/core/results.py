@@ -46,6 +46,32 @@ def load_stored(path: str, *, timeout: float = 30.0) -> dict[str, Any]:
         ) from None
 
 
+def portable_path(path: str | Path) -> str:
+    """``path`` as a stored result may record it: relative to the repository root when it lies
+    inside this checkout, otherwise its file name only, so no machine's folders are stored."""
+    target = Path(path)
+    if not target.is_absolute():
+        return target.as_posix()
+    try:
+        return target.resolve().relative_to(CHECKOUT).as_posix()
+    except ValueError:
+        return target.name
+
+
+def run_config(arguments: Any) -> dict[str, Any]:
+    """A benchmark's command-line ``arguments`` (an ``argparse.Namespace``) as a JSON-able dict
+    for its stored record, with every path (also inside lists) made :func:`portable_path`."""
+
+    def portable(value: Any) -> Any:
+        if isinstance(value, Path):
+            return portable_path(value)
+        if isinstance(value, (list, tuple)):
+            return [portable(v) for v in value]
+        return value
+
+    return {key: portable(value) for key, value in vars(arguments).items()}
+
+
 def strict_json(value: Any) -> Any:
     """``value`` with every NaN or infinity replaced by ``None`` (JSON ``null``), so that strict
     JSON readers accept it; a missing number reads as ``null``, never as a bare ``NaN``."""

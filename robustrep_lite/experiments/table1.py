@@ -11,8 +11,9 @@
 - :func:`prepare_data`: a profile's data with that validation split.
 - :func:`table1`: the whole grid -- representations standard (beta = 0) and worst-case MI
   (beta = 1) x heads standard, standard (E.S.) and robust x linear and MLP, over seeds --
-  resumable, as a JSON-able dict, next to :data:`PAPER_TABLE1`; :func:`summarise` gives mean
-  and standard deviation over seeds per cell.
+  resumable, as a JSON-able dict, next to the paper's Table 1
+  (:data:`~robustrep_lite.core.paper_numbers.PAPER_TABLE1`); :func:`summarise` gives mean and
+  standard deviation over seeds per cell.
 
 Encoders come from :func:`robustrep_lite.training.encoder.train_encoder`; settings per profile are
 the ``table1`` sections of :mod:`robustrep_lite.experiments.settings`.
@@ -36,6 +37,7 @@ from torch import Tensor, nn
 
 from robustrep_lite.adversarial.search import AttackConfig, frozen
 from robustrep_lite.adversarial.vulnerability import RV_CRITIC, representation_vulnerability
+from robustrep_lite.core.paper_numbers import PAPER_TABLE1
 from robustrep_lite.core.results import load_cached, save_cached
 from robustrep_lite.core.runtime import default_device
 from robustrep_lite.core.validation import check_choice
@@ -59,7 +61,6 @@ from robustrep_lite.training.supervised import (
 )
 
 __all__ = [
-    "PAPER_TABLE1",
     "Data",
     "HeadConfig",
     "HeadHistory",
@@ -76,18 +77,6 @@ __all__ = [
     "summarise",
     "table1",
     "train_head",
-]
-
-#: Table 1 of the paper (CIFAR-10, mean over 4 trials; accuracies in %, natural then PGD-7):
-#: (representation, head, MLP natural, MLP adversarial, linear natural, linear adversarial).
-PAPER_TABLE1 = [
-    ("standard", "standard", 58.77, 0.22, 47.01, 0.15),
-    ("standard", "robust", 29.75, 15.08, 22.79, 10.28),
-    ("worst_case", "standard", 62.54, 14.06, 50.29, 10.98),
-    ("worst_case", "standard_es", 51.59, 27.53, 48.55, 13.52),
-    ("worst_case", "robust", 52.34, 31.52, 43.55, 25.15),
-    ("supervised", "standard", 86.33, 0.07, 86.36, 0.02),
-    ("supervised", "robust", 70.71, 40.50, 72.44, 39.98),
 ]
 
 
