@@ -129,6 +129,10 @@ def test_table1_glue_states_counts_spans_and_the_cifar_values() -> None:
     assert values["cifar10_strong_holds"] == values["mnist_strong_holds"] == 3
     assert values["c10_train"].data == "4,000"
     assert (values["c10_epochs"], values["c10_head_epochs"]) == (3, 4)
+    # the paper's numbers beside ours, from core.paper_numbers
+    assert (values["paper_es_pgd"], values["paper_ws_pgd"]) == (27.53, 14.06)
+    assert values["paper_c10_std_mlp_nat"] == 58.77 and values["paper_train"].data == "50,000"
+    assert values["paper_epochs"] == 500
     assert "c10_std_mlp_nat" not in report.table1_glue({"mnist": _table("mnist")})
 
 

@@ -26,7 +26,7 @@ from plotly.subplots import make_subplots
 from torch import Tensor
 
 from robustrep_lite.book.plots import live_panel, slider_figure
-from robustrep_lite.core.paper_numbers import PAPER_TABLE1
+from robustrep_lite.core.paper_numbers import PAPER_TABLE1, PAPER_TABLE1_SETUP, paper_table1_row
 from robustrep_lite.core.results import CHECKOUT, load_stored
 from robustrep_lite.experiments.settings import PROFILES, TrainSettings
 from robustrep_lite.experiments.table1 import grid_cell, prepare_data, table1
@@ -345,7 +345,11 @@ def table1_glue(tables: dict[str, Table]) -> dict[str, Any]:
     attack's accuracies in place of PGD-7's (``<d>_strong_holds``); ``claims_count``; and, with
     CIFAR-10, the standard MLP's natural accuracy (``c10_std_mlp_nat``), the seeds
     (``table_seeds``), the training images (``c10_train``, Markdown: a count or "all"), the
-    encoder epochs (``c10_epochs``) and the head epochs (``c10_head_epochs``)."""
+    encoder epochs (``c10_epochs``) and the head epochs (``c10_head_epochs``), each beside the
+    paper's (``paper_c10_std_mlp_nat``, ``paper_train``, ``paper_epochs``; and the paper's PGD-7
+    accuracy of the MLP head on the worst-case representation with and without E.S.,
+    ``paper_es_pgd`` and ``paper_ws_pgd``, all from
+    :mod:`robustrep_lite.core.paper_numbers`)."""
     out: dict[str, Any] = {}
     for dataset, t in tables.items():
         out[f"{dataset}_holds"] = sum(c["holds"] for c in claim_checks(t))
@@ -366,6 +370,11 @@ def table1_glue(tables: dict[str, Table]) -> dict[str, Any]:
         out["c10_train"] = Markdown("all" if train is None else f"{train:,}")
         out["c10_epochs"] = c10["settings"]["encoder_epochs"]
         out["c10_head_epochs"] = c10["settings"]["head_epochs"]
+        out["paper_c10_std_mlp_nat"] = paper_table1_row("standard", "standard")["mlp_natural"]
+        out["paper_es_pgd"] = paper_table1_row("worst_case", "standard_es")["mlp_adversarial"]
+        out["paper_ws_pgd"] = paper_table1_row("worst_case", "standard")["mlp_adversarial"]
+        out["paper_train"] = Markdown(f"{PAPER_TABLE1_SETUP['train_images']:,}")
+        out["paper_epochs"] = PAPER_TABLE1_SETUP["encoder_epochs"]
     return out
 
 

@@ -17,6 +17,7 @@ import numpy as np
 from robustrep_lite.experiments.settings import ZooModel
 
 __all__ = [
+    "FOOLED_BELOW",
     "SEARCHES",
     "SEARCH_RESULT",
     "SEEDS_RESULT",
@@ -144,7 +145,11 @@ def bound_check_line(measured: dict[ZooModel, Record]) -> str:
     return "bound below a measured accuracy: " + ("; ".join(found) if found else "none")
 
 
-def fooled_markdown(measured: dict[ZooModel, Record], below: float = 0.05) -> str:
+#: A paper read-out of the worst-case MI below this many nats counts as a fooled critic.
+FOOLED_BELOW = 0.05
+
+
+def fooled_markdown(measured: dict[ZooModel, Record], below: float = FOOLED_BELOW) -> str:
     """The models whose paper read-out of the worst-case MI is below ``below`` nats (the
     attacked critic driven to about zero), or ``no model``."""
     fooled = [f"{m.dataset}/{m.label}" for m, v in measured.items() if v["worst_mi_paper"] < below]
