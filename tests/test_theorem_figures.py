@@ -115,3 +115,20 @@ def test_direction_figure() -> None:
     assert fig.layout.title.text.endswith("(ε = 0.5)") and fig.layout.xaxis.range == (0, 180)
     with pytest.raises(ValueError, match="rv_by_norm"):
         figs.direction_figure(np.rad2deg(sweep), {"1": rv["1"][:-1]}, risk, 12.0, eps=0.5)
+
+
+def test_bounds_coverage_tells_points_passing_by_tolerance_from_real_ones() -> None:
+    # AG = 0.5: corrected bounds [log 2 - H(0.25) ... ] hold for an RV inside them; the printed
+    # interval is empty there. AG = 1e-9 with RV = 1e-13: the printed bounds hold only by the
+    # check's tolerance (their upper end, about 1e-18, is below the RV).
+    lower, upper = theory.theorem_3_2_bounds(np.array([0.5]))
+    inside = float((lower[0] + upper[0]) / 2)
+    sentence = figs.bounds_coverage_sentence([0.5, 1e-9], [inside, 1e-13])
+    assert sentence.startswith(
+        "corrected bounds hold on 100.0% of the 2 points, the printed ones on 50.0% (1 point, "
+        "all with AG ≤ 1e-09"
+    )
+    assert sentence.endswith("0 of them without the check's tolerance of 1e-12)")
+    assert "(" not in figs.bounds_coverage_sentence([0.5], [inside])  # printed: none hold
+    with pytest.raises(ValueError, match="adversarial_gap and rv"):
+        figs.bounds_coverage_sentence([0.1, 0.2], [0.1])

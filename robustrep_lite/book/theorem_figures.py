@@ -26,6 +26,7 @@ from robustrep_lite.theory import theorems as theory
 __all__ = [
     "NORMS",
     "band_figure",
+    "bounds_coverage_sentence",
     "bounds_scatter_figure",
     "budget_slider",
     "budget_traces",
@@ -309,3 +310,37 @@ def direction_figure(
         height=520,
     )
     return fig
+
+
+def bounds_coverage_sentence(adversarial_gap: ArrayLike, rv: ArrayLike, tol: float = 1e-12) -> str:
+    """On how many models each version of Theorem 3.2's bounds holds: the share of points with
+    ``lower - tol <= RV <= upper + tol`` for the corrected bounds and for the printed ones, and,
+    for the printed ones, the largest ``AG`` among the points they hold on and how many of them
+    hold without the tolerance ``tol`` (the rest pass only because both sides are within
+    ``tol`` of each other, near zero)."""
+    ag, rv_a = np.asarray(adversarial_gap, dtype=float), np.asarray(rv, dtype=float)
+    if ag.shape != rv_a.shape or ag.ndim != 1 or ag.size == 0:
+        raise ValueError(
+            f"adversarial_gap and rv must be 1-d of one length, got {ag.shape}, {rv_a.shape}"
+        )
+    if not tol >= 0:
+        raise ValueError(f"tol must be >= 0, got {tol!r}")
+
+    def holds(bounds: tuple[np.ndarray, np.ndarray], slack: float) -> np.ndarray:
+        return (bounds[0] <= rv_a + slack) & (rv_a <= bounds[1] + slack)
+
+    corrected = holds(theory.theorem_3_2_bounds(ag), tol)
+    printed_bounds = theory.theorem_3_2_bounds_as_printed(ag)
+    printed = holds(printed_bounds, tol)
+    sentence = (
+        f"corrected bounds hold on {corrected.mean():.1%} of the {ag.size} points, "
+        f"the printed ones on {printed.mean():.1%}"
+    )
+    if not printed.any():
+        return sentence
+    strict, count = int(holds(printed_bounds, 0.0).sum()), int(printed.sum())
+    return (
+        f"{sentence} ({count} point{'s' * (count != 1)}, all with AG ≤ {ag[printed].max():.1g}, where "
+        f"RV and both bounds are nearly 0; {strict} of them without the check's tolerance "
+        f"of {tol:g})"
+    )
