@@ -702,10 +702,12 @@ def train_step_glue(record: dict[str, Any]) -> dict[str, float]:
     }
 
 
-def paper_cost_markdown(record: dict[str, Any], epochs: int = 500) -> str:
+def paper_cost_markdown(
+    record: dict[str, Any], epochs: int = PAPER_TABLE1_SETUP["encoder_epochs"]
+) -> str:
     """The cost of one paper-scale worst-case encoder on CIFAR-10 from a stored
     ``bench/train_step.py`` record: FLOPs per step and epoch, the measured CPU time, and an
-    *estimate* of the time per epoch and for ``epochs`` epochs on two GPUs, assuming 10-40% of
+    *estimate* of the time per epoch and for ``epochs`` epochs (the paper's by default) on two GPUs, assuming 10-40% of
     their dense peak (:data:`GPU_PEAKS`) is achieved (small convolutions, batch-128 products and
     ~1000 kernel launches per step keep GPUs far from their peak). Not a measurement."""
     run = record["runs"][0]
