@@ -707,9 +707,10 @@ def paper_cost_markdown(
 ) -> str:
     """The cost of one paper-scale worst-case encoder on CIFAR-10 from a stored
     ``bench/train_step.py`` record: FLOPs per step and epoch, the measured CPU time, and an
-    *estimate* of the time per epoch and for ``epochs`` epochs (the paper's by default) on two GPUs, assuming 10-40% of
-    their dense peak (:data:`GPU_PEAKS`) is achieved (small convolutions, batch-128 products and
-    ~1000 kernel launches per step keep GPUs far from their peak). Not a measurement."""
+    *estimate* of the time per epoch and for ``epochs`` epochs (the paper's by default) on two
+    GPUs, assuming 10-40% of their dense peak (:data:`GPU_PEAKS`) is achieved (small
+    convolutions, batch-128 products and ~1000 kernel launches per step keep GPUs far from their
+    peak). Not a measurement."""
     run = record["runs"][0]
     row = _step_rows(record)["paper", "cifar10"]
     steps_per_epoch = EPOCH_IMAGES["cifar10"] // 128

@@ -339,8 +339,8 @@ def bounds_coverage_sentence(adversarial_gap: ArrayLike, rv: ArrayLike, tol: flo
     if not printed.any():
         return sentence
     strict, count = int(holds(printed_bounds, 0.0).sum()), int(printed.sum())
+    points = f"{count} point{'s' * (count != 1)}"
     return (
-        f"{sentence} ({count} point{'s' * (count != 1)}, all with AG ≤ {ag[printed].max():.1g}, where "
-        f"RV and both bounds are nearly 0; {strict} of them without the check's tolerance "
-        f"of {tol:g})"
+        f"{sentence} ({points}, all with AG ≤ {ag[printed].max():.1g}, where RV and both bounds "
+        f"are nearly 0; {strict} of them without the check's tolerance of {tol:g})"
     )
