@@ -166,6 +166,7 @@ def xor_figure(
         horizontal_spacing=0.06,
         vertical_spacing=0.16,
     )
+    fig.update_annotations(font={"size": 13})  # three titles side by side in a book column
     points = np.array([[1.0, 1.0], [1.0, -1.0], [-1.0, 1.0], [-1.0, -1.0]])
     colours = ["#b2182b", "#2166ac", "#2166ac", "#b2182b"]  # class 0 where the signs agree
     for col, arm in enumerate(arms, start=1):
