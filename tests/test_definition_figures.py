@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from robustrep_lite.book import definition_figures as figs
+from robustrep_lite.book.plots import SUBPLOT_TITLE_LIFT
 from robustrep_lite.theory import measures
 from robustrep_lite.theory import theorems as theory
 
@@ -147,9 +148,8 @@ def test_attack_figure_colours_points_by_their_fate(sample) -> None:
     assert fig.layout.yaxis2.range[1] >= adv.max() and fig.layout.xaxis2.range[1] >= 1.0
     assert fig.layout.sliders[0].currentvalue.prefix == "ε = "
     assert "ℓ∞ threat" in fig.layout.annotations[1].text
-    # the risk axis ends a little above its top tick, whose label would touch the title
-    top = fig.layout.yaxis2.range[1]
-    assert top > round(top, 1) and fig.layout.yaxis2.dtick == 0.1
+    # the panel titles stand above the label of a tick at the top of a panel
+    assert [a.yshift for a in fig.layout.annotations] == [SUBPLOT_TITLE_LIFT] * 2
 
 
 def test_rv_figure_and_table_agree_with_the_three_computations(sample) -> None:

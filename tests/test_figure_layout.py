@@ -431,9 +431,12 @@ def _figure_functions() -> set[str]:
     for info in pkgutil.iter_modules(book.__path__):
         module = importlib.import_module(f"{book.__name__}.{info.name}")
         for name, function in inspect.getmembers(module, inspect.isfunction):
-            returns = str(inspect.signature(function).return_annotation)
-            if function.__module__ == module.__name__ and returns.endswith("Figure"):
-                found.add(f"{info.name}.{name}")
+            signature = inspect.signature(function)
+            first = next(iter(signature.parameters.values()), None)
+            edits = first is not None and str(first.annotation).endswith("Figure")
+            returns = str(signature.return_annotation).endswith("Figure")
+            if function.__module__ == module.__name__ and returns and not edits:
+                found.add(f"{info.name}.{name}")  # makes a figure (not: edits one)
     return found
 
 

@@ -16,11 +16,13 @@ from robustrep_lite.book.plots import (
     RENDERER_NAME,
     SLIDER_PAD,
     SLIDER_PAD_TITLED,
+    SUBPLOT_TITLE_LIFT,
     TICK_LABEL_STANDOFF,
     image_grid,
     image_png,
     image_slider_figure,
     image_slider_widget,
+    lift_subplot_titles,
     setup_plotly,
     slider_figure,
     use_book_template,
@@ -89,6 +91,19 @@ def test_slider_figure_leaves_room_for_an_x_axis_title() -> None:
     )
     assert second.layout.sliders[0].pad.t == SLIDER_PAD_TITLED  # any x axis's title
     assert slider_figure(_steps(2), slider_label="x", pad=7).layout.sliders[0].pad.t == 7
+
+
+def test_lift_subplot_titles_raises_only_the_titles() -> None:
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("left", "right"))
+    assert lift_subplot_titles(fig, size=13) is fig
+    fig.add_annotation(x=0.5, y=0.5, text="a note", showarrow=False)
+    titles, note = fig.layout.annotations[:2], fig.layout.annotations[2]
+    assert [(a.yshift, a.font.size) for a in titles] == [(SUBPLOT_TITLE_LIFT, 13)] * 2
+    assert note.yshift is None
+    plain = lift_subplot_titles(make_subplots(rows=1, cols=2, subplot_titles=("a", "b")))
+    assert plain.layout.annotations[0].font.size == 16  # make_subplots's own
 
 
 def test_slider_figure_rejects_bad_steps() -> None:

@@ -26,7 +26,7 @@ import plotly.graph_objects as go
 from numpy.typing import ArrayLike
 from plotly.subplots import make_subplots
 
-from robustrep_lite.book.plots import slider_figure
+from robustrep_lite.book.plots import lift_subplot_titles, slider_figure
 from robustrep_lite.theory import measures
 from robustrep_lite.theory import theorems as theory
 
@@ -124,6 +124,7 @@ def channel_figure(
         horizontal_spacing=0.12,
         subplot_titles=("joint table p(x, z)", "I(X; Z) in nats"),
     )
+    lift_subplot_titles(fig)
     top = max(float(np.log(2)), float(np.nanmax(curve)))
     return slider_figure(
         slider_steps,
@@ -201,6 +202,7 @@ def balls_figure(cloud: ArrayLike, moved: Mapping[str, ArrayLike], eps: float) -
             f"{norm_label(float(n))} balls ({shapes[n][1]}), ε = {eps}" for n in norms
         ),
     )
+    lift_subplot_titles(fig)
     for col, norm in enumerate(norms, start=1):
         after = np.asarray(moved[norm], dtype=float)
         if after.shape != x.shape:
@@ -490,7 +492,7 @@ def attack_figure(
             f"risk of sgn(w·x), {norm_label(p)} threat",
         ),
     )
-    fig.update_annotations(font={"size": 14})
+    lift_subplot_titles(fig, size=14)
     fig.add_shape(
         type="line",
         x0=-2 * lim * along[0],
@@ -502,8 +504,7 @@ def attack_figure(
         col=1,
     )
     top = max(float(adv_curve.max()), float(np.max(sample.adversarial_risk)))
-    # 4% above the top tick, whose label would otherwise touch the panel's title
-    risk_top = 1.04 * float(np.ceil((top + 0.02) * 10) / 10)
+    risk_top = float(np.ceil((top + 0.02) * 10) / 10)
     return slider_figure(
         steps,
         slider_label="ε",

@@ -83,6 +83,19 @@ def setup_plotly(renderer: str | None = None) -> str:
     return renderer
 
 
+#: Pixels a subplot's title stands above its plot (:func:`lift_subplot_titles`).
+SUBPLOT_TITLE_LIFT = 8
+
+
+def lift_subplot_titles(fig: go.Figure, size: int | None = None) -> go.Figure:
+    """Raise the subplot titles of a ``make_subplots`` figure :data:`SUBPLOT_TITLE_LIFT`
+    pixels, clear of the label of a tick at the top of a plot (half of which stands above the
+    plot), and set their font ``size`` if given. Call it before adding other annotations:
+    every annotation anchored at its bottom is taken for a subplot title."""
+    font = {} if size is None else {"font": {"size": size}}
+    return fig.update_annotations(selector={"yanchor": "bottom"}, yshift=SUBPLOT_TITLE_LIFT, **font)
+
+
 #: Pixels between the bottom of the plot area and a slider: room for the x tick labels, and
 #: for an x axis title below them where the figure has one.
 SLIDER_PAD = 40

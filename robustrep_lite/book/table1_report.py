@@ -25,7 +25,7 @@ from IPython.display import Markdown
 from plotly.subplots import make_subplots
 from torch import Tensor
 
-from robustrep_lite.book.plots import live_panel, slider_figure
+from robustrep_lite.book.plots import lift_subplot_titles, live_panel, slider_figure
 from robustrep_lite.core.results import CHECKOUT, load_stored
 from robustrep_lite.experiments.settings import PROFILES, TrainSettings
 from robustrep_lite.experiments.table1 import PAPER_TABLE1, grid_cell, prepare_data, table1
@@ -484,6 +484,7 @@ def grid_figure(grid: dict[str, Any]) -> go.Figure:
     base = make_subplots(
         rows=1, cols=2, subplot_titles=("linear head accuracy [%]", "MI and RV [nats]")
     )
+    lift_subplot_titles(base)
     betas = sorted({c["beta"] for c in grid["cells"]})
     fig = slider_figure(
         steps,
