@@ -1,7 +1,10 @@
 """The built book: a strict Jupyter Book build (warnings are errors), then every page opened in
 headless Chromium from a localhost server with the network cut off. A page fails if a plotly
 figure did not draw, math was left unrendered, a widget did not render, the page logged a
-JavaScript error, or it asked for a script, style or font from anywhere but the site itself."""
+JavaScript error, or it asked for a script, style or font from anywhere but the site itself;
+if the text of a figure (tick labels, titles, annotations, slider and legend labels) overlaps
+or leaves the figure; or if visible code takes more than 15% of the page's height (the checks
+of tests/page_layout.py)."""
 
 from __future__ import annotations
 
@@ -18,6 +21,14 @@ from pathlib import Path
 import nbformat
 import pytest
 import yaml
+from page_layout import (
+    BOOK_FIGURE_WIDTH_PX,
+    CODE_SHARE_JS,
+    FIGURE_TEXT_JS,
+    MAX_CODE_SHARE,
+    TEXT_TOLERANCE_PX,
+    TITLE_GAP_PX,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = [pytest.mark.book, pytest.mark.xdist_group("book")]
@@ -218,3 +229,67 @@ def test_page_draws_offline_without_errors(page: str, server: str, browser, tmp_
     assert missing == [], f"@font-face URLs that do not resolve: {missing}"
     assert errors == []
     context.close()
+
+
+RESPONSIVE_FIGURE_WIDTHS = r"""() => [...document.querySelectorAll('.plotly-graph-div')]
+  .filter(gd => !(gd.layout && gd.layout.width))
+  .map(gd => gd.querySelector('.main-svg').getBoundingClientRect().width)"""
+
+
+@pytest.fixture(scope="session")
+def page_layout(server: str, browser):
+    """``measure(page)``: the page's figure text problems, visible-code share and the widths of
+    its responsive figures, measured once per page as a reader sees it (figures, math and
+    widgets drawn)."""
+    measured: dict[str, dict] = {}
+
+    def measure(page: str) -> dict:
+        if page not in measured:
+            context = browser.new_context(viewport={"width": 1280, "height": 900})
+            web = context.new_page()
+            web.route(
+                "**/*",
+                lambda r: r.continue_() if r.request.url.startswith(server) else r.abort(),
+            )
+            web.goto(f"{server}/{page}.html", wait_until="load")
+            web.wait_for_function(
+                "() => !window.MathJax || !!(MathJax.startup && MathJax.startup.promise)"
+            )
+            web.evaluate("() => window.MathJax ? MathJax.startup.promise : null")
+            figures, widget_views = _expected_outputs(page)
+            if widget_views:
+                web.wait_for_selector(".widget-slider, .jupyter-widgets", timeout=20_000)
+            if figures:
+                web.wait_for_function(
+                    "n => document.querySelectorAll('.plotly-graph-div .main-svg').length >= n",
+                    arg=figures,
+                )
+            web.wait_for_timeout(500)
+            measured[page] = {
+                "problems": web.evaluate(FIGURE_TEXT_JS, [TEXT_TOLERANCE_PX, TITLE_GAP_PX]),
+                "code": web.evaluate(CODE_SHARE_JS),
+                "widths": web.evaluate(RESPONSIVE_FIGURE_WIDTHS),
+            }
+            context.close()
+        return measured[page]
+
+    return measure
+
+
+@pytest.mark.parametrize("page", _pages())
+def test_page_figures_keep_their_text_apart_and_inside(page: str, page_layout) -> None:
+    layout = page_layout(page)
+    assert layout["problems"] == [], "\n".join(layout["problems"])
+    # tests/test_figure_layout.py draws every figure at this width, before a chapter is re-run
+    assert all(abs(w - BOOK_FIGURE_WIDTH_PX) <= 1 for w in layout["widths"]), (
+        f"figures {layout['widths']} px wide: set BOOK_FIGURE_WIDTH_PX in tests/page_layout.py"
+    )
+
+
+@pytest.mark.parametrize("page", _pages())
+def test_page_shows_at_most_a_little_code(page: str, page_layout) -> None:
+    code = page_layout(page)["code"]
+    assert code["share"] <= MAX_CODE_SHARE, (
+        f"visible code is {code['share']:.1%} of the page's height ({code['cells']} cells, "
+        f"{code['code']:.0f} of {code['article']:.0f} px): tag plumbing cells hide-input"
+    )

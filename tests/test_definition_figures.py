@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from robustrep_lite.book import definition_figures as figs
+from robustrep_lite.book.plots import SUBPLOT_TITLE_LIFT
 from robustrep_lite.theory import measures
 from robustrep_lite.theory import theorems as theory
 
@@ -85,6 +86,8 @@ def test_coupling_figure_follows_the_matching() -> None:
     assert (identity.x[1], identity.y[1]) == (0.0, 1.0)  # x_0 -> x'_0 = ring[1]
     assert (optimal.x[1], optimal.y[1]) == (1.0, 0.0)  # x_0 -> x'_2 = ring[0]
     assert "W∞" in optimal.name
+    # subscripts and primes as the page's math writes them, not x_i and x'_i
+    assert [t.name for t in fig.data[2:]] == ["x<sub>i</sub>", "x′<sub>i</sub>"]
     with pytest.raises(ValueError, match="permutation"):
         figs.coupling_figure(ring, rotated, np.array([0, 0, 1]))
 
@@ -145,6 +148,8 @@ def test_attack_figure_colours_points_by_their_fate(sample) -> None:
     assert fig.layout.yaxis2.range[1] >= adv.max() and fig.layout.xaxis2.range[1] >= 1.0
     assert fig.layout.sliders[0].currentvalue.prefix == "ε = "
     assert "ℓ∞ threat" in fig.layout.annotations[1].text
+    # the panel titles stand above the label of a tick at the top of a panel
+    assert [a.yshift for a in fig.layout.annotations] == [SUBPLOT_TITLE_LIFT] * 2
 
 
 def test_rv_figure_and_table_agree_with_the_three_computations(sample) -> None:
@@ -160,7 +165,7 @@ def test_rv_figure_and_table_agree_with_the_three_computations(sample) -> None:
     np.testing.assert_allclose(monte_carlo.error_y.array, [2 * mc[0].se_rv, 2 * mc[1].se_rv])
     np.testing.assert_allclose(on_sample.y, [exact[0].rv, exact[1].rv])
     assert fig.layout.shapes[0].y0 == pytest.approx(np.log(2))
-    assert fig.layout.title.text == "RV_ε of g(x) = sgn(w·x), ℓ∞ threat"
+    assert fig.layout.title.text == "RV<sub>ε</sub> of g(x) = sgn(w·x), ℓ∞ threat"
     at_closed = theory.gaussian_mixture_rv(THETA, COV, W, at, np.inf)
     table = figs.rv_table(at, exact, mc, at_closed).splitlines()
     assert len(table) == 4 and table[0].count("|") == 8

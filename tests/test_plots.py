@@ -14,12 +14,18 @@ from robustrep_lite.book.chapter import data_summary, glue_facts, stored_run_lin
 from robustrep_lite.book.plots import (
     LIVE_NOTICE,
     RENDERER_NAME,
+    SLIDER_PAD,
+    SLIDER_PAD_TITLED,
+    SUBPLOT_TITLE_LIFT,
+    TICK_LABEL_STANDOFF,
     image_grid,
     image_png,
     image_slider_figure,
     image_slider_widget,
+    lift_subplot_titles,
     setup_plotly,
     slider_figure,
+    use_book_template,
 )
 from robustrep_lite.training.data import Splits
 
@@ -31,6 +37,19 @@ def test_setup_plotly_selects_our_renderer_outside_colab(monkeypatch) -> None:
     assert setup_plotly() == "json"
     assert setup_plotly("png") == "png"
     setup_plotly(RENDERER_NAME)
+
+
+def test_the_book_template_stands_tick_labels_off_every_axis(monkeypatch) -> None:
+    monkeypatch.setattr(pio.templates, "default", "plotly")
+    plain = go.Figure().layout.template
+    assert plain.layout.xaxis.ticklabelstandoff is None
+    assert use_book_template() == "plotly+robustrep" == pio.templates.default
+    layout = go.Figure().layout.template.layout
+    assert layout.xaxis.ticklabelstandoff == layout.yaxis.ticklabelstandoff == TICK_LABEL_STANDOFF
+    assert layout.colorway == plain.layout.colorway  # plotly's own template underneath
+    pio.templates.default = "plotly"
+    setup_plotly(RENDERER_NAME)  # the chapters' set-up chooses it too
+    assert pio.templates.default == "plotly+robustrep"
 
 
 def test_renderer_emits_html_without_any_cdn_and_the_plotly_json() -> None:
@@ -56,6 +75,35 @@ def test_slider_figure_shows_exactly_one_step_at_a_time() -> None:
     for i, step in enumerate(slider.steps):
         assert step.label == f"s{i}"
         assert step.args[0]["visible"] == [j // 2 == i for j in range(8)]
+
+
+def test_slider_figure_leaves_room_for_an_x_axis_title() -> None:
+    plain = slider_figure(_steps(2), slider_label="x")
+    assert plain.layout.sliders[0].pad.t == SLIDER_PAD
+    titled = slider_figure(_steps(2), slider_label="x", layout={"xaxis_title": "ε"})
+    assert titled.layout.sliders[0].pad.t == SLIDER_PAD_TITLED > SLIDER_PAD
+    from plotly.subplots import make_subplots
+
+    second = slider_figure(
+        _steps(2),
+        slider_label="x",
+        figure=make_subplots(rows=1, cols=2).update_xaxes(title="β", row=1, col=2),
+    )
+    assert second.layout.sliders[0].pad.t == SLIDER_PAD_TITLED  # any x axis's title
+    assert slider_figure(_steps(2), slider_label="x", pad=7).layout.sliders[0].pad.t == 7
+
+
+def test_lift_subplot_titles_raises_only_the_titles() -> None:
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("left", "right"))
+    assert lift_subplot_titles(fig, size=13) is fig
+    fig.add_annotation(x=0.5, y=0.5, text="a note", showarrow=False)
+    titles, note = fig.layout.annotations[:2], fig.layout.annotations[2]
+    assert [(a.yshift, a.font.size) for a in titles] == [(SUBPLOT_TITLE_LIFT, 13)] * 2
+    assert note.yshift is None
+    plain = lift_subplot_titles(make_subplots(rows=1, cols=2, subplot_titles=("a", "b")))
+    assert plain.layout.annotations[0].font.size == 16  # make_subplots's own
 
 
 def test_slider_figure_rejects_bad_steps() -> None:
@@ -98,6 +146,7 @@ def test_image_grid_titles_each_image_with_its_label() -> None:
         f"label {i % 3}" for i in range(10)
     )
     assert fig.layout.height == 60 + 130 * 3  # three rows of four
+    assert fig.layout.xaxis.showticklabels is False  # no pixel indices under the images
     colour = image_grid(torch.rand(2, 3, 4, 4), torch.tensor([5, 7]), title="rgb")
     assert len(colour.data) == 2 and colour.layout.height == 190
     with pytest.raises(ValueError, match="images"):

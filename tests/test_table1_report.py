@@ -179,7 +179,9 @@ def test_pgd_figure_shows_each_data_set_with_the_papers_markers_on_cifar10() -> 
     fig = report.pgd_figure({"mnist": _table("mnist"), "cifar10": _table()})
     assert len(fig.data) == 8 and fig.layout.sliders[0].active == 1
     mnist_bar, mnist_paper, c10_bar, c10_paper = fig.data[0], fig.data[1], fig.data[4], fig.data[5]
-    assert list(mnist_bar.x) == [report.ROW_NAMES[k] for k in report.ORDER]
+    # each row name over two lines, flat, so that six fit side by side
+    assert list(mnist_bar.x) == [report.ROW_NAMES[k].replace(", ", ",<br>") for k in report.ORDER]
+    assert fig.layout.xaxis.tickangle == 0
     assert list(c10_bar.y)[3] == pytest.approx(14.0)  # worst-case g, standard h, MLP PGD-7
     assert all(y is None for y in mnist_paper.y)
     assert list(c10_paper.y)[:2] == [0.22, 15.08]
@@ -222,6 +224,7 @@ def test_grid_figure_has_one_slider_position_per_training_eps() -> None:
     fig = report.grid_figure(grid)
     assert [s.label for s in fig.layout.sliders[0].steps] == ["0.1", "0.3"]
     assert len(fig.data) == 10 and fig.layout.xaxis.title.text == "β"
+    assert list(fig.layout.xaxis2.tickvals) == [0, 1]  # a tick at each β of the grid
     pgd_at_03 = fig.data[6]
     assert pgd_at_03.name == "PGD-7" and list(pgd_at_03.y) == pytest.approx([0.0, 10.0])
     rv = fig.data[9]
@@ -297,6 +300,9 @@ def test_saliency_study_reloads_the_encoders_of_each_seed(tmp_path) -> None:
     assert study["digit_pixels"] == pytest.approx(100 * float((x[:6, 0] > 0.5).float().mean()))
     fig = report.saliency_figure(x[:6], study["maps"], "MNIST", n_show=4)
     assert len(fig.data) == 12 and fig.layout.title.text.startswith("MNIST, seed 0: |∂Î/∂x|")
+    # the rows named level, on the left (rotated names are longer than a row is high)
+    names = [(a.text, a.xanchor, a.x) for a in fig.layout.annotations]
+    assert names == [(t, "right", 0) for t in ("image", "standard g", "worst-case<br>MI g")]
     assert report.saliency_study({"seeds": 1, "encoders": []}, x[:6])["seeds"] == 0
 
 

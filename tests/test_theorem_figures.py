@@ -55,7 +55,7 @@ def test_bounds_scatter_figure_draws_both_forms_of_the_bounds() -> None:
     np.testing.assert_allclose(fig.data[1].y, lower)
     np.testing.assert_allclose(fig.data[2].y, upper)
     assert (np.asarray(fig.data[1].y) <= np.asarray(fig.data[2].y) + 1e-12).all()
-    assert fig.layout.xaxis.title.text == "AG_ε(f*)"
+    assert fig.layout.xaxis.title.text == "AG<sub>ε</sub>(f*)"
     assert fig.layout.yaxis.range[1] >= np.log(2)
 
 
@@ -113,6 +113,10 @@ def test_direction_figure() -> None:
     ]
     assert fig.data[3].yaxis == "y2" and fig.layout.shapes[0].x0 == 12.0
     assert fig.layout.title.text.endswith("(ε = 0.5)") and fig.layout.xaxis.range == (0, 180)
+    # the risk axis: from 0 to a round tenth above the largest risk, ticks at tenths
+    right = fig.layout.yaxis2
+    assert right.range[0] == 0 and right.range[1] >= risk.max() + 0.02
+    assert right.range[1] == pytest.approx(round(right.range[1], 1)) and right.dtick == 0.1
     with pytest.raises(ValueError, match="rv_by_norm"):
         figs.direction_figure(np.rad2deg(sweep), {"1": rv["1"][:-1]}, risk, 12.0, eps=0.5)
 

@@ -12,6 +12,7 @@ from robustrep_lite.book.zoo_figures import (
     accuracy_widget,
     bound_figure,
     channel_figure,
+    model_name,
     rv_gap_figure,
     worst_mi_figure,
 )
@@ -49,9 +50,10 @@ def test_slider_shows_one_bar_set_per_eps_starting_at_the_evaluation_radius():
     assert [s.label for s in fig.layout.sliders[0].steps] == ["0/255", "2/255", "8/255", "16/255"]
     assert fig.layout.sliders[0].active == 2 and fig.layout.sliders[0].currentvalue.prefix == "ε = "
     assert [t.visible for t in fig.data] == [False, False, True, False]
-    assert list(fig.data[2].x) == [STD.label, ROB.label]  # mnist is not on this figure
+    # mnist is not on this figure; each name over two lines, with ε
+    assert list(fig.data[2].x) == ["baseline_h<br>(standard)", "baseline_h<br>(adv ε = 8/255)"]
     assert list(fig.data[2].y) == [0.1, 0.4]
-    assert "500 test images" in fig.layout.title.text
+    assert fig.layout.title.text == "CIFAR-10: PGD-7 accuracy on 500 test images"
     with pytest.raises(ValueError, match="curves"):
         accuracy_slider_figure(CURVES, GRID[:2], "cifar10", 500)
     with pytest.raises(ValueError, match="curves"):
@@ -73,7 +75,10 @@ def test_figure_1_plots_rv_against_the_gap_for_both_read_outs():
     assert [t.name for t in fig.data] == ["paper read-out", "refit read-out"]
     assert list(fig.data[0].x) == [0.4, 0.15] and list(fig.data[1].y) == [0.6, 0.3]
     assert list(fig.data[1].error_y.array) == [0.1, 0.1]
-    assert list(fig.data[0].text) == ["cifar10/" + STD.label, "cifar10/" + ROB.label]
+    assert list(fig.data[0].text) == [
+        "cifar10/baseline_h (standard)",
+        "cifar10/baseline_h (adv ε = 8/255)",
+    ]
     assert fig.layout.xaxis.tickformat == ".0%"
 
 
@@ -85,6 +90,10 @@ def test_figure_2_bars_and_ranges():
         "worst case (refit)",
     ]
     assert list(left.data[2].y) == pytest.approx([0.9, 1.2])
+    assert list(left.data[0].x) == [
+        "CIFAR-10<br>baseline_h<br>(standard)",
+        "CIFAR-10<br>baseline_h<br>(adv ε = 8/255)",
+    ]
     right = bound_figure(MEASURED)
     assert [list(t.y) for t in right.data] == [[0.3, 0.65], [0.7, 0.7], [0.4, 0.4], [0.35, 0.35]]
     assert tuple(right.layout.yaxis.range) == (0, 1.05) and right.layout.barmode == "group"
@@ -96,11 +105,12 @@ def test_figure_3_one_series_per_model():
         ROB: {"channel": np.arange(2), "normal_mi": np.array([0.3, 0.4]), "rv": np.array([0, 0])},
     }
     fig = channel_figure(per, "cifar10")
-    assert [t.name for t in fig.data] == [STD.label, ROB.label]
+    assert [t.name for t in fig.data] == [model_name(STD), model_name(ROB)]
+    assert model_name(ROB) == "baseline_h (adv ε = 8/255)"
     assert list(fig.data[1].x) == [0.3, 0.4] and list(fig.data[0].text) == [
         "channel 0",
         "channel 1",
     ]
-    assert "(cifar10)" in fig.layout.title.text
+    assert "(CIFAR-10)" in fig.layout.title.text
     with pytest.raises(ValueError, match="per_channel"):
         channel_figure({}, "cifar10")

@@ -211,7 +211,8 @@ def ceiling_figure(
                 ],
             )
         )
-    fig = slider_figure(
+    # the slider below the axis title, not on it (slider_figure's room for a titled x axis)
+    return slider_figure(
         steps,
         slider_label="|Y|",
         active=active,
@@ -230,6 +231,3 @@ def ceiling_figure(
             "height": 540,
         },
     )
-    # the slider below the axis title, not on it
-    fig.update_layout(sliders=[{"pad": {"t": 75}}])
-    return fig

@@ -26,7 +26,7 @@ import plotly.graph_objects as go
 from numpy.typing import ArrayLike
 from plotly.subplots import make_subplots
 
-from robustrep_lite.book.plots import slider_figure
+from robustrep_lite.book.plots import lift_subplot_titles, slider_figure
 from robustrep_lite.theory import measures
 from robustrep_lite.theory import theorems as theory
 
@@ -124,6 +124,7 @@ def channel_figure(
         horizontal_spacing=0.12,
         subplot_titles=("joint table p(x, z)", "I(X; Z) in nats"),
     )
+    lift_subplot_titles(fig)
     top = max(float(np.log(2)), float(np.nanmax(curve)))
     return slider_figure(
         slider_steps,
@@ -159,7 +160,12 @@ def quantised_entropy_figure(widths: ArrayLike, entropies: ArrayLike) -> go.Figu
     )
     fig.update_layout(
         title="Information kept by a finer and finer quantised linear feature",
-        xaxis={"title": "bin width h", "type": "log", "autorange": "reversed"},
+        xaxis={
+            "title": "bin width h",
+            "type": "log",
+            "autorange": "reversed",
+            "exponentformat": "power",  # 10⁻⁴, not plotly's SI "100µ"
+        },
         yaxis={"title": "I(X; code) = H(code), nats", "rangemode": "tozero"},
         legend={"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 0},
         height=400,
@@ -196,6 +202,7 @@ def balls_figure(cloud: ArrayLike, moved: Mapping[str, ArrayLike], eps: float) -
             f"{norm_label(float(n))} balls ({shapes[n][1]}), ε = {eps}" for n in norms
         ),
     )
+    lift_subplot_titles(fig)
     for col, norm in enumerate(norms, start=1):
         after = np.asarray(moved[norm], dtype=float)
         if after.shape != x.shape:
@@ -225,8 +232,8 @@ def balls_figure(cloud: ArrayLike, moved: Mapping[str, ArrayLike], eps: float) -
             col,
         )
         for points, name, marker in (
-            (x, "x_i", {"color": "navy", "size": 8}),
-            (after, "x'_i (moved)", {"color": "crimson", "size": 8, "symbol": "x"}),
+            (x, "x<sub>i</sub>", {"color": "navy", "size": 8}),
+            (after, "x′<sub>i</sub> (moved)", {"color": "crimson", "size": 8, "symbol": "x"}),
         ):
             fig.add_trace(
                 go.Scatter(
@@ -261,7 +268,7 @@ def coupling_figure(x: ArrayLike, x_moved: ArrayLike, matching: ArrayLike) -> go
         raise ValueError("matching must be a permutation of range(n)")
     fig = go.Figure()
     for name, perm, colour, width in (
-        ("identity coupling x_i → x'_i", np.arange(len(a)), "lightgrey", 3),
+        ("identity coupling x<sub>i</sub> → x′<sub>i</sub>", np.arange(len(a)), "lightgrey", 3),
         ("optimal W∞ coupling", order, "crimson", 2),
     ):
         seg = _segments(a, b[perm])
@@ -273,13 +280,17 @@ def coupling_figure(x: ArrayLike, x_moved: ArrayLike, matching: ArrayLike) -> go
             line={"color": colour, "width": width},
         )
     fig.add_scatter(
-        x=a[:, 0], y=a[:, 1], mode="markers", name="x_i", marker={"color": "navy", "size": 9}
+        x=a[:, 0],
+        y=a[:, 1],
+        mode="markers",
+        name="x<sub>i</sub>",
+        marker={"color": "navy", "size": 9},
     )
     fig.add_scatter(
         x=b[:, 0],
         y=b[:, 1],
         mode="markers",
-        name="x'_i",
+        name="x′<sub>i</sub>",
         marker={"color": "crimson", "size": 9, "symbol": "x"},
     )
     fig.update_layout(
@@ -304,7 +315,12 @@ def rematching_figure(
         )
     fig = go.Figure(
         [
-            go.Scatter(x=r, y=m, mode="lines+markers", name="identity coupling max_i ‖x_i − x'_i‖"),
+            go.Scatter(
+                x=r,
+                y=m,
+                mode="lines+markers",
+                name="identity coupling max<sub>i</sub> ‖x<sub>i</sub> − x′<sub>i</sub>‖",
+            ),
             go.Scatter(x=r, y=e, mode="lines+markers", name="W∞ (optimal re-matching)"),
         ]
     )
@@ -470,12 +486,13 @@ def attack_figure(
         rows=1,
         cols=2,
         column_widths=[0.5, 0.5],
-        horizontal_spacing=0.1,
+        horizontal_spacing=0.14,
         subplot_titles=(
-            f"{len(xs)} of the points (circles y = +1, diamonds y = −1)",
-            f"risk of f(x) = sgn(w·x), {norm_label(p)} threat",
+            f"{len(xs)} points: ● y = +1, ◆ y = −1",
+            f"risk of sgn(w·x), {norm_label(p)} threat",
         ),
     )
+    lift_subplot_titles(fig, size=14)
     fig.add_shape(
         type="line",
         x0=-2 * lim * along[0],
@@ -487,6 +504,7 @@ def attack_figure(
         col=1,
     )
     top = max(float(adv_curve.max()), float(np.max(sample.adversarial_risk)))
+    risk_top = float(np.ceil((top + 0.02) * 10) / 10)
     return slider_figure(
         steps,
         slider_label="ε",
@@ -498,7 +516,7 @@ def attack_figure(
             "xaxis": {"range": [-lim, lim], "title": "x1"},
             "yaxis": {"range": [-lim, lim], "title": "x2", "scaleanchor": "x"},
             "xaxis2": {"title": "ε", "range": [0, float(eps_grid.max()) * 1.02]},
-            "yaxis2": {"title": "risk", "range": [0, float(np.ceil((top + 0.02) * 10) / 10)]},
+            "yaxis2": {"title": "risk", "range": [0, risk_top], "dtick": 0.1},
             "legend": {"orientation": "h", "x": 0, "y": 1.12, "yanchor": "bottom"},
         },
     )
@@ -560,7 +578,7 @@ def rv_figure(
     )
     fig.add_hline(y=np.log(2), line_dash="dot", annotation_text="log 2: all information lost")
     fig.update_layout(
-        title=f"RV_ε of g(x) = sgn(w·x), {norm_label(p)} threat",
+        title=f"RV<sub>ε</sub> of g(x) = sgn(w·x), {norm_label(p)} threat",
         xaxis={"title": "ε", "range": [0, float(grid.max()) * 1.02]},
         yaxis={"title": "RV (nats)", "range": [-0.02, 0.75]},
         height=420,

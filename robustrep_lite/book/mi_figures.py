@@ -293,7 +293,7 @@ def staircase_variance_figure(record: Record, names: Sequence[str] = STAIRCASE_S
             "y": 0.95,
         },
         xaxis={"title": "true MI [nats]", "tickvals": levels},
-        yaxis={"title": "variance [nats²]", "type": "log"},
+        yaxis={"title": "variance [nats²]", "type": "log", "dtick": 1, "exponentformat": "power"},
         legend=_LEGEND_TOP,
         margin={"l": 60, "r": 20, "t": 100, "b": 60},
         height=440,

@@ -25,6 +25,26 @@ if TYPE_CHECKING:
     import ipywidgets
 
 RENDERER_NAME = "robustrep"
+#: The name of the book's plotly template, which :func:`setup_plotly` lays over plotly's own.
+TEMPLATE_NAME = "robustrep"
+#: Pixels between the tick labels and the axis line: the labels of the x and the y axis then do
+#: not meet where the axes cross (a ``0`` of each at the same corner, say).
+TICK_LABEL_STANDOFF = 4
+
+
+def book_template() -> go.layout.Template:
+    """What the book changes in plotly's default template: tick labels
+    :data:`TICK_LABEL_STANDOFF` pixels off every axis."""
+    axis = {"ticklabelstandoff": TICK_LABEL_STANDOFF}
+    return go.layout.Template(layout={"xaxis": axis, "yaxis": axis})
+
+
+def use_book_template() -> str:
+    """Make plotly's default template plus :func:`book_template` the default of every figure
+    made from now on; return its name (``"plotly+robustrep"``)."""
+    pio.templates[TEMPLATE_NAME] = book_template()
+    pio.templates.default = f"plotly+{TEMPLATE_NAME}"
+    return pio.templates.default
 
 
 class BookRenderer(MimetypeRenderer):
@@ -46,19 +66,40 @@ class BookRenderer(MimetypeRenderer):
 
 
 def setup_plotly(renderer: str | None = None) -> str:
-    """Choose the plotly renderer explicitly and return its name.
+    """Choose the plotly renderer explicitly and return its name; from now on figures use the
+    book's template (:func:`use_book_template`).
 
     ``renderer`` wins if given; else ``$PLOTLY_RENDERER``; else ``"colab"`` on Colab (which
     loads plotly.js itself); else our ``"robustrep"`` renderer (Jupyter, nbmake, the book).
     """
     if RENDERER_NAME not in pio.renderers:
         pio.renderers[RENDERER_NAME] = BookRenderer()
+    use_book_template()
     if renderer is None:
         renderer = os.environ.get("PLOTLY_RENDERER") or (
             "colab" if "google.colab" in sys.modules else RENDERER_NAME
         )
     pio.renderers.default = renderer
     return renderer
+
+
+#: Pixels a subplot's title stands above its plot (:func:`lift_subplot_titles`).
+SUBPLOT_TITLE_LIFT = 8
+
+
+def lift_subplot_titles(fig: go.Figure, size: int | None = None) -> go.Figure:
+    """Raise the subplot titles of a ``make_subplots`` figure :data:`SUBPLOT_TITLE_LIFT`
+    pixels, clear of the label of a tick at the top of a plot (half of which stands above the
+    plot), and set their font ``size`` if given. Call it before adding other annotations:
+    every annotation anchored at its bottom is taken for a subplot title."""
+    font = {} if size is None else {"font": {"size": size}}
+    return fig.update_annotations(selector={"yanchor": "bottom"}, yshift=SUBPLOT_TITLE_LIFT, **font)
+
+
+#: Pixels between the bottom of the plot area and a slider: room for the x tick labels, and
+#: for an x axis title below them where the figure has one.
+SLIDER_PAD = 40
+SLIDER_PAD_TITLED = 75
 
 
 def slider_figure(
@@ -68,15 +109,18 @@ def slider_figure(
     active: int = 0,
     layout: dict[str, Any] | None = None,
     figure: go.Figure | None = None,
+    pad: int | None = None,
 ) -> go.Figure:
     """A figure whose slider switches between precomputed trace sets, in pure JavaScript.
 
     ``steps`` is a list of ``(label, traces)``, one per slider position, each with the same
     number of traces; position ``i`` shows the traces of ``steps[i]``. Start from ``figure``
-    (e.g. ``make_subplots``; traces then name their axes) or a blank one. The static twin
-    of an ipywidgets slider: it keeps working in the static site, where widget callbacks
-    cannot run. Raises ``ValueError`` on an empty list, a mismatched trace count or a bad
-    ``active`` index.
+    (e.g. ``make_subplots``; traces then name their axes) or a blank one. The slider sits
+    ``pad`` pixels below the plot area: by default :data:`SLIDER_PAD`, or
+    :data:`SLIDER_PAD_TITLED` if an x axis has a title, so that its labels clear the axis's.
+    The static twin of an ipywidgets slider: it keeps working in the static site, where
+    widget callbacks cannot run. Raises ``ValueError`` on an empty list, a mismatched trace
+    count or a bad ``active`` index.
     """
     if not steps:
         raise ValueError("steps must hold at least one (label, traces) pair")
@@ -96,16 +140,19 @@ def slider_figure(
     for i, (label, _) in enumerate(steps):
         visible = [j // per_step == i for j in range(per_step * len(steps))]
         slider_steps.append({"label": label, "method": "restyle", "args": [{"visible": visible}]})
+    fig.update_layout(**(layout or {}))
+    if pad is None:
+        titled = any(axis.title.text for axis in fig.select_xaxes())
+        pad = SLIDER_PAD_TITLED if titled else SLIDER_PAD
     fig.update_layout(
         sliders=[
             {
                 "active": active,
                 "currentvalue": {"prefix": f"{slider_label} = "},
-                "pad": {"t": 40},
+                "pad": {"t": pad},
                 "steps": slider_steps,
             }
-        ],
-        **(layout or {}),
+        ]
     )
     return fig
 
@@ -158,6 +205,7 @@ def image_grid(
     names = [int(label) for label in labels]
     fig.for_each_annotation(lambda a: a.update(text=f"label {names[int(a.text.split('=')[1])]}"))
     rows = -(-len(images) // wrap)
+    fig.update_xaxes(showticklabels=False).update_yaxes(showticklabels=False)  # pixel indices
     fig.update_layout(height=60 + 130 * rows, margin={"l": 10, "r": 10, "t": 60, "b": 10})
     return fig
 

@@ -27,7 +27,7 @@ from plotly.subplots import make_subplots
 from torch import nn
 
 from robustrep_lite.book.chapter import stored_run_line
-from robustrep_lite.book.plots import live_panel, slider_figure
+from robustrep_lite.book.plots import lift_subplot_titles, live_panel, slider_figure
 from robustrep_lite.core.results import load_stored
 from robustrep_lite.experiments import spectral_vs_mi
 from robustrep_lite.experiments.settings import PROFILES, ComparisonSettings, ProfileSettings
@@ -166,6 +166,7 @@ def xor_figure(
         horizontal_spacing=0.06,
         vertical_spacing=0.16,
     )
+    lift_subplot_titles(fig, size=13)  # three titles side by side in a book column
     points = np.array([[1.0, 1.0], [1.0, -1.0], [-1.0, 1.0], [-1.0, -1.0]])
     colours = ["#b2182b", "#2166ac", "#2166ac", "#b2182b"]  # class 0 where the signs agree
     for col, arm in enumerate(arms, start=1):
@@ -447,6 +448,7 @@ def lambda_figure(
     fig = make_subplots(
         rows=1, cols=len(METRICS), subplot_titles=list(METRICS.values()), horizontal_spacing=0.08
     )
+    lift_subplot_titles(fig, size=13)  # four titles side by side in a book column
     steps = []
     for lam in lambdas:
         chosen = lambda_rows(summary, lam)

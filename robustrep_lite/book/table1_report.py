@@ -25,7 +25,7 @@ from IPython.display import Markdown
 from plotly.subplots import make_subplots
 from torch import Tensor
 
-from robustrep_lite.book.plots import live_panel, slider_figure
+from robustrep_lite.book.plots import lift_subplot_titles, live_panel, slider_figure
 from robustrep_lite.core.paper_numbers import PAPER_TABLE1, PAPER_TABLE1_SETUP, paper_table1_row
 from robustrep_lite.core.results import CHECKOUT, load_stored
 from robustrep_lite.experiments.settings import PROFILES, TrainSettings
@@ -252,7 +252,8 @@ def tables_markdown(tables: dict[str, Table]) -> str:
 def pgd_figure(tables: dict[str, Table]) -> go.Figure:
     """PGD-7 accuracy of every row of Table 1 (mean ± std over seeds), MLP and linear head, one
     slider position per data set; on CIFAR-10 the paper's values as markers."""
-    labels = [ROW_NAMES[key] for key in ORDER]
+    # two lines per row name ("standard g,<br>robust h"): flat labels that fit side by side
+    labels = [ROW_NAMES[key].replace(", ", ",<br>") for key in ORDER]
     paper = {(r[0], r[1]): r for r in PAPER_TABLE1}
     steps = []
     for dataset, t in tables.items():
@@ -287,7 +288,9 @@ def pgd_figure(tables: dict[str, Table]) -> go.Figure:
             "yaxis_title": "adversarial accuracy [%]",
             "barmode": "group",
             "height": 520,
-            "xaxis_tickangle": -20,
+            "xaxis": {"tickangle": 0, "tickfont": {"size": 11}},
+            "legend": {"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0},
+            "margin": {"t": 90},
         },
     )
 
@@ -477,7 +480,7 @@ def grid_figure(grid: dict[str, Any]) -> go.Figure:
             _line(betas, "natural", [100 * c["natural"] for c in cells]),
             _line(betas, "PGD-7", [100 * c["pgd"] for c in cells]),
             _line(betas, "I(X; g(X))", [c["mi"] for c in cells], "2"),
-            _line(betas, "I_worst", [c["worst_mi"] for c in cells], "2"),
+            _line(betas, "I<sub>worst</sub>", [c["worst_mi"] for c in cells], "2"),
             _line(
                 betas,
                 "RV (validated)",
@@ -491,13 +494,16 @@ def grid_figure(grid: dict[str, Any]) -> go.Figure:
     base = make_subplots(
         rows=1, cols=2, subplot_titles=("linear head accuracy [%]", "MI and RV [nats]")
     )
-    return slider_figure(
+    lift_subplot_titles(base)
+    betas = sorted({c["beta"] for c in grid["cells"]})
+    fig = slider_figure(
         steps,
         slider_label="training and test ε",
         active=len(steps) - 1,
         figure=base,
-        layout={"height": 460, "xaxis_title": "β", "xaxis2_title": "β"},
+        layout={"height": 460, "margin": {"t": 50}, "xaxis_title": "β", "xaxis2_title": "β"},
     )
+    return fig.update_xaxes(tickvals=betas)
 
 
 def grid_cell_text(cell: dict[str, Any], source: str) -> str:
@@ -621,13 +627,21 @@ def saliency_figure(x: Tensor, maps: dict[str, Tensor], title: str, n_show: int 
     """Figure 4: the first ``n_show`` images of ``x`` above the saliency maps of the standard
     and the worst-case MI representation (each map scaled to a maximum of 1)."""
     n_show = min(n_show, x.shape[0])
-    fig = make_subplots(
-        rows=3,
-        cols=n_show,
-        row_titles=["image", "standard g", "worst-case MI g"],
-        vertical_spacing=0.03,
-        horizontal_spacing=0.01,
-    )
+    fig = make_subplots(rows=3, cols=n_show, vertical_spacing=0.03, horizontal_spacing=0.01)
+    # each row named on its left, level: rotated row titles are longer than a row is high
+    for row, name in enumerate(("image", "standard g", "worst-case<br>MI g"), start=1):
+        low, high = fig.get_subplot(row, 1).yaxis.domain
+        fig.add_annotation(
+            text=name,
+            x=0,
+            y=(low + high) / 2,
+            xref="paper",
+            yref="paper",
+            xanchor="right",
+            xshift=-6,
+            align="right",
+            showarrow=False,
+        )
     for i in range(n_show):
         img = x[i].permute(1, 2, 0).numpy()
         if img.shape[2] == 1:
@@ -640,7 +654,11 @@ def saliency_figure(x: Tensor, maps: dict[str, Tensor], title: str, n_show: int 
             fig.add_trace(heat, row=row, col=i + 1)
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False, autorange="reversed")
-    fig.update_layout(title=f"{title}, seed 0: |∂Î/∂x|, each map scaled to max 1", height=430)
+    fig.update_layout(
+        title=f"{title}, seed 0: |∂Î/∂x|, each map scaled to max 1",
+        height=430,
+        margin={"l": 100, "r": 20, "b": 20},
+    )
     return fig
 
 

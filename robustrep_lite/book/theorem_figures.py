@@ -67,7 +67,7 @@ def band_figure(
             x=xs[keep, 0],
             y=xs[keep, 1],
             mode="markers",
-            name=f"y = {label:+d}",
+            name=f"y = {label:+d}".replace("-", "−"),
             marker={"color": colour, "size": 4, "opacity": 0.5},
         )
     fig.add_scatter(
@@ -124,8 +124,8 @@ def bounds_scatter_figure(adversarial_gap: ArrayLike, rv: ArrayLike) -> go.Figur
         fig.add_scatter(x=curve, y=hi, mode="lines", name=f"{name}: upper", line={"dash": dash})
     fig.update_layout(
         title="Theorem 3.2: RV against the adversarial gap of the best classifier",
-        xaxis={"title": "AG_ε(f*)", "range": [-0.02, 1.02]},
-        yaxis={"title": "RV_ε(g)  [nats]", "range": [-0.02, 0.72]},
+        xaxis={"title": "AG<sub>ε</sub>(f*)", "range": [-0.02, 1.02]},
+        yaxis={"title": "RV<sub>ε</sub>(g) [nats]", "range": [-0.02, 0.72]},
         height=480,
     )
     return fig
@@ -300,11 +300,21 @@ def direction_figure(
     fig.add_vline(
         x=bayes_deg, line={"color": "gray", "dash": "dash"}, annotation_text="Bayes direction"
     )
+    # the right axis from 0 to the next tenth above the risk, ticks at round tenths
+    risk_top = float(np.ceil((risk.max() + 0.02) * 10) / 10)
     fig.update_layout(
         title=f"Vulnerability and natural risk by direction of w (ε = {eps})",
         xaxis={"title": "angle of w (degrees)", "range": [0, 180], "dtick": 30},
         yaxis={"title": "RV [nats]", "rangemode": "tozero"},
-        yaxis2={"title": "natural risk of f*", "overlaying": "y", "side": "right"},
+        yaxis2={
+            "title": "natural risk of f*",
+            "overlaying": "y",
+            "side": "right",
+            "range": [0, risk_top],
+            "dtick": 0.1,
+            "tickformat": ".1f",
+            "showgrid": False,
+        },
         legend={"orientation": "h", "y": -0.25},
         margin={"r": 70},
         height=520,

@@ -16,15 +16,17 @@ import ipywidgets as widgets
 import numpy as np
 import plotly.graph_objects as go
 
-from robustrep_lite.book.plots import live_panel, slider_figure
+from robustrep_lite.book.plots import SLIDER_PAD_TITLED, live_panel, slider_figure
 from robustrep_lite.book.zoo_report import eps_label
 from robustrep_lite.experiments.settings import ZooModel
 
 __all__ = [
+    "DATASET_NAMES",
     "accuracy_slider_figure",
     "accuracy_widget",
     "bound_figure",
     "channel_figure",
+    "model_name",
     "rv_gap_figure",
     "worst_mi_figure",
 ]
@@ -32,6 +34,24 @@ __all__ = [
 Record = dict[str, Any]
 _BLUE = "#4c72b0"
 _LEGEND = {"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0}
+
+
+#: How a figure names a data set.
+DATASET_NAMES = {"mnist": "MNIST", "cifar10": "CIFAR-10"}
+
+
+def model_name(m: ZooModel) -> str:
+    """How a figure names a model: its label with the training radius as ε, e.g.
+    ``"baseline_h (adv ε = 8/255)"``."""
+    return m.label.replace("adv eps=", "adv ε = ")
+
+
+def _tick(m: ZooModel, dataset: bool = True) -> str:
+    """A model's name on a category axis, over lines short enough to stand side by side:
+    data set, architecture, training."""
+    arch, _, kind = model_name(m).partition(" (")
+    lines = [DATASET_NAMES.get(m.dataset, m.dataset)] if dataset else []
+    return "<br>".join([*lines, arch, f"({kind}" if kind else ""]).removesuffix("<br>")
 
 
 def _members(
@@ -67,7 +87,7 @@ def accuracy_slider_figure(
             eps_label(dataset, e),
             [
                 go.Bar(
-                    x=[m.label for m in members],
+                    x=[_tick(m, dataset=False) for m in members],
                     y=[curves[m][i] for m in members],
                     marker_color=_BLUE,
                     name="PGD-7 accuracy",
@@ -82,11 +102,13 @@ def accuracy_slider_figure(
         steps,
         slider_label="ε",
         active=_start(grid),
+        pad=SLIDER_PAD_TITLED,  # below the two lines of each tick label
         layout={
-            "title": f"{dataset}: PGD-7 accuracy on {points} test images",
+            "title": f"{DATASET_NAMES.get(dataset, dataset)}: PGD-7 accuracy on {points} test "
+            "images",
             "yaxis": {"range": [0, 1.1], "tickformat": ".0%", "dtick": 0.2},
-            "xaxis": {"automargin": True},
-            "margin": {"l": 60, "r": 20, "t": 60, "b": 150},  # the slider sits below the ticks
+            "xaxis": {"automargin": True, "tickangle": 0},
+            "margin": {"l": 60, "r": 20, "t": 60, "b": 150},
             "height": 500,
         },
     )
@@ -115,7 +137,7 @@ def accuracy_widget(
 
 
 def _label(m: ZooModel) -> str:
-    return f"{m.dataset}/{m.label}"
+    return f"{m.dataset}/{model_name(m)}"
 
 
 def rv_gap_figure(measured: Mapping[ZooModel, Record]) -> go.Figure:
@@ -148,8 +170,9 @@ def _grouped(title: str, yaxis: dict[str, Any]) -> dict[str, Any]:
         "barmode": "group",
         "title": {"text": title, "y": 0.95},
         "yaxis": yaxis,
+        "xaxis": {"tickangle": 0, "tickfont": {"size": 11}},
         "legend": _LEGEND,
-        "margin": {"l": 70, "r": 20, "t": 100, "b": 120},
+        "margin": {"l": 70, "r": 20, "t": 100, "b": 80},
         "height": 480,
     }
 
@@ -157,7 +180,7 @@ def _grouped(title: str, yaxis: dict[str, Any]) -> dict[str, Any]:
 def worst_mi_figure(measured: Mapping[ZooModel, Record]) -> go.Figure:
     """Figure 2's analogue (left): per model the clean MI of the logit layer beside its
     worst-case MI under both read-outs."""
-    labels = [_label(m) for m in measured]
+    labels = [_tick(m) for m in measured]
     fig = go.Figure()
     for key, name in (
         ("normal_mi", "I(X; g(X))"),
@@ -174,7 +197,7 @@ def worst_mi_figure(measured: Mapping[ZooModel, Record]) -> go.Figure:
 def bound_figure(measured: Mapping[ZooModel, Record]) -> go.Figure:
     """Figure 2's analogue (right): per model Theorem 3.4's upper bound on adversarial accuracy
     from each read-out, beside the measured PGD-7 and APGD accuracies."""
-    labels = [_label(m) for m in measured]
+    labels = [_tick(m) for m in measured]
     fig = go.Figure()
     for key, name in (
         ("bound_paper", "Thm 3.4 bound (paper)"),
@@ -201,13 +224,14 @@ def channel_figure(per_channel: Mapping[ZooModel, Record], dataset: str) -> go.F
             x=np.asarray(r["normal_mi"]),
             y=np.asarray(r["rv"]),
             mode="markers",
-            name=m.label,
+            name=model_name(m),
             text=[f"channel {c}" for c in r["channel"]],
             marker={"size": 9},
         )
     fig.update_layout(
         title={
-            "text": f"Figure 3 analogue ({dataset}): per-channel MI and RV, conv layer 2",
+            "text": f"Figure 3 analogue ({DATASET_NAMES.get(dataset, dataset)}): per-channel MI "
+            "and RV, conv layer 2",
             "y": 0.95,
         },
         xaxis={"title": "I(X; channel) (nats)"},
