@@ -8,9 +8,9 @@ keeps what finished; a stage that fails is recorded with its error and the next 
 1. ``env``: GPU, driver, CUDA, torch and the versions of the packages the library uses;
 2. ``smoke``: the fast step (bf16 autocast + channels-last) and the fp32 step, a compiled
    encoder, the MI estimator, the worst-case estimator and per-feature vulnerability, PGD and
-   APGD (torchattacks), the compact CIFAR-10 file, a 1-process ``torchrun`` DDP run of the CLI,
-   and a CLI training run killed after its first checkpoint and resumed, compared with an
-   uninterrupted run;
+   APGD (Croce & Hein's code), the compact CIFAR-10 file, a 1-process ``torchrun`` DDP run of
+   the CLI, and a CLI training run killed after its first checkpoint and resumed, compared
+   with an uninterrupted run;
 3. ``step``: ``bench/train_step.py`` -- the faithful (``paper``) and ``fast`` modes in the same
    run, their speed ratio and the share of the device's dense peak;
 4. ``table1``: :func:`robustrep_lite.experiments.table1.table1` on CIFAR-10, one seed, the ``gpu``
@@ -24,7 +24,8 @@ keeps what finished; a stage that fails is recorded with its error and the next 
 What travels to the device machine (at most 64 MiB with a command; it has no network and no
 data folder, and this package is not installed there, hence ``PYTHONPATH=.``): the working tree
 (about 7 MB), the compact CIFAR-10 copy ``cifar10_jpeg_webp.npz`` (44 MB) and the wheels of the
-pure-Python packages the machine's image lacks (torchattacks, foolbox and its needs; about 2 MB).
+pure-Python packages the machine's image lacks (pyautoattack without its example weights,
+foolbox and its needs; about 1 MB).
 ``bash bench/device_pack.sh [DATA_DIR]`` (default ``$ROBUSTREP_DATA``) puts the last two in
 ``.device/`` (gitignored). Then, with the device tool:
 
@@ -78,7 +79,7 @@ from robustrep_lite.training.supervised import NATURAL, Evaluation, robust_accur
 
 ROOT = Path(__file__).resolve().parents[1]
 STAGES = ("env", "smoke", "step", "table1", "zoo")
-PACKAGES = ("numpy", "scipy", "torchvision", "tqdm", "pillow", "torchattacks", "foolbox")
+PACKAGES = ("numpy", "scipy", "torchvision", "tqdm", "pillow", "pyautoattack", "foolbox")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -232,7 +233,8 @@ def smoke_estimators(plan: RunPlan) -> dict[str, Any]:
 
 
 def smoke_attacks(plan: RunPlan) -> dict[str, Any]:
-    """PGD and APGD-CE + APGD-T (torchattacks) against a small classifier on the device."""
+    """PGD and APGD-CE + APGD-T (Croce & Hein's code) against a small classifier on the
+    device."""
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 10))
     model = model.to(plan.device).eval()

@@ -172,7 +172,8 @@ def digit_classifier():
 
 
 def test_pgd_agrees_with_torchattacks_within_one_point(digit_classifier) -> None:
-    torchattacks = pytest.importorskip("torchattacks")
+    import torchattacks
+
     model, x, y = digit_classifier
     settings = dict(eps=0.1, alpha=0.02, steps=10)
 

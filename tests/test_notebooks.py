@@ -122,7 +122,7 @@ NAMED_WORKS: dict[str, set[str]] = {
     r"torch-mist": {"federici2023hybrid"},
     r"Fano": {"cover2006elements"},
     r"\bAPGD|AutoAttack": {"croce2020reliable"},
-    r"torchattacks": {"kim2020torchattacks"},
+    r"pyautoattack": {"croce2020reliable"},
     r"universal\*? perturbation": {"moosavi2017universal"},
     r"HopSkipJump": {"chen2020hopskipjump"},
     r"Tangent Attack": {"ma2021tangent"},

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import io
 import json
+import sys
+import types
 
 import plotly.graph_objects as go
 import plotly.io as pio
 import pytest
 import torch
 
-from robustrep_lite.book.chapter import data_summary, glue_facts, stored_run_line
+from robustrep_lite.book.chapter import data_summary, glue, glue_facts, stored_run_line
 from robustrep_lite.book.plots import (
     LIVE_NOTICE,
     RENDERER_NAME,
@@ -212,11 +214,28 @@ def test_stored_run_line_names_script_time_commit_and_what_the_record_holds() ->
 
 
 def test_glue_facts_glues_sentences_as_markdown_and_numbers_as_they_are(monkeypatch) -> None:
-    import myst_nb
     from IPython.display import Markdown
 
     glued = {}
-    monkeypatch.setattr(myst_nb, "glue", lambda name, value, display: glued.update({name: value}))
+    myst_nb = types.ModuleType("myst_nb")
+    myst_nb.glue = lambda name, value, display: glued.update({name: (value, display)})
+    monkeypatch.setitem(sys.modules, "myst_nb", myst_nb)
     glue_facts({"n": 3, "verdict": "holds"})
-    assert glued["n"] == 3 and isinstance(glued["verdict"], Markdown)
-    assert glued["verdict"].data == "holds"
+    assert glued["n"] == (3, False) and isinstance(glued["verdict"][0], Markdown)
+    assert glued["verdict"][0].data == "holds"
+    glue("shown", 1.5)
+    assert glued["shown"] == (1.5, True)
+
+
+def test_glue_without_myst_nb_shows_the_value_only_when_asked(monkeypatch) -> None:
+    """On Colab (no myst-nb) glue must not fail: it shows the value if asked, else nothing."""
+    import IPython.display
+
+    shown = []
+    monkeypatch.setitem(sys.modules, "myst_nb", None)  # import myst_nb -> ModuleNotFoundError
+    monkeypatch.setattr(IPython.display, "display", shown.append)
+    glue_facts({"n": 3, "verdict": "holds"})
+    glue("quiet", 2, display=False)
+    assert shown == []
+    glue("shown", 1.5)
+    assert shown == [1.5]

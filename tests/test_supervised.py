@@ -221,3 +221,59 @@ def test_a_time_budget_stops_after_the_epoch_that_crosses_it():
     assert len(full.loss) == 2 and not full.stopped_by_budget
     with pytest.raises(ValueError, match="time_budget_s"):
         train_classifier(_mlp(), x, y, ClassifierConfig(epochs=1, time_budget_s=0), progress=False)
+
+
+@pytest.fixture(scope="module")
+def robust_digits():
+    """An MLP adversarially trained (eps = 0.1) on the embedded digits averaged down to 7x7 (small
+    inputs keep FAB and Square, AutoAttack's slowest attacks, to seconds), and 200 test images."""
+    from robustrep_lite.training.data import load_dataset
+
+    digits = load_dataset("mnist", source="embedded")
+    x, x_test = (nn.functional.avg_pool2d(v, 4) for v in (digits.x_train, digits.x_test))
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(49, 64), nn.ReLU(), nn.Linear(64, 10))
+    config = ClassifierConfig(epochs=20, lr=3e-3, eps=0.1)
+    train_classifier(model, x, digits.y_train, config, progress=False)
+    return model, x_test[:200], digits.y_test[:200]
+
+
+def _torchattacks_accuracy(model: nn.Module, x, y, attack: str, eps: float, norm: str) -> float:
+    """Accuracy under torchattacks 3.5's APGD-CE then APGD-T (10 steps each, its defaults) or its
+    standard AutoAttack, seed 0: what ``robust_accuracy`` ran before it used Croce & Hein's code."""
+    import torchattacks
+
+    ta_norm = "Linf" if norm == "inf" else "L2"
+    if attack == "autoattack":
+        adv = torchattacks.AutoAttack(model, norm=ta_norm, eps=eps, n_classes=10, seed=0)(x, y)
+    else:
+        adv = torchattacks.APGD(model, norm=ta_norm, eps=eps, loss="ce", seed=0)(x, y)
+        with torch.no_grad():
+            alive = model(adv).argmax(1) == y
+        targeted = torchattacks.APGDT(model, norm=ta_norm, eps=eps, n_classes=10, seed=0)
+        adv[alive] = targeted(x[alive], y[alive])
+    with torch.no_grad():
+        return (model(adv).argmax(1) == y).float().mean().item()
+
+
+@pytest.mark.parametrize(
+    ("attack", "eps", "norm", "points"),
+    [("apgd", 0.1, "inf", 200), ("apgd", 0.5, "2", 200), ("autoattack", 0.1, "inf", 64)],
+)
+def test_strong_attacks_agree_with_torchattacks(robust_digits, attack, eps, norm, points):
+    model, x, y = robust_digits
+    x, y = x[:points], y[:points]
+    ours = robust_accuracy(model, x, y, Evaluation(attack=attack, eps=eps, norm=norm))
+    theirs = _torchattacks_accuracy(model, x, y, attack, eps, norm)
+    pgd7 = robust_accuracy(model, x, y, Evaluation(eps=eps, norm=norm, step_size=eps / 4))
+    assert abs(ours - theirs) <= 0.01, (ours, theirs)
+    assert 0.2 < ours < pgd7 < robust_accuracy(model, x, y, NATURAL)  # not trivial, and stronger
+
+
+def test_apgd_on_three_classes_runs_apgd_ce_alone():
+    """APGD-T's targeted DLR loss needs four logits; with three classes only APGD-CE runs."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 3))
+    x, y = torch.rand(32, 1, 4, 4), torch.randint(0, 3, (32,))
+    apgd = robust_accuracy(model, x, y, Evaluation(attack="apgd", eps=0.1))
+    assert apgd <= robust_accuracy(model, x, y, NATURAL)

@@ -83,11 +83,28 @@ def stored_run_line(record: dict[str, Any], script: str) -> str:
     return ", ".join(parts)
 
 
+def glue(name: str, value: Any, display: bool = True) -> None:
+    """Keep ``value`` under ``name`` for the page's ``{glue}`` roles (MyST-NB's ``glue``, which
+    the book build reads), and show it too if ``display``. Where myst-nb is not installed (Colab,
+    a plain Jupyter: nothing there reads glued values, and it is no dependency of this package),
+    the value is only shown if ``display``."""
+    try:
+        from myst_nb import glue as myst_glue
+    except ModuleNotFoundError as error:
+        if error.name != "myst_nb":
+            raise
+        if display:
+            from IPython.display import display as show
+
+            show(value)
+        return
+    myst_glue(name, value, display=display)
+
+
 def glue_facts(facts: dict[str, Any]) -> None:
-    """Glue every fact for the page's prose (MyST-NB ``glue``, not displayed): a sentence (a
+    """Glue every fact for the page's prose (:func:`glue`, not displayed): a sentence (a
     string) as Markdown for a ``{glue:md}`` role, a number as itself for ``{glue:text}``."""
     from IPython.display import Markdown
-    from myst_nb import glue
 
     for name, value in facts.items():
         glue(name, Markdown(value) if isinstance(value, str) else value, display=False)

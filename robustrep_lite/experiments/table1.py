@@ -7,7 +7,7 @@
   accuracy under PGD so that early stopping ("E.S.") can be chosen on a validation split carved
   from the training images (the paper chose it on the test set).
 - :func:`evaluate_head`: natural accuracy, the paper's PGD-7, and a stronger standard attack
-  (APGD-CE + APGD-T, or AutoAttack) from torchattacks.
+  (APGD-CE + APGD-T, or AutoAttack), by Croce & Hein's own code.
 - :func:`prepare_data`: a profile's data with that validation split.
 - :func:`table1`: the whole grid -- representations standard (beta = 0) and worst-case MI
   (beta = 1) x heads standard, standard (E.S.) and robust x linear and MLP, over seeds --
@@ -256,7 +256,7 @@ def evaluate_head(
     """Accuracies of ``head`` on ``encoder`` (eval mode): ``natural``, ``pgd`` (the paper's
     PGD-7: ``pgd_steps`` of ``step_size``, no random start, l_inf radius ``eps``) and, unless
     ``strong_attack`` is ``None``, ``strong`` (``"apgd"`` = APGD-CE + APGD-T, or
-    ``"autoattack"``, from torchattacks) on the first ``strong_size`` points (all by default),
+    ``"autoattack"``, Croce & Hein's code) on the first ``strong_size`` points (all by default),
     where ``pgd_subset`` repeats PGD-7 for a like-for-like comparison."""
     model = nn.Sequential(encoder, head).eval()
     pgd = Evaluation(eps=eps, steps=pgd_steps, step_size=step_size)

@@ -148,7 +148,7 @@ def attacked_accuracy(
 ) -> dict[str, float]:
     """Accuracy of ``model`` on (x, y): natural, under the paper's PGD-7 (l_inf, step
     ``2.5 eps / 7``, which is the paper's 0.01 at eps = 8/255, no random start) and under
-    APGD-CE + APGD-T (torchattacks), at radius ``eps``."""
+    APGD-CE + APGD-T (Croce & Hein's code), at radius ``eps``."""
     check_nonnegative("eps", eps)
     nat = robust_accuracy(model, x, y, NATURAL)
     pgd7 = robust_accuracy(model, x, y, Evaluation(eps=eps, step_size=_attack_step(eps)))

@@ -13,10 +13,12 @@ frozen encoder, as in the paper), and the spectral-regularisation comparisons.
   the best adversarial accuracy on a *validation* split (the paper's "E.S." chose it on the
   test set).
 - :func:`robust_accuracy`: accuracy under an :class:`Evaluation`: ``"none"``, our ``"pgd"``
-  (the paper's PGD-7: l_inf, 7 steps of 0.01, no random start), ``"apgd"`` (torchattacks'
-  APGD-CE then APGD-T with the DLR loss, the two gradient attacks of AutoAttack) or
-  ``"autoattack"`` (torchattacks' standard AutoAttack, Croce & Hein 2020). Batched; a point
-  counts as robust only if every attack in the chain fails on it.
+  (the paper's PGD-7: l_inf, 7 steps of 0.01, no random start), ``"apgd"`` (APGD-CE then
+  APGD-T with the targeted DLR loss, the two gradient attacks of AutoAttack) or
+  ``"autoattack"`` (the standard AutoAttack: APGD-CE, APGD-T, FAB-T and Square), both run by
+  Croce & Hein's own implementation (Croce & Hein 2020; the ``pyautoattack`` package, whose
+  attack code is that of github.com/fra31/auto-attack). Batched; a point counts as robust only
+  if every attack in the chain fails on it.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from robustrep_lite.core.validation import (
 from robustrep_lite.training.checkpoint import exclusive_run, load_checkpoint, save_checkpoint
 
 __all__ = [
+    "APGD_ITERATIONS",
     "ATTACKS",
     "NATURAL",
     "ClassifierConfig",
@@ -57,6 +60,10 @@ __all__ = [
 ]
 
 ATTACKS = ("none", "pgd", "apgd", "autoattack")
+
+#: Iterations of each of APGD-CE and APGD-T in ``attack="apgd"`` (one restart each; the standard
+#: AutoAttack of ``attack="autoattack"`` runs 100).
+APGD_ITERATIONS = 10
 
 
 @dataclass(frozen=True)
@@ -121,7 +128,8 @@ class Evaluation:
     l_``norm`` ball of radius ``eps`` and the box [0, 1]. ``"pgd"`` takes ``steps`` steps of
     ``step_size``, from a random point of the ball if ``random_start`` (defaults: the paper's
     PGD-7 at the CIFAR-10 radius 8/255, Zhu, Zhang & Evans 2020, Section 6); ``"apgd"`` and
-    ``"autoattack"`` use torchattacks' default budgets (Croce & Hein 2020)."""
+    ``"autoattack"`` use fixed budgets (:data:`APGD_ITERATIONS`; AutoAttack's standard version,
+    Croce & Hein 2020)."""
 
     attack: str = "pgd"
     eps: float = 8 / 255
@@ -481,7 +489,7 @@ def robust_accuracy(
                     model, xb, yb, evaluation.pgd_config, generator=gen, check_inputs=False
                 )
             else:
-                xb = _torchattacks(
+                xb = _autoattack(
                     model, xb, yb, evaluation.attack, evaluation.eps, evaluation.norm, seed
                 )
         with torch.no_grad():
@@ -489,25 +497,40 @@ def robust_accuracy(
     return correct / x.shape[0]
 
 
-def _torchattacks(
+def _autoattack(
     model: nn.Module, xb: Tensor, yb: Tensor, attack: str, eps: float, norm: str, seed: int
 ) -> Tensor:
-    import torchattacks
+    """Adversarial examples of ``xb`` from Croce & Hein's APGD-CE + APGD-T (``"apgd"``) or their
+    standard AutoAttack (``"autoattack"``); a point already misclassified is returned as is."""
+    from pyautoattack import AutoAttack
+    from pyautoattack.autopgd_base import APGDAttack, APGDAttack_targeted
 
-    ta_norm = "Linf" if norm == "inf" else "L2"
+    aa_norm = "Linf" if norm == "inf" else "L2"
     with torch.no_grad():
         classes = int(model(xb[:1]).shape[1])
+    targets = min(9, classes - 1)  # AutoAttack's standard version targets the 9 likeliest others
     if attack == "autoattack":
-        atk = torchattacks.AutoAttack(
-            model, norm=ta_norm, eps=eps, version="standard", n_classes=classes, seed=seed
+        atk = AutoAttack(
+            model, norm=aa_norm, eps=eps, version="standard", seed=seed, device=xb.device
         )
-        return atk(xb, yb)
-    # APGD-CE, then APGD-T (DLR) on the points that survived it
-    first = torchattacks.APGD(model, norm=ta_norm, eps=eps, loss="ce", seed=seed)(xb, yb)
+        atk.apgd_targeted.n_target_classes = atk.fab.n_target_classes = targets
+        x_adv, _ = atk.run_standard_evaluation(xb, yb, batch_size=xb.shape[0])
+        return x_adv
+    # APGD-CE, then APGD-T (targeted DLR) on the points that survived it
+    first = APGDAttack(
+        model, norm=aa_norm, eps=eps, n_iter=APGD_ITERATIONS, loss="ce", seed=seed
+    ).perturb(xb, yb)
     with torch.no_grad():
         alive = model(first).argmax(1) == yb
-    if bool(alive.any()) and classes > 2:
-        second = torchattacks.APGDT(model, norm=ta_norm, eps=eps, n_classes=classes, seed=seed)
+    if bool(alive.any()) and classes > 3:  # the targeted DLR loss reads the 4th-largest logit
+        second = APGDAttack_targeted(
+            model,
+            norm=aa_norm,
+            eps=eps,
+            n_iter=APGD_ITERATIONS,
+            n_target_classes=targets,
+            seed=seed,
+        )
         first = first.clone()
-        first[alive] = second(xb[alive], yb[alive])
+        first[alive] = second.perturb(xb[alive], yb[alive])
     return first
