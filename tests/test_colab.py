@@ -170,7 +170,9 @@ def compare(
     return changes, added
 
 
-@pytest.fixture(scope="module")
+# Session scope: the tests of the "colab" group share one worker, and xdist interleaves other
+# modules' tests between them, which would tear a module-scoped environment down and rebuild it.
+@pytest.fixture(scope="session")
 def colab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ColabEnv]:
     """Colab's stack in a fresh virtual environment, then the set-up cell's install."""
     tmp = tmp_path_factory.mktemp("colab")
