@@ -11,6 +11,10 @@ made once by ``bash bench/setup_peers.sh``, which also installs this package the
   bench/.venv-peers/bin/python bench/mi_bmi.py --tasks 1v1-normal-0.75 --seeds 0 \
       --estimators ours bmi-ksg --out /tmp/smoke.json                      # a smoke run, seconds
   bench/.venv-peers/bin/python bench/mi_bmi.py --merge a.json b.json --out c.json
+
+Every run records its wall time (``wall_s``) and the CPU time of its process (``cpu_s``,
+``time.process_time``: one thread per run, so this is its cost on one core however many runs
+share the machine).
 """
 
 from __future__ import annotations
@@ -80,7 +84,8 @@ def _bmi_estimator(name: str, seed: int):
 
 
 def run_one(task_id: str, seed: int, names: list[str], n: int) -> dict[str, Any]:
-    """Every estimator in ``names`` on the n samples of (task, seed); one thread."""
+    """Every estimator in ``names`` on the n samples of (task, seed); one thread. Each value
+    carries its wall and CPU seconds."""
     import bmi
 
     warnings.filterwarnings("ignore")
@@ -92,7 +97,7 @@ def run_one(task_id: str, seed: int, names: list[str], n: int) -> dict[str, Any]
     fit_rows = torch.cat([train, val]).numpy()
     out: dict[str, Any] = {"task": task_id, "seed": seed, "values": {}}
     for name in names:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         stderr = math.nan
         extra: dict[str, Any] = {}
         if name in OURS:
@@ -124,33 +129,30 @@ def run_one(task_id: str, seed: int, names: list[str], n: int) -> dict[str, Any]
             "value": value,
             "stderr": stderr,
             "wall_s": time.perf_counter() - t0,
+            "cpu_s": time.process_time() - c0,
             **extra,
         }
     return out
 
 
 def merge(paths: list[Path], out: Path) -> dict[str, Any]:
-    """One record from runs of the same benchmark split over tasks (same N, seeds, estimators
-    and commit; each task's runs from the file that ran it): the summary is recomputed, and the
-    provenance keeps every run's own."""
+    """One record from runs of the same benchmark (same N and seeds), split either over tasks
+    (every file runs the same estimators at the same commit; each task's runs come from the
+    file that ran it) or over estimators (every file runs the same tasks; each estimator's runs
+    come from the first file that holds it, so ``--merge new.json stored.json`` replaces the
+    estimators of new.json in the stored record and keeps the rest). The summary is recomputed
+    and the provenance keeps every run's own: ``merged_from`` lists each file with what was
+    taken from it and, split over estimators, ``estimator_provenance`` names the run behind
+    each estimator (``provenance`` is then the first file's)."""
     records = [json.loads(p.read_text()) for p in paths]
     first = records[0]
-    for key in ("n", "seeds", "estimators"):
+    for key in ("n", "seeds"):
         if any(r[key] != first[key] for r in records):
             raise SystemExit(f"cannot merge: the runs differ in {key}")
-    commits = {r["provenance"]["git_commit"] for r in records}
-    if len(commits) != 1:
-        raise SystemExit(f"cannot merge runs of different commits {sorted(commits)}")
-    merged = {**first, "tasks": {}, "provenance": first["provenance"]}
-    merged["merged_from"] = [
-        {"file": p.name, "provenance": r["provenance"], "wall_s": r.get("wall_s")}
-        for p, r in zip(paths, records, strict=True)
-    ]
-    for tid, task in first["tasks"].items():
-        ran = [r["tasks"][tid] for r in records if r["tasks"].get(tid, {}).get("runs")]
-        if len(ran) > 1:
-            raise SystemExit(f"cannot merge: task {tid} ran in more than one file")
-        merged["tasks"][tid] = ran[0] if ran else task
+    if all(r["estimators"] == first["estimators"] for r in records):
+        merged = _merge_tasks(paths, records)
+    else:
+        merged = _merge_estimators(paths, records)
     merged["wall_s"] = sum(r.get("wall_s") or 0.0 for r in records)
     merged["summary"] = {row["estimator"]: row for row in bmi_summary(merged)}
     out.write_text(json.dumps(strict_json(merged), indent=1, allow_nan=False))
@@ -159,9 +161,74 @@ def merge(paths: list[Path], out: Path) -> dict[str, Any]:
     return merged
 
 
+def _merge_tasks(paths: list[Path], records: list[dict[str, Any]]) -> dict[str, Any]:
+    commits = {r["provenance"]["git_commit"] for r in records}
+    if len(commits) != 1:
+        raise SystemExit(f"cannot merge runs of different commits {sorted(commits)}")
+    first = records[0]
+    merged = {**first, "tasks": {}, "provenance": first["provenance"]}
+    merged["merged_from"] = [
+        {
+            "file": p.name,
+            "provenance": r["provenance"],
+            "wall_s": r.get("wall_s"),
+            "tasks": [tid for tid, task in r["tasks"].items() if task["runs"]],
+        }
+        for p, r in zip(paths, records, strict=True)
+    ]
+    for tid, task in first["tasks"].items():
+        ran = [r["tasks"][tid] for r in records if r["tasks"].get(tid, {}).get("runs")]
+        if len(ran) > 1:
+            raise SystemExit(f"cannot merge: task {tid} ran in more than one file")
+        merged["tasks"][tid] = ran[0] if ran else task
+    return merged
+
+
+def _merge_estimators(paths: list[Path], records: list[dict[str, Any]]) -> dict[str, Any]:
+    first = records[0]
+    for p, r in zip(paths, records, strict=True):
+        if set(r["tasks"]) != set(first["tasks"]):
+            raise SystemExit(f"cannot merge: {p.name} holds other tasks than {paths[0].name}")
+        for tid, task in r["tasks"].items():
+            if sorted(run["seed"] for run in task["runs"]) != sorted(r["seeds"]):
+                raise SystemExit(f"cannot merge: {p.name} lacks seeds of task {tid}")
+    source: dict[str, int] = {}  # estimator -> index of the file it is taken from
+    for i, r in enumerate(records):
+        for name in r["estimators"]:
+            source.setdefault(name, i)
+    names = list(source)
+    merged = {
+        **first,
+        "estimators": names,
+        "tasks": {},
+        "estimator_provenance": {name: records[source[name]]["provenance"] for name in names},
+    }
+    merged["merged_from"] = [
+        {
+            "file": p.name,
+            "provenance": r["provenance"],
+            "wall_s": r.get("wall_s"),
+            "estimators": [name for name in names if source[name] == i],
+            "dropped": [name for name in r["estimators"] if source[name] != i],
+        }
+        for i, (p, r) in enumerate(zip(paths, records, strict=True))
+    ]
+    for tid, task in first["tasks"].items():
+        runs = []
+        for seed in first["seeds"]:
+            values = {}
+            for name in names:
+                r = records[source[name]]
+                run = next(run for run in r["tasks"][tid]["runs"] if run["seed"] == seed)
+                values[name] = run["values"][name]
+            runs.append({"seed": seed, "values": values})
+        merged["tasks"][tid] = {**task, "runs": runs}
+    return merged
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     if argv is None and len(sys.argv) > 1 and sys.argv[1] == "--merge":
-        p = argparse.ArgumentParser(description="merge runs split over tasks")
+        p = argparse.ArgumentParser(description="merge runs split over tasks or estimators")
         p.add_argument("--merge", nargs="+", type=Path, required=True)
         p.add_argument("--out", type=Path, required=True)
         args = p.parse_args()
@@ -220,7 +287,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             r = fut.result()
             task = record["tasks"][r["task"]]
             task["runs"].append({"seed": r["seed"], "values": r["values"]})
-            cells = "  ".join(f"{k}={v['value']:.3f}" for k, v in r["values"].items())
+            cells = "  ".join(
+                f"{k}={v['value']:.3f} ({v['cpu_s']:.1f} s CPU)" for k, v in r["values"].items()
+            )
             print(f"{r['task']:48s} s{r['seed']} truth={task['truth']:.3f}  {cells}", flush=True)
             record["wall_s"] = time.perf_counter() - start
             rows = bmi_summary(strict_json(record))

@@ -236,6 +236,48 @@ def test_critic_shapes():
     assert torch.allclose(torch.diagonal(sep(x, y)), sep.pair_scores(x, y), atol=1e-5)
 
 
+@pytest.mark.parametrize("layers", [1, 2, 3])
+def test_joint_critic_is_bitwise_the_module_by_module_mlp(layers):
+    # its fused pass over the n m pairs runs autograd's own kernels: scores and every gradient
+    # are bitwise those of the plain composition (so fits are unchanged, only faster)
+    torch.manual_seed(layers)
+    critic = JointCritic(3, 2, hidden=16, layers=layers)
+    x, y = torch.randn(9, 3, requires_grad=True), torch.randn(7, 2, requires_grad=True)
+    weights = torch.randn(9, 7)
+
+    def grads(scores: torch.Tensor) -> list[torch.Tensor]:
+        return list(torch.autograd.grad((scores * weights).sum(), [x, y, *critic.parameters()]))
+
+    fused = critic(x, y)
+    hx, hy = critic._first_parts(x, y)
+    plain = critic.net[1:](hx.unsqueeze(1) + hy.unsqueeze(0)).squeeze(-1)
+    assert fused.shape == (9, 7) and torch.equal(fused, plain)
+    for a, b in zip(grads(critic(x, y)), grads(plain), strict=True):
+        assert torch.equal(a, b)
+    # frozen weights: only the inputs' gradients are asked for (the attacks' case)
+    critic.requires_grad_(False)
+    hx, hy = critic._first_parts(x, y)
+    plain = critic.net[1:](hx.unsqueeze(1) + hy.unsqueeze(0)).squeeze(-1)
+    fused_x = torch.autograd.grad((critic(x, y) * weights).sum(), x)[0]
+    assert torch.equal(fused_x, torch.autograd.grad((plain * weights).sum(), x)[0])
+    # a gradient penalty differentiates the input gradient again, here through the weights
+    critic.requires_grad_(True)
+
+    def penalty_grads(scores_of) -> list[torch.Tensor]:
+        gx = torch.autograd.grad(scores_of().sum(), x, create_graph=True)[0]
+        params = list(critic.parameters())
+        got = torch.autograd.grad(gx.square().sum(), params, allow_unused=True)
+        return [torch.zeros_like(p) if g is None else g for p, g in zip(params, got, strict=True)]
+
+    def plain_scores() -> torch.Tensor:
+        hx, hy = critic._first_parts(x, y)
+        return critic.net[1:](hx.unsqueeze(1) + hy.unsqueeze(0)).squeeze(-1)
+
+    for a, b in zip(penalty_grads(lambda: critic(x, y)), penalty_grads(plain_scores), strict=True):
+        assert torch.allclose(a, b, rtol=1e-5, atol=1e-7)
+    assert any(g.abs().sum() > 0 for g in penalty_grads(lambda: critic(x, y)))
+
+
 @pytest.mark.parametrize("shape,locations", [((3, 32, 32), 64), ((1, 28, 28), 49)])
 @pytest.mark.parametrize("norm", ["batch", "layer", "none"])
 def test_local_dim_critic_shapes(shape, locations, norm):

@@ -5,11 +5,15 @@ CriticConfig's checks, through estimate_mi where that is what a user calls."""
 from __future__ import annotations
 
 import math
+import os
+import sys
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
 from robustrep_lite.mi import (
     CriticConfig,
@@ -254,6 +258,72 @@ def test_divergence_after_a_validated_state_keeps_that_state():
     r = estimate_mi(x, y, critic=_LateExplosion(), preprocess="none", seed=0, **FAST)
     assert not r.diverged and math.isfinite(r.estimate)
     assert "training stopped" in r.reason and r.best_step <= 120
+
+
+class _HostReads(TorchFunctionMode):
+    """Counts the calls that bring a tensor's values to the host (and wait for its device),
+    except torch.optim's reads of its step counters, which live on the host."""
+
+    NAMES = ("cpu", "item", "numpy", "tolist", "__float__", "__bool__", "__int__")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        caller = sys._getframe(1).f_code.co_filename
+        optim = f"torch{os.sep}optim{os.sep}" in caller
+        self.count += getattr(func, "__name__", "") in self.NAMES and not optim
+        return func(*args, **(kwargs or {}))
+
+
+def test_training_steps_are_read_on_the_host_once_per_evaluation_interval():
+    x, y = correlated_gaussians(1000, 2, 0.5, seed=0)
+    cfg = CriticConfig(critic="separable", validation_fraction=0.0, preprocess="none")
+
+    def host_reads(steps: int, eval_every: int) -> int:
+        run = replace(cfg, steps=steps, eval_every=eval_every).resolved(600)
+        splits = split_indices(1000, run, torch.Generator().manual_seed(0))
+        critic = make_critic(run, x, y, seed=0)
+        with _HostReads() as reads:
+            fit = fit_critic(critic, lambda c, i: c(x[i], y[i]), splits, run, torch.Generator())
+        assert fit.train_curve.shape == (steps,) and not fit.diverged
+        return reads.count
+
+    # one interval of 40 or of 80 steps: the same reads, none per step
+    assert host_reads(40, 40) == host_reads(80, 80)
+    # four intervals: three more checks of the steps, each a fixed number of reads
+    per_interval = (host_reads(80, 20) - host_reads(80, 80)) / 3
+    assert per_interval == int(per_interval) and 0 < per_interval <= 4
+
+
+def test_divergence_is_reported_at_its_step_though_checked_at_the_interval_end():
+    x, y = correlated_gaussians(1000, 2, 0.5, seed=0)
+
+    class _ExplodesAt(SeparableCritic):
+        def __init__(self, at: int, factor: float) -> None:
+            super().__init__(2, 2, hidden=16, layers=1, embed_dim=4)
+            self.at, self.factor, self.calls = at, factor, 0
+
+        def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+            s = super().forward(a, b)
+            self.calls += self.training
+            return s * self.factor if self.training and self.calls > self.at else s
+
+    for factor, reason in ((math.nan, "non-finite loss or estimate at step 37"), (1e6, "> max")):
+        r = estimate_mi(
+            x,
+            y,
+            critic="separable",
+            critic_module=_ExplodesAt(37, factor),
+            validation_fraction=0.0,
+            preprocess="none",
+            seed=0,
+            **{**FAST, "steps": 100},
+        )
+        assert r.diverged and r.diverged_at == 37 and reason in r.reason
+        assert "at step 37" in r.reason and math.isnan(r.estimate)
+        assert len(r.train_curve) == 38 and np.isfinite(r.train_curve[:37]).all()
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,12 @@ the figures' contents."""
 
 from __future__ import annotations
 
+import json
 import math
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +21,7 @@ from robustrep_lite.book.mi_report import (
     bmi_summary_markdown,
     bmi_verdict,
     estimator_errors,
+    estimator_provenance,
     overfitting_figure,
     task_group,
     task_means,
@@ -23,9 +29,12 @@ from robustrep_lite.book.mi_report import (
 )
 from robustrep_lite.mi import correlated_gaussians, estimate_mi
 
+ROOT = Path(__file__).resolve().parents[1]
 
-def _run(value, wall=1.0, stderr=None):
-    return {"value": value, "stderr": stderr, "wall_s": wall}
+
+def _run(value, wall=1.0, stderr=None, cpu=None):
+    run = {"value": value, "stderr": stderr, "wall_s": wall}
+    return run if cpu is None else {**run, "cpu_s": cpu}
 
 
 RECORD = {
@@ -39,8 +48,8 @@ RECORD = {
             "dim_x": 25,
             "dim_y": 25,
             "runs": [
-                {"seed": 0, "values": {"ours": _run(0.95, 2.0, 0.02), "bmi-ksg": _run(0.5)}},
-                {"seed": 1, "values": {"ours": _run(0.97, 4.0, 0.02), "bmi-ksg": _run(0.6)}},
+                {"seed": 0, "values": {"ours": _run(0.95, 2.0, 0.02, 1.5), "bmi-ksg": _run(0.5)}},
+                {"seed": 1, "values": {"ours": _run(0.97, 4.0, 0.02, 3.0), "bmi-ksg": _run(0.6)}},
             ],
         },
         # truth 0.2: tolerance 0.05
@@ -49,8 +58,8 @@ RECORD = {
             "dim_x": 1,
             "dim_y": 1,
             "runs": [
-                {"seed": 0, "values": {"ours": _run(-0.3, 1.0, 0.1), "bmi-ksg": _run(0.24)}},
-                {"seed": 1, "values": {"ours": _run(None, 1.0, None), "bmi-ksg": _run(-0.06)}},
+                {"seed": 0, "values": {"ours": _run(-0.3, 1.0, 0.1, 0.5), "bmi-ksg": _run(0.24)}},
+                {"seed": 1, "values": {"ours": _run(None, 1.0, None, 1.0), "bmi-ksg": _run(-0.06)}},
             ],
         },
     },
@@ -70,10 +79,14 @@ def test_summary_counts_by_hand():
     assert rows["ours"]["met"] == 1 and rows["ours"]["nonfinite"] == 1
     assert rows["ours"]["below_zero"] == 1
     assert rows["ours"]["wall_s_mean"] == pytest.approx(2.0) and rows["ours"]["wall_s_max"] == 4
+    assert rows["ours"]["cpu_s_mean"] == pytest.approx(1.5) and rows["ours"]["cpu_s_max"] == 3
     # KSG: a mean 0.55 (not met); b mean 0.09 (|0.09 - 0.2| > 0.05, not met); -0.06 < -0.05
     assert rows["bmi-ksg"]["met"] == 0 and rows["bmi-ksg"]["below_zero"] == 1
-    table = bmi_summary_markdown(RECORD)
-    assert table.splitlines()[2].startswith("| ours (default) | 1 of 2 | 1 of 4 | 1 |")
+    assert math.isnan(rows["bmi-ksg"]["cpu_s_mean"])  # its runs recorded no CPU time
+    table = bmi_summary_markdown(RECORD).splitlines()
+    assert "wall s per run (mean / max) | CPU s per run (mean / max) |" in table[0]
+    assert table[2] == "| ours (default) | 1 of 2 | 1 of 4 | 1 | 2.0 / 4.0 | 1.5 / 3.0 |"
+    assert table[3].endswith("| 1.0 / 1.0 | – |")
 
 
 def test_estimator_errors_by_hand():
@@ -136,7 +149,9 @@ def test_stored_benchmark_summary_matches_its_runs():
     for name, stored in record["summary"].items():
         for key in ("tasks", "met", "below_zero", "nonfinite"):
             assert recount[name][key] == stored[key], (name, key)
-        assert recount[name]["wall_s_mean"] == pytest.approx(stored["wall_s_mean"])
+        for key in ("wall_s_mean", "wall_s_max", "cpu_s_mean", "cpu_s_max"):
+            expected = math.nan if stored.get(key) is None else stored[key]
+            assert recount[name][key] == pytest.approx(expected, nan_ok=True), (name, key)
 
 
 def test_task_groups_and_group_table():
@@ -181,9 +196,104 @@ def test_run_sentence_and_facts_by_hand():
         "below": 1,
         "wall": pytest.approx(2.0),
         "wall_max": 4.0,
+        "cpu": pytest.approx(1.5),
+        "cpu_max": 3.0,
     }
     with pytest.raises(ValueError, match="name must be one of"):
         bmi_facts(record, "mine")
+    # runs of different estimators joined: each group of estimators names its own run
+    later = {**PROVENANCE, "time_utc": "2026-12-01 10:00 UTC", "git_commit": "abc1234", "jobs": 1}
+    joined = {
+        **record,
+        "provenance": later,
+        "estimator_provenance": {"ours": later, "bmi-ksg": PROVENANCE},
+        "merged_from": [{}, {}],
+    }
+    assert estimator_provenance(joined, "bmi-ksg") == PROVENANCE
+    assert estimator_provenance(record, "bmi-ksg") == PROVENANCE
+    assert bmi_facts(joined)["jobs"] == 1 and bmi_facts(joined, "bmi-ksg")["jobs"] == 2
+    assert bmi_run_sentence(joined).startswith(
+        "Stored runs of bench/mi_bmi.py, joined from 2 processes: ours at 2026-12-01 10:00 UTC, "
+        "commit abc1234, cpu (x86_64), 1 thread per run, 1 run(s) at a time; bmi-ksg at "
+        "2026-11-30 00:36 UTC, commit f3aed67, cpu (x86_64), 1 thread per run, 2 run(s) at a "
+        "time; 2 tasks × 2 seed(s) = 4 task-seed runs"
+    )
+    with pytest.raises(ValueError, match="name must be one of"):
+        estimator_provenance(joined, "mine")
+
+
+def _merge(tmp_path: Path, *records: dict) -> tuple[subprocess.CompletedProcess[str], dict]:
+    paths = []
+    for i, record in enumerate(records):
+        paths.append(tmp_path / f"run{i}.json")
+        paths[-1].write_text(json.dumps(record))
+    out = tmp_path / "merged.json"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "mi_bmi.py"), "--merge", *map(str, paths)]
+        + ["--out", str(out)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"},
+        timeout=300,
+        check=False,
+    )
+    return done, json.loads(out.read_text()) if done.returncode == 0 else {}
+
+
+def test_merge_joins_runs_of_other_estimators_and_keeps_their_provenance(tmp_path):
+    old = {**RECORD, "provenance": PROVENANCE, "wall_s": 100.0}
+    later = {**PROVENANCE, "time_utc": "2026-12-01 10:00 UTC", "git_commit": "abc1234", "jobs": 1}
+    new = {
+        **RECORD,
+        "estimators": ["ours"],
+        "provenance": later,
+        "wall_s": 10.0,
+        "tasks": {
+            tid: {
+                **task,
+                "runs": [
+                    {"seed": r["seed"], "values": {"ours": _run(0.99, 0.5, 0.01, 0.25)}}
+                    for r in task["runs"]
+                ],
+            }
+            for tid, task in RECORD["tasks"].items()
+        },
+    }
+    done, merged = _merge(tmp_path, new, old)
+    assert done.returncode == 0, done.stderr[-2000:]
+    # ours from the new run (the first file holding it), KSG from the old one
+    assert merged["estimators"] == ["ours", "bmi-ksg"]
+    for tid, task in merged["tasks"].items():
+        assert [r["seed"] for r in task["runs"]] == [0, 1]
+        for run, before in zip(task["runs"], RECORD["tasks"][tid]["runs"], strict=True):
+            assert run["values"]["ours"]["value"] == 0.99
+            assert run["values"]["bmi-ksg"] == before["values"]["bmi-ksg"]
+    assert merged["provenance"] == later
+    assert merged["estimator_provenance"] == {"ours": later, "bmi-ksg": PROVENANCE}
+    assert [(m["file"], m["estimators"], m["dropped"]) for m in merged["merged_from"]] == [
+        ("run0.json", ["ours"], []),
+        ("run1.json", ["bmi-ksg"], ["ours"]),
+    ]
+    assert merged["summary"]["ours"]["cpu_s_max"] == 0.25 and merged["wall_s"] == 110.0
+    assert merged["summary"]["bmi-ksg"]["cpu_s_mean"] is None  # strict JSON: not recorded
+    # runs of other tasks or seeds cannot be joined estimator by estimator
+    fewer = {**new, "tasks": {"a": new["tasks"]["a"]}}
+    done, _ = _merge(tmp_path, fewer, old)
+    assert done.returncode != 0 and "other tasks" in done.stderr
+
+
+def test_merge_joins_runs_split_over_tasks_of_one_commit(tmp_path):
+    empty = {tid: {**task, "runs": []} for tid, task in RECORD["tasks"].items()}
+    first = {**RECORD, "provenance": PROVENANCE, "tasks": {**empty, "a": RECORD["tasks"]["a"]}}
+    second = {**RECORD, "provenance": PROVENANCE, "tasks": {**empty, "b": RECORD["tasks"]["b"]}}
+    done, merged = _merge(tmp_path, first, second)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert merged["tasks"] == json.loads(json.dumps(RECORD["tasks"]))
+    assert [m["tasks"] for m in merged["merged_from"]] == [["a"], ["b"]]
+    assert "estimator_provenance" not in merged
+    other = {**second, "provenance": {**PROVENANCE, "git_commit": "abc1234"}}
+    done, _ = _merge(tmp_path, first, other)
+    assert done.returncode != 0 and "different commits" in done.stderr
 
 
 def test_verdict_against_the_best_peer():

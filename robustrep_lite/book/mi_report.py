@@ -29,6 +29,7 @@ __all__ = [
     "bmi_summary_markdown",
     "bmi_verdict",
     "estimator_errors",
+    "estimator_provenance",
     "overfitting_figure",
     "task_group",
     "task_means",
@@ -83,14 +84,20 @@ def task_means(record: dict[str, Any], name: str) -> dict[str, tuple[float, floa
     return out
 
 
+def _mean_max(seconds: list[float]) -> tuple[float, float]:
+    return (float(np.mean(seconds)), float(np.max(seconds))) if seconds else (math.nan, math.nan)
+
+
 def bmi_summary(record: dict[str, Any]) -> list[dict[str, Any]]:
     """Per estimator of a stored ``bench/mi_bmi.py`` record: tasks run and met, seeds more
     than 2 standard errors below zero (a value below -0.05 where no error is reported),
-    non-finite seeds and mean / largest seconds per run, best first."""
+    non-finite seeds, and mean / largest wall seconds and CPU seconds per run (``cpu_s_*``
+    NaN where the runs did not record CPU time), best first."""
     rows = []
     for name in record["estimators"]:
         met = below = nonfinite = 0
         walls: list[float] = []
+        cpus: list[float] = []
         tasks = 0
         for task in record["tasks"].values():
             runs = [r["values"][name] for r in task["runs"] if name in r["values"]]
@@ -106,6 +113,10 @@ def bmi_summary(record: dict[str, Any]) -> list[dict[str, Any]]:
                 floor = -2 * se if se is not None and math.isfinite(se) else -0.05
                 below += int(value is not None and value < floor)
                 walls.append(run["wall_s"])
+                if run.get("cpu_s") is not None:
+                    cpus.append(run["cpu_s"])
+        wall_mean, wall_max = _mean_max(walls)
+        cpu_mean, cpu_max = _mean_max(cpus)
         rows.append(
             {
                 "estimator": name,
@@ -114,42 +125,78 @@ def bmi_summary(record: dict[str, Any]) -> list[dict[str, Any]]:
                 "met": met,
                 "below_zero": below,
                 "nonfinite": nonfinite,
-                "wall_s_mean": float(np.mean(walls)) if walls else math.nan,
-                "wall_s_max": float(np.max(walls)) if walls else math.nan,
+                "wall_s_mean": wall_mean,
+                "wall_s_max": wall_max,
+                "cpu_s_mean": cpu_mean,
+                "cpu_s_max": cpu_max,
             }
         )
     return sorted(rows, key=lambda r: -r["met"])
 
 
 def bmi_summary_markdown(record: dict[str, Any]) -> str:
-    """:func:`bmi_summary` as a Markdown table (5 columns)."""
+    """:func:`bmi_summary` as a Markdown table (6 columns; "–" where the runs recorded no CPU
+    time)."""
     seeds = len(record["seeds"])
     lines = [
-        "| estimator | tasks met | seeds > 2 s.e. below 0 | non-finite | s per run (mean / max) |",
-        "|---|---|---|---|---|",
+        "| estimator | tasks met | seeds > 2 s.e. below 0 | non-finite "
+        "| wall s per run (mean / max) | CPU s per run (mean / max) |",
+        "|---|---|---|---|---|---|",
     ]
     for r in bmi_summary(record):
+        cpu = (
+            f"{r['cpu_s_mean']:.1f} / {r['cpu_s_max']:.1f}"
+            if math.isfinite(r["cpu_s_mean"])
+            else "–"
+        )
         lines.append(
             f"| {r['label']} | {r['met']} of {r['tasks']} | {r['below_zero']} of "
             f"{r['tasks'] * seeds} | {r['nonfinite']} | "
-            f"{r['wall_s_mean']:.1f} / {r['wall_s_max']:.1f} |"
+            f"{r['wall_s_mean']:.1f} / {r['wall_s_max']:.1f} | {cpu} |"
         )
     return "\n".join(lines)
 
 
+def estimator_provenance(record: dict[str, Any], name: str) -> dict[str, Any]:
+    """The provenance of the run behind estimator ``name`` of a stored ``bench/mi_bmi.py``
+    record: its own where the record joins runs of different estimators
+    (``estimator_provenance``, written by ``--merge``), else the record's."""
+    if name not in record["estimators"]:
+        raise ValueError(f"name must be one of {record['estimators']!r}, got {name!r}")
+    return record.get("estimator_provenance", {}).get(name, record["provenance"])
+
+
+def _run_origin(made: dict[str, Any]) -> str:
+    return (
+        f"{made['time_utc']}, commit {made['git_commit']}, {made['device']}, "
+        f"{made['jobs']} run(s) at a time"
+    )
+
+
 def bmi_run_sentence(record: dict[str, Any]) -> str:
     """Where a stored ``bench/mi_bmi.py`` record comes from, in one sentence: time, commit,
-    device, runs at a time, the processes it was joined from (``--merge``), tasks x seeds, N and
-    the peers' package versions."""
+    device, runs at a time (for each group of estimators, where runs of different estimators
+    were joined), the processes it was joined from (``--merge``), tasks x seeds, N and the
+    peers' package versions."""
     made = record["provenance"]
     seeds = len(record["seeds"])
     runs = sum(len(t["runs"]) for t in record["tasks"].values())
     parts = len(record.get("merged_from") or [record])
     joined = f", joined from {parts} processes" if parts > 1 else ""
+    groups: dict[str, list[str]] = {}
+    for name in record["estimators"]:
+        groups.setdefault(_run_origin(estimator_provenance(record, name)), []).append(name)
+    if len(groups) == 1:
+        origin = f"Stored run of bench/mi_bmi.py: {_run_origin(made)}{joined}"
+    else:
+        origin = (
+            "Stored runs of bench/mi_bmi.py"
+            + joined
+            + ": "
+            + "; ".join(f"{', '.join(names)} at {where}" for where, names in groups.items())
+        )
     return (
-        f"Stored run of bench/mi_bmi.py: {made['time_utc']}, commit {made['git_commit']}, "
-        f"{made['device']}, {made['jobs']} run(s) at a time{joined}; "
-        f"{len(record['tasks'])} tasks × {seeds} seed(s) = {runs} task-seed runs, "
+        f"{origin}; {len(record['tasks'])} tasks × {seeds} seed(s) = {runs} task-seed runs, "
         f"N = {record['n']:,}, benchmark-mi {made['benchmark-mi']}, "
         f"torch-mist {made['torch-mist']}."
     )
@@ -179,7 +226,9 @@ def bmi_facts(record: dict[str, Any], name: str = "ours") -> dict[str, Any]:
     (``tasks``), samples (``n``), runs at a time (``jobs``), the range of the true MI
     (``truth_low``, ``truth_high``), seeds (``seeds``), and for estimator ``name`` the tasks met
     (``met``), :func:`bmi_verdict` (``verdict``, text), task-seed values below zero
-    (``below``) and mean / largest seconds per run (``wall``, ``wall_max``)."""
+    (``below``), mean / largest wall seconds per run (``wall``, ``wall_max``) and CPU seconds
+    per run (``cpu``, ``cpu_max``; NaN where not recorded); ``jobs`` is that of the run behind
+    ``name`` (:func:`estimator_provenance`)."""
     summary = {r["estimator"]: r for r in bmi_summary(record)}
     if name not in summary:
         raise ValueError(f"name must be one of {record['estimators']!r}, got {name!r}")
@@ -188,7 +237,7 @@ def bmi_facts(record: dict[str, Any], name: str = "ours") -> dict[str, Any]:
     return {
         "tasks": ours["tasks"],
         "n": record["n"],
-        "jobs": record["provenance"]["jobs"],
+        "jobs": estimator_provenance(record, name)["jobs"],
         "truth_low": min(truths),
         "truth_high": max(truths),
         "seeds": len(record["seeds"]),
@@ -197,6 +246,8 @@ def bmi_facts(record: dict[str, Any], name: str = "ours") -> dict[str, Any]:
         "below": ours["below_zero"],
         "wall": ours["wall_s_mean"],
         "wall_max": ours["wall_s_max"],
+        "cpu": ours["cpu_s_mean"],
+        "cpu_max": ours["cpu_s_max"],
     }
 
 

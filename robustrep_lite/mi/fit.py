@@ -396,15 +396,37 @@ def _evaluate(
 ) -> np.ndarray:
     """Each of ``bounds`` (default: the read-out alone) per full batch of ``idx`` (in order),
     from one pass of the critic in eval mode with no gradient; shape
-    (batches, len(bounds), units)."""
+    (batches, len(bounds), units). The values stay on the critic's device until all batches
+    are read, then come to the host at once."""
     bounds = bounds or (cfg.readout(),)
+    batches = eval_batches(idx, cfg.batch_size)
+    if not batches:
+        return np.empty((0, len(bounds), units))
     values = []
     critic.eval()
     with torch.no_grad():
-        for batch in eval_batches(idx, cfg.batch_size):
+        for batch in batches:
             s = scores(critic, batch)
-            values.append([unit_values(s, b, cfg.clip, units).cpu().numpy() for b in bounds])
-    return np.asarray(values, dtype=float).reshape(-1, len(bounds), units)
+            values.append(torch.stack([unit_values(s, b, cfg.clip, units) for b in bounds]))
+    return torch.stack(values).cpu().numpy().astype(float)
+
+
+def _first_divergence(
+    first_step: int, losses: np.ndarray, values: np.ndarray, max_estimate: float
+) -> tuple[int, str] | None:
+    """The first step of a block of training steps (``first_step`` onwards; losses (k,),
+    read-outs (k, units)) whose loss or read-out is non-finite or whose read-out exceeds
+    ``max_estimate`` in size, with the reason; ``None`` when every step is sound."""
+    finite = np.isfinite(losses) & np.isfinite(values).all(1)
+    exploding = (np.abs(values) > max_estimate).any(1)
+    bad = np.flatnonzero(~finite | exploding)
+    if bad.size == 0:
+        return None
+    k = int(bad[0])
+    step = first_step + k
+    if not finite[k]:
+        return step, f"non-finite loss or estimate at step {step}"
+    return step, f"|estimate| {float(np.abs(values[k]).max()):.3g} > max_estimate at step {step}"
 
 
 def _detach(s: Tensor | ScoreParts) -> Tensor | ScoreParts:
@@ -455,6 +477,10 @@ def fit_critic(
     evaluation (``FitResult.heldout_curve``). It is never used for selection or stopping, but
     a value chosen by looking at that curve would no longer be honest.
     Divergence never raises: the result says where and why and carries no held-out values.
+    The per-step loss and read-out stay on the critic's device and are checked (and recorded)
+    once per evaluation interval, so the loop waits for the device only there; a divergence is
+    found at the end of its interval and reported at the step where it happened (the steps
+    after it are dropped from the curve; any state selected before it is the one kept).
     """
     train_idx, val_idx, hold_idx = splits
     if cfg.steps is None or cfg.eval_every is None:
@@ -469,6 +495,8 @@ def fit_critic(
     train_probe = train_idx[: val_idx.numel()] if selects else train_idx[:0]
     ema: Tensor | None = None
     curve: list[np.ndarray] = []
+    pending_losses: list[Tensor] = []  # this interval's steps, on the device
+    pending_values: list[Tensor] = []
     eval_steps: list[int] = []
     val_curve: list[np.ndarray] = []
     eval_train: list[np.ndarray] = []
@@ -491,15 +519,8 @@ def fit_critic(
         )
         loss = loss * units if units > 1 else loss  # the objective averages over critics
         with torch.no_grad():
-            value = unit_values(_detach(s), cfg.readout(), cfg.clip, units).cpu().numpy()
-        curve.append(value.astype(float))
-        if not (math.isfinite(float(loss.detach())) and np.all(np.isfinite(value))):
-            reason, diverged_at = f"non-finite loss or estimate at step {step}", step
-            break
-        if np.any(np.abs(value) > cfg.max_estimate):
-            reason = f"|estimate| {float(np.abs(value).max()):.3g} > max_estimate at step {step}"
-            diverged_at = step
-            break
+            pending_values.append(unit_values(_detach(s), cfg.readout(), cfg.clip, units))
+        pending_losses.append(loss.detach())
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -510,7 +531,24 @@ def fit_critic(
                 for ba, bc in zip(averaged.buffers(), critic.buffers(), strict=True):
                     ba.copy_(bc)
         done = step + 1
-        if selects and (done % cfg.eval_every == 0 or done == cfg.steps):
+        if done % cfg.eval_every and done != cfg.steps:
+            continue
+        # the end of an evaluation interval: the interval's steps come to the host and are
+        # checked before anything is evaluated
+        first = done - len(pending_losses)
+        losses = torch.stack(pending_losses).double().cpu().numpy()
+        values = torch.stack(pending_values).cpu().numpy().astype(float)
+        pending_losses.clear()
+        pending_values.clear()
+        found = _first_divergence(first, losses, values, cfg.max_estimate)
+        if found is not None:
+            diverged_at, reason = found
+            curve.extend(values[: diverged_at - first + 1])
+            break
+        curve.extend(values)
+        if progress:
+            bar.set_postfix(mi=f"{float(values[-1].mean()):.3f}")
+        if selects:
             bounds = (cfg.readout(), cfg.selection())
             val = _evaluate(judged, scores, val_idx, cfg, bounds, units).mean(0)
             eval_train.append(_evaluate(judged, scores, train_probe, cfg, units=units).mean(0)[0])
@@ -535,8 +573,6 @@ def fit_critic(
                 waited += 1
                 if waited >= cfg.patience:
                     break
-        if progress and step % 50 == 0:
-            bar.set_postfix(mi=f"{float(value.mean()):.3f}")
     bar.close()
 
     def result(held: np.ndarray, kept: np.ndarray) -> FitResult:
