@@ -32,6 +32,7 @@ from page_layout import (
     TEXT_TOLERANCE_PX,
     TITLE_GAP_PX,
 )
+from table1_records import hand_made_table
 
 import robustrep_lite.book as book
 from robustrep_lite.book import (
@@ -48,7 +49,6 @@ from robustrep_lite.book import theorem_figures as theorems
 from robustrep_lite.core.results import load_stored
 from robustrep_lite.experiments.settings import PROFILES, ZooModel
 from robustrep_lite.experiments.spectral_regularization import XorField, summarise_rows
-from robustrep_lite.experiments.table1 import summarise
 from robustrep_lite.mi import MIEstimate
 from robustrep_lite.theory import measures
 from robustrep_lite.theory import theorems as theory
@@ -277,37 +277,10 @@ def _seeds() -> go.Figure:
     return spectral_report.seeds_figure(runs)
 
 
-_TABLE1_ACC = {  # (natural, PGD-7) of the MLP head per (representation, head)
-    ("standard", "standard"): (0.60, 0.01),
-    ("standard", "standard_es"): (0.58, 0.02),
-    ("standard", "robust"): (0.30, 0.15),
-    ("worst_case", "standard"): (0.62, 0.14),
-    ("worst_case", "standard_es"): (0.55, 0.10),
-    ("worst_case", "robust"): (0.52, 0.31),
-}
-
-
-def _table1(dataset: str) -> dict:
-    rows = [
-        {
-            "representation": rep,
-            "head": head,
-            "classifier": clf,
-            "seed": seed,
-            "natural": nat - shift,
-            "pgd": pgd + 0.01 * seed,
-            "pgd_subset": pgd,
-            "strong": pgd - 0.01,
-        }
-        for seed in range(2)
-        for (rep, head), (nat, pgd) in _TABLE1_ACC.items()
-        for clf, shift in (("mlp", 0.0), ("linear", 0.05))
-    ]
-    return {"dataset": dataset, "seeds": 2, "rows": rows, "summary": summarise(rows)}
-
-
 def _pgd() -> go.Figure:
-    return table1_report.pgd_figure({"mnist": _table1("mnist"), "cifar10": _table1("cifar10")})
+    return table1_report.pgd_figure(
+        {"mnist": hand_made_table("mnist"), "cifar10": hand_made_table("cifar10")}
+    )
 
 
 def _grid() -> go.Figure:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 import torch
 from encoder_run import train
+from table1_records import hand_made_table
 
 from robustrep_lite.book import table1_report as report
 from robustrep_lite.book.plots import LIVE_NOTICE
@@ -18,59 +19,6 @@ from robustrep_lite.experiments.table1 import summarise
 REPS = ("standard", "worst_case")
 HEADS = ("standard", "standard_es", "robust")
 
-#: Hand-made MLP accuracies (natural, PGD-7) per (representation, head), in [0, 1]; the linear
-#: head reads 0.05 lower. Claims 1-3 hold, claim 4 (E.S. raises PGD-7) does not.
-ACC = {
-    ("standard", "standard"): (0.60, 0.01),
-    ("standard", "standard_es"): (0.58, 0.02),
-    ("standard", "robust"): (0.30, 0.15),
-    ("worst_case", "standard"): (0.62, 0.14),
-    ("worst_case", "standard_es"): (0.55, 0.10),
-    ("worst_case", "robust"): (0.52, 0.31),
-}
-
-
-def _table(dataset: str = "cifar10", seeds: int = 2) -> dict:
-    rows = []
-    for seed in range(seeds):
-        for (rep, head), (nat, pgd) in ACC.items():
-            for clf, shift in (("mlp", 0.0), ("linear", 0.05)):
-                rows.append(
-                    {
-                        "representation": rep,
-                        "head": head,
-                        "classifier": clf,
-                        "seed": seed,
-                        "natural": nat - shift + 0.01 * seed,
-                        "pgd": pgd,
-                        "pgd_subset": pgd,
-                        "strong": pgd - 0.01 * (1 + seed),  # 1 to 2 points lower
-                    }
-                )
-    encoders = [
-        {"representation": rep, "seed": s, "mi": 2.0 if rep == "standard" else 1.0, "worst_mi": w}
-        for s in range(seeds)
-        for rep, w in (("standard", 0.5 + s), ("worst_case", 0.8))
-    ]
-    return {
-        "dataset": dataset,
-        "data": "hand-made",
-        "seeds": seeds,
-        "wall_s": 12.4,
-        "rows": rows,
-        "summary": summarise(rows),
-        "encoders": encoders,
-        "threat_model": {"eps": 8 / 255},
-        "settings": {
-            "strong_attack": "apgd",
-            "strong_size": 100,
-            "estimator": "smile",
-            "train_size": {"mnist": 4000, "cifar10": 4000},
-            "encoder_epochs": 3,
-            "head_epochs": 4,
-        },
-    }
-
 
 def test_live_profile_runs_cpu_settings_for_the_paper_profile() -> None:
     assert report.live_profile("paper") == "cpu"
@@ -80,7 +28,7 @@ def test_live_profile_runs_cpu_settings_for_the_paper_profile() -> None:
 
 
 def test_table_markdown_has_one_row_per_entry_with_mean_and_std() -> None:
-    text = report.table_markdown(_table())
+    text = report.table_markdown(hand_made_table())
     lines = text.splitlines()
     assert lines[0].startswith("| g, h | MLP natural | MLP PGD-7 | MLP APGD | linear natural")
     assert len(lines) == 2 + len(report.ORDER)
@@ -90,8 +38,8 @@ def test_table_markdown_has_one_row_per_entry_with_mean_and_std() -> None:
     assert wr.split(" | ")[4] == "47.5 ± 0.7"  # the linear head, 0.05 lower
 
 
-def test_tables_markdown_titles_each_data_set_and_appends_the_papers_table() -> None:
-    text = report.tables_markdown({"mnist": _table("mnist"), "cifar10": _table()})
+def test_tables_markdown_titles_each_data_set_and_appends_the_papershand_made_table() -> None:
+    text = report.tables_markdown({"mnist": hand_made_table("mnist"), "cifar10": hand_made_table()})
     assert "**Ours, MNIST** (2 seed(s), mean ± std, %; ε = 0.03137;" in text
     assert "the APGD column on the first 100 test images" in text
     assert text.index("**Ours, MNIST**") < text.index("**Ours, CIFAR-10**")
@@ -102,21 +50,21 @@ def test_tables_markdown_titles_each_data_set_and_appends_the_papers_table() -> 
 
 
 def test_claims_are_checked_on_the_mlp_means() -> None:
-    checks = report.claim_checks(_table())
+    checks = report.claim_checks(hand_made_table())
     assert [c["holds"] for c in checks] == [True, True, True, False]
     assert checks[0]["ours"] == pytest.approx(14.0) and checks[0]["against"] == pytest.approx(1.0)
     assert checks[3]["paper"] == "27.53 > 14.06"
-    text = report.claims_report(_table(), "cifar10").splitlines()
+    text = report.claims_report(hand_made_table(), "cifar10").splitlines()
     assert text[0] == "cifar10" and text[4].startswith("  does NOT hold E.S. raises")
     assert "14.0 vs 1.0   [14.06 > 0.22]" in text[1]
     assert text[-1] == (
         "  the stronger attack lowers PGD-7 accuracy by 1.0 to 2.0 points on the same images"
     )
-    assert report.strong_gaps(_table(seeds=1)) == pytest.approx([1.0] * 12)
+    assert report.strong_gaps(hand_made_table(seeds=1)) == pytest.approx([1.0] * 12)
 
 
 def test_table1_glue_states_counts_spans_and_the_cifar_values() -> None:
-    values = report.table1_glue({"mnist": _table("mnist"), "cifar10": _table()})
+    values = report.table1_glue({"mnist": hand_made_table("mnist"), "cifar10": hand_made_table()})
     assert values["cifar10_holds"] == values["mnist_holds"] == 3
     assert values["claims_count"] == len(report.CLAIMS) == 4
     assert values["cifar10_apgd_drop"] == pytest.approx(2.0)
@@ -133,11 +81,11 @@ def test_table1_glue_states_counts_spans_and_the_cifar_values() -> None:
     assert (values["paper_es_pgd"], values["paper_ws_pgd"]) == (27.53, 14.06)
     assert values["paper_c10_std_mlp_nat"] == 58.77 and values["paper_train"].data == "50,000"
     assert values["paper_epochs"] == 500
-    assert "c10_std_mlp_nat" not in report.table1_glue({"mnist": _table("mnist")})
+    assert "c10_std_mlp_nat" not in report.table1_glue({"mnist": hand_made_table("mnist")})
 
 
 def test_claim_checks_with_the_strong_attack_compare_its_accuracies() -> None:
-    table = _table(seeds=1)
+    table = hand_made_table(seeds=1)
     for r in table["rows"]:  # the strong attack breaks the worst-case robust head only
         if (r["representation"], r["head"]) == ("worst_case", "robust"):
             r["strong"] = 0.0
@@ -153,14 +101,14 @@ def test_claim_checks_with_the_strong_attack_compare_its_accuracies() -> None:
 
 
 def test_critic_verdict_follows_the_means_it_compares() -> None:
-    text = report.critic_verdict({"cifar10": _table()})
+    text = report.critic_verdict({"cifar10": hand_made_table()})
     # standard: I 2.0, drop 1.0; worst-case: I 1.0, drop 0.2
     assert text == (
         "In the run shown, on CIFAR-10 the standard representation's critic reads **more** "
         "information than the worst-case one's and loses **more** of it under attack "
         "(1.000 against 0.200 nats)."
     )
-    table = _table("mnist", seeds=1)
+    table = hand_made_table("mnist", seeds=1)
     for e in table["encoders"]:
         e["mi"], e["worst_mi"] = (1.0, 0.9) if e["representation"] == "standard" else (1.5, 0.5)
     text = report.critic_verdict({"mnist": table})
@@ -168,7 +116,7 @@ def test_critic_verdict_follows_the_means_it_compares() -> None:
 
 
 def test_critic_markdown_averages_over_seeds() -> None:
-    text = report.critic_markdown({"cifar10": _table()})
+    text = report.critic_markdown({"cifar10": hand_made_table()})
     assert "estimator `smile`" in text
     # standard: I = 2.0, I_worst 0.5 and 1.5 -> 1.0, drop 1.0
     assert "| cifar10 | standard | 2.000 | 1.000 | 1.000 |" in text
@@ -176,7 +124,7 @@ def test_critic_markdown_averages_over_seeds() -> None:
 
 
 def test_pgd_figure_shows_each_data_set_with_the_papers_markers_on_cifar10() -> None:
-    fig = report.pgd_figure({"mnist": _table("mnist"), "cifar10": _table()})
+    fig = report.pgd_figure({"mnist": hand_made_table("mnist"), "cifar10": hand_made_table()})
     assert len(fig.data) == 8 and fig.layout.sliders[0].active == 1
     mnist_bar, mnist_paper, c10_bar, c10_paper = fig.data[0], fig.data[1], fig.data[4], fig.data[5]
     # each row name over two lines, flat, so that six fit side by side
@@ -364,4 +312,4 @@ def test_table1_results_reads_stored_paper_runs_and_checkpoints_live_ones(
 
 
 def test_run_summary_names_data_set_seeds_and_time() -> None:
-    assert report.run_summary(_table()) == "cifar10: 2 seed(s), 12 s; hand-made"
+    assert report.run_summary(hand_made_table()) == "cifar10: 2 seed(s), 12 s; hand-made"
