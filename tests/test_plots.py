@@ -7,6 +7,7 @@ import json
 import sys
 import types
 
+import numpy as np
 import plotly.graph_objects as go
 import plotly.io as pio
 import pytest
@@ -225,6 +226,8 @@ def test_glue_facts_glues_sentences_as_markdown_and_numbers_as_they_are(monkeypa
     assert glued["verdict"][0].data == "holds"
     glue("shown", 1.5)
     assert glued["shown"] == (1.5, True)
+    glue("numpy", np.float64(0.25), display=False)  # its repr would be np.float64(0.25)
+    assert glued["numpy"] == (0.25, False) and type(glued["numpy"][0]) is float
 
 
 def test_glue_without_myst_nb_shows_the_value_only_when_asked(monkeypatch) -> None:

@@ -124,3 +124,18 @@ def test_the_scan_finds_typed_results_and_skips_references_math_and_glue() -> No
     assert [number for number, _ in typed_numbers(text, [])] == ["0.38", "77.0%", "50 %"]
     found = typed_numbers("momentum 0.9 and 0.38 nats", ["momentum 0.9"])
     assert [number for number, _ in found] == ["0.38"]
+
+
+def test_glued_numbers_are_stored_as_plain_numbers() -> None:
+    """A numpy scalar glued as is stores its repr (``np.float64(0.3)``), which a ``{glue:text}``
+    role prints verbatim or cannot format; ``book.chapter.glue`` stores the Python number."""
+    numpy_repr = re.compile(r"np\.(?:float|int|uint|bool)\w*\(")
+    found = {}
+    for path in sorted(BOOK.glob("*.ipynb")):
+        for cell in json.loads(path.read_text())["cells"]:
+            for output in cell.get("outputs", []):
+                name = output.get("metadata", {}).get("scrapbook", {}).get("name")
+                texts = [v for k, v in output.get("data", {}).items() if k.endswith("text/plain")]
+                if name and any(numpy_repr.search("".join(t)) for t in texts):
+                    found.setdefault(path.stem, []).append(name)
+    assert found == {}

@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 
 from robustrep_lite.book.plots import setup_plotly
@@ -87,7 +88,11 @@ def glue(name: str, value: Any, display: bool = True) -> None:
     """Keep ``value`` under ``name`` for the page's ``{glue}`` roles (MyST-NB's ``glue``, which
     the book build reads), and show it too if ``display``. Where myst-nb is not installed (Colab,
     a plain Jupyter: nothing there reads glued values, and it is no dependency of this package),
-    the value is only shown if ``display``."""
+    the value is only shown if ``display``. A numpy scalar is glued as the Python number it
+    holds: its repr under numpy 2 (``np.float64(0.3)``) is not a number a ``{glue:text}`` format
+    can read."""
+    if isinstance(value, np.generic):
+        value = value.item()
     try:
         from myst_nb import glue as myst_glue
     except ModuleNotFoundError as error:
