@@ -9,8 +9,6 @@ of tests/page_layout.py)."""
 from __future__ import annotations
 
 import functools
-import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -101,31 +99,10 @@ class _QuietHandler(SimpleHTTPRequestHandler):
         pass
 
 
-def _chromium() -> str:
-    path = os.environ.get("ROBUSTREP_CHROMIUM") or shutil.which("chromium")
-    assert path, "Debian's chromium is needed (make test installs it; or set ROBUSTREP_CHROMIUM)"
-    return path
-
-
 @pytest.fixture(scope="session")
-def browser(server: str):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=_chromium(),
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
-        yield chromium
-        chromium.close()
+def browser(server: str, chromium):
+    """The process's one Chromium (tests/conftest.py), once the site is served."""
+    return chromium
 
 
 def _expected_outputs(page: str) -> tuple[int, int]:

@@ -12,9 +12,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
-import os
 import pkgutil
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -429,23 +427,11 @@ def book_template():
     pio.templates.default = before
 
 
-def _chromium() -> str:
-    path = os.environ.get("ROBUSTREP_CHROMIUM") or shutil.which("chromium")
-    assert path, "Debian's chromium is needed (make test installs it; or set ROBUSTREP_CHROMIUM)"
-    return path
-
-
 @pytest.fixture(scope="module")
-def browser_page():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=_chromium(), args=["--no-sandbox", "--disable-gpu"]
-        )
-        page = chromium.new_page(viewport={"width": 1280, "height": 900})
-        yield page
-        chromium.close()
+def browser_page(chromium):
+    page = chromium.new_page(viewport={"width": 1280, "height": 900})
+    yield page
+    page.close()
 
 
 def figure_text_problems(page, figures: Figures, folder: Path) -> list[str]:
