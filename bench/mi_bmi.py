@@ -51,6 +51,10 @@ from robustrep_lite.mi import CriticConfig, estimate_mi, split_indices
 # the functions below, so these take effect.
 os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false")
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
+# glibc hands freed 2 MB blocks back to the kernel and faults them in again on the next step
+# (some 10^6 page faults in a long run, about 10% of its CPU time); the dynamic loader reads
+# this when a process starts, so it reaches the spawned workers, not this process.
+MALLOC_TUNABLES = "glibc.malloc.trim_threshold=268435456:glibc.malloc.mmap_threshold=33554432"
 
 ROOT = Path(__file__).resolve().parents[1]
 OURS = {
@@ -247,6 +251,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if unknown:
         raise SystemExit(f"unknown task(s) {unknown}; see bmi.benchmark.BENCHMARK_TASKS")
 
+    os.environ.setdefault("GLIBC_TUNABLES", MALLOC_TUNABLES)
     record: dict[str, Any] = {
         "benchmark": "benchmark-mi (Czyz et al. 2023), N samples per task",
         "n": args.n,
@@ -260,6 +265,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "time_utc": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
             "device": f"cpu ({platform.processor() or platform.machine()}), 1 thread per run",
             "jobs": args.jobs,
+            "glibc_tunables": os.environ["GLIBC_TUNABLES"],
             "python": platform.python_version(),
             "torch": torch.__version__,
             "numpy": np.__version__,
