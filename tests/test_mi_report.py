@@ -22,6 +22,7 @@ from robustrep_lite.book.mi_report import (
     bmi_verdict,
     estimator_errors,
     estimator_provenance,
+    overfitting_facts,
     overfitting_figure,
     task_group,
     task_means,
@@ -124,8 +125,9 @@ def test_bmi_figure_rows_and_order():
 def test_overfitting_figure_needs_traced_curves():
     x, y = correlated_gaussians(1500, 2, 0.5, seed=0)
     plain = estimate_mi(x, y, critic="separable", steps=100, eval_every=25, progress=False)
-    with pytest.raises(ValueError, match="trace_heldout"):
-        overfitting_figure(plain)
+    for made_from in (overfitting_figure, overfitting_facts):
+        with pytest.raises(ValueError, match="trace_heldout"):
+            made_from(plain)
     traced = estimate_mi(
         x, y, critic="separable", steps=100, eval_every=25, progress=False, trace_heldout=True
     )
@@ -133,6 +135,12 @@ def test_overfitting_figure_needs_traced_curves():
     assert traced.estimate == plain.estimate and traced.best_step == plain.best_step
     fig = overfitting_figure(traced, truth=0.29)
     assert len(fig.data) == 3 and len(fig.data[2].y) == len(traced.eval_steps)
+    facts = overfitting_facts(traced)
+    assert facts["sizes"] == " / ".join(f"{s:,}" for s in traced.sizes)
+    assert sum(int(s.replace(",", "")) for s in facts["sizes"].split(" / ")) == 1500
+    assert facts["steps"] == 100 and facts["best_step"] == traced.best_step
+    assert facts["held_last"] == traced.heldout_curve[-1]
+    assert facts["estimate"] == traced.estimate and facts["stderr"] == traced.stderr
 
 
 def test_stored_benchmark_summary_matches_its_runs():

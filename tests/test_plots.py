@@ -224,6 +224,9 @@ def test_glue_facts_glues_sentences_as_markdown_and_numbers_as_they_are(monkeypa
     glue_facts({"n": 3, "verdict": "holds"})
     assert glued["n"] == (3, False) and isinstance(glued["verdict"][0], Markdown)
     assert glued["verdict"][0].data == "holds"
+    glue_facts({"n": 4, "made": Markdown("*x*")}, prefix="ch_")
+    assert glued["ch_n"] == (4, False) and glued["ch_made"][0].data == "*x*"
+    assert glued["n"] == (3, False)  # the unprefixed name is untouched
     glue("shown", 1.5)
     assert glued["shown"] == (1.5, True)
     glue("numpy", np.float64(0.25), display=False)  # its repr would be np.float64(0.25)

@@ -106,10 +106,12 @@ def glue(name: str, value: Any, display: bool = True) -> None:
     myst_glue(name, value, display=display)
 
 
-def glue_facts(facts: dict[str, Any]) -> None:
-    """Glue every fact for the page's prose (:func:`glue`, not displayed): a sentence (a
-    string) as Markdown for a ``{glue:md}`` role, a number as itself for ``{glue:text}``."""
+def glue_facts(facts: dict[str, Any], prefix: str = "") -> None:
+    """Glue every fact for the page's prose (:func:`glue`, not displayed) under
+    ``prefix + name``: a sentence (a string) as Markdown for a ``{glue:md}`` role, anything else
+    (a number, an ``IPython.display.Markdown``) as it is."""
     from IPython.display import Markdown
 
     for name, value in facts.items():
-        glue(name, Markdown(value) if isinstance(value, str) else value, display=False)
+        value = Markdown(value) if isinstance(value, str) else value
+        glue(prefix + name, value, display=False)

@@ -378,6 +378,27 @@ def bmi_figure(record: dict[str, Any], names: list[str] | None = None) -> go.Fig
     return fig
 
 
+def overfitting_facts(result: MIEstimate) -> dict[str, Any]:
+    """What the prose says about one traced run (``estimate_mi(..., trace_heldout=True)``), by
+    name: ``sizes`` (training / validation / held-out pairs, a string), ``steps`` (the last
+    evaluation's step), ``train_last`` and ``held_last`` (the read-outs there on the training
+    subset and the held-out split), ``best_step`` (the state kept), ``estimate`` and
+    ``stderr`` (the reported held-out value)."""
+    if result.eval_steps.size == 0 or result.heldout_curve.size == 0:
+        raise ValueError(
+            "result must come from estimate_mi(..., trace_heldout=True) with a validation split"
+        )
+    return {
+        "sizes": " / ".join(f"{s:,}" for s in result.sizes),
+        "steps": int(result.eval_steps[-1]),
+        "train_last": float(result.eval_train_curve[-1]),
+        "held_last": float(result.heldout_curve[-1]),
+        "best_step": int(result.best_step),
+        "estimate": float(result.estimate),
+        "stderr": float(result.stderr),
+    }
+
+
 def overfitting_figure(result: MIEstimate, truth: float | None = None) -> go.Figure:
     """The read-out of one critic over training on a fixed training subset, the validation
     split and the held-out split (``estimate_mi(..., trace_heldout=True)``), the state kept
