@@ -30,8 +30,11 @@ browser:
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
 		$(SUDO) apt-get install -y -qq chromium >/dev/null; }
 
+# --dist loadfile: each test file runs on one worker, so a file's session fixtures (the book's
+# build, the Colab environment) are made once. (pytest-xdist 3.8's loadgroup does not group
+# under pytest 9, whose items no longer take the group suffix xdist writes to their node ids.)
 test: $(READY) browser
-	$(PY) -m pytest -n 2 --dist loadgroup --durations=15
+	$(PY) -m pytest -n 2 --dist loadfile --durations=15
 
 # Re-run every chapter top to bottom in a fresh kernel and store its outputs in the notebook,
 # in the profile given by ROBUSTREP_PROFILE (e.g. ROBUSTREP_PROFILE=cpu ROBUSTREP_DATA=... ).

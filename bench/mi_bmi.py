@@ -147,7 +147,9 @@ def merge(paths: list[Path], out: Path) -> dict[str, Any]:
     estimators of new.json in the stored record and keeps the rest). The summary is recomputed
     and the provenance keeps every run's own: ``merged_from`` lists each file with what was
     taken from it and, split over estimators, ``estimator_provenance`` names the run behind
-    each estimator (``provenance`` is then the first file's)."""
+    each estimator (``provenance`` is then the first file's). A file that is itself a merge
+    keeps its estimators' own provenance and contributes its ``merged_from`` entries; the
+    merged ``wall_s`` adds up the runs that contributed."""
     records = [json.loads(p.read_text()) for p in paths]
     first = records[0]
     for key in ("n", "seeds"):
@@ -157,7 +159,7 @@ def merge(paths: list[Path], out: Path) -> dict[str, Any]:
         merged = _merge_tasks(paths, records)
     else:
         merged = _merge_estimators(paths, records)
-    merged["wall_s"] = sum(r.get("wall_s") or 0.0 for r in records)
+    merged["wall_s"] = sum(part.get("wall_s") or 0.0 for part in merged["merged_from"])
     merged["summary"] = {row["estimator"]: row for row in bmi_summary(merged)}
     out.write_text(json.dumps(strict_json(merged), indent=1, allow_nan=False))
     _print_summary(merged)
@@ -205,18 +207,24 @@ def _merge_estimators(paths: list[Path], records: list[dict[str, Any]]) -> dict[
         **first,
         "estimators": names,
         "tasks": {},
-        "estimator_provenance": {name: records[source[name]]["provenance"] for name in names},
+        "estimator_provenance": {
+            name: records[source[name]]
+            .get("estimator_provenance", {})
+            .get(name, records[source[name]]["provenance"])
+            for name in names
+        },
     }
-    merged["merged_from"] = [
-        {
-            "file": p.name,
-            "provenance": r["provenance"],
-            "wall_s": r.get("wall_s"),
-            "estimators": [name for name in names if source[name] == i],
-            "dropped": [name for name in r["estimators"] if source[name] != i],
-        }
-        for i, (p, r) in enumerate(zip(paths, records, strict=True))
-    ]
+    # a file that is itself a merge contributes the runs it was joined from, each with the
+    # estimators taken from it; a run none of whose estimators is kept is left out
+    merged["merged_from"] = []
+    for i, (p, r) in enumerate(zip(paths, records, strict=True)):
+        whole = {"file": p.name, "provenance": r["provenance"], "wall_s": r.get("wall_s")}
+        for part in r.get("merged_from") or [{**whole, "estimators": r["estimators"]}]:
+            ran = part.get("estimators", r["estimators"])
+            kept = [name for name in ran if source[name] == i]
+            if kept:
+                dropped = [name for name in ran if source[name] != i]
+                merged["merged_from"].append({**part, "estimators": kept, "dropped": dropped})
     for tid, task in first["tasks"].items():
         runs = []
         for seed in first["seeds"]:

@@ -29,7 +29,7 @@ from page_layout import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-pytestmark = [pytest.mark.book, pytest.mark.xdist_group("book")]
+pytestmark = pytest.mark.book
 
 
 def _pages() -> list[str]:

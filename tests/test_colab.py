@@ -85,9 +85,6 @@ client.execute()
 nbformat.write(nb, sys.argv[1])
 """
 
-pytestmark = pytest.mark.xdist_group("colab")
-
-
 @dataclass(frozen=True)
 class ColabEnv:
     """The environment after the set-up cell's install, and what that install changed."""
@@ -170,8 +167,8 @@ def compare(
     return changes, added
 
 
-# Session scope: the tests of the "colab" group share one worker, and xdist interleaves other
-# modules' tests between them, which would tear a module-scoped environment down and rebuild it.
+# Session scope: `make test` runs this file's tests on one worker (--dist loadfile), and the
+# environment outlives whatever else that worker runs between them.
 @pytest.fixture(scope="session")
 def colab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ColabEnv]:
     """Colab's stack in a fresh virtual environment, then the set-up cell's install."""

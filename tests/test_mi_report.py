@@ -284,6 +284,17 @@ def test_merge_joins_runs_of_other_estimators_and_keeps_their_provenance(tmp_pat
     ]
     assert merged["summary"]["ours"]["cpu_s_max"] == 0.25 and merged["wall_s"] == 110.0
     assert merged["summary"]["bmi-ksg"]["cpu_s_mean"] is None  # strict JSON: not recorded
+    # merging into a merged record keeps every estimator's own run: a newer ours replaces the
+    # one joined before, KSG keeps the provenance of the run that made it
+    newest = {**later, "git_commit": "def5678", "time_utc": "2026-12-02 10:00 UTC"}
+    again = {**new, "provenance": newest, "wall_s": 5.0}
+    (tmp_path / "stored.json").write_text(json.dumps(merged))
+    done, twice = _merge(tmp_path, again, json.loads((tmp_path / "stored.json").read_text()))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert twice["estimator_provenance"] == {"ours": newest, "bmi-ksg": PROVENANCE}
+    parts = [(m["provenance"]["git_commit"], m["estimators"]) for m in twice["merged_from"]]
+    assert parts == [("def5678", ["ours"]), (PROVENANCE["git_commit"], ["bmi-ksg"])]
+    assert twice["wall_s"] == 105.0  # the new run's 5 s and the KSG run's 100 s
     # runs of other tasks or seeds cannot be joined estimator by estimator
     fewer = {**new, "tasks": {"a": new["tasks"]["a"]}}
     done, _ = _merge(tmp_path, fewer, old)
