@@ -85,6 +85,7 @@ client.execute()
 nbformat.write(nb, sys.argv[1])
 """
 
+
 @dataclass(frozen=True)
 class ColabEnv:
     """The environment after the set-up cell's install, and what that install changed."""
