@@ -45,6 +45,8 @@ from robustrep_lite.book.mi_report import (
 )
 from robustrep_lite.core.results import strict_json
 from robustrep_lite.core.runtime import git_commit
+from robustrep_lite.experiments.settings import PROFILES
+from robustrep_lite.experiments.zoo import rv_critic
 from robustrep_lite.mi import CriticConfig, estimate_mi, split_indices
 
 # jax runs on the CPU, one thread per process; bmi (and with it jax) is imported only inside
@@ -64,6 +66,8 @@ OURS = {
     "ours-nwj": {"train_estimator": "nwj"},
     "ours-infonce": {"train_estimator": "infonce"},
     "ours-jsd": {"train_estimator": "jsd"},
+    # the critic behind every logit-layer RV of Chapter 5's zoo in the cpu profile
+    "ours-zoo": {"config": rv_critic(PROFILES["cpu"].zoo)},
 }
 BMI = ("bmi-ksg", "bmi-cca", "bmi-mine", "bmi-infonce", "bmi-nwj", "bmi-dv")
 MIST = ("mist-smile", "mist-infonce")

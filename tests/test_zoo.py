@@ -16,6 +16,7 @@ from robustrep_lite.experiments.zoo import (
     figure_dataset,
     logit_vulnerability,
     robust_accuracy_curves,
+    rv_critic,
     rv_sample_sizes,
     train_zoo,
 )
@@ -133,3 +134,33 @@ def test_figure_dataset_and_channel_models_pick_the_papers_pair():
     assert [(m.arch, m.train_eps) for m in pair] == [("baseline_h", 0.0), ("baseline_h", 8 / 255)]
     with pytest.raises(ValueError, match="models"):
         figure_dataset([])
+
+
+def test_logit_vulnerability_fits_the_critic_the_benchmark_measures(monkeypatch) -> None:
+    """bench/mi_bmi.py's ``ours-zoo`` measures rv_critic(settings): it must be the critic the
+    zoo's estimates are made with."""
+    import robustrep_lite.experiments.zoo as zoo_module
+    from robustrep_lite.adversarial.vulnerability import RV_CRITIC
+
+    settings = PROFILES["cpu"].zoo
+    cfg = rv_critic(settings)
+    assert (cfg.hidden, cfg.steps, cfg.batch_size) == (
+        settings.critic_hidden,
+        settings.rv_steps,
+        settings.rv_batch,
+    )
+    assert (cfg.critic, cfg.train_estimator, cfg.layers) == (
+        RV_CRITIC.critic,
+        RV_CRITIC.train_estimator,
+        RV_CRITIC.layers,
+    )
+    seen = []
+
+    def capture(model, x, attack, critic, **kwargs):
+        seen.append(critic)
+        raise RuntimeError("captured")
+
+    monkeypatch.setattr(zoo_module, "representation_vulnerability", capture)
+    with pytest.raises(RuntimeError, match="captured"):
+        logit_vulnerability(BaselineH(), torch.zeros(4, 3, 32, 32), eps=0.1, settings=settings)
+    assert seen == [cfg]

@@ -44,6 +44,7 @@ BMI_BOUNDS_RESULT = "bench/results/mi_bmi_bounds.json"
 BMI_SMALL_RESULT = "bench/results/mi_bmi_n1000.json"
 LABELS = {
     "ours": "ours (default)",
+    "ours-zoo": "ours, Chapter 5's zoo critic",
     "bmi-ksg": "bmi KSG",
     "bmi-cca": "bmi CCA",
     "bmi-mine": "bmi MINE",

@@ -37,7 +37,7 @@ from robustrep_lite.adversarial.vulnerability import RV_CRITIC, representation_v
 from robustrep_lite.core.runtime import default_device
 from robustrep_lite.core.validation import check_nonnegative
 from robustrep_lite.experiments.settings import ZooModel, ZooSettings
-from robustrep_lite.mi.fit import split_sizes
+from robustrep_lite.mi.fit import CriticConfig, split_sizes
 from robustrep_lite.theory.theorems import adversarial_accuracy_upper_bound
 from robustrep_lite.training.models import BaselineH, classifier
 from robustrep_lite.training.supervised import (
@@ -56,6 +56,7 @@ __all__ = [
     "figure_dataset",
     "logit_vulnerability",
     "robust_accuracy_curves",
+    "rv_critic",
     "rv_sample_sizes",
     "train_zoo",
 ]
@@ -68,6 +69,23 @@ CURVE_POINTS = 500
 #: the critic's state (validation) and the share the value is read on (held-out).
 RV_VALIDATION_FRACTION = 0.2
 RV_HOLDOUT_FRACTION = 0.2
+
+
+def rv_critic(
+    settings: ZooSettings, validation_fraction: float = RV_VALIDATION_FRACTION
+) -> CriticConfig:
+    """The critic of every logit-layer MI estimate of :func:`logit_vulnerability` (Section 6.1):
+    :data:`~robustrep_lite.adversarial.vulnerability.RV_CRITIC` with the profile's width, step
+    budget and batch, and the split of :func:`rv_sample_sizes`. ``bench/mi_bmi.py`` measures
+    this very configuration (``ours-zoo``) on the benchmark of Chapter 4."""
+    return replace(
+        RV_CRITIC,
+        hidden=settings.critic_hidden,
+        steps=settings.rv_steps,
+        batch_size=settings.rv_batch,
+        validation_fraction=validation_fraction,
+        holdout_fraction=RV_HOLDOUT_FRACTION,
+    )
 
 
 def rv_sample_sizes(settings: ZooSettings) -> dict[str, int]:
@@ -236,14 +254,7 @@ def logit_vulnerability(
     as the estimator did before it had a validation split (for comparison only).
     """
     check_nonnegative("eps", eps)
-    critic = replace(
-        RV_CRITIC,
-        hidden=settings.critic_hidden,
-        steps=settings.rv_steps,
-        batch_size=settings.rv_batch,
-        validation_fraction=validation_fraction,
-        holdout_fraction=RV_HOLDOUT_FRACTION,
-    )
+    critic = rv_critic(settings, validation_fraction)
     attack = AttackConfig(eps=eps, pgd_steps=7, step_size=_attack_step(eps), search=search)
     rv = representation_vulnerability(
         model,
