@@ -101,6 +101,7 @@ def test_estimator_errors_by_hand():
     assert e["median_seed_sd"] == pytest.approx((sd_a + sd_b) / 2)
     # a missing value is an infinite error, never dropped
     assert estimator_errors(RECORD, "ours")["p90_abs"] == math.inf
+    assert e["nonfinite"] == 0 and estimator_errors(RECORD, "ours")["nonfinite"] == 1
     with pytest.raises(ValueError, match="name must be one of"):
         estimator_errors(RECORD, "mine")
 

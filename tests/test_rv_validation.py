@@ -8,6 +8,7 @@ import pytest
 from robustrep_lite.book.rv_validation import (
     GAUSSIAN_RESULTS,
     oracle_max_error,
+    validation_facts,
     validation_markdown,
 )
 from robustrep_lite.core.results import load_stored
@@ -29,9 +30,10 @@ def _row(norm, eps, seed, exact, oracle, within=True):
     }
 
 
-def _run(rows, refit=1):
+def _run(rows, refit=1, n=20000):
     summary = {v: {"within_target": k} for v, k in (("refit", refit), ("paper", 0), ("oracle", 2))}
-    return {"rows": rows, "summary": summary}
+    config = {"n": n, "steps": 1500, "estimator": "dv"}
+    return {"rows": rows, "summary": summary, "config": config}
 
 
 def test_table_rows_are_sorted_and_fit_seven_columns():
@@ -54,6 +56,13 @@ def test_table_rows_are_sorted_and_fit_seven_columns():
     assert oracle_max_error(runs) == pytest.approx(0.05)
     with pytest.raises(ValueError, match="runs"):
         oracle_max_error({"pointwise": _run([])})
+    facts = validation_facts(runs)
+    assert facts["oracle_max_err"] == pytest.approx(0.05)
+    assert (facts["n"], facts["steps"], facts["estimator"]) == (20000, 1500, "DV")
+    assert (facts["pointwise_met"], facts["pointwise_rows"], facts["pointwise_seeds"]) == (1, 2, 2)
+    assert (facts["universal_met"], facts["universal_rows"], facts["universal_seeds"]) == (1, 1, 1)
+    with pytest.raises(ValueError, match="'n'"):
+        validation_facts({**runs, "other": _run([_row("inf", 1.0, 0, 0.3, 0.29)], n=5)})
 
 
 def test_stored_runs_cover_both_searches_and_the_grid():

@@ -23,6 +23,7 @@ from robustrep_lite.book.zoo_report import (
     rows_markdown,
     search_markdown,
     search_table_markdown,
+    seed_pairs,
     seed_spread_markdown,
     seed_table_markdown,
     standard_vs_robust,
@@ -74,8 +75,9 @@ def test_comparison_verdicts_follow_the_numbers():
     assert "(no data set" in comparison_markdown({})
     # a negative refit RV (worst case above the clean MI) makes the RVs incomparable
     failed = {"standard": _v(1.0, 1.3, 0.0), "robust": _v(1.0, 1.9, 0.0)}
-    assert pair_verdicts(failed) == {"keeps": True, "smaller_rv": None}
-    assert "**not comparable**" in comparison_markdown({("mnist", "a"): failed})
+    assert pair_verdicts(failed) == {"keeps": None, "smaller_rv": None}
+    line = comparison_markdown({("mnist", "a"): failed})
+    assert "under attack: **not comparable**" in line and "refit RV **not comparable**" in line
 
 
 def test_negative_rv_names_only_models_beyond_two_standard_errors():
@@ -263,7 +265,41 @@ def test_fooled_and_verdict_counts():
     close = {"standard": _v(1.0, 0.5, 0.0), "robust": _v(1.0, 0.55, 0.6)}
     failed = {"standard": _v(1.0, 1.3, 0.0), "robust": _v(1.0, 1.9, 0.0)}
     counts = verdict_counts({("c", "a"): clear, ("c", "b"): close, ("m", "a"): failed})
-    assert counts == {"pairs": 3, "keeps": 2, "comparable": 2, "smaller": 1}
+    # the failed pair votes on neither verdict
+    assert counts == {"pairs": 3, "keeps": 1, "comparable": 2, "smaller": 1}
+
+
+def _seed_rows(model, worst, rv, normal=1.0):
+    return [
+        {
+            "dataset": "cifar10",
+            "model": model,
+            "normal_mi": normal,
+            "worst_mi_refit": w,
+            "rv_refit": r,
+        }
+        for w, r in zip(worst, rv, strict=True)
+    ]
+
+
+def test_seed_pairs_judge_a_pair_by_the_spread_over_seeds():
+    # worst case 0.2 +- 0.1 (sd) vs 0.9 +- 0.1 over 4 seeds: se of each mean 0.05
+    rows = _seed_rows("a (standard)", [0.1, 0.3, 0.1, 0.3], [0.9, 0.7, 0.9, 0.7])
+    rows += _seed_rows("a (adv eps=8/255)", [0.8, 1.0, 0.8, 1.0], [0.2, 0.0, 0.2, 0.0])
+    # a close pair: robust 0.05 higher with a seed sd of about 0.55 (se about 0.27)
+    rows += _seed_rows("b (standard)", [0.0, 1.0, 0.0, 1.0], [0.5, 0.5, 0.5, 0.5])
+    rows += _seed_rows("b (adv eps=8/255)", [0.1, 1.0, 0.1, 1.0], [0.5, 0.5, 0.5, 0.5])
+    rows += _seed_rows("c (standard)", [0.5, 0.6], [0.5, 0.4])  # no robust partner
+    pairs = seed_pairs(rows)
+    assert set(pairs) == {("cifar10", "a"), ("cifar10", "b")}
+    a = pairs["cifar10", "a"]
+    assert a["standard"]["worst_mi_refit"] == pytest.approx(0.2)
+    assert a["standard"]["worst_stderr_refit"] == pytest.approx(np.std([0.1, 0.3] * 2, ddof=1) / 2)
+    assert a["robust"]["seeds"] == 4 and a["robust"]["rv_refit"] == pytest.approx(0.1)
+    assert pair_verdicts(a) == {"keeps": True, "smaller_rv": True}
+    assert pair_verdicts(pairs["cifar10", "b"]) == {"keeps": False, "smaller_rv": False}
+    with pytest.raises(ValueError, match="two estimator seeds"):
+        seed_pairs(_seed_rows("a (standard)", [0.1], [0.9]))
 
 
 def test_search_table_has_one_row_per_model_and_names_the_strongest():
@@ -318,10 +354,12 @@ def test_channel_facts():
             "normal_mi": np.ones(3),
             "worst_mi": np.zeros(3),
             "rv": np.ones(3),
+            "held_out_points": np.asarray(40),
         }
     }
     facts = channel_facts(per, 128, 300)
     assert facts["count"] == 3 and facts["total"] == 128 and facts["steps"] == 300
+    assert facts["held_out"] == 40
     assert facts["lines"].startswith("- baseline_h (standard): mean MI 1.000 nats")
     with pytest.raises(ValueError, match="per_channel"):
         channel_facts({}, 128, 300)

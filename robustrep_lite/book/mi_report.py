@@ -257,8 +257,9 @@ def estimator_errors(record: dict[str, Any], name: str = "ours") -> dict[str, fl
     over every task and seed (nats): ``median_abs`` and ``p90_abs`` (a sample value, never
     interpolated) of |estimate - truth|, ``median_signed`` (negative: it under-reads),
     ``median_seed_sd`` (median over tasks of the standard deviation over seeds), with the
-    record's ``n`` and the number of ``runs``. This is the error to attach to one estimate made
-    at that sample size; a non-finite run counts as an infinite error."""
+    record's ``n``, the number of ``runs`` and of ``nonfinite`` runs (diverged, or no value).
+    This is the error to attach to one estimate made at that sample size; a non-finite run
+    counts as an infinite error."""
     if name not in record["estimators"]:
         raise ValueError(f"name must be one of {record['estimators']!r}, got {name!r}")
     errors, sds = [], []
@@ -279,6 +280,7 @@ def estimator_errors(record: dict[str, Any], name: str = "ours") -> dict[str, fl
         "p90_abs": float(np.quantile(np.abs(err), 0.9, method="inverted_cdf")),
         "median_signed": float(np.median(err)),
         "median_seed_sd": float(np.median(sds)) if sds else math.nan,
+        "nonfinite": int(np.isinf(err).sum()),
     }
 
 

@@ -16,6 +16,7 @@ from typing import Any
 __all__ = [
     "GAUSSIAN_RESULTS",
     "oracle_max_error",
+    "validation_facts",
     "validation_markdown",
 ]
 
@@ -71,3 +72,27 @@ def oracle_max_error(runs: dict[str, Record]) -> float:
     if not errors:
         raise ValueError("runs must hold at least one row")
     return max(errors)
+
+
+def validation_facts(runs: dict[str, Record]) -> dict[str, Any]:
+    """What Chapter 5's prose states about the Gaussian validation (Theorem 3.2's setting), by
+    name: ``oracle_max_err`` (:func:`oracle_max_error`), the points (``n``), critic steps
+    (``steps``) and training bound (``estimator``) of the first run, and per search ``<search>_met``
+    (rows whose refit read-out meets the target) of ``<search>_rows`` and ``<search>_seeds``.
+    The runs must share ``n``, ``steps`` and ``estimator``."""
+    first = next(iter(runs.values()))["config"]
+    for search, run in runs.items():
+        for key in ("n", "steps", "estimator"):
+            if run["config"][key] != first[key]:
+                raise ValueError(f"runs must share config {key!r}; {search!r} differs")
+    out: dict[str, Any] = {
+        "oracle_max_err": oracle_max_error(runs),
+        "n": int(first["n"]),
+        "steps": int(first["steps"]),
+        "estimator": str(first["estimator"]).upper(),
+    }
+    for search, run in runs.items():
+        out[f"{search}_met"] = int(run["summary"]["refit"]["within_target"])
+        out[f"{search}_rows"] = len(run["rows"])
+        out[f"{search}_seeds"] = len({r["seed"] for r in run["rows"]})
+    return out

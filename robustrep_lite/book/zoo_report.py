@@ -38,6 +38,7 @@ __all__ = [
     "rows_markdown",
     "search_markdown",
     "search_table_markdown",
+    "seed_pairs",
     "seed_spread_markdown",
     "seed_table_markdown",
     "standard_vs_robust",
@@ -157,14 +158,15 @@ def fooled_markdown(measured: dict[ZooModel, Record], below: float = FOOLED_BELO
 
 
 def verdict_counts(pairs: dict[tuple[str, str], dict[str, Record]]) -> dict[str, int]:
-    """How the standard/robust pairs of :func:`standard_vs_robust` vote (:func:`pair_verdicts`):
-    ``pairs``, ``keeps`` (robust keeps more information under attack), ``comparable`` (pairs
-    whose refit RVs can be compared) and ``smaller`` (of those, robust has the smaller RV)."""
+    """How the standard/robust pairs of :func:`standard_vs_robust` (or :func:`seed_pairs`) vote
+    (:func:`pair_verdicts`): ``pairs``, ``comparable`` (pairs whose search did not fail), and of
+    those ``keeps`` (robust keeps more information under attack) and ``smaller`` (robust has
+    the smaller refit RV)."""
     verdicts = [pair_verdicts(p) for p in pairs.values()]
     comparable = [v for v in verdicts if v["smaller_rv"] is not None]
     return {
         "pairs": len(pairs),
-        "keeps": sum(bool(v["keeps"]) for v in verdicts),
+        "keeps": sum(bool(v["keeps"]) for v in comparable),
         "comparable": len(comparable),
         "smaller": sum(bool(v["smaller_rv"]) for v in comparable),
     }
@@ -195,17 +197,52 @@ def _yes(flag: bool) -> str:
 def pair_verdicts(pair: dict[str, Record]) -> dict[str, bool | None]:
     """The two verdicts of a standard/robust pair, from the refit read-out: ``keeps`` -- the
     robust model's worst-case MI is higher by more than two combined standard errors;
-    ``smaller_rv`` -- its RV is lower by more than two combined standard errors, or ``None``
-    when either RV lies more than two standard errors below zero (a worst case that reads more
-    than the clean MI: the search failed, and the RVs cannot be compared)."""
+    ``smaller_rv`` -- its RV is lower by more than two combined standard errors. Both are
+    ``None`` when either RV lies more than two standard errors below zero: a worst case that
+    reads more than the clean MI means the search failed, so neither worst case can be
+    compared. The standard errors are whatever the records carry: one run's read-out error
+    (:func:`logit_vulnerability`) or the spread over estimator seeds (:func:`seed_pairs`)."""
     s, r = pair["standard"], pair["robust"]
     worst_se = float(np.hypot(s["worst_stderr_refit"], r["worst_stderr_refit"]))
     rv_se = float(np.hypot(s["rv_stderr_refit"], r["rv_stderr_refit"]))
-    negative = any(v["rv_refit"] < -2 * v["rv_stderr_refit"] for v in (s, r))
+    if any(v["rv_refit"] < -2 * v["rv_stderr_refit"] for v in (s, r)):
+        return {"keeps": None, "smaller_rv": None}
     return {
         "keeps": r["worst_mi_refit"] - s["worst_mi_refit"] > 2 * worst_se,
-        "smaller_rv": None if negative else s["rv_refit"] - r["rv_refit"] > 2 * rv_se,
+        "smaller_rv": s["rv_refit"] - r["rv_refit"] > 2 * rv_se,
     }
+
+
+def seed_pairs(rows: list[Record]) -> dict[tuple[str, str], dict[str, Record]]:
+    """The standard/robust pairs of a stored run with several estimator seeds
+    (``bench/zoo_search.py --estimator-seeds``), each model summarised over its seeds: the mean
+    of ``normal_mi``, ``worst_mi_refit`` and ``rv_refit``, with the standard error of each mean
+    from the seeds' spread (sample standard deviation / sqrt(seeds)) as ``worst_stderr_refit``
+    and ``rv_stderr_refit``, so that :func:`pair_verdicts` and :func:`verdict_counts` judge the
+    pair by the estimator's run-to-run error rather than one run's read-out error. A model is
+    ``"<arch> (standard)"`` or ``"<arch> (adv ...)"``; pairs without both are left out."""
+    by_model: dict[tuple[str, str], list[Record]] = {}
+    for row in rows:
+        by_model.setdefault((row["dataset"], row["model"]), []).append(row)
+    out: dict[tuple[str, str], dict[str, Record]] = {}
+    for (dataset, model), runs in by_model.items():
+        if len(runs) < 2:
+            raise ValueError(f"rows must hold at least two estimator seeds per model: {model}")
+        values = {
+            key: np.array([run[key] for run in runs], dtype=float)
+            for key in ("normal_mi", "worst_mi_refit", "rv_refit")
+        }
+        summary: Record = {key: float(v.mean()) for key, v in values.items()}
+        summary["seeds"] = len(runs)
+        for key, se_key in (
+            ("worst_mi_refit", "worst_stderr_refit"),
+            ("rv_refit", "rv_stderr_refit"),
+        ):
+            summary[se_key] = float(values[key].std(ddof=1) / np.sqrt(len(runs)))
+        arch, _, kind = model.partition(" (")
+        side = "standard" if kind.startswith("standard") else "robust"
+        out.setdefault((dataset, arch), {})[side] = summary
+    return {k: v for k, v in out.items() if set(v) == {"standard", "robust"}}
 
 
 def comparison_markdown(pairs: dict[tuple[str, str], dict[str, Record]]) -> str:
@@ -219,8 +256,10 @@ def comparison_markdown(pairs: dict[tuple[str, str], dict[str, Record]]) -> str:
         s, r = p["standard"], p["robust"]
         verdict = pair_verdicts(p)
         rv_se = float(np.hypot(s["rv_stderr_refit"], r["rv_stderr_refit"]))
+        failed = "**not comparable** (a negative refit RV: the search did not find a worst case)"
+        keeps = failed if verdict["keeps"] is None else _yes(verdict["keeps"])
         smaller = (
-            "**not comparable** (a negative refit RV: the search did not find a worst case)"
+            failed
             if verdict["smaller_rv"] is None
             else f"(beyond 2 s.e. = {2 * rv_se:.2f}): {_yes(verdict['smaller_rv'])}"
         )
@@ -232,7 +271,7 @@ def comparison_markdown(pairs: dict[tuple[str, str], dict[str, Record]]) -> str:
             f"paper {s['rv_paper']:.2f} → {r['rv_paper']:.2f}; Theorem 3.4 bound (refit) "
             f"{s['bound_refit']:.0%} → {r['bound_refit']:.0%}; PGD-7 accuracy "
             f"{s['pgd7_accuracy']:.1%} → {r['pgd7_accuracy']:.1%}. Robust keeps more "
-            f"information under attack: {_yes(verdict['keeps'])}; robust has the smaller refit "
+            f"information under attack: {keeps}; robust has the smaller refit "
             f"RV {smaller}."
         )
     return "\n".join(lines)
@@ -381,15 +420,17 @@ def channel_facts(
 ) -> dict[str, Any]:
     """What Chapter 5's prose states about Figure 3's run, by name: ``lines``
     (:func:`channel_markdown`, Markdown), ``count`` (channels measured per model), ``total``
-    (``total_channels``, the channels of the conv layer) and ``steps`` (each channel critic's
-    training steps)."""
+    (``total_channels``, the channels of the conv layer), ``steps`` (each channel critic's
+    training steps) and ``held_out`` (the images each value is read on)."""
     if not per_channel:
         raise ValueError("per_channel must hold at least one model")
+    first = next(iter(per_channel.values()))
     return {
         "lines": channel_markdown(per_channel),
-        "count": len(next(iter(per_channel.values()))["channel"]),
+        "count": len(first["channel"]),
         "total": int(total_channels),
         "steps": int(steps),
+        "held_out": int(first["held_out_points"]),
     }
 
 
