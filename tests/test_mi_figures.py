@@ -96,6 +96,43 @@ def test_optimal_critic_figure_and_summary() -> None:
         mf.optimal_critic_figure({(16, "DV"): [1.0], (64, "NWJ"): [1.0]}, 6.0)
 
 
+def test_optimal_critic_facts_are_computed_from_the_read_outs() -> None:
+    values = {
+        (64, "DV"): [5.5, 6.5],
+        (64, "NWJ"): [5.8, 6.2],
+        (64, "InfoNCE"): [3.0, 4.0],
+        (64, "SMILE τ = 5"): [5.8, 6.0],
+        (16, "DV"): [5.0, 7.0],
+        (16, "NWJ"): [4.5, 7.5],
+        (16, "InfoNCE"): [2.5, 2.5],
+        (16, "SMILE τ = 5"): [6.5, 6.9],
+    }
+    facts = mf.optimal_critic_facts(values, true_mi=6.0)
+    assert (facts["k_small"], facts["k_large"]) == (16, 64)  # sorted, whatever the key order
+    assert facts["dv_sd_small"] == pytest.approx(1.0) and facts["dv_sd_large"] == pytest.approx(0.5)
+    assert facts["dv_sd_trend"] == "falling at every larger K"
+    assert facts["nwj_sd_ratio_min"] == pytest.approx(0.4)
+    assert facts["nwj_sd_ratio_max"] == pytest.approx(1.5)
+    assert facts["nwj_larger"] == "only at K = 16"
+    assert facts["infonce_gap_small"] == pytest.approx(math.log(16) - 2.5)
+    assert facts["infonce_gap_large"] == pytest.approx(math.log(64) - 3.5)
+    assert facts["infonce_below"] == "at every K"
+    assert facts["smile_bias_min"] == pytest.approx(-0.1)
+    assert facts["smile_bias_max"] == pytest.approx(0.7)
+    assert facts["smile_above"] == "only at K = 16"
+    assert facts["smile_sd_ratio_min"] == pytest.approx(0.1 / 0.5)
+    assert facts["smile_sd_ratio_max"] == pytest.approx(0.2 / 1.0)
+    assert facts["smile_smaller"] == "at every K"
+    values[(64, "DV")] = [4.0, 8.0]  # sd 2 at K = 64: DV's spread no longer falls
+    values[(16, "NWJ")] = [6.0, 6.0]
+    facts = mf.optimal_critic_facts(values, true_mi=6.0)
+    assert facts["dv_sd_trend"] == "not falling at every larger K"
+    assert facts["nwj_larger"] == "at no K"
+    assert mf.optimal_critic_facts(values, true_mi=3.0)["infonce_below"] == "only at K = 16"
+    with pytest.raises(ValueError, match="no read-outs of 'NWJ'"):
+        mf.optimal_critic_facts({k: v for k, v in values.items() if k[1] != "NWJ"}, 6.0)
+
+
 def test_live_staircase_table() -> None:
     live = {
         "levels": {"dv": [{"mi": 2.0, "mean": 1.42}, {"mi": 4.0, "mean": 2.71}]},
@@ -221,10 +258,99 @@ def test_staircase_facts_compute_the_verdicts() -> None:
     assert facts["seed_sd"] == pytest.approx(sd)
     assert facts["mean_se"] == pytest.approx(sd / math.sqrt(2))
     assert facts["resolves"] == "the target is coarser than two such standard errors"
-    assert facts["smile5_max_bias"] == 0.4 and facts["smile1_low_bias"] == 0.05
     spread = mf.staircase_facts(_facts_stair([1.0, 3.0], [0.1, 0.1]), target=0.25)
     assert spread["verdict"] == "outside the 0.25-nat target"  # mean 2.0 vs 2.56
     assert spread["resolves"] == "the target is finer than this statistic can resolve"
+
+
+def test_smile_staircase_facts_compare_the_clips() -> None:
+    def result(biases: list[float], variances: list[float]) -> dict:
+        return {"levels": [{"bias": b, "var": v} for b, v in zip(biases, variances, strict=True)]}
+
+    record = {
+        "results": {
+            "dv": result([-0.3, -3.0], [0.1, 20.0]),
+            "smile_1": result([0.1, 0.3], [0.1, 0.5]),
+            "smile_5": result([-0.4, 0.2], [0.1, 0.4]),
+            "smile_inf": result([-0.4, -1.0], [0.1, 2.5]),
+        }
+    }
+    facts = mf.smile_staircase_facts(record, tol=0.5)
+    assert facts["within"] == "SMILE τ = 1 and SMILE τ = 5 stay" and facts["within_tol"] == 0.5
+    assert facts["smile5_max_bias"] == 0.4 and facts["smile1_max_bias"] == 0.3
+    assert (facts["smile1_bias_min"], facts["smile1_bias_max"]) == (0.1, 0.3)
+    assert facts["smile1_above"] == "at every level"
+    assert facts["smile1_closer"] == "at 1 of 2 levels"  # 0.1 < 0.4, but 0.3 > 0.2
+    assert facts["smile5_max_var"] == 0.4
+    assert (facts["smile_inf_top_var"], facts["dv_top_var"]) == (2.5, 20.0)
+    assert mf.smile_staircase_facts(record, tol=0.35)["within"] == "SMILE τ = 1 stays"
+    assert mf.smile_staircase_facts(record, tol=0.05)["within"] == "no estimator stays"
+    record["results"]["smile_1"] = result([-0.1, 0.1], [0.1, 0.5])
+    facts = mf.smile_staircase_facts(record)
+    assert (
+        facts["smile1_above"] == "at 1 of 2 levels" and facts["smile1_closer"] == "at every level"
+    )
+
+
+def _rep_row(problem: str, truth: float, **estimates: float | None) -> dict:
+    row: dict = {"problem": problem, "truth": truth}
+    for name, value in estimates.items():
+        row[name] = {"estimate": value, "diverged": value is None}
+    return row
+
+
+def test_representation_facts_follow_the_table() -> None:
+    rows = [
+        _rep_row("linear", 2.0, smile=1.9, dv=1.5),
+        _rep_row("linear", 0.5, smile=0.45, dv=0.47),
+        _rep_row("linear", 1.0, smile=0.95, dv=0.9),
+        _rep_row("linear", 4.0, smile=3.8, dv=3.1),
+        _rep_row("binary", 0.69, smile=0.67, dv=0.66),
+        _rep_row("binary", 0.44, smile=0.41, dv=0.2),
+    ]
+    rep = {"config": {"estimators": ["smile", "dv"]}, "rows": rows}
+    facts = mf.representation_facts(rep)
+    assert facts["agree"] == (
+        "both estimators read within 0.1 nats of each other on 1 of 2 binary codes and on the "
+        "linear representations up to 1 nat"
+    )
+    assert (
+        facts["apart"]
+        == "from 2 nats up they part (at 2 nats DV reads 1.50, the others 1.90 to 1.90)"
+    )
+    assert (
+        facts["closest"]
+        == "SMILE τ = 5 is the closest to the truth at every linear level from 1 nat up"
+    )
+    assert (facts["top_truth"], facts["top_best"]) == (4.0, 3.8)
+    rows[3] = _rep_row("linear", 4.0, smile=3.8, dv=None)  # a diverged read-out disagrees
+    rows[5] = _rep_row("binary", 0.44, smile=0.41, dv=0.4)
+    rows[0] = _rep_row("linear", 2.0, smile=1.9, dv=1.95)
+    facts = mf.representation_facts(rep)
+    assert facts["agree"].endswith(
+        "on both binary codes and on the linear representations up to 2 nats"
+    )
+    assert facts["apart"] == "from 4 nats up they part (at 4 nats DV diverged)"
+    assert (
+        facts["closest"]
+        == "SMILE τ = 5 is the closest to the truth at every linear level from 4 nats up"
+    )
+    assert facts["top_best"] == 3.8
+    rows[3] = _rep_row("linear", 4.0, smile=3.8, dv=3.85)
+    rows[1] = _rep_row("linear", 0.5, smile=0.45, dv=0.2)
+    facts = mf.representation_facts(rep)
+    assert "on no linear representation" in facts["agree"]
+    assert facts["apart"] == "at 0.5 nats they part (DV reads 0.20, the others 0.45 to 0.45)"
+    assert facts["closest"] == "SMILE τ = 5 is the closest to the truth at 2 of 4 linear levels"
+    assert mf.representation_facts(rep, "dv")["closest"] == (
+        "DV is the closest to the truth at every linear level from 2 nats up"
+    )
+    rows[1] = _rep_row("linear", 0.5, smile=0.45, dv=0.47)
+    facts = mf.representation_facts(rep)
+    assert "on every linear representation" in facts["agree"]
+    assert facts["apart"] == "they agree at every linear level"
+    with pytest.raises(ValueError, match="name must be one of"):
+        mf.representation_facts(rep, "nwj")
 
 
 def test_joint_slowdown_and_diverged_names() -> None:
@@ -356,4 +482,9 @@ def test_stored_records_lay_out() -> None:
     facts = mf.sweep_facts(sweep, long)
     assert facts["met_short"] == "no estimator" and facts["long_diverged"] == "DV and NWJ"
     assert mf.staircase_facts(stair, [more])["all_seeds"] == 6
+    smile = mf.smile_staircase_facts(stair)
+    assert "SMILE τ = 5" in smile["within"]  # the default stays within the tolerance
+    rep = mf.representation_facts(load_stored(mf.REPRESENTATION_RESULT))
+    assert rep["agree"].startswith("all 4 estimators read within 0.1 nats")
+    assert rep["top_best"] < rep["top_truth"]  # every read-out is a lower bound there
     assert mf.peer_facts(load_stored(mf.TORCH_MIST_RESULT))["infonce_diff"] < 0.01

@@ -40,13 +40,16 @@ __all__ = [
     "joint_slowdown",
     "label",
     "live_staircase_markdown",
+    "optimal_critic_facts",
     "optimal_critic_figure",
     "optimal_critic_summary",
     "peer_facts",
     "peer_markdown",
     "per_seed_means",
+    "representation_facts",
     "representation_markdown",
     "seed_spread_sentence",
+    "smile_staircase_facts",
     "staircase_bias_markdown",
     "staircase_facts",
     "staircase_figure",
@@ -170,6 +173,77 @@ def optimal_critic_summary(values: dict[tuple[int, str], list[float]], k: int) -
         f"{n} {np.mean(values[(k, n)]):.2f} ± {np.std(values[(k, n)]):.2f}" for n in names
     )
     return f"K = {k}: {cells} nats (mean ± sd over {len(values[(k, names[0])])} batches)"
+
+
+def _where(flags: Sequence[bool], places: Sequence[Any], unit: str) -> str:
+    """Where a property holds, in words: "at every K", "at no K" or "only at K = 64 and 1024"
+    (``unit`` "K"); for a unit other than "K" (e.g. "level") the mixed case is "at 3 of 5
+    levels"."""
+    if all(flags):
+        return f"at every {unit}"
+    if not any(flags):
+        return f"at no {unit}"
+    if unit == "K":
+        return "only at K = " + _names([f"{k:g}" for k, f in zip(places, flags, strict=True) if f])
+    return f"at {sum(flags)} of {len(flags)} {unit}s"
+
+
+def optimal_critic_facts(
+    values: dict[tuple[int, str], list[float]],
+    true_mi: float,
+    dv: str = "DV",
+    nwj: str = "NWJ",
+    infonce: str = "InfoNCE",
+    smile: str = "SMILE τ = 5",
+) -> dict[str, Any]:
+    """What the page says about the bounds read out on the optimal critic (the values of
+    :func:`optimal_critic_figure`, the bound names as its keys give them), computed from them:
+    the smallest and largest batch size K (``k_small``, ``k_large``); DV's sd at both and
+    whether it falls at every larger K (``dv_sd_trend``, Markdown); the range over K of NWJ's
+    sd as a multiple of DV's and where it is larger (``nwj_larger``); how far InfoNCE's mean
+    lies below its cap log K at the smallest and largest K and where it lies below the truth
+    (``infonce_below``); and SMILE's bias (mean minus ``true_mi``) range, where it lies above
+    the truth (``smile_above``), the range of its sd as a multiple of DV's and where that sd is
+    smaller (``smile_smaller``). The sd is the population sd over batches, as the figure's
+    error bars. These are the bounds among which the chapter chooses the estimator of the
+    paper's Section 4 (Zhu et al., 2020); SMILE's clip is that of Song & Ermon (2020)."""
+    sizes, names = _batch_sizes_and_names(values)
+    for name in (dv, nwj, infonce, smile):
+        if name not in names:
+            raise ValueError(f"values holds no read-outs of {name!r} (it holds {names!r})")
+    sizes = sorted(sizes)
+
+    def mean(name: str) -> list[float]:
+        return [float(np.mean(values[(k, name)])) for k in sizes]
+
+    def sd(name: str) -> list[float]:
+        return [float(np.std(values[(k, name)])) for k in sizes]
+
+    dv_sd = sd(dv)
+    nwj_ratio = [a / b for a, b in zip(sd(nwj), dv_sd, strict=True)]
+    smile_ratio = [a / b for a, b in zip(sd(smile), dv_sd, strict=True)]
+    infonce_gap = [math.log(k) - m for k, m in zip(sizes, mean(infonce), strict=True)]
+    smile_bias = [m - true_mi for m in mean(smile)]
+    falls = all(b < a for a, b in zip(dv_sd, dv_sd[1:], strict=False))
+    return {
+        "k_small": sizes[0],
+        "k_large": sizes[-1],
+        "dv_sd_small": dv_sd[0],
+        "dv_sd_large": dv_sd[-1],
+        "dv_sd_trend": "falling at every larger K" if falls else "not falling at every larger K",
+        "nwj_sd_ratio_min": min(nwj_ratio),
+        "nwj_sd_ratio_max": max(nwj_ratio),
+        "nwj_larger": _where([r > 1 for r in nwj_ratio], sizes, "K"),
+        "infonce_gap_small": infonce_gap[0],
+        "infonce_gap_large": infonce_gap[-1],
+        "infonce_below": _where([m < true_mi for m in mean(infonce)], sizes, "K"),
+        "smile_bias_min": min(smile_bias),
+        "smile_bias_max": max(smile_bias),
+        "smile_above": _where([b > 0 for b in smile_bias], sizes, "K"),
+        "smile_sd_ratio_min": min(smile_ratio),
+        "smile_sd_ratio_max": max(smile_ratio),
+        "smile_smaller": _where([r < 1 for r in smile_ratio], sizes, "K"),
+    }
 
 
 # ------------------------------------------------------------------------------------------
@@ -468,6 +542,113 @@ def representation_markdown(record: Record) -> str:
     return "\n".join(lines)
 
 
+def _nats(value: float) -> str:
+    """``value`` to three significant digits with its unit: "1 nat", "0.5 nats", "25.7 nats"."""
+    text = f"{value:.3g}"
+    return f"{text} nat" if text == "1" else f"{text} nats"
+
+
+def representation_facts(record: Record, name: str = "smile", tol: float = 0.1) -> dict[str, Any]:
+    """What the page says about B3 (:func:`representation_markdown`), as Markdown fragments
+    computed from the record: on which problems all estimators read within ``tol`` nats of each
+    other (``agree``: the binary codes, and the linear representations up to the last level of
+    the leading run of agreeing levels), where on the linear ladder they first part and which
+    estimator lies furthest from the truth there (``apart``), from which level up ``name`` is
+    the closest to the truth (``closest``), and the highest true MI with the highest read-out
+    there (``top_truth``, ``top_best``). A diverged read-out counts as a disagreement. These
+    are the lower bounds on I(X; g(X)) of the paper's Section 4 (Zhu et al., 2020) on a
+    representation whose answer is finite."""
+    names = list(record["config"]["estimators"])
+    if name not in names:
+        raise ValueError(f"name must be one of {names!r}, got {name!r}")
+
+    def estimates(row: Record) -> dict[str, float]:
+        return {n: float(row[n]["estimate"]) for n in names if not row[n]["diverged"]}
+
+    def agrees(row: Record) -> bool:
+        found = estimates(row)
+        return len(found) == len(names) and max(found.values()) - min(found.values()) <= tol
+
+    linear = sorted(
+        (r for r in record["rows"] if r["problem"] == "linear"), key=lambda r: r["truth"]
+    )
+    binary = [r for r in record["rows"] if r["problem"] == "binary"]
+    if not linear:
+        raise ValueError("the record holds no linear representation")
+    leading = 0
+    while leading < len(linear) and agrees(linear[leading]):
+        leading += 1
+    if leading == len(linear):
+        linear_part = "every linear representation"
+    elif leading == 0:
+        linear_part = "no linear representation"
+    else:
+        linear_part = f"the linear representations up to {_nats(linear[leading - 1]['truth'])}"
+    met = sum(agrees(r) for r in binary)
+    if not binary:
+        where = linear_part
+    elif met == len(binary):
+        codes = "both binary codes" if met == 2 else "every binary code"
+        where = f"{codes} and on {linear_part}"
+    else:
+        where = f"{met} of {len(binary)} binary codes and on {linear_part}"
+    every = "both estimators" if len(names) == 2 else f"all {len(names)} estimators"
+    agree = f"{every} read within {_nats(tol)} of each other on {where}"
+
+    parting = [i for i, r in enumerate(linear) if not agrees(r)]
+    if not parting:
+        apart = "they agree at every linear level"
+    else:
+        row = linear[parting[0]]
+        found = estimates(row)
+        if len(found) < len(names):
+            detail = _names([label(n) for n in names if n not in found]) + " diverged"
+        else:
+            worst = max(found, key=lambda n: abs(found[n] - row["truth"]))
+            others = [v for n, v in found.items() if n != worst]
+            detail = (
+                f"{label(worst)} reads {found[worst]:.2f}, the others "
+                f"{min(others):.2f} to {max(others):.2f}"
+            )
+        level = _nats(row["truth"])
+        if parting == list(range(parting[0], len(linear))):
+            apart = f"from {level} up they part (at {level} {detail})"
+        else:
+            apart = f"at {level} they part ({detail})"
+
+    def is_closest(row: Record) -> bool:
+        found = estimates(row)
+        if name not in found:
+            return False
+        error = abs(found[name] - row["truth"])
+        return all(error <= abs(v - row["truth"]) for v in found.values())
+
+    flags = [is_closest(r) for r in linear]
+    first = len(flags)
+    while first > 0 and flags[first - 1]:
+        first -= 1
+    if first == 0:
+        closest = f"{label(name)} is the closest to the truth at every linear level"
+    elif first < len(flags):
+        closest = (
+            f"{label(name)} is the closest to the truth at every linear level from "
+            f"{_nats(linear[first]['truth'])} up"
+        )
+    else:
+        closest = (
+            f"{label(name)} is the closest to the truth at {sum(flags)} of {len(flags)} "
+            "linear levels"
+        )
+    top = linear[-1]
+    return {
+        "agree": agree,
+        "apart": apart,
+        "closest": closest,
+        "top_truth": float(top["truth"]),
+        "top_best": max(estimates(top).values(), default=math.nan),
+    }
+
+
 def peer_markdown(record: Record) -> str:
     """The staircase run through our estimators and torch-mist's on the same data: per
     estimator and library, the mean of the last steps of each level (first seed) and the
@@ -500,9 +681,9 @@ def staircase_facts(
     """What the staircase paragraph quotes from the stored separable run (``record``; the runs in
     ``more_seeds`` add seeds of ``name``): the top-level means of MINE and ``name``, their gap to
     the reference and the reference's value, the seed-to-seed sd of ``name`` over all runs and
-    the standard error it implies for a mean of ``record``'s seeds, a Markdown verdict on the
-    ``target`` (nats) and whether that target is finer than two such standard errors, and
-    SMILE's largest absolute bias over levels (τ = 5) and its smallest bias (τ = 1)."""
+    the standard error it implies for a mean of ``record``'s seeds, and a Markdown verdict on
+    the ``target`` (nats) and whether that target is finer than two such standard errors. What
+    the page says about SMILE is in :func:`smile_staircase_facts`."""
     values = per_seed_means([record, *more_seeds], name)
     seeds = int(record["seeds"])
     sd = float(np.std(values, ddof=1))
@@ -517,8 +698,6 @@ def staircase_facts(
         if target < 2 * se
         else "the target is coarser than two such standard errors"
     )
-    smile_5 = [lv["bias"] for lv in record["results"]["smile_5"]["levels"]]
-    smile_1 = [lv["bias"] for lv in record["results"]["smile_1"]["levels"]]
     return {
         "mine_top": _top(record, "mine"),
         "nwj_top": mean,
@@ -531,8 +710,42 @@ def staircase_facts(
         "gap": gap,
         "verdict": verdict,
         "resolves": resolves,
-        "smile5_max_bias": float(max(abs(b) for b in smile_5)),
-        "smile1_low_bias": float(smile_1[0]),
+    }
+
+
+def smile_staircase_facts(
+    record: Record, tol: float = 0.5, names: Sequence[str] = STAIRCASE_SHOWN
+) -> dict[str, Any]:
+    """What the page says about SMILE on the stored staircase (Song & Ermon, 2020; the bias of a
+    level is the mean of its last steps, over seeds, minus the truth): which of ``names`` stay
+    within ``tol`` nats of the truth at every level (``within``, Markdown ending in "stays" or
+    "stay"), the largest absolute bias of τ = 5 and τ = 1, τ = 5's largest variance, τ = 1's
+    smallest and largest signed bias, at how many levels it reads above the truth
+    (``smile1_above``) and at how many it is closer to the truth than τ = 5 (``smile1_closer``),
+    and the variance at the top level of τ = ∞ and of DV. The book chooses among these read-outs
+    the estimator of the paper's Section 4 (Zhu et al., 2020)."""
+
+    def biases(name: str) -> list[float]:
+        return [float(lv["bias"]) for lv in record["results"][name]["levels"]]
+
+    within = [
+        label(n) for n in names if n in record["results"] and max(abs(b) for b in biases(n)) <= tol
+    ]
+    smile_1, smile_5 = biases("smile_1"), biases("smile_5")
+    return {
+        "within": f"{_names(within)} {'stays' if len(within) <= 1 else 'stay'}",
+        "within_tol": tol,
+        "smile5_max_bias": max(abs(b) for b in smile_5),
+        "smile5_max_var": max(float(lv["var"]) for lv in record["results"]["smile_5"]["levels"]),
+        "smile1_max_bias": max(abs(b) for b in smile_1),
+        "smile1_bias_min": min(smile_1),
+        "smile1_bias_max": max(smile_1),
+        "smile1_above": _where([b > 0 for b in smile_1], smile_1, "level"),
+        "smile1_closer": _where(
+            [abs(a) < abs(b) for a, b in zip(smile_1, smile_5, strict=True)], smile_1, "level"
+        ),
+        "smile_inf_top_var": float(record["results"]["smile_inf"]["levels"][-1]["var"]),
+        "dv_top_var": float(record["results"]["dv"]["levels"][-1]["var"]),
     }
 
 
@@ -579,23 +792,21 @@ def _names(labels: Sequence[str]) -> str:
 def sweep_facts(
     sweep: Record, long: Record, high_rho: float = 0.7, target: float = 0.1
 ) -> dict[str, Any]:
-    """What the sweep paragraph quotes from the stored B2 sweep (``sweep``) and its longer d = 20
-    run (``long``): in d = 2, the largest absolute bias (and whose), how many estimators met
-    their targets, the largest absolute estimate at ρ = 0; in d = 20, each estimator's range
-    of relative errors for 0 < |ρ| ≤ ``high_rho``, the largest gap between training and held-out
-    values (MINE and NWJ, relative to the truth), DV's held-out and pooled values at
-    |ρ| = ``high_rho``, which estimators diverged there in the long run, the longest run's
-    largest absolute relative errors where it did not diverge, and which estimators meet the
-    ``target`` (relative) at every ρ, as Markdown; and the two targets themselves
-    (``d2_target``: :data:`SWEEP_D2_TARGET`, ``target``)."""
+    """What the sweep paragraph quotes from the stored B2 sweep (``sweep``) and its longer
+    d = 20 run (``long``): in d = 2, the largest absolute bias (and whose), how many estimators met
+    their targets (``d2_verdict``, Markdown), the largest absolute estimate at ρ = 0; in d = 20,
+    each estimator's range of relative errors for 0 < |ρ| ≤ ``high_rho``, the largest gap
+    between training and held-out values (MINE and NWJ, relative to the truth), DV's held-out
+    and pooled values at |ρ| = ``high_rho``, which estimators diverged there in the long run,
+    the longest run's largest absolute relative errors where it did not diverge, and which
+    estimators meet the ``target`` (relative) at every ρ, as Markdown; and the two targets
+    themselves (``d2_target``: :data:`SWEEP_D2_TARGET`, ``target``)."""
     names = list(sweep["config"]["estimators"])
     d2 = {n: sweep["targets"][n][_D2_KEY] for n in names}
     worst = max(names, key=lambda n: d2[n][0])
     facts: dict[str, Any] = {
         "d2_bias_max": float(d2[worst][0]),
         "d2_bias_worst": label(worst),
-        "d2_met": sum(bool(d2[n][1]) for n in names),
-        "estimators": len(names),
         "d2_zero_max": max(
             abs(sweep["targets"][n]["d2_abs_estimate_le_0.05_at_rho0"][0]) for n in names
         ),
