@@ -321,3 +321,20 @@ def test_verdict_against_the_best_peer():
     assert bmi_verdict(RECORD, "bmi-ksg") == "fewer tasks than ours (default) (1)"
     tied = {**RECORD, "tasks": {"b": RECORD["tasks"]["b"]}}  # neither meets task b
     assert bmi_verdict(tied) == "as many tasks as the best peer (bmi KSG)"
+    # a variant of our own fit that meets more tasks is not a peer
+    variant = {
+        **RECORD,
+        "estimators": [*RECORD["estimators"], "ours-zoo"],
+        "tasks": {
+            tid: {
+                **task,
+                "runs": [
+                    {**r, "values": {**r["values"], "ours-zoo": _run(task["truth"])}}
+                    for r in task["runs"]
+                ],
+            }
+            for tid, task in RECORD["tasks"].items()
+        },
+    }
+    assert bmi_verdict(variant) == "more tasks than any peer"
+    assert bmi_verdict(variant, "bmi-ksg").startswith("fewer tasks than ours (default)")

@@ -206,12 +206,13 @@ def bmi_run_sentence(record: dict[str, Any]) -> str:
 def bmi_verdict(record: dict[str, Any], name: str = "ours") -> str:
     """How estimator ``name`` ranks by tasks met (:func:`bmi_summary`) against its best peer:
     "more tasks than any peer", "as many tasks as the best peer (label)" or "fewer tasks than
-    label (count)"."""
+    label (count)". Variants of our own fit (``ours-*``, e.g. another bound or the zoo's
+    critic) are not peers."""
     summary = {r["estimator"]: r for r in bmi_summary(record)}
     if name not in summary:
         raise ValueError(f"name must be one of {record['estimators']!r}, got {name!r}")
     ours = summary[name]
-    peers = [r for key, r in summary.items() if key != name]
+    peers = [r for key, r in summary.items() if key != name and not key.startswith("ours-")]
     if not peers:
         return "with no peer to compare"
     best = max(peers, key=lambda r: r["met"])
