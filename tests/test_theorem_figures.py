@@ -136,3 +136,26 @@ def test_bounds_coverage_tells_points_passing_by_tolerance_from_real_ones() -> N
     assert "(" not in figs.bounds_coverage_sentence([0.5], [inside])  # printed: none hold
     with pytest.raises(ValueError, match="adversarial_gap and rv"):
         figs.bounds_coverage_sentence([0.1, 0.2], [0.1])
+
+
+def test_direction_comparison_exact_rvs_and_grid_count() -> None:
+    theta = np.array([1.0, 1.0]) / np.sqrt(2)
+    ws = {"axis": [1.0, 0.0], "theta": theta}
+    out = figs.direction_comparison(theta, np.eye(2), ws, 0.3, [0.1, 0.3, 1.0])
+    for name, w in ws.items():
+        assert out[f"{name}_inf"] == float(
+            theory.gaussian_mixture_rv(theta, np.eye(2), w, 0.3, np.inf)
+        )
+        assert out[f"{name}_2"] == float(theory.gaussian_mixture_rv(theta, np.eye(2), w, 0.3, 2))
+    # l_2: both bands are 0.3 wide and theta's larger margin wins; l_inf: the axis's band is
+    # narrower (||(1, 0)||_1 = 1 < sqrt 2) and it wins
+    assert out["theta_2"] < out["axis_2"] and out["axis_inf"] < out["theta_inf"]
+    assert out["grid"].endswith("at 3 of the 3 radii from 0.1 to 1")
+    swapped = figs.direction_comparison(
+        theta, np.eye(2), {"theta": theta, "axis": [1, 0]}, 0.3, [0.3]
+    )
+    assert "at 0 of the 1 radii" in swapped["grid"]
+    with pytest.raises(ValueError, match="ws"):
+        figs.direction_comparison(theta, np.eye(2), {"axis": [1, 0]}, 0.3, [0.3])
+    with pytest.raises(ValueError, match="eps_grid"):
+        figs.direction_comparison(theta, np.eye(2), ws, 0.3, [])

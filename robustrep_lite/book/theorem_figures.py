@@ -30,6 +30,7 @@ __all__ = [
     "bounds_scatter_figure",
     "budget_slider",
     "budget_traces",
+    "direction_comparison",
     "direction_figure",
     "readout_html",
     "theorem_explorer",
@@ -354,3 +355,36 @@ def bounds_coverage_sentence(adversarial_gap: ArrayLike, rv: ArrayLike, tol: flo
         f"{sentence} ({points}, all with AG ≤ {ag[printed].max():.1g}, where RV and both bounds "
         f"are nearly 0; {strict} of them without the check's tolerance of {tol:g})"
     )
+
+
+def direction_comparison(
+    theta: ArrayLike,
+    cov: ArrayLike,
+    ws: Mapping[str, ArrayLike],
+    eps: float,
+    eps_grid: ArrayLike,
+) -> dict[str, Any]:
+    """Exact RVs of two directions of Theorem 3.2's mixture (Section 3.1), for Chapter 2's
+    exercise: ``<name>_inf`` and ``<name>_2``, the RV of each direction of ``ws`` (two, by
+    name) at ``eps`` under l_inf and l_2, and ``grid``, a sentence saying at how many values of
+    ``eps_grid`` the first direction has the smaller RV under l_inf."""
+    if len(ws) != 2:
+        raise ValueError(f"ws must name exactly two directions, got {len(ws)}")
+    grid = np.asarray(eps_grid, dtype=float)
+    if grid.ndim != 1 or grid.size == 0:
+        raise ValueError("eps_grid must be a non-empty 1-d sequence of radii")
+    (w1, w2) = ws.values()
+
+    def rv(w: ArrayLike, e: float, p: float) -> float:
+        return float(theory.gaussian_mixture_rv(theta, cov, w, e, p))
+
+    out: dict[str, Any] = {}
+    for name, w in ws.items():
+        out[f"{name}_inf"] = rv(w, eps, np.inf)
+        out[f"{name}_2"] = rv(w, eps, 2.0)
+    wins = sum(rv(w1, e, np.inf) < rv(w2, e, np.inf) for e in grid)
+    out["grid"] = (
+        f"the first has the smaller RV under $\\ell_\\infty$ at {wins} of the {grid.size} "
+        f"radii from {grid[0]:g} to {grid[-1]:g}"
+    )
+    return out
