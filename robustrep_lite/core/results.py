@@ -19,6 +19,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Hashable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -225,6 +226,8 @@ class PartialRun:
         self.settings = _as_json(settings)
         self.commit = git_commit()
         self.rows: dict[str, Any] = {}
+        #: when the run was first started (kept across resumes), e.g. "2026-12-01 10:00 UTC"
+        self.started_utc = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
         self._previous_s = 0.0
         self._start = time.perf_counter()
         if self.path.exists():
@@ -254,6 +257,7 @@ class PartialRun:
                     "at that commit, or delete the file to start over"
                 )
             self.rows = stored["rows"]
+            self.started_utc = stored.get("started_utc", self.started_utc)
             self._previous_s = float(stored.get("wall_s") or 0.0)
         #: rows taken over from the partial file
         self.resumed = len(self.rows)
@@ -278,6 +282,7 @@ class PartialRun:
         record = {
             "settings": self.settings,
             "git_commit": self.commit,
+            "started_utc": self.started_utc,
             "wall_s": self.wall_s,
             "rows": self.rows,
         }
