@@ -8,8 +8,13 @@ beside diagnostics from the closed form: ``found`` (the true RV of the distribut
 ``batch`` (the per-batch drop of code entropy) and ``oracle`` (the refit estimator on the exact
 worst case). Details and findings: bench/README.md, section gaussian_rv_validation.py.
 
-  .venv/bin/python bench/gaussian_rv_validation.py            # ~10 min on 1 thread
-  .venv/bin/python bench/gaussian_rv_validation.py --eps 0.5 --norms inf --steps 300
+  .venv/bin/python bench/gaussian_rv_validation.py --overwrite    # ~10 min on 1 thread
+  .venv/bin/python bench/gaussian_rv_validation.py --eps 0.5 --norms inf --steps 300 \
+      --out /tmp/short.json
+
+Each finished (seed, norm, eps) row is kept in ``OUT.partial.json`` (``OUT`` is ``--out``
+without ``.json``): a killed run, started again with the same arguments, skips the rows done. An
+existing ``--out`` is replaced only with ``--overwrite``.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from robustrep_lite.adversarial.vulnerability import (
     straight_through_sign,
     worst_case_mi,
 )
-from robustrep_lite.core.results import run_config, save_result
+from robustrep_lite.core.results import PartialRun, resume_settings, run_config
 from robustrep_lite.theory import theorems as theory
 from robustrep_lite.theory.measures import empirical_sign_rv, sign_rv_of_points
 
@@ -84,8 +89,13 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument(
         "--out", type=Path, default=ROOT / "bench" / "results" / "vulnerability_gaussian.json"
     )
+    ap.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
+    partial = PartialRun(args.out, resume_settings(args), overwrite=args.overwrite)
+    if partial.resumed:
+        print(f"resuming: {partial.resumed} row(s) done in {partial.path}")
+    keys = [(seed, norm, eps) for seed in args.seeds for norm in args.norms for eps in args.eps]
     wt = torch.tensor(W, dtype=torch.float32)
     critic = replace(
         WORST_CASE_CRITIC,
@@ -98,9 +108,9 @@ def main(argv: list[str] | None = None) -> dict:
         layers=args.layers,
         embed_dim=args.embed_dim,
     )
-    rows = []
-    t_all = time.perf_counter()
     for seed in args.seeds:
+        if all(partial.done(key) for key in keys if key[0] == seed):
+            continue
         x_np, _ = theory.sample_gaussian_mixture(THETA, COV, args.n, seed=seed)
         x = torch.tensor(x_np, dtype=torch.float32)
 
@@ -115,6 +125,8 @@ def main(argv: list[str] | None = None) -> dict:
         )
         for norm in args.norms:
             for eps in args.eps:
+                if partial.done((seed, norm, eps)):
+                    continue
                 t0 = time.perf_counter()
                 p = p_value(norm)
                 eta = float(theory.gaussian_mixture_projection(THETA, COV, W, eps, p).eta)
@@ -167,7 +179,7 @@ def main(argv: list[str] | None = None) -> dict:
                 for v in ("paper", "refit", "oracle"):
                     row[f"{v}_abs_err"] = abs(row[f"{v}_rv"] - exact)
                     row[f"{v}_within"] = within(row[f"{v}_rv"] - exact, exact)
-                rows.append(row)
+                partial.add((seed, norm, eps), row)
                 print(
                     f"  p={norm:>3} eps={eps:<5g} exact {exact:.4f}  paper {row['paper_rv']:.4f}"
                     f"  refit {row['refit_rv']:.4f}  found {row['found_rv']:.4f}"
@@ -176,6 +188,7 @@ def main(argv: list[str] | None = None) -> dict:
                     flush=True,
                 )
 
+    rows = [partial.get(key) for key in keys]
     print(
         f"\nRV (nats), {args.n} samples, {args.steps} critic steps, batch {args.batch_size}, "
         f"separable critic {args.hidden}x{args.layers}, {args.estimator}, PGD {args.pgd_steps} "
@@ -206,7 +219,7 @@ def main(argv: list[str] | None = None) -> dict:
             f"{v:7}: mean |error| {s['mean_abs_err']:.4f}, within target {s['within_target']}"
             f"/{len(rows)}, above the exact RV {s['above_exact']}/{len(rows)}"
         )
-    print(f"total {time.perf_counter() - t_all:.0f} s, torch threads {torch.get_num_threads()}")
+    print(f"total {partial.wall_s:.0f} s, torch threads {torch.get_num_threads()}")
     record = {
         "benchmark": "worst-case MI estimator vs exact RV (Theorem 3.2 setting)",
         "setting": {"theta": THETA.tolist(), "cov": COV.tolist(), "w": W.tolist()},
@@ -215,7 +228,7 @@ def main(argv: list[str] | None = None) -> dict:
         "summary": summary,
         "torch": torch.__version__,
     }
-    save_result(record, args.out)
+    partial.finish(record)
     return record
 
 

@@ -7,10 +7,15 @@ findings of the stored runs: bench/README.md, section mi_bmi.py.
 benchmark-mi 0.1.3 needs its own environment (jax 0.4.30, numpy < 2): ``bench/.venv-peers``,
 made once by ``bash bench/setup_peers.sh``, which also installs this package there. Then:
 
-  bench/.venv-peers/bin/python bench/mi_bmi.py --seeds 0 1 2 --jobs 2      # the stored run
+  bench/.venv-peers/bin/python bench/mi_bmi.py --seeds 0 1 2 --jobs 2 \
+      --overwrite                                                          # the stored run
   bench/.venv-peers/bin/python bench/mi_bmi.py --tasks 1v1-normal-0.75 --seeds 0 \
       --estimators ours bmi-ksg --out /tmp/smoke.json                      # a smoke run, seconds
   bench/.venv-peers/bin/python bench/mi_bmi.py --merge a.json b.json --out c.json
+
+Each finished (task, seed) run is kept in ``OUT.partial.json`` (``OUT`` is ``--out`` without
+``.json``): a killed run, started again with the same arguments, runs only the rest. An
+existing ``--out`` (also of ``--merge``) is replaced only with ``--overwrite``.
 
 Every run records its wall time (``wall_s``) and the CPU time of its process (``cpu_s``,
 ``time.process_time``: one thread per run, so this is its cost on one core however many runs
@@ -28,8 +33,8 @@ import platform
 import sys
 import time
 import warnings
-from concurrent.futures import ProcessPoolExecutor
-from datetime import UTC, datetime
+from collections.abc import Callable
+from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +48,14 @@ from robustrep_lite.book.mi_report import (
     task_means,
     tolerance,
 )
-from robustrep_lite.core.results import strict_json
+from robustrep_lite.core.results import (
+    PartialRun,
+    read_json,
+    refuse_overwrite,
+    resume_settings,
+    strict_json,
+    write_atomic,
+)
 from robustrep_lite.core.runtime import git_commit
 from robustrep_lite.experiments.settings import PROFILES
 from robustrep_lite.experiments.zoo import rv_critic
@@ -143,7 +155,7 @@ def run_one(task_id: str, seed: int, names: list[str], n: int) -> dict[str, Any]
     return out
 
 
-def merge(paths: list[Path], out: Path) -> dict[str, Any]:
+def merge(paths: list[Path], out: Path, *, overwrite: bool = False) -> dict[str, Any]:
     """One record from runs of the same benchmark (same N and seeds), split either over tasks
     (every file runs the same estimators at the same commit; each task's runs come from the
     file that ran it) or over estimators (every file runs the same tasks; each estimator's runs
@@ -153,8 +165,10 @@ def merge(paths: list[Path], out: Path) -> dict[str, Any]:
     taken from it and, split over estimators, ``estimator_provenance`` names the run behind
     each estimator (``provenance`` is then the first file's). A file that is itself a merge
     keeps its estimators' own provenance and contributes its ``merged_from`` entries; the
-    merged ``wall_s`` adds up the runs that contributed."""
-    records = [json.loads(p.read_text()) for p in paths]
+    merged ``wall_s`` adds up the runs that contributed. An existing ``out`` is replaced only
+    with ``overwrite``; it is written atomically."""
+    refuse_overwrite(out, overwrite)
+    records = [read_json(p) for p in paths]
     first = records[0]
     for key in ("n", "seeds"):
         if any(r[key] != first[key] for r in records):
@@ -165,7 +179,7 @@ def merge(paths: list[Path], out: Path) -> dict[str, Any]:
         merged = _merge_estimators(paths, records)
     merged["wall_s"] = sum(part.get("wall_s") or 0.0 for part in merged["merged_from"])
     merged["summary"] = {row["estimator"]: row for row in bmi_summary(merged)}
-    out.write_text(json.dumps(strict_json(merged), indent=1, allow_nan=False))
+    write_atomic(out, json.dumps(strict_json(merged), indent=1, allow_nan=False))
     _print_summary(merged)
     print(f"saved {out}")
     return merged
@@ -247,8 +261,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         p = argparse.ArgumentParser(description="merge runs split over tasks or estimators")
         p.add_argument("--merge", nargs="+", type=Path, required=True)
         p.add_argument("--out", type=Path, required=True)
+        p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
         args = p.parse_args()
-        return merge(args.merge, args.out)
+        return merge(args.merge, args.out, overwrite=args.overwrite)
     import bmi
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -258,12 +273,38 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--n", type=int, default=5000)
     p.add_argument("--jobs", type=int, default=1, help="processes, one thread each")
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "mi_bmi.json")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     args = p.parse_args(argv)
     unknown = sorted(set(args.tasks) - set(bmi.benchmark.BENCHMARK_TASKS))
     if unknown:
         raise SystemExit(f"unknown task(s) {unknown}; see bmi.benchmark.BENCHMARK_TASKS")
+    return run(args, bmi.benchmark.BENCHMARK_TASKS)
 
+
+def _spawn_pool(jobs: int) -> Executor:
+    # spawn, not fork: a forked child of a process that has started torch's or JAX's thread
+    # pools can deadlock; a fresh process also reads GLIBC_TUNABLES
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
+
+
+def run(
+    args: argparse.Namespace,
+    tasks: dict[str, Any],
+    pool: Callable[[int], Executor] = _spawn_pool,
+) -> dict[str, Any]:
+    """Run every (task, seed) of ``args`` not yet finished in ``--out``'s partial-run file
+    (:class:`robustrep_lite.core.results.PartialRun`), ``--jobs`` at a time in ``pool(jobs)``
+    (spawned processes, one thread each), keeping each as it finishes; then write the record
+    with its summary to ``--out``. ``tasks`` maps task ids to benchmark-mi tasks
+    (``bmi.benchmark.BENCHMARK_TASKS``)."""
     os.environ.setdefault("GLIBC_TUNABLES", MALLOC_TUNABLES)
+    partial = PartialRun(
+        args.out,
+        {**resume_settings(args), "glibc_tunables": os.environ["GLIBC_TUNABLES"]},
+        overwrite=args.overwrite,
+    )
+    if partial.resumed:
+        print(f"resuming: {partial.resumed} task-seed run(s) done in {partial.path}")
     record: dict[str, Any] = {
         "benchmark": "benchmark-mi (Czyz et al. 2023), N samples per task",
         "n": args.n,
@@ -274,7 +315,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "provenance": {
             "robustrep_lite": __version__,
             "git_commit": git_commit() or "unknown",
-            "time_utc": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "time_utc": partial.started_utc,
             "device": f"cpu ({platform.processor() or platform.machine()}), 1 thread per run",
             "jobs": args.jobs,
             "glibc_tunables": os.environ["GLIBC_TUNABLES"],
@@ -287,7 +328,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         },
     }
     for tid in args.tasks:
-        task = bmi.benchmark.BENCHMARK_TASKS[tid]
+        task = tasks[tid]
         record["tasks"][tid] = {
             "truth": float(task.mutual_information),
             "dim_x": int(task.dim_x),
@@ -295,27 +336,28 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "runs": [],
         }
     jobs = [(tid, s) for tid in args.tasks for s in args.seeds]
-    start = time.perf_counter()
-    # spawn, not fork: a forked child of a process that has started torch's or JAX's thread
-    # pools can deadlock
-    spawn = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=args.jobs, mp_context=spawn) as pool:
-        futures = [pool.submit(run_one, tid, s, args.estimators, args.n) for tid, s in jobs]
-        for fut in futures:
-            r = fut.result()
-            task = record["tasks"][r["task"]]
-            task["runs"].append({"seed": r["seed"], "values": r["values"]})
-            cells = "  ".join(
-                f"{k}={v['value']:.3f} ({v['cpu_s']:.1f} s CPU)" for k, v in r["values"].items()
-            )
-            print(f"{r['task']:48s} s{r['seed']} truth={task['truth']:.3f}  {cells}", flush=True)
-            record["wall_s"] = time.perf_counter() - start
-            rows = bmi_summary(strict_json(record))
-            record["summary"] = {row["estimator"]: row for row in rows}
-            args.out.parent.mkdir(parents=True, exist_ok=True)
-            args.out.write_text(json.dumps(strict_json(record), indent=1, allow_nan=False))
+    pending = [job for job in jobs if not partial.done(job)]
+    if pending:
+        with pool(args.jobs) as workers:
+            futures = [
+                workers.submit(run_one, tid, s, args.estimators, args.n) for tid, s in pending
+            ]
+            for fut in as_completed(futures):
+                r = fut.result()
+                partial.add((r["task"], r["seed"]), {"seed": r["seed"], "values": r["values"]})
+                truth = record["tasks"][r["task"]]["truth"]
+                cells = "  ".join(
+                    f"{k}={v['value']:.3f} ({v['cpu_s']:.1f} s CPU)" for k, v in r["values"].items()
+                )
+                print(f"{r['task']:48s} s{r['seed']} truth={truth:.3f}  {cells}", flush=True)
+    # the runs in the order of the tasks and seeds asked for, however they finished
+    for tid, seed in jobs:
+        record["tasks"][tid]["runs"].append(partial.get((tid, seed)))
+    record["wall_s"] = partial.wall_s
+    rows = bmi_summary(strict_json(record))
+    record["summary"] = {row["estimator"]: row for row in rows}
+    partial.finish(record)
     _print_summary(record)
-    print(f"saved {args.out}")
     return record
 
 

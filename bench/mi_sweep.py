@@ -8,8 +8,13 @@ each critic is also read out *pooled* (one bound over 131072 fresh pairs). Estim
 over the d independent coordinate pairs). Data: 262144 pairs per run, half for training, half
 held out. Findings: bench/README.md, section mi_sweep.py.
 
-  .venv/bin/python bench/mi_sweep.py --estimators mine dv nwj smile --threads 1   # the stored run
-  .venv/bin/python bench/mi_sweep.py --steps 300 --rhos 0 0.5 --dims 2            # smoke
+  .venv/bin/python bench/mi_sweep.py --estimators mine dv nwj smile --threads 1 \
+      --overwrite                                                                 # the stored run
+  .venv/bin/python bench/mi_sweep.py --steps 300 --rhos 0 0.5 --dims 2 --out /tmp/smoke.json
+
+Each finished (d, rho) row is kept in ``OUT.partial.json`` (``OUT`` is ``--out`` without
+``.json``): a killed run, started again with the same arguments, skips the rows done. An
+existing ``--out`` is replaced only with ``--overwrite``.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import numpy as np
 import torch
 
 from robustrep_lite.book.mi_figures import SWEEP_D2_TARGET, SWEEP_TARGETS
-from robustrep_lite.core.results import run_config, save_result
+from robustrep_lite.core.results import PartialRun, resume_settings, run_config
 from robustrep_lite.core.runtime import provenance
 from robustrep_lite.mi import (
     DEFAULT_READOUT,
@@ -97,55 +102,86 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "mi_sweep.json")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
+    partial = PartialRun(args.out, resume_settings(args), overwrite=args.overwrite)
+    if partial.resumed:
+        print(f"resuming: {partial.resumed} row(s) done in {partial.path}")
 
-    rows = []
-    for d in args.dims:
-        for rho in args.rhos:
-            truth = gaussian_mi(d, rho)
-            x, y = correlated_gaussians(args.n, d, rho, seed=args.seed + int(1000 * (rho + 1)))
-            row = {"d": d, "rho": rho, "truth": truth, "ksg": ksg(x, y, 2000, args.seed)}
-            xp, yp = correlated_gaussians(args.pooled_n, d, rho, seed=args.seed + 7919)
-            for est in args.estimators:
-                t0 = time.perf_counter()
-                r = estimate_mi(
-                    x,
-                    y,
-                    critic="joint",
-                    train_estimator=est,
-                    negatives="shuffled",
-                    steps=args.steps,
-                    batch_size=args.batch_size,
-                    lr=args.lr,
-                    hidden=args.hidden,
-                    layers=args.layers,
-                    holdout_fraction=args.holdout_fraction,
-                    validation_fraction=0.0,  # infinite-data protocol: fixed steps, final critic
-                    preprocess="none",
-                    seed=args.seed,
-                    progress=False,
-                )
-                row[est] = {
-                    "estimate": r.estimate,
-                    "stderr": r.stderr,
-                    "diverged": r.diverged,
-                    "reason": r.reason,
-                    "wall_s": time.perf_counter() - t0,
-                    "train_last100": float(np.mean(r.train_curve[-100:])),
-                    "pooled": math.nan if r.diverged else pooled_readout(r.critic, est, xp, yp),
-                }
-            rows.append(row)
-            cells = "  ".join(
-                f"{e}={row[e]['estimate']:.3f}+-{row[e]['stderr']:.3f}" for e in args.estimators
-            )
-            print(
-                f"d={d:2d} rho={rho:+.2f} truth={truth:7.3f}  {cells}  ksg={row['ksg']:.3f}"
-                f"  ({sum(row[e]['wall_s'] for e in args.estimators):.0f} s)",
-                flush=True,
-            )
+    keys = [(d, rho) for d in args.dims for rho in args.rhos]
+    for d, rho in keys:
+        if not partial.done((d, rho)):
+            row = sweep_row(d, rho, args)
+            partial.add((d, rho), row)
+    rows = [partial.get(key) for key in keys]
+    print_table(rows, args)
+    targets = sweep_targets(rows, args.estimators)
+    print("\ntargets:", json.dumps(targets, indent=1))
+    record = {
+        "benchmark": "B2 MINE sweep",
+        "config": run_config(args),
+        "rows": rows,
+        "targets": targets,
+        "torch": torch.__version__,
+        "provenance": provenance(
+            "none (synthetic data)",
+            f"correlated Gaussians, {args.n} pairs per run",
+            torch.device("cpu"),
+            args.seed,
+        ),
+    }
+    partial.finish(record)
+    return record
 
-    # ---- table and targets ---------------------------------------------------------------
+
+def sweep_row(d: int, rho: float, args: argparse.Namespace) -> dict:
+    """One row of the sweep: the truth, KSG and every estimator of ``args`` at (d, rho)."""
+    truth = gaussian_mi(d, rho)
+    x, y = correlated_gaussians(args.n, d, rho, seed=args.seed + int(1000 * (rho + 1)))
+    row = {"d": d, "rho": rho, "truth": truth, "ksg": ksg(x, y, 2000, args.seed)}
+    xp, yp = correlated_gaussians(args.pooled_n, d, rho, seed=args.seed + 7919)
+    for est in args.estimators:
+        t0 = time.perf_counter()
+        r = estimate_mi(
+            x,
+            y,
+            critic="joint",
+            train_estimator=est,
+            negatives="shuffled",
+            steps=args.steps,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            hidden=args.hidden,
+            layers=args.layers,
+            holdout_fraction=args.holdout_fraction,
+            validation_fraction=0.0,  # infinite-data protocol: fixed steps, final critic
+            preprocess="none",
+            seed=args.seed,
+            progress=False,
+        )
+        row[est] = {
+            "estimate": r.estimate,
+            "stderr": r.stderr,
+            "diverged": r.diverged,
+            "reason": r.reason,
+            "wall_s": time.perf_counter() - t0,
+            "train_last100": float(np.mean(r.train_curve[-100:])),
+            "pooled": math.nan if r.diverged else pooled_readout(r.critic, est, xp, yp),
+        }
+    cells = "  ".join(
+        f"{e}={row[e]['estimate']:.3f}+-{row[e]['stderr']:.3f}" for e in args.estimators
+    )
+    print(
+        f"d={d:2d} rho={rho:+.2f} truth={truth:7.3f}  {cells}  ksg={row['ksg']:.3f}"
+        f"  ({sum(row[e]['wall_s'] for e in args.estimators):.0f} s)",
+        flush=True,
+    )
+    return row
+
+
+def print_table(rows: list[dict], args: argparse.Namespace) -> None:
+    """The sweep's table: held-out estimate, bias and pooled read-out per estimator."""
     print(
         f"\nB2 sweep: held-out estimate (bias) in nats; {args.steps} steps, batch "
         f"{args.batch_size}, lr {args.lr}, critic 2d->{args.hidden}x{args.layers}->1; "
@@ -164,8 +200,11 @@ def main(argv: list[str] | None = None) -> dict:
             f"{r['ksg']:8.3f} ({r['ksg'] - r['truth']:+.3f})"
         )
 
+
+def sweep_targets(rows: list[dict], estimators: list[str]) -> dict[str, dict]:
+    """Each estimator's worst errors against the MINE paper's targets (d = 2 and d = 20)."""
     targets: dict[str, dict] = {}
-    for e in args.estimators:
+    for e in estimators:
         t: dict[str, object] = {}
         d2 = [r for r in rows if r["d"] == 2 and 0 < abs(r["rho"]) <= 0.9]
         if d2:
@@ -190,22 +229,7 @@ def main(argv: list[str] | None = None) -> dict:
         if z20:
             t["d20_estimate_at_rho0"] = [round(z20[0][e]["estimate"], 4), None]
         targets[e] = t
-    print("\ntargets:", json.dumps(targets, indent=1))
-    record = {
-        "benchmark": "B2 MINE sweep",
-        "config": run_config(args),
-        "rows": rows,
-        "targets": targets,
-        "torch": torch.__version__,
-        "provenance": provenance(
-            "none (synthetic data)",
-            f"correlated Gaussians, {args.n} pairs per run",
-            torch.device("cpu"),
-            args.seed,
-        ),
-    }
-    save_result(record, args.out)
-    return record
+    return targets
 
 
 if __name__ == "__main__":

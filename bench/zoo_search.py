@@ -10,9 +10,13 @@ with Theorem 3.4's bound from each.
 and the stored runs: bench/README.md, section zoo_search.py.
 
   ROBUSTREP_CHECKPOINTS=checkpoints OMP_NUM_THREADS=1 \
-      .venv/bin/python bench/zoo_search.py --profile cpu
+      .venv/bin/python bench/zoo_search.py --profile cpu --overwrite
   ... bench/zoo_search.py --profile cpu --searches pointwise --estimator-seeds 0 1 2 3 4 \
-      --out bench/results/zoo_estimator_seeds.json
+      --out bench/results/zoo_estimator_seeds.json --overwrite
+
+Each finished row is kept in ``OUT.partial.json`` (``OUT`` is ``--out`` without ``.json``): a
+killed run, started again with the same arguments, skips the rows done. An existing ``--out``
+is replaced only with ``--overwrite``.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from pathlib import Path
 import torch
 
 from robustrep_lite.adversarial.search import SEARCHES
-from robustrep_lite.core.results import save_result
+from robustrep_lite.core.results import PartialRun, resume_settings
 from robustrep_lite.core.runtime import default_device, provenance, seed_everything
 from robustrep_lite.experiments.settings import profile_settings
 from robustrep_lite.experiments.zoo import (
@@ -52,11 +56,15 @@ def main(argv: list[str] | None = None) -> dict:
     )
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "zoo_search.json")
+    ap.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     seed_everything(args.seed)
     profile = profile_settings(args.profile)
     settings = profile.zoo
+    partial = PartialRun(
+        args.out, {**resume_settings(args), "profile": profile.name}, overwrite=args.overwrite
+    )
     data = {
         name: load_dataset(
             name,
@@ -68,9 +76,10 @@ def main(argv: list[str] | None = None) -> dict:
         for name in sorted({m.dataset for m in settings.models})
     }
     cache = checkpoint_root() / "zoo"
-    t0 = time.perf_counter()
     zoo = train_zoo(settings, data, cache_dir=cache, seed=args.seed, progress=False)
-    rows = []
+    if partial.resumed:
+        print(f"resuming: {partial.resumed} row(s) done in {partial.path}")
+    keys = []
     print(
         f"{'data':8s} {'model':28s} {'search':9s} {'seed':>4s} {'I(X;g)':>7s} {'worst paper':>11s} "
         f"{'worst refit':>11s} {'bound paper':>11s} {'bound refit':>11s} {'s':>5s}"
@@ -79,6 +88,10 @@ def main(argv: list[str] | None = None) -> dict:
         eps = settings.eval_eps[m.dataset][-1]
         for search in args.searches:
             for estimator_seed in args.estimator_seeds or [args.seed]:
+                key = (m.dataset, m.label, search, estimator_seed)
+                keys.append(key)
+                if partial.done(key):
+                    continue
                 t = time.perf_counter()
                 v = logit_vulnerability(
                     net,
@@ -90,7 +103,8 @@ def main(argv: list[str] | None = None) -> dict:
                     seed=estimator_seed,
                 )
                 seconds = time.perf_counter() - t
-                rows.append(
+                partial.add(
+                    key,
                     {
                         "dataset": m.dataset,
                         "model": m.label,
@@ -98,7 +112,7 @@ def main(argv: list[str] | None = None) -> dict:
                         "estimator_seed": estimator_seed,
                         **v,
                         "seconds": seconds,
-                    }
+                    },
                 )
                 print(
                     f"{m.dataset:8s} {m.label:28s} {search:9s} {estimator_seed:4d} "
@@ -119,10 +133,10 @@ def main(argv: list[str] | None = None) -> dict:
             args.seed,
         ),
         "torch_threads": args.threads,
-        "wall_s": time.perf_counter() - t0,
-        "rows": rows,
+        "wall_s": partial.wall_s,
+        "rows": [partial.get(key) for key in keys],
     }
-    save_result(record, args.out)
+    partial.finish(record)
     return record
 
 

@@ -27,7 +27,7 @@ from typing import Any
 
 import torch
 
-from robustrep_lite.core.results import save_result, strict_json
+from robustrep_lite.core.results import read_json, save_result, strict_json
 from robustrep_lite.core.runtime import default_device, provenance
 from robustrep_lite.experiments.settings import PROFILE_NAMES, profile_settings
 from robustrep_lite.experiments.table1 import (
@@ -185,7 +185,7 @@ def _encoder_data(meta: dict[str, Any]) -> tuple[Any, Any]:
 
 
 def _encoder_from(folder: Path, device: str | None) -> tuple[Any, dict[str, Any]]:
-    meta = json.loads((folder / "encoder.json").read_text())
+    meta = read_json(folder / "encoder.json")
     run = load_encoder(folder / "encoder.pt", meta["config"], device or default_device())
     return run, meta
 
@@ -228,7 +228,7 @@ def _evaluate(args: argparse.Namespace) -> dict[str, Any]:
     run, meta = _encoder_from(args.encoder, args.device)
     data, s = _encoder_data(meta)
     tm = THREAT_MODELS[meta["dataset"]]
-    spec = json.loads((args.encoder / f"{args.head}.json").read_text())
+    spec = read_json(args.encoder / f"{args.head}.json")
     head = new_head(run, spec["head"])  # its weights come from the checkpoint
     state = load_checkpoint(args.encoder / f"{args.head}.pt", modules={"head": head})
     if state is None:

@@ -237,6 +237,7 @@ def _merge(tmp_path: Path, *records: dict) -> tuple[subprocess.CompletedProcess[
         paths.append(tmp_path / f"run{i}.json")
         paths[-1].write_text(json.dumps(record))
     out = tmp_path / "merged.json"
+    out.unlink(missing_ok=True)  # the previous merge's: --merge never replaces a file unasked
     done = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "mi_bmi.py"), "--merge", *map(str, paths)]
         + ["--out", str(out)],

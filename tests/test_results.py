@@ -103,3 +103,38 @@ def test_stored_results_and_outputs_hold_no_machine_paths() -> None:
     found = {name: MACHINE_PATH.findall(text) for name, text in texts.items()}
     assert {name: paths for name, paths in found.items() if paths} == {}
     assert MACHINE_PATH.findall('{"data": "npz file /work/shared/data/mnist.npz"}')  # can fail
+
+
+def test_a_truncated_stored_result_names_the_file(tmp_path, monkeypatch) -> None:
+    (tmp_path / "bench").mkdir()
+    text = json.dumps({"rows": [1, 2, 3]})
+    (tmp_path / "bench" / "r.json").write_text(text[: len(text) // 2])  # as a kill leaves it
+    monkeypatch.setattr(results, "CHECKOUT", tmp_path)
+    with pytest.raises(ValueError, match=r"bench/r\.json is not valid JSON.*delete it or regen"):
+        results.load_stored("bench/r.json")
+    with pytest.raises(ValueError, match=r"r\.json is not valid JSON"):
+        results.read_json(tmp_path / "bench" / "r.json")
+
+
+def test_the_cli_names_a_truncated_encoder_record(tmp_path) -> None:
+    from robustrep_lite import cli
+
+    (tmp_path / "encoder.json").write_text('{"dataset": "mnist", "config": {')
+    with pytest.raises(ValueError, match=r"encoder\.json is not valid JSON.*delete it"):
+        cli.main(["train-head", "--encoder", str(tmp_path)])
+
+
+def test_writes_are_atomic_and_leave_no_temporary_file(tmp_path, monkeypatch) -> None:
+    target = tmp_path / "sub" / "r.json"
+    results.write_atomic(target, "old")
+    calls = []
+
+    def failing_replace(src, dst):
+        calls.append((src, dst))
+        raise OSError("disk full")
+
+    monkeypatch.setattr(results.os, "replace", failing_replace)
+    with pytest.raises(OSError, match="disk full"):
+        results.write_atomic(target, "new")
+    assert calls and target.read_text() == "old"  # the old file is untouched
+    assert sorted(p.name for p in target.parent.iterdir()) == ["r.json"]

@@ -4,6 +4,10 @@ Chapters show full-length runs that are too slow to repeat on every build by rea
 those runs stored in this repository (e.g. ``bench/results/mi_staircase_separable.json``). In a
 checkout the file is read from disk; where the package was installed without the repository
 (Colab), it is fetched from the repository's ``main`` branch.
+
+Long runs write their rows as they finish to a *partial run* file next to their output
+(:class:`PartialRun`), so that a killed run resumes where it stopped, and never replace an
+existing output unless asked to (:func:`refuse_overwrite`).
 """
 
 from __future__ import annotations
@@ -11,8 +15,11 @@ from __future__ import annotations
 import json
 import math
 import os
+import time
 import urllib.error
 import urllib.request
+from collections.abc import Hashable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,16 +41,50 @@ def load_stored(path: str, *, timeout: float = 30.0) -> dict[str, Any]:
         raise ValueError(f"path must be relative to the repository root, got {path!r}")
     local = CHECKOUT / path
     if local.is_file():
-        return json.loads(local.read_text())
+        return read_json(local)
     url = RAW_URL + path
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - fixed host
-            return json.loads(response.read().decode())
+            text = response.read().decode()
     except (urllib.error.URLError, TimeoutError, OSError) as error:
         raise FileNotFoundError(
             f"stored result {path!r} is neither in {CHECKOUT} nor downloadable from {url} "
             f"({error}); re-create it with the benchmark script that writes it"
         ) from None
+    return _parse_json(text, url)
+
+
+def _parse_json(text: str, source: str | Path) -> Any:
+    """``text`` parsed as JSON; a file that is not (e.g. truncated by a kill) raises a
+    ``ValueError`` naming ``source``."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(
+            f"{source} is not valid JSON ({error}); it may have been cut short by a killed run: "
+            "delete it or regenerate it with the script that writes it"
+        ) from None
+
+
+def read_json(path: str | Path) -> Any:
+    """The JSON file at ``path``. Unlike a bare ``json.loads``, a corrupt or truncated file
+    raises a ``ValueError`` that names it and says to delete or regenerate it."""
+    return _parse_json(Path(path).read_text(), path)
+
+
+def write_atomic(path: str | Path, text: str) -> Path:
+    """Write ``text`` to ``path`` (folders created) through a temporary file in the same folder
+    and ``os.replace``, so that a kill leaves either the old file or the new one, never half of
+    one."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
 
 
 def portable_path(path: str | Path) -> str:
@@ -72,6 +113,13 @@ def run_config(arguments: Any) -> dict[str, Any]:
     return {key: portable(value) for key, value in vars(arguments).items()}
 
 
+def resume_settings(arguments: Any) -> dict[str, Any]:
+    """The settings a resumed run must share with the run it continues (:class:`PartialRun`):
+    :func:`run_config` of ``arguments`` without ``out`` and ``overwrite``, which do not change
+    what is computed."""
+    return {k: v for k, v in run_config(arguments).items() if k not in ("out", "overwrite")}
+
+
 def strict_json(value: Any) -> Any:
     """``value`` with every NaN or infinity replaced by ``None`` (JSON ``null``), so that strict
     JSON readers accept it; a missing number reads as ``null``, never as a bare ``NaN``."""
@@ -88,11 +136,7 @@ def save_result(record: dict[str, Any], path: str | Path) -> Path:
     """Write a benchmark's ``record`` as indented, strict JSON to ``path`` (folders created) and
     say so. NaN and infinities are written as ``null`` (:func:`strict_json`); the file is written
     to a temporary name and renamed, so a kill never leaves half a file."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(strict_json(record), indent=1, allow_nan=False))
-    os.replace(tmp, target)
+    target = write_atomic(path, json.dumps(strict_json(record), indent=1, allow_nan=False))
     print(f"saved {target}")
     return target
 
@@ -108,13 +152,8 @@ def save_cached(path: str | Path, value: Any, *, settings: dict[str, Any]) -> Pa
     the git commit it was computed at (:func:`robustrep_lite.core.runtime.git_commit`) and the
     ``settings`` it used, atomically (temporary file, then rename), so that
     :func:`load_cached` can tell whether a re-run may reuse it."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
     record = {"git_commit": git_commit(), "settings": settings, "value": value}
-    tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(strict_json(record), allow_nan=False))
-    os.replace(tmp, target)
-    return target
+    return write_atomic(path, json.dumps(strict_json(record), allow_nan=False))
 
 
 def load_cached(path: str | Path, *, settings: dict[str, Any]) -> Any | None:
@@ -138,3 +177,129 @@ def load_cached(path: str | Path, *, settings: dict[str, Any]) -> Any | None:
     if record["settings"] != json.loads(json.dumps(strict_json(settings))):
         return None
     return record["value"]
+
+
+def refuse_overwrite(out: str | Path, overwrite: bool) -> None:
+    """Raise ``FileExistsError`` naming ``out`` when it exists and ``overwrite`` is false: a
+    benchmark never replaces another run's stored result unless told to (``--overwrite``)."""
+    target = Path(out)
+    if target.exists() and not overwrite:
+        raise FileExistsError(
+            f"{target} already exists (another run's result); pass --overwrite to replace it, "
+            "or choose another --out"
+        )
+
+
+def partial_path(out: str | Path) -> Path:
+    """Where :class:`PartialRun` keeps the finished rows of the run that will write ``out``:
+    ``NAME.partial.json`` in the same folder."""
+    target = Path(out)
+    return target.with_name(f"{target.stem}.partial.json")
+
+
+def _as_json(value: Any) -> Any:
+    """``value`` as it reads back from JSON (tuples become lists, paths strings)."""
+    return json.loads(json.dumps(value, default=str))
+
+
+class PartialRun:
+    """The finished rows of a long run, kept in :func:`partial_path` ``(out)`` as they finish so
+    that a run killed part-way resumes where it stopped.
+
+    On creation it refuses an existing ``out`` unless ``overwrite`` (:func:`refuse_overwrite`).
+    If a partial file is there, it must hold a run with the same ``settings`` (compared as JSON)
+    started at the same commit (:func:`robustrep_lite.core.runtime.git_commit`); its rows are
+    then reused, otherwise a ``ValueError`` names the file (finish that run with its settings,
+    or delete the file to start over). Rows are keyed by tuples of JSON values (e.g.
+    ``(dataset, model, search, seed)``); :meth:`add` writes the file atomically after every row
+    and :meth:`finish` writes the complete record to ``out`` and removes the partial file. The
+    partial file keeps NaN as JSON's non-standard ``NaN`` (Python reads it back), so a resumed
+    row equals the row as computed; the final record is strict JSON (:func:`save_result`)."""
+
+    def __init__(
+        self, out: str | Path, settings: dict[str, Any], *, overwrite: bool = False
+    ) -> None:
+        refuse_overwrite(out, overwrite)
+        self.overwrite = overwrite
+        self.out = Path(out)
+        self.path = partial_path(out)
+        self.settings = _as_json(settings)
+        self.commit = git_commit()
+        self.rows: dict[str, Any] = {}
+        #: when the run was first started (kept across resumes), e.g. "2026-12-01 10:00 UTC"
+        self.started_utc = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        self._previous_s = 0.0
+        self._start = time.perf_counter()
+        if self.path.exists():
+            stored = read_json(self.path)
+            if not isinstance(stored, dict) or not {"settings", "rows", "git_commit"} <= set(
+                stored
+            ):
+                raise ValueError(
+                    f"{self.path} is not a partial-run file; delete it to start the run over"
+                )
+            if stored["settings"] != self.settings:
+                old = stored["settings"]
+                differ = sorted(
+                    k
+                    for k in set(old) | set(self.settings)
+                    if k not in old or k not in self.settings or old[k] != self.settings[k]
+                )
+                raise ValueError(
+                    f"{self.path} holds an unfinished run with other settings (differing: "
+                    f"{', '.join(differ)}; it was started with {old}); rerun with those settings "
+                    "to finish it, or delete the file to start over"
+                )
+            if stored["git_commit"] != self.commit:
+                raise ValueError(
+                    f"{self.path} holds an unfinished run started at commit "
+                    f"{stored['git_commit']}, but this checkout is at {self.commit}; finish it "
+                    "at that commit, or delete the file to start over"
+                )
+            self.rows = stored["rows"]
+            self.started_utc = stored.get("started_utc", self.started_utc)
+            self._previous_s = float(stored.get("wall_s") or 0.0)
+        #: rows taken over from the partial file
+        self.resumed = len(self.rows)
+
+    @staticmethod
+    def _key(key: Sequence[Hashable]) -> str:
+        return json.dumps(list(key))
+
+    def done(self, key: Sequence[Hashable]) -> bool:
+        """Whether the row ``key`` is finished (in this session or an earlier one)."""
+        return self._key(key) in self.rows
+
+    def get(self, key: Sequence[Hashable]) -> Any:
+        """The finished row ``key`` (``KeyError`` if it is not)."""
+        return self.rows[self._key(key)]
+
+    def add(self, key: Sequence[Hashable], row: Any) -> Any:
+        """Store the finished ``row`` under ``key`` and rewrite the partial file atomically.
+        Returns the row as it reads back from the file (tuples as lists), which is what a
+        resumed run gets, so both see the same values."""
+        self.rows[self._key(key)] = _as_json(row)
+        record = {
+            "settings": self.settings,
+            "git_commit": self.commit,
+            "started_utc": self.started_utc,
+            "wall_s": self.wall_s,
+            "rows": self.rows,
+        }
+        write_atomic(self.path, json.dumps(record, indent=1))
+        return self.rows[self._key(key)]
+
+    @property
+    def wall_s(self) -> float:
+        """Wall seconds of the run so far, the sessions before a resume included (each up to
+        its last finished row)."""
+        return self._previous_s + time.perf_counter() - self._start
+
+    def finish(self, record: dict[str, Any]) -> Path:
+        """Write the complete ``record`` to ``out`` atomically (:func:`save_result`) and remove
+        the partial file; ``out`` is checked again (:func:`refuse_overwrite`), in case another
+        run wrote it meanwhile, and then the partial file is kept."""
+        refuse_overwrite(self.out, self.overwrite)
+        target = save_result(record, self.out)
+        self.path.unlink(missing_ok=True)
+        return target

@@ -1,0 +1,335 @@
+"""Long benchmark runs resume after a kill and never replace another run's result
+(``robustrep_lite.core.results.PartialRun``, used by bench/mi_sweep.py, bench/mi_bmi.py,
+bench/gaussian_rv_validation.py and bench/zoo_search.py). The heavy per-row computations are
+replaced by cheap stand-ins that count their calls, or run at toy sizes; a "kill" is an
+exception raised after some rows."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import math
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from types import ModuleType, SimpleNamespace
+from typing import Any
+
+import pytest
+
+from robustrep_lite.core.results import PartialRun, partial_path, strict_json
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class Killed(Exception):
+    """Stands for the run being killed part-way."""
+
+
+def _bench(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / "bench" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _without(value: Any, keys: set[str]) -> Any:
+    """``value`` without the dict entries named in ``keys`` (timings differ from run to run)."""
+    if isinstance(value, dict):
+        return {k: _without(v, keys) for k, v in value.items() if k not in keys}
+    if isinstance(value, list):
+        return [_without(v, keys) for v in value]
+    return value
+
+
+# --- the mechanism itself --------------------------------------------------------------------
+
+
+def test_partial_run_keeps_rows_and_resumes_only_with_the_same_settings(tmp_path) -> None:
+    out = tmp_path / "run.json"
+    settings = {"steps": 10, "rhos": (0.0, 0.5)}
+    first = PartialRun(out, settings)
+    assert first.path == tmp_path / "run.partial.json" == partial_path(out)
+    row = first.add(("a", 0), {"value": math.nan, "pair": (1, 2)})
+    assert math.isnan(row["value"]) and row["pair"] == [1, 2]  # as it reads back
+    first.add(("a", 1), {"value": 2.0})
+    # killed here: a new process finds both rows, NaN included
+    again = PartialRun(out, settings)
+    assert again.resumed == 2 and again.done(("a", 0)) and not again.done(("b", 0))
+    assert math.isnan(again.get(("a", 0))["value"]) and again.get(("a", 1)) == {"value": 2.0}
+    assert again.started_utc == first.started_utc
+    # other settings or another commit: refused, naming the file and what differs
+    with pytest.raises(ValueError, match=r"run\.partial\.json.*other settings.*steps"):
+        PartialRun(out, {**settings, "steps": 20})
+    with pytest.raises(ValueError, match=r"run\.partial\.json.*other settings.*extra"):
+        PartialRun(out, {**settings, "extra": 1})
+    stored = json.loads(partial_path(out).read_text())
+    partial_path(out).write_text(json.dumps({**stored, "git_commit": "0000000"}))
+    with pytest.raises(ValueError, match=r"run\.partial\.json.*commit 0000000"):
+        PartialRun(out, settings)
+    partial_path(out).write_text(json.dumps(stored))
+    # finishing writes the record and removes the partial file; the record is strict JSON
+    target = again.finish({"rows": [again.get(("a", 0)), again.get(("a", 1))]})
+    assert target == out and not partial_path(out).exists()
+    assert json.loads(out.read_text()) == {
+        "rows": [{"value": None, "pair": [1, 2]}, {"value": 2.0}]
+    }
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_an_existing_result_is_replaced_only_when_asked(tmp_path) -> None:
+    out = tmp_path / "run.json"
+    out.write_text("{}")
+    with pytest.raises(FileExistsError, match=r"run\.json already exists.*--overwrite"):
+        PartialRun(out, {})
+    assert not partial_path(out).exists()
+    PartialRun(out, {}, overwrite=True).finish({"x": 1})
+    assert json.loads(out.read_text()) == {"x": 1}
+    # a result written by another run while this one ran is not replaced either
+    run = PartialRun(tmp_path / "late.json", {})
+    run.add(("k",), 1)
+    (tmp_path / "late.json").write_text('{"other": true}')
+    with pytest.raises(FileExistsError, match="late.json"):
+        run.finish({"mine": True})
+    assert json.loads((tmp_path / "late.json").read_text()) == {"other": True}
+    assert partial_path(tmp_path / "late.json").exists()  # the finished rows are kept
+
+
+def test_a_corrupt_partial_file_is_named(tmp_path) -> None:
+    out = tmp_path / "run.json"
+    partial_path(out).write_text('{"settings": {}, "rows": {"[1]"')
+    with pytest.raises(ValueError, match=r"run\.partial\.json.*delete it or regenerate"):
+        PartialRun(out, {})
+    partial_path(out).write_text("[1, 2]")
+    with pytest.raises(ValueError, match=r"run\.partial\.json is not a partial-run file"):
+        PartialRun(out, {})
+
+
+# --- the scripts ------------------------------------------------------------------------------
+
+
+def test_mi_sweep_resumes_after_a_kill_and_equals_an_uninterrupted_run(
+    tmp_path, monkeypatch
+) -> None:
+    """The real rows at toy sizes; the run is killed after 2 of 4 rows."""
+    mi_sweep = _bench("mi_sweep")
+    real_row = mi_sweep.sweep_row
+    calls: list[tuple[int, float]] = []
+    kill_after: list[int] = []
+
+    def counted(d: int, rho: float, args: argparse.Namespace) -> dict:
+        if kill_after and len(calls) == kill_after[0]:
+            raise Killed
+        calls.append((d, rho))
+        return real_row(d, rho, args)
+
+    monkeypatch.setattr(mi_sweep, "sweep_row", counted)
+    argv = ["--dims", "2", "--rhos", "0", "0.5", "0.9", "-0.5", "--steps", "3", "--n", "512"]
+    argv += ["--pooled-n", "256", "--batch-size", "32", "--hidden", "8", "--threads", "1"]
+    argv += ["--estimators", "mine", "nwj"]
+    whole = mi_sweep.main([*argv, "--out", str(tmp_path / "whole.json")])
+    assert len(calls) == 4
+    calls.clear()
+    out = tmp_path / "resumed.json"
+    kill_after.append(2)
+    with pytest.raises(Killed):
+        mi_sweep.main([*argv, "--out", str(out)])
+    assert calls == [(2, 0.0), (2, 0.5)] and not out.exists() and partial_path(out).exists()
+    # other settings are refused while the partial run is there; nothing is computed
+    with pytest.raises(ValueError, match=r"resumed\.partial\.json.*steps"):
+        mi_sweep.main([*argv, "--steps", "4", "--out", str(out)])
+    kill_after.clear()
+    calls.clear()
+    resumed = mi_sweep.main([*argv, "--out", str(out)])
+    assert calls == [(2, 0.9), (2, -0.5)]  # only the rows left
+    assert not partial_path(out).exists()
+    timings = {"wall_s", "provenance", "out"}
+    stored = json.loads(out.read_text())
+    assert _without(stored, timings) == _without(
+        json.loads((tmp_path / "whole.json").read_text()), timings
+    )
+    assert _without(resumed["rows"], timings) == _without(
+        json.loads(json.dumps(whole["rows"])), timings
+    )
+    # the finished result is not replaced by a rerun without --overwrite
+    calls.clear()
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        mi_sweep.main([*argv, "--out", str(out)])
+    assert calls == []
+
+
+def test_zoo_search_resumes_per_model_search_and_seed(tmp_path, monkeypatch) -> None:
+    """The zoo's models, data and measurement replaced by stand-ins; killed after 3 rows."""
+    zoo_search = _bench("zoo_search")
+    calls: list[tuple[Any, ...]] = []
+    kill_after: list[int] = []
+
+    def fake_vulnerability(net: Any, x: Any, *, eps: float, search: str, seed: int, **_: Any):
+        if kill_after and len(calls) == kill_after[0]:
+            raise Killed
+        calls.append((*net, search, seed))
+        value = 0.1 * len(calls)
+        return {
+            "eps": eps,
+            "normal_mi": 1.0,
+            **{f"worst_mi_{r}": value for r in ("paper", "refit")},
+            **{f"bound_{r}": 0.5 for r in ("paper", "refit")},
+            "diverged": math.nan,
+        }
+
+    monkeypatch.setattr(
+        zoo_search,
+        "load_dataset",
+        lambda name, **_: SimpleNamespace(x_test=None, description=f"fake {name}"),
+    )
+    monkeypatch.setattr(
+        zoo_search,
+        "train_zoo",
+        lambda settings, *a, **k: {m: (m.dataset, m.label) for m in settings.models},
+    )
+    monkeypatch.setattr(zoo_search, "logit_vulnerability", fake_vulnerability)
+    monkeypatch.setattr(zoo_search, "checkpoint_root", lambda: tmp_path / "checkpoints")
+    argv = ["--profile", "quick", "--searches", "pointwise", "universal"]
+    argv += ["--estimator-seeds", "0", "1"]
+    out = tmp_path / "zoo.json"
+    kill_after.append(3)
+    with pytest.raises(Killed):
+        zoo_search.main([*argv, "--out", str(out)])
+    done = list(calls)
+    kill_after.clear()
+    record = zoo_search.main([*argv, "--out", str(out)])
+    rows = record["rows"]
+    assert len(rows) == len(done) + len(calls[3:]) and len(done) == 3
+    assert calls[:3] == done and len(set(calls)) == len(calls)  # no row computed twice
+    keys = [(r["dataset"], r["model"], r["search"], r["estimator_seed"]) for r in rows]
+    assert keys == calls  # in the order of an uninterrupted run
+    assert [r["worst_mi_paper"] for r in rows] == pytest.approx(
+        [0.1 * i for i in range(1, len(rows) + 1)]
+    )
+    assert all(r["diverged"] is None for r in json.loads(out.read_text())["rows"])
+    assert not partial_path(out).exists()
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        zoo_search.main([*argv, "--out", str(out)])
+    zoo_search.main([*argv, "--out", str(out), "--overwrite"])
+
+
+def test_mi_bmi_resumes_per_task_and_seed(tmp_path, monkeypatch) -> None:
+    """benchmark-mi's tasks and the estimators replaced by stand-ins (run in threads, not in
+    spawned processes, so that the stand-in reaches them); killed after 3 of 6 runs were
+    stored (the runs finish in any order, so which 3 is not fixed)."""
+    mi_bmi = _bench("mi_bmi")
+    monkeypatch.setenv("GLIBC_TUNABLES", mi_bmi.MALLOC_TUNABLES)
+    calls: list[tuple[str, int]] = []
+
+    def fake_run_one(task_id: str, seed: int, names: list[str], n: int) -> dict[str, Any]:
+        calls.append((task_id, seed))
+        value = {"a": 1.0, "b": 2.0}[task_id] + 0.01 * seed
+        stats = {"stderr": math.nan, "wall_s": 1.0, "cpu_s": 1.0}
+        return {
+            "task": task_id,
+            "seed": seed,
+            "values": {name: {"value": value, **stats} for name in names},
+        }
+
+    class KilledAfterThree(PartialRun):
+        def add(self, key: Any, row: Any) -> Any:
+            stored = super().add(key, row)
+            if len(self.rows) == 3:
+                raise Killed
+            return stored
+
+    monkeypatch.setattr(mi_bmi, "run_one", fake_run_one)
+    tasks = {
+        tid: SimpleNamespace(mutual_information=truth, dim_x=1, dim_y=1)
+        for tid, truth in (("a", 1.0), ("b", 2.0))
+    }
+    jobs = {(tid, seed) for tid in tasks for seed in (0, 1, 2)}
+
+    def args(out: Path) -> argparse.Namespace:
+        return argparse.Namespace(
+            tasks=["a", "b"],
+            estimators=["ours"],
+            seeds=[0, 1, 2],
+            n=100,
+            jobs=2,
+            out=out,
+            overwrite=False,
+        )
+
+    def threads(workers: int) -> ThreadPoolExecutor:
+        return ThreadPoolExecutor(max_workers=workers)
+
+    whole = mi_bmi.run(args(tmp_path / "whole.json"), tasks, threads)
+    out = tmp_path / "bmi.json"
+    monkeypatch.setattr(mi_bmi, "PartialRun", KilledAfterThree)
+    with pytest.raises(Killed):
+        mi_bmi.run(args(out), tasks, threads)
+    monkeypatch.setattr(mi_bmi, "PartialRun", PartialRun)
+    stored = {tuple(json.loads(key)) for key in json.loads(partial_path(out).read_text())["rows"]}
+    assert len(stored) == 3 and stored <= jobs and not out.exists()
+    calls.clear()
+    resumed = mi_bmi.run(args(out), tasks, threads)
+    assert sorted(calls) == sorted(jobs - stored)  # only the runs left
+    assert strict_json(resumed["tasks"]) == strict_json(whole["tasks"])
+    assert [r["seed"] for r in resumed["tasks"]["b"]["runs"]] == [0, 1, 2]
+    assert resumed["summary"]["ours"]["met"] == 2
+    assert not partial_path(out).exists()
+    assert (
+        json.loads(out.read_text())["tasks"]
+        == json.loads((tmp_path / "whole.json").read_text())["tasks"]
+    )
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        mi_bmi.run(args(out), tasks, threads)
+    # --merge refuses to replace an existing file too, and names a truncated input
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        mi_bmi.merge([out, tmp_path / "whole.json"], out)
+    broken = tmp_path / "broken.json"
+    broken.write_text(out.read_text()[:100])
+    with pytest.raises(ValueError, match=r"broken\.json.*delete it or regenerate"):
+        mi_bmi.merge([broken, out], tmp_path / "merged.json")
+
+
+def test_gaussian_rv_validation_resumes_per_seed_norm_and_eps(tmp_path, monkeypatch) -> None:
+    """The estimator replaced by a stand-in that counts its calls; killed after 3 of 4 rows."""
+    gauss = _bench("gaussian_rv_validation")
+    calls: list[tuple[float, str]] = []
+    kill_after: list[int] = []
+
+    def estimate(value: float) -> SimpleNamespace:
+        return SimpleNamespace(estimate=value, stderr=0.01, diverged=False)
+
+    def fake_worst(g: Any, x: Any, attack: Any, critic: Any, *, seed: int, **_: Any):
+        if kill_after and len(calls) == kill_after[0]:
+            raise Killed
+        calls.append((attack.eps, attack.norm))
+        heldout = x[: 2 * critic.batch_size]
+        return SimpleNamespace(
+            attacked=estimate(0.5),
+            refit=estimate(0.6),
+            x_adv=x,
+            heldout_adv=heldout,
+            diverged=False,
+        )
+
+    monkeypatch.setattr(gauss, "worst_case_mi", fake_worst)
+    monkeypatch.setattr(gauss, "normal_mi", lambda *a, **k: estimate(0.69))
+    argv = ["--eps", "0.1", "0.5", "--norms", "2", "inf", "--n", "1000", "--batch-size", "100"]
+    out = tmp_path / "gauss.json"
+    kill_after.append(3)
+    with pytest.raises(Killed):
+        gauss.main([*argv, "--out", str(out)])
+    assert calls == [(0.1, "2"), (0.5, "2"), (0.1, "inf")]
+    kill_after.clear()
+    calls.clear()
+    record = gauss.main([*argv, "--out", str(out)])
+    assert calls == [(0.5, "inf")]
+    assert [(r["norm"], r["eps"]) for r in record["rows"]] == [
+        ("2", 0.1),
+        ("2", 0.5),
+        ("inf", 0.1),
+        ("inf", 0.5),
+    ]
+    assert json.loads(out.read_text())["rows"] == json.loads(json.dumps(record["rows"]))
