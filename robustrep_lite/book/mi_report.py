@@ -40,7 +40,8 @@ __all__ = [
 BMI_RESULT = "bench/results/mi_bmi.json"
 #: Every bound of Chapter 4 fitted the same way, one seed (``--estimators ours-dv ...``).
 BMI_BOUNDS_RESULT = "bench/results/mi_bmi_bounds.json"
-#: The same benchmark at N = 1000 (``--n 1000 --estimators ours bmi-ksg bmi-cca``).
+#: The same benchmark at N = 1000 (``--n 1000 --estimators ours bmi-ksg bmi-cca``, joined with
+#: ``ours-zoo``, the critic of Chapter 5's zoo).
 BMI_SMALL_RESULT = "bench/results/mi_bmi_n1000.json"
 LABELS = {
     "ours": "ours (default)",
