@@ -62,7 +62,6 @@ ALLOWED = [
     ("05_measuring_vulnerability", "chosen on 20%", "the estimator's split"),
     ("05_measuring_vulnerability", "the remaining 20%", "the estimator's split"),
     ("06_learning_robust_representations", "7 steps of 0.01", "the paper's PGD (its code)"),
-    ("06_learning_robust_representations", "an accuracy near 30%", "the exercise's value"),
     ("07_spectral_regularization", "momentum 0.9", "the optimiser of the authors' code"),
     ("07_spectral_regularization", "learning rate 0.1", "the paper's optimiser"),
     ("07_spectral_regularization", "learning rate 0.5", "the cpu profile's optimiser"),

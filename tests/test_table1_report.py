@@ -5,6 +5,9 @@ load-or-compute of a run (stored paper-scale results, or a live run checkpointed
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import pytest
 import torch
 from encoder_run import train
@@ -49,23 +52,60 @@ def test_tables_markdown_titles_each_data_set_and_appends_the_papershand_made_ta
     assert text.endswith(report.paper_markdown())
 
 
-def test_claims_are_checked_on_the_mlp_means() -> None:
+def test_claim_state_holds_only_beyond_two_standard_errors_of_the_difference() -> None:
+    # 2 seeds each: margin = 2 * sqrt(2.4**2 / 2 + 0.6**2 / 2) = 3.50
+    state, margin = report.claim_state(10.1, 8.9, 0.6, 2.4, 2, 2)
+    assert state == "within seed spread" and margin == pytest.approx(2 * (2.88 + 0.18) ** 0.5)
+    assert report.claim_state(16.1, 4.9, 1.5, 0.3, 2, 2)[0] == "holds"
+    assert report.claim_state(4.9, 16.1, 0.3, 1.5, 2, 2)[0] == "reversed"
+    assert report.claim_state(0.0, 0.0, 0.0, 0.0, 2, 2) == ("within seed spread", 0.0)
+    # the same gap holds with more seeds (a smaller standard error of the mean)
+    assert report.claim_state(10.1, 8.9, 0.6, 2.4, 20, 20)[0] == "holds"
+    state, margin = report.claim_state(30.0, 10.0, 0.0, 0.0, 1, 2)
+    assert state == "one seed" and margin != margin  # NaN: no spread to judge by
+    assert set(report.CLAIM_STATES) == {"holds", "within seed spread", "reversed", "one seed"}
+
+
+def _set_mlp(table: dict, row: tuple[str, str], key: str, values: list[float]) -> dict:
+    for r in table["rows"]:
+        if (r["representation"], r["head"], r["classifier"]) == (*row, "mlp"):
+            r[key] = values[r["seed"]]
+    table["summary"] = summarise(table["rows"])
+    return table
+
+
+def test_claims_are_checked_on_the_mlp_means_against_the_seed_spread() -> None:
     checks = report.claim_checks(hand_made_table())
+    # PGD-7 is the same for both seeds (no spread); natural accuracy 52.5 ± 0.7 vs 30.5 ± 0.7
+    assert [c["state"] for c in checks] == ["holds", "holds", "holds", "reversed"]
     assert [c["holds"] for c in checks] == [True, True, True, False]
     assert checks[0]["ours"] == pytest.approx(14.0) and checks[0]["against"] == pytest.approx(1.0)
+    assert checks[2]["margin"] == pytest.approx(2 * 0.5**0.5) and checks[0]["margin"] == 0.0
     assert checks[3]["paper"] == "27.53 > 14.06"
     text = report.claims_report(hand_made_table(), "cifar10").splitlines()
-    assert text[0] == "cifar10" and text[4].startswith("  does NOT hold E.S. raises")
-    assert "14.0 vs 1.0   [14.06 > 0.22]" in text[1]
+    assert text[0] == "cifar10" and text[4].startswith("  reversed           E.S. raises")
+    assert "14.0 ± 0.0 vs 1.0 ± 0.0 (margin 0.0)   [14.06 > 0.22]" in text[1]
+    assert "52.5 ± 0.7 vs 30.5 ± 0.7 (margin 1.4)" in text[3]
     assert text[-1] == (
         "  the stronger attack lowers PGD-7 accuracy by 1.0 to 2.0 points on the same images"
     )
     assert report.strong_gaps(hand_made_table(seeds=1)) == pytest.approx([1.0] * 12)
+    # E.S. above the standard head by less than the seeds' spread: 15.0 ± 7.1 vs 14.0 ± 0.0
+    table = _set_mlp(hand_made_table(), ("worst_case", "standard_es"), "pgd", [0.10, 0.20])
+    es = report.claim_checks(table)[3]
+    assert es["ours"] > es["against"] and es["state"] == "within seed spread" and not es["holds"]
+    assert es["margin"] == pytest.approx(10.0)
+    assert "  within seed spread E.S. raises" in report.claims_report(table, "cifar10")
+    # one seed: no spread, nothing holds
+    one = report.claim_checks(hand_made_table(seeds=1))
+    assert {c["state"] for c in one} == {"one seed"} and not any(c["holds"] for c in one)
+    assert "(margin n/a)" in report.claims_report(hand_made_table(seeds=1), "x")
 
 
 def test_table1_glue_states_counts_spans_and_the_cifar_values() -> None:
     values = report.table1_glue({"mnist": hand_made_table("mnist"), "cifar10": hand_made_table()})
     assert values["cifar10_holds"] == values["mnist_holds"] == 3
+    assert (values["cifar10_within"], values["cifar10_reversed"]) == (0, 1)
     assert values["claims_count"] == len(report.CLAIMS) == 4
     assert values["cifar10_apgd_drop"] == pytest.approx(2.0)
     # natural: MLP 62.5, linear 57.5 (mean over seeds); PGD-7 equal for both heads
@@ -73,8 +113,10 @@ def test_table1_glue_states_counts_spans_and_the_cifar_values() -> None:
     assert values["mnist_wr_pgd"].data == "31.0%"
     assert values["c10_std_mlp_nat"] == pytest.approx(60.5)
     assert values["table_seeds"] == 2
-    # the strong attack takes 1-2 points off every PGD-7 accuracy: the same claims hold
+    # the strong attack takes 1-2 points off every PGD-7 accuracy (spread 0.7 points): the
+    # same claims hold
     assert values["cifar10_strong_holds"] == values["mnist_strong_holds"] == 3
+    assert (values["cifar10_strong_within"], values["cifar10_strong_reversed"]) == (0, 1)
     assert values["c10_train"].data == "4,000"
     assert (values["c10_epochs"], values["c10_head_epochs"]) == (3, 4)
     # the paper's numbers beside ours, from core.paper_numbers
@@ -82,45 +124,126 @@ def test_table1_glue_states_counts_spans_and_the_cifar_values() -> None:
     assert values["paper_c10_std_mlp_nat"] == 58.77 and values["paper_train"].data == "50,000"
     assert values["paper_epochs"] == 500
     assert "c10_std_mlp_nat" not in report.table1_glue({"mnist": hand_made_table("mnist")})
+    within = _set_mlp(hand_made_table(), ("worst_case", "standard_es"), "pgd", [0.10, 0.20])
+    counts = report.table1_glue({"cifar10": within})
+    assert [counts[f"cifar10_{k}"] for k in ("holds", "within", "reversed")] == [3, 1, 0]
+    single = report.table1_glue({"cifar10": hand_made_table(seeds=1)})
+    assert [single[f"cifar10_{k}"] for k in ("holds", "within", "reversed")] == [0, 0, 0]
 
 
 def test_claim_checks_with_the_strong_attack_compare_its_accuracies() -> None:
-    table = hand_made_table(seeds=1)
-    for r in table["rows"]:  # the strong attack breaks the worst-case robust head only
-        if (r["representation"], r["head"]) == ("worst_case", "robust"):
-            r["strong"] = 0.0
-    table["summary"] = summarise(table["rows"])
+    # the strong attack breaks the worst-case robust head only
+    table = _set_mlp(hand_made_table(), ("worst_case", "robust"), "strong", [0.0, 0.0])
     pgd, strong = report.claim_checks(table), report.claim_checks(table, "strong")
-    assert [c["holds"] for c in pgd] == [True, True, True, False]
-    assert [c["holds"] for c in strong] == [True, False, True, False]
+    assert [c["state"] for c in pgd] == ["holds", "holds", "holds", "reversed"]
+    assert [c["state"] for c in strong] == ["holds", "reversed", "holds", "reversed"]
+    # the strong attack's spread: 1 and 2 points off PGD-7 for seeds 0 and 1
+    assert strong[0]["ours_std"] == pytest.approx(0.5**0.5)
     assert strong[1]["ours"] == pytest.approx(0.0) and strong[2]["ours"] == pgd[2]["ours"]
     values = report.table1_glue({"cifar10": table})
     assert (values["cifar10_holds"], values["cifar10_strong_holds"]) == (3, 2)
+    assert values["cifar10_strong_reversed"] == 2
     table["settings"]["train_size"]["cifar10"] = None
     assert report.table1_glue({"cifar10": table})["c10_train"].data == "all"
 
 
-def test_critic_verdict_follows_the_means_it_compares() -> None:
-    text = report.critic_verdict({"cifar10": hand_made_table()})
-    # standard: I 2.0, drop 1.0; worst-case: I 1.0, drop 0.2
-    assert text == (
-        "In the run shown, on CIFAR-10 the standard representation's critic reads **more** "
-        "information than the worst-case one's and loses **more** of it under attack "
-        "(1.000 against 0.200 nats)."
-    )
+def _critic_table(standard_worst: float, stderr: float = 0.1) -> dict:
+    """One seed; standard: I 0.4, I_worst ``standard_worst``; worst-case: I 0.1, I_worst 0.05."""
     table = hand_made_table("mnist", seeds=1)
     for e in table["encoders"]:
-        e["mi"], e["worst_mi"] = (1.0, 0.9) if e["representation"] == "standard" else (1.5, 0.5)
-    text = report.critic_verdict({"mnist": table})
-    assert "reads **not more** information" in text and "loses **not more**" in text
+        std = e["representation"] == "standard"
+        e["mi"], e["worst_mi"] = (0.4, standard_worst) if std else (0.1, 0.05)
+        e["mi_stderr"] = e["worst_mi_stderr"] = e["drop_stderr"] = stderr
+    return table
 
 
-def test_critic_markdown_averages_over_seeds() -> None:
+def test_critic_readouts_average_seeds_and_combine_their_standard_errors() -> None:
+    r = report.critic_readouts(hand_made_table())
+    # standard: I 2.0, I_worst 0.5 and 1.5; errors 0.01 and 0.02 per seed, sqrt(2) e / 2 over 2
+    assert r["standard"]["mi"] == 2.0 and r["standard"]["worst_mi"] == pytest.approx(1.0)
+    assert r["standard"]["drop"] == pytest.approx(1.0)
+    assert r["worst_case"]["drop"] == pytest.approx(0.2)
+    assert r["standard"]["mi_stderr"] == pytest.approx(0.01 / 2**0.5)
+    assert r["worst_case"]["drop_stderr"] == pytest.approx(0.02 / 2**0.5)
+    assert (r["standard"]["seeds"], r["standard"]["images"]) == (2, 96)
+    old = hand_made_table(seeds=1)  # a record from before the errors were kept
+    for e in old["encoders"]:
+        del e["mi_stderr"], e["readout_images"]
+    r = report.critic_readouts(old)["standard"]
+    assert r["mi_stderr"] != r["mi_stderr"] and r["images"] == 0  # NaN, unknown
+
+
+def test_below_zero_counts_a_negative_read_out_only_beyond_twice_its_error() -> None:
+    assert report.below_zero(-8.564, 0.3)
+    assert not report.below_zero(-0.03, 0.02)  # within twice its error of zero
+    assert report.below_zero(-0.05, 0.02)
+    assert not report.below_zero(0.0, 0.5) and not report.below_zero(1.0, float("nan"))
+    assert report.below_zero(-0.01, float("nan"))  # no error recorded: any negative value
+
+
+def test_critic_verdict_follows_the_means_and_errors_it_compares() -> None:
+    text = report.critic_verdict({"cifar10": hand_made_table()})
+    # worst-case: I 1.0, drop 0.2; standard: I 2.0, drop 1.0 (errors 0.007 and 0.014)
+    assert text == (
+        "In the run shown, on CIFAR-10, the worst-case representation's critic reads **less** "
+        "clean information than the standard one's (1.000 ± 0.007 against 2.000 ± 0.007 "
+        "nats); it loses **less** under attack than the standard one (a drop of 0.200 ± 0.014 "
+        "against 1.000 ± 0.014 nats)."
+    )
+    # MNIST-like: the standard representation's I_worst far below zero is not evidence
+    text = report.critic_verdict({"mnist": _critic_table(-8.564)})
+    assert "I_worst read-out is -8.564 ± 0.100 nats, below zero by more than twice" in text
+    assert "the drops under attack are **not compared**" in text and "loses" not in text
+    # the clean read-outs still count: 0.1 vs 0.4, more than 2 sqrt(0.1**2 + 0.1**2) = 0.28 apart
+    assert "reads **less** clean information" in text
+    # a slightly negative read-out within its error is compared: drop 0.05 vs 0.42
+    text = report.critic_verdict({"mnist": _critic_table(-0.02)})
+    assert "impossible" not in text and "not compared" not in text
+    assert "loses **less** under attack" in text
+    # differences within twice the error: neither more nor less
+    text = report.critic_verdict({"mnist": _critic_table(0.3, stderr=0.2)})
+    assert "reads **no more and no less** (within twice the error) clean information" in text
+    assert "loses **no more and no less** (within twice the error) under attack" in text
+
+
+def test_critic_markdown_averages_over_seeds_and_marks_impossible_read_outs() -> None:
     text = report.critic_markdown({"cifar10": hand_made_table()})
-    assert "estimator `smile`" in text
+    assert "estimator `smile`" in text and "96 test images per encoder" in text
     # standard: I = 2.0, I_worst 0.5 and 1.5 -> 1.0, drop 1.0
-    assert "| cifar10 | standard | 2.000 | 1.000 | 1.000 |" in text
-    assert "| cifar10 | worst_case | 1.000 | 0.800 | 0.200 |" in text
+    assert "| cifar10 | standard | 2.000 ± 0.007 | 1.000 ± 0.014 | 1.000 ± 0.014 |" in text
+    assert "| cifar10 | worst_case | 1.000 ± 0.007 | 0.800 ± 0.014 | 0.200 ± 0.014 |" in text
+    text = report.critic_markdown({"mnist": _critic_table(-8.564)})
+    assert "| mnist | standard | 0.400 ± 0.100 | -8.564 ± 0.100 (impossible: < 0) |" in text
+
+
+def test_critic_glue_states_images_errors_and_the_papers_logit_values() -> None:
+    values = report.critic_glue({"mnist": _critic_table(-8.564), "cifar10": hand_made_table()})
+    assert values["critic_images"] == 96 and values["critic_se_max"] == pytest.approx(0.1)
+    assert values["critic_verdict"].data.startswith("In the run shown, on MNIST, ")
+    assert (values["paper_logit_mi_robust"], values["paper_logit_mi_standard"]) == (1.75, 1.25)
+
+
+def test_expected_normal_max_matches_exact_values_and_a_monte_carlo_estimate() -> None:
+    assert report.expected_normal_max(1) == pytest.approx(0.0, abs=1e-9)
+    assert report.expected_normal_max(2) == pytest.approx(1 / math.pi**0.5, rel=1e-8)
+    assert report.expected_normal_max(3) == pytest.approx(3 / (2 * math.pi**0.5), rel=1e-8)
+    draws = np.random.default_rng(0).standard_normal((20_000, 500)).max(axis=1)
+    # Monte Carlo standard error: about 0.42 / sqrt(20 000) = 0.003
+    assert report.expected_normal_max(500) == pytest.approx(draws.mean(), abs=0.015)
+    assert report.expected_normal_max(500) < math.sqrt(2 * math.log(500)) - 0.4
+    with pytest.raises(ValueError, match="positive"):
+        report.expected_normal_max(0)
+
+
+def test_es_selection_bias_is_the_expected_maximum_times_one_standard_error() -> None:
+    out = report.es_selection_bias(0.3, 10_000, 500)
+    assert out["stderr"] == pytest.approx(100 * (0.21 / 10_000) ** 0.5)
+    assert out["k"] == pytest.approx(report.expected_normal_max(500))
+    assert out["k_asymptotic"] == pytest.approx(math.sqrt(2 * math.log(500)))
+    assert out["bias"] == pytest.approx(out["k"] * out["stderr"]) and 1.3 < out["bias"] < 1.5
+    assert report.es_selection_bias(0.3, 10_000, 1)["bias"] == pytest.approx(0.0, abs=1e-9)
+    with pytest.raises(ValueError, match="fraction"):
+        report.es_selection_bias(30.0, 10_000, 500)
 
 
 def test_pgd_figure_shows_each_data_set_with_the_papers_markers_on_cifar10() -> None:

@@ -240,8 +240,19 @@ def test_micro_batches_average_chunks_and_their_batchnorm_statistics() -> None:
 # ----------------------------------------------------------------------------------------------
 def test_mi_readout_worst_case_is_below_the_clean_estimate() -> None:
     run = train(_images(64), beta=1.0, **TINY)
-    r = mi_readout(run, _images(48, seed=1), batch_size=16)
+    x = _images(50, seed=1)  # three whole batches of 16; the last 2 images are not read
+    r = mi_readout(run, x, batch_size=16)
     assert math.isfinite(r["mi"]) and r["worst_mi"] <= r["mi"] + 1e-6
+    assert r["readout_images"] == 48
+    # the standard errors are those of the three batch read-outs (each batch read on its own)
+    parts = [mi_readout(run, x[s : s + 16], batch_size=16) for s in (0, 16, 32)]
+    for key in ("mi", "worst_mi"):
+        per_batch = torch.tensor([p[key] for p in parts], dtype=torch.float64)
+        assert r[key] == pytest.approx(float(per_batch.mean()), abs=1e-5)
+        assert r[f"{key}_stderr"] == pytest.approx(float(per_batch.std() / 3**0.5), abs=1e-5)
+    drops = torch.tensor([p["mi"] - p["worst_mi"] for p in parts], dtype=torch.float64)
+    assert r["drop_stderr"] == pytest.approx(float(drops.std() / 3**0.5), abs=1e-5)
+    assert math.isnan(parts[0]["mi_stderr"]) and parts[0]["readout_images"] == 16
     with pytest.raises(ValueError, match="batch"):
         mi_readout(run, _images(8), batch_size=16)
 

@@ -1,7 +1,8 @@
 """What Chapter 6 shows of Section 5 of Zhu, Zhang & Evans (2020): Table 1 (downstream heads on
 standard and worst-case MI representations, objective (5.2) with beta = 0 and 1), the paper's
-qualitative claims checked on a run, the critic's read-outs, the beta x eps grid, the saliency
-maps of Figure 4 and the cost of the paper-scale run.
+qualitative claims checked on a run against the spread over seeds, the critic's read-outs with
+their standard errors, the beta x eps grid, the saliency maps of Figure 4, the cost of the
+paper-scale run and the optimism of choosing the E.S. epoch on the test set (Exercise 3).
 
 A run comes from :func:`table1_results`: a stored paper-scale run in the ``paper`` profile where
 the repository has one, else a live :func:`robustrep_lite.experiments.table1.table1` whose
@@ -15,6 +16,7 @@ values the chapter's prose glues in, so that each sentence states the run's own 
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any
 
 import ipywidgets as widgets
@@ -23,10 +25,16 @@ import plotly.graph_objects as go
 import torch
 from IPython.display import Markdown
 from plotly.subplots import make_subplots
+from scipy import integrate, stats
 from torch import Tensor
 
 from robustrep_lite.book.plots import lift_subplot_titles, live_panel, slider_figure
-from robustrep_lite.core.paper_numbers import PAPER_TABLE1, PAPER_TABLE1_SETUP, paper_table1_row
+from robustrep_lite.core.paper_numbers import (
+    PAPER_LOGIT_NORMAL_MI,
+    PAPER_TABLE1,
+    PAPER_TABLE1_SETUP,
+    paper_table1_row,
+)
 from robustrep_lite.core.results import CHECKOUT, load_stored
 from robustrep_lite.experiments.settings import PROFILES, TrainSettings
 from robustrep_lite.experiments.table1 import grid_cell, prepare_data, table1
@@ -42,14 +50,23 @@ from robustrep_lite.training.encoder import (
 
 __all__ = [
     "CLAIMS",
+    "CLAIM_STATES",
     "ORDER",
     "ROW_NAMES",
     "STORED",
     "TITLES",
+    "Z_SPREAD",
+    "below_zero",
     "claim_checks",
+    "claim_state",
     "claims_report",
+    "critic_checks",
+    "critic_glue",
     "critic_markdown",
+    "critic_readouts",
     "critic_verdict",
+    "es_selection_bias",
+    "expected_normal_max",
     "grid_cell_text",
     "grid_figure",
     "grid_widget",
@@ -299,16 +316,75 @@ def _mlp(table: Table, row: tuple[str, str], key: str) -> float:
     return 100 * summary_cell(table, *row, "mlp")[key]
 
 
+#: How many standard errors a difference must exceed to count as a difference (the claims of
+#: Table 1 over seeds, the critic's read-outs over batches), and how far below zero, in its
+#: standard errors, a mutual-information read-out must lie to count as impossible.
+Z_SPREAD = 2.0
+
+#: The verdicts :func:`claim_state` gives a claim.
+CLAIM_STATES = ("holds", "within seed spread", "reversed", "one seed")
+
+
+def claim_state(
+    higher: float,
+    lower: float,
+    std_higher: float,
+    std_lower: float,
+    seeds_higher: int,
+    seeds_lower: int,
+    z: float = Z_SPREAD,
+) -> tuple[str, float]:
+    """The verdict on a claim "``higher`` > ``lower``" between two means over seeds, and the
+    margin it was judged by.
+
+    The margin is ``z`` standard errors of the difference of the means,
+    ``z * sqrt(std_higher**2 / seeds_higher + std_lower**2 / seeds_lower)`` (``std_*`` the
+    sample standard deviations over seeds, ddof=1, as :func:`summarise
+    <robustrep_lite.experiments.table1.summarise>` gives them). The claim ``"holds"`` when the
+    difference ``higher - lower`` exceeds the margin, is ``"reversed"`` when it is below minus
+    the margin, and is ``"within seed spread"`` otherwise (equal values included). With fewer
+    than two seeds on either side there is no spread to judge by: ``"one seed"`` and a NaN
+    margin. With a handful of seeds this is a screen against reading seed noise as an effect,
+    not a significance test (Table 1 of Section 6.2 reports 4 trials)."""
+    if min(seeds_higher, seeds_lower) < 2:
+        return "one seed", math.nan
+    margin = z * math.sqrt(std_higher**2 / seeds_higher + std_lower**2 / seeds_lower)
+    diff = higher - lower
+    if diff > margin:
+        return "holds", margin
+    if diff < -margin:
+        return "reversed", margin
+    return "within seed spread", margin
+
+
 def claim_checks(table: Table, attack: str = "pgd") -> list[dict[str, Any]]:
-    """Each of :data:`CLAIMS` on a run: the two MLP-head values compared (mean over seeds, %),
-    whether the claimed ordering holds (strictly), and the paper's values. With ``attack =
-    "strong"`` the adversarial claims compare the strong attack's accuracies (on the first
-    ``strong_size`` test images) instead of PGD-7's."""
+    """Each of :data:`CLAIMS` on a run: the two MLP-head values compared (mean and standard
+    deviation over seeds, %), the verdict of :func:`claim_state` (``state``: the claim holds only
+    where the difference of the means exceeds twice the standard error of that difference over
+    seeds), the ``margin`` it was judged by, ``holds`` (``state == "holds"``) and the paper's
+    values. With ``attack = "strong"`` the adversarial claims compare the strong attack's
+    accuracies (on the first ``strong_size`` test images) instead of PGD-7's."""
     out = []
     for claim, higher, lower, key, paper in CLAIMS:
         key = key.replace("pgd", attack)
-        a, b = _mlp(table, higher, key), _mlp(table, lower, key)
-        out.append({"claim": claim, "ours": a, "against": b, "holds": a > b, "paper": paper})
+        hi, lo = summary_cell(table, *higher, "mlp"), summary_cell(table, *lower, "mlp")
+        std_key = key.replace("_mean", "_std")
+        a, b = 100 * hi[key], 100 * lo[key]
+        sa, sb = 100 * hi[std_key], 100 * lo[std_key]
+        state, margin = claim_state(a, b, sa, sb, hi["seeds"], lo["seeds"])
+        out.append(
+            {
+                "claim": claim,
+                "ours": a,
+                "against": b,
+                "ours_std": sa,
+                "against_std": sb,
+                "margin": margin,
+                "state": state,
+                "holds": state == "holds",
+                "paper": paper,
+            }
+        )
     return out
 
 
@@ -319,13 +395,16 @@ def strong_gaps(table: Table) -> list[float]:
 
 
 def claims_report(table: Table, title: str) -> str:
-    """The verdict on every claim (:func:`claim_checks`) and how far the strong attack lowers
+    """The verdict on every claim (:func:`claim_checks`: holds, within seed spread, reversed,
+    or one seed), the two means ± their standard deviations over seeds and the margin (twice the
+    standard error of the difference) they were judged by, and how far the strong attack lowers
     PGD-7's accuracies, as lines of text."""
     lines = [title]
     for c in claim_checks(table):
-        verdict = "holds" if c["holds"] else "does NOT hold"
+        margin = "n/a" if math.isnan(c["margin"]) else f"{c['margin']:.1f}"
         lines.append(
-            f"  {verdict:13s} {c['claim']}: {c['ours']:.1f} vs {c['against']:.1f}   [{c['paper']}]"
+            f"  {c['state']:18s} {c['claim']}: {c['ours']:.1f} ± {c['ours_std']:.1f} vs "
+            f"{c['against']:.1f} ± {c['against_std']:.1f} (margin {margin})   [{c['paper']}]"
         )
     gap = strong_gaps(table)
     lines.append(
@@ -342,10 +421,13 @@ def _span(values: list[float]) -> str:
 
 def table1_glue(tables: dict[str, Table]) -> dict[str, Any]:
     """The values the chapter's prose glues in, by name: per data set the number of claims
-    that hold (``<d>_holds``), the largest strong-attack drop (``<d>_apgd_drop``) and, per row of
-    :data:`SPAN_ROWS`, the range of natural and PGD-7 accuracy over the MLP and linear heads
-    (``<d>_<row>_<natural|pgd>``, Markdown), and the number of claims that hold with the strong
-    attack's accuracies in place of PGD-7's (``<d>_strong_holds``); ``claims_count``; and, with
+    that hold beyond the seed spread, lie within it and are reversed beyond it
+    (:func:`claim_checks`; ``<d>_holds``, ``<d>_within``, ``<d>_reversed``), the largest
+    strong-attack drop (``<d>_apgd_drop``) and, per row of :data:`SPAN_ROWS`, the range of
+    natural and PGD-7 accuracy over the MLP and linear heads (``<d>_<row>_<natural|pgd>``,
+    Markdown), and the same three counts with the strong attack's accuracies in place of PGD-7's
+    (``<d>_strong_holds``, ``<d>_strong_within``, ``<d>_strong_reversed``); ``claims_count``;
+    and, with
     CIFAR-10, the standard MLP's natural accuracy (``c10_std_mlp_nat``), the seeds
     (``table_seeds``), the training images (``c10_train``, Markdown: a count or "all"), the
     encoder epochs (``c10_epochs``) and the head epochs (``c10_head_epochs``), each beside the
@@ -355,8 +437,11 @@ def table1_glue(tables: dict[str, Table]) -> dict[str, Any]:
     :mod:`robustrep_lite.core.paper_numbers`)."""
     out: dict[str, Any] = {}
     for dataset, t in tables.items():
-        out[f"{dataset}_holds"] = sum(c["holds"] for c in claim_checks(t))
-        out[f"{dataset}_strong_holds"] = sum(c["holds"] for c in claim_checks(t, "strong"))
+        for prefix, attack in (("", "pgd"), ("strong_", "strong")):
+            states = [c["state"] for c in claim_checks(t, attack)]
+            for state, name in (("holds", "holds"), ("within seed spread", "within")):
+                out[f"{dataset}_{prefix}{name}"] = states.count(state)
+            out[f"{dataset}_{prefix}reversed"] = states.count("reversed")
         out[f"{dataset}_apgd_drop"] = max(strong_gaps(t))
         for row, name in SPAN_ROWS.items():
             for key in ("natural", "pgd"):
@@ -381,49 +466,191 @@ def table1_glue(tables: dict[str, Table]) -> dict[str, Any]:
     return out
 
 
-def _critic_means(table: Table, rep: str) -> tuple[float, float]:
-    recs = [e for e in table["encoders"] if e["representation"] == rep]
-    return (
-        sum(e["mi"] for e in recs) / len(recs),
-        sum(e["worst_mi"] for e in recs) / len(recs),
-    )
+#: The training critic's read-outs of an encoder record: (key, its standard error's key).
+_READOUTS = (("mi", "mi_stderr"), ("worst_mi", "worst_mi_stderr"), ("drop", "drop_stderr"))
+
+#: How the read-outs are named in words.
+_READOUT_NAMES = {"mi": "I(X; g(X))", "worst_mi": "I_worst", "drop": "drop"}
+
+
+def critic_readouts(table: Table) -> dict[str, dict[str, float]]:
+    """Per representation (``standard``, ``worst_case``) of a Table 1 run: the training critic's
+    read-outs on the test images (:func:`~robustrep_lite.training.encoder.mi_readout`, the
+    paper's read-out of Section 5) averaged over seeds -- ``mi``, ``worst_mi`` and ``drop`` (``mi
+    - worst_mi``, the RV read-out), nats -- each with the standard error of that mean,
+    ``sqrt(sum of the seeds' squared standard errors) / seeds`` (``<key>_stderr``; the seeds'
+    standard errors are over the read-out's batches, NaN where a record has none); ``seeds``; and
+    ``images``, the fewest test images any of its read-outs used (0 where no record says)."""
+    out: dict[str, dict[str, float]] = {}
+    for rep in ("standard", "worst_case"):
+        recs = [e for e in table["encoders"] if e["representation"] == rep]
+        n = len(recs)
+        values = {
+            "mi": [e["mi"] for e in recs],
+            "worst_mi": [e["worst_mi"] for e in recs],
+            "drop": [e["mi"] - e["worst_mi"] for e in recs],
+        }
+        images = min(e.get("readout_images", 0) for e in recs)
+        entry: dict[str, float] = {"seeds": n, "images": images}
+        for key, se_key in _READOUTS:
+            errors = [e.get(se_key, math.nan) for e in recs]
+            entry[key] = sum(values[key]) / n
+            entry[se_key] = math.sqrt(sum(x**2 for x in errors)) / n
+        out[rep] = entry
+    return out
+
+
+def below_zero(value: float, stderr: float, z: float = Z_SPREAD) -> bool:
+    """Whether a mutual-information read-out lies below zero by more than ``z`` of its standard
+    errors (``value + z * stderr < 0``); with an unknown error (NaN), whether it is negative at
+    all. A mutual information is never negative, so such a read-out of a variational lower
+    bound says the critic was fooled, not how much information is left."""
+    return value + (0.0 if math.isnan(stderr) else z * stderr) < 0
+
+
+def _direction(a: float, se_a: float, b: float, se_b: float, z: float = Z_SPREAD) -> str:
+    """``a`` against ``b``: "more" or "less" where they differ by more than ``z`` standard errors
+    of the difference (``sqrt(se_a**2 + se_b**2)``, 0 where unknown), else "within error"."""
+    se = math.sqrt(se_a**2 + se_b**2)
+    margin = 0.0 if math.isnan(se) else z * se
+    if a - b > margin:
+        return "more"
+    if a - b < -margin:
+        return "less"
+    return "within error"
+
+
+def critic_checks(tables: dict[str, Table]) -> dict[str, dict[str, Any]]:
+    """Per data set of ``tables``, what the training critics' read-outs (:func:`critic_readouts`)
+    can say: ``readouts``; ``impossible``, the (representation, read-out) pairs of ``mi`` and
+    ``worst_mi`` that lie below zero beyond twice their standard error (:func:`below_zero`);
+    ``clean``, does the worst-case representation's critic read "more" or "less" clean
+    information than the standard one's, or the same "within error" (twice the standard error
+    of the difference); ``drop``, does it lose more or less under the training attack (the drop
+    ``I - I_worst``, the RV read-out). A comparison that uses an impossible read-out is not made:
+    ``None``."""
+    out: dict[str, dict[str, Any]] = {}
+    for dataset, t in tables.items():
+        r = critic_readouts(t)
+        impossible = [
+            (rep, key)
+            for rep in ("standard", "worst_case")
+            for key, se_key in _READOUTS[:2]
+            if below_zero(r[rep][key], r[rep][se_key])
+        ]
+        bad = {key for _, key in impossible}
+        wc, std = r["worst_case"], r["standard"]
+        clean = (
+            None
+            if "mi" in bad
+            else _direction(wc["mi"], wc["mi_stderr"], std["mi"], std["mi_stderr"])
+        )
+        drop = (
+            None
+            if bad
+            else _direction(wc["drop"], wc["drop_stderr"], std["drop"], std["drop_stderr"])
+        )
+        out[dataset] = {"readouts": r, "impossible": impossible, "clean": clean, "drop": drop}
+    return out
+
+
+def _pm(value: float, stderr: float) -> str:
+    return f"{value:.3f} ± {'n/a' if math.isnan(stderr) else f'{stderr:.3f}'}"
 
 
 def critic_verdict(tables: dict[str, Table]) -> str:
-    """Per data set of ``tables``, in words: does the standard representation's training critic
-    read more information than the worst-case one's, and does it lose more under the training
-    attack (the drop ``I - I_worst``; means over seeds, as :func:`critic_markdown` prints)."""
+    """:func:`critic_checks` in words, per data set: any read-out below zero beyond twice its
+    standard error (impossible for a mutual information, so not counted as evidence), then
+    whether the worst-case representation's critic reads more clean information than the
+    standard one's and whether it loses less of it under the training attack (means over seeds
+    ± their standard errors, as :func:`critic_markdown` prints), each only where no impossible
+    read-out enters it."""
+    words = {
+        "more": "**more**",
+        "less": "**less**",
+        "within error": "**no more and no less** (within twice the error)",
+    }
     parts = []
-    for dataset, t in tables.items():
-        (std, std_w), (wc, wc_w) = _critic_means(t, "standard"), _critic_means(t, "worst_case")
-        more = "more" if std > wc else "not more"
-        loses = "more" if std - std_w > wc - wc_w else "not more"
-        parts.append(
-            f"on {TITLES.get(dataset, dataset)} the standard representation's critic reads "
-            f"**{more}** information than the worst-case one's and loses **{loses}** of it "
-            f"under attack ({std - std_w:.3f} against {wc - wc_w:.3f} nats)"
-        )
-    return "In the run shown, " + "; ".join(parts) + "."
+    for dataset, check in critic_checks(tables).items():
+        r = check["readouts"]
+        wc, std = r["worst_case"], r["standard"]
+        sentences = []
+        for rep, key in check["impossible"]:
+            name = "standard" if rep == "standard" else "worst-case"
+            sentences.append(
+                f"the {name} representation's {_READOUT_NAMES[key]} read-out is "
+                f"{_pm(r[rep][key], r[rep][key + '_stderr'])} nats, below zero by more than "
+                "twice its standard error: a mutual information cannot be negative, so this "
+                "read-out measures how far the attack fooled the critic, not information, and no "
+                "comparison that uses it is **counted as evidence**"
+            )
+        if check["clean"] is None:
+            sentences.append("the clean read-outs are **not compared**")
+        else:
+            sentences.append(
+                f"the worst-case representation's critic reads {words[check['clean']]} clean "
+                f"information than the standard one's ({_pm(wc['mi'], wc['mi_stderr'])} against "
+                f"{_pm(std['mi'], std['mi_stderr'])} nats)"
+            )
+        if check["drop"] is None:
+            sentences.append("the drops under attack are **not compared**")
+        else:
+            sentences.append(
+                f"it loses {words[check['drop']]} under attack than the "
+                f"standard one (a drop of {_pm(wc['drop'], wc['drop_stderr'])} against "
+                f"{_pm(std['drop'], std['drop_stderr'])} nats)"
+            )
+        parts.append(f"on {TITLES.get(dataset, dataset)}, " + "; ".join(sentences))
+    return "In the run shown, " + ". ".join(parts) + "."
 
 
 def critic_markdown(tables: dict[str, Table]) -> str:
-    """The training critic's read-outs per data set and representation (mean over seeds, nats):
-    I(X; g(X)), I_worst and their difference, the RV read-out of the paper."""
+    """The training critic's read-outs per data set and representation (:func:`critic_readouts`:
+    mean over seeds ± its standard error over the read-out's batches, nats): I(X; g(X)), I_worst
+    and their difference, the RV read-out of the paper; a read-out below zero beyond twice its
+    error (:func:`below_zero`) is marked "impossible"."""
     rows = [
         "| data set | g | I(X; g(X)) | I_worst | drop (RV read-out) |",
         "|---|---|---|---|---|",
     ]
+    images = []
     for dataset, t in tables.items():
-        for rep in ("standard", "worst_case"):
-            mi_clean, mi_worst = _critic_means(t, rep)
-            rows.append(
-                f"| {dataset} | {rep} | {mi_clean:.3f} | {mi_worst:.3f} | "
-                f"{mi_clean - mi_worst:.3f} |"
-            )
-    estimator = next(iter(tables.values()))["settings"]["estimator"]
-    return f"Critic read-outs in nats (mean over seeds, estimator `{estimator}`):\n\n" + "\n".join(
-        rows
+        for rep, r in critic_readouts(t).items():
+            cells = []
+            for key, se_key in _READOUTS:
+                cell = _pm(r[key], r[se_key])
+                if key != "drop" and below_zero(r[key], r[se_key]):
+                    cell += " (impossible: < 0)"
+                cells.append(cell)
+            rows.append(f"| {dataset} | {rep} | " + " | ".join(cells) + " |")
+            images.append(r["images"])
+    first = next(iter(tables.values()))
+    estimator = first["settings"]["estimator"]
+    return (
+        f"Critic read-outs in nats (mean over seeds ± its standard error over the read-out's "
+        f"batches; {min(images):,} test images per encoder, estimator `{estimator}`):\n\n"
+        + "\n".join(rows)
     )
+
+
+def critic_glue(tables: dict[str, Table]) -> dict[str, Any]:
+    """The values the prose around the critic's read-outs glues in: ``critic_verdict``
+    (:func:`critic_verdict`, Markdown), ``critic_images`` (the fewest test images behind any
+    read-out), ``critic_se_max`` (the largest standard error of a mean ``I`` or ``I_worst``
+    read-out, nats; NaN where none is recorded), and the paper's Section 6.2 values for the
+    logit layers of its supervised classifiers (``paper_logit_mi_robust``,
+    ``paper_logit_mi_standard``, from :mod:`robustrep_lite.core.paper_numbers`)."""
+    readouts = [r for t in tables.values() for r in critic_readouts(t).values()]
+    errors = [
+        r[se] for r in readouts for se in ("mi_stderr", "worst_mi_stderr") if not math.isnan(r[se])
+    ]
+    return {
+        "critic_verdict": Markdown(critic_verdict(tables)),
+        "critic_images": min(r["images"] for r in readouts),
+        "critic_se_max": max(errors) if errors else math.nan,
+        "paper_logit_mi_robust": PAPER_LOGIT_NORMAL_MI["robust"],
+        "paper_logit_mi_standard": PAPER_LOGIT_NORMAL_MI["standard"],
+    }
 
 
 # ----------------------------------------------------------------------------------------------
@@ -687,6 +914,51 @@ def saliency_glue(studies: dict[str, dict[str, Any]]) -> dict[str, Any]:
         ("**yes**" if smoother else "**no**") if drawn else "n/a (no encoders)"
     )
     return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Exercise 3: the optimism of choosing the E.S. epoch on the test set
+# ----------------------------------------------------------------------------------------------
+def expected_normal_max(n: int) -> float:
+    """The expected maximum of ``n`` independent standard normal draws,
+    ``E[max] = integral of x * n * phi(x) * Phi(x)**(n - 1) dx``, by numerical integration
+    (``scipy.integrate.quad``; 0 for ``n = 1``, ``1 / sqrt(pi)`` for ``n = 2``). The familiar
+    ``sqrt(2 ln n)`` is only its large-``n`` asymptote and lies above it (about 3.53 against 3.04
+    for ``n = 500``)."""
+    if n < 1:
+        raise ValueError(f"n must be a positive number of draws, got {n}")
+
+    def density(x: float) -> float:
+        log = math.log(n) + stats.norm.logpdf(x) + (n - 1) * stats.norm.logcdf(x)
+        return x * math.exp(log)
+
+    # the integrand lives within a few units of sqrt(2 ln n); beyond +-12 it is below 1e-30
+    peak = math.sqrt(2 * math.log(n)) if n > 1 else 0.0
+    value, _ = integrate.quad(density, -12.0, 12.0, points=[0.0, peak], limit=200)
+    return float(value)
+
+
+def es_selection_bias(accuracy: float, test_images: int, candidates: int) -> dict[str, float]:
+    """How far choosing the best of ``candidates`` epochs on the test set (the paper's E.S. of
+    Table 1) can flatter an adversarial accuracy ``accuracy`` (a fraction) measured on
+    ``test_images`` images, if the epochs' accuracies were independent noise around the same
+    value: ``stderr``, the binomial standard error of one accuracy in points
+    (``100 * sqrt(p (1 - p) / n)``); ``k``, the expected maximum of ``candidates`` standard
+    normals (:func:`expected_normal_max`); ``k_asymptotic``, ``sqrt(2 ln candidates)``; and
+    ``bias = k * stderr``, the expected optimism in points. Correlated epochs lower it."""
+    if not 0 <= accuracy <= 1 or test_images < 1 or candidates < 1:
+        raise ValueError(
+            "accuracy must be a fraction, test_images and candidates positive counts; got "
+            f"{accuracy}, {test_images}, {candidates}"
+        )
+    stderr = 100 * math.sqrt(accuracy * (1 - accuracy) / test_images)
+    k = expected_normal_max(candidates)
+    return {
+        "stderr": stderr,
+        "k": k,
+        "k_asymptotic": math.sqrt(2 * math.log(candidates)),
+        "bias": k * stderr,
+    }
 
 
 # ----------------------------------------------------------------------------------------------

@@ -612,7 +612,14 @@ def mi_readout(
 ) -> dict[str, float]:
     """The trained critic's estimates of ``I(X; g(X))`` and of ``I_worst`` (its batches attacked
     by the training PGD at ``eps``, default the training eps) on held-out images ``x``, averaged
-    over full batches (the paper's read-out, nats)."""
+    over full batches (the paper's read-out of Section 5, nats).
+
+    Returns ``mi`` and ``worst_mi`` (the means over batches), their standard errors over the
+    batches (``mi_stderr``, ``worst_mi_stderr``; standard deviation over batches, ddof=1, over
+    the square root of their number; NaN for a single batch), the standard error of the paired
+    per-batch drop ``I - I_worst`` (``drop_stderr``) and the number of images read
+    (``readout_images``, whole batches only). The critic is fixed and the batches are disjoint,
+    so the standard errors measure the read-out's sampling noise, not the bias of the bound."""
     c = run.config
     dev = next(run.encoder.parameters()).device
     bs = batch_size or c["batch_size"]
@@ -638,7 +645,19 @@ def mi_readout(
                 worst.append(readout(name, task.scores(run.critic, xa), c["clip"]))
     if not clean:
         raise ValueError(f"x must hold at least one batch of {bs} images, got {x.shape[0]}")
-    return {"mi": float(torch.stack(clean).mean()), "worst_mi": float(torch.stack(worst).mean())}
+    a, w = torch.stack(clean).double().cpu(), torch.stack(worst).double().cpu()
+
+    def stderr(v: Tensor) -> float:
+        return float(v.std() / math.sqrt(len(v))) if len(v) > 1 else math.nan
+
+    return {
+        "mi": float(a.mean()),
+        "worst_mi": float(w.mean()),
+        "mi_stderr": stderr(a),
+        "worst_mi_stderr": stderr(w),
+        "drop_stderr": stderr(a - w),
+        "readout_images": len(clean) * bs,
+    }
 
 
 def saliency(run: EncoderRun, x: Tensor) -> Tensor:
