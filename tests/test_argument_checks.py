@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -125,12 +126,17 @@ def test_train_head_holds_its_checkpoint_lock_between_epochs(
     seen: list[str] = []
     validate = table1_module.robust_accuracy
 
-    def second_run(*args: object, **kwargs: object) -> float:
+    def attempt() -> None:  # a second run, in another thread
         try:
             with exclusive_run(checkpoint):
                 seen.append("acquired")
         except ValueError:
             seen.append("refused")
+
+    def second_run(*args: object, **kwargs: object) -> float:
+        other = threading.Thread(target=attempt)
+        other.start()
+        other.join()
         return validate(*args, **kwargs)
 
     monkeypatch.setattr(table1_module, "robust_accuracy", second_run)
@@ -143,6 +149,18 @@ def test_train_head_holds_its_checkpoint_lock_between_epochs(
     )
     assert seen == ["refused"] * 4  # natural and PGD validation, two epochs
     assert not Path(f"{checkpoint}.lock").exists()
+
+
+def test_a_nested_exclusive_run_passes_inner_runs_of_its_thread_only(tmp_path: Path) -> None:
+    checkpoint = tmp_path / "run.pt"
+    with exclusive_run(checkpoint, nested=True):
+        with exclusive_run(checkpoint):  # an inner run of the same run
+            pass
+        assert Path(f"{checkpoint}.lock").exists()  # the inner run did not release it
+    assert not Path(f"{checkpoint}.lock").exists()
+    with exclusive_run(checkpoint), pytest.raises(ValueError, match="in use by another run"):
+        with exclusive_run(checkpoint):  # without nested=True, as before
+            pass
 
 
 # 5. table1 and its settings

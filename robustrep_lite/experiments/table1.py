@@ -176,9 +176,9 @@ def train_head(
     model = nn.Sequential(encoder, head)
     history = HeadHistory()
     training, epochs = config.training, config.epochs
-    # the lock is held here, around every epoch's train_classifier call
-    kwargs = {"seed": seed, "progress": progress, "lock": False}
-    with exclusive_run(checkpoint), frozen(encoder), contextlib.ExitStack() as stack:
+    kwargs = {"seed": seed, "progress": progress}
+    # held around every epoch's train_classifier call (whose own exclusive_run passes through)
+    with exclusive_run(checkpoint, nested=True), frozen(encoder), contextlib.ExitStack() as stack:
         trained, inputs = model, x
         if config.eps == 0 and not config.augment:
             trained, inputs = head, _features(encoder, x)

@@ -251,7 +251,6 @@ def train_classifier(
     checkpoint: str | os.PathLike[str] | None = None,
     seed: int = 0,
     progress: bool = True,
-    lock: bool = True,
 ) -> TrainHistory:
     """Train ``model`` in place on (x, y) by cross-entropy as ``config`` says (standard, or
     adversarial training, Madry et al. 2018, eq. (1.1)); returns a :class:`TrainHistory`.
@@ -265,10 +264,7 @@ def train_classifier(
     Shuffles, crops and PGD starts come from generators seeded by ``(seed, epoch)``. With
     ``config.time_budget_s``, training stops after the first epoch that ends past that many
     seconds of this call (``history.stopped_by_budget``). The training images are moved to the
-    model's device once, so a step does no host-to-device copy. ``lock``: hold the checkpoint's
-    lock (:func:`~robustrep_lite.training.checkpoint.exclusive_run`) for this call; ``False``
-    only for a caller that holds it itself across several calls (a Table 1 head trained epoch by
-    epoch).
+    model's device once, so a step does no host-to-device copy.
     """
     started = time.perf_counter()
     _check_xy(x, y)
@@ -320,7 +316,7 @@ def train_classifier(
         "select_best": c.select_best,
         "seed": seed,
     }
-    with exclusive_run(checkpoint if lock else None):
+    with exclusive_run(checkpoint):
         state = load_checkpoint(
             checkpoint, modules={"model": model}, optimizers={"opt": opt}, settings=settings
         )
