@@ -70,7 +70,15 @@ def perturb_in_box(
     x: torch.Tensor, delta: torch.Tensor, low: float = 0.0, high: float = 1.0
 ) -> torch.Tensor:
     """``x + delta`` clipped to the valid input box ``[low, high]`` (clipping never leaves the
-    ball: it only moves coordinates back toward ``x``)."""
+    ball: it only moves coordinates back toward ``x``); ``low`` and ``high`` are finite numbers
+    with ``low < high`` (a NaN bound would give NaN inputs)."""
+    for name, bound in (("low", low), ("high", high)):
+        if (
+            isinstance(bound, bool)
+            or not isinstance(bound, (int, float))
+            or not math.isfinite(bound)
+        ):
+            raise ValueError(f"{name} must be a finite number, got {bound!r}")
     if low >= high:
         raise ValueError(f"low must be < high, got low={low}, high={high}")
     if x.shape != delta.shape:

@@ -180,7 +180,8 @@ def _predict(model: nn.Module, x: Tensor, batch_size: int = 2048) -> Tensor:
 
 def first_correct(model: nn.Module, x: Tensor, y: Tensor, n: int) -> Tensor:
     """Indices of the first ``n`` rows of ``x`` that ``model`` classifies correctly (fewer if
-    there are not that many), in order."""
+    there are not that many), in order; ``n`` is an integer >= 1."""
+    check_int("n", n, 1)
     _check_xy(x, y, "x")
     return torch.nonzero(_predict(model, x) == y).flatten()[:n]
 

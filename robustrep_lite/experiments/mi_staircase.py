@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from robustrep_lite.core.validation import check_choice
+from robustrep_lite.core.validation import check_choice, check_int
 from robustrep_lite.mi import (
     JointCritic,
     SeparableCritic,
@@ -134,7 +134,12 @@ def summarise_levels(
     last: int = 500,
 ) -> list[dict[str, float]]:
     """Per level: mean, signed bias and variance of the last ``last`` per-step estimates, the
-    held-out mean, the count of non-finite steps and the largest ``|estimate|``."""
+    held-out mean, the count of non-finite steps and the largest ``|estimate|``. ``last``,
+    ``steps_per_level`` and ``heldout_batches`` are integers >= 1 (``last`` is capped at
+    ``steps_per_level``)."""
+    check_int("last", last, 1)
+    check_int("steps_per_level", steps_per_level, 1)
+    check_int("heldout_batches", heldout_batches, 1)
     out = []
     last = min(last, steps_per_level)
     for i, mi in enumerate(levels):

@@ -31,7 +31,7 @@ import os
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from robustrep_lite.core.validation import check_choice
+from robustrep_lite.core.validation import check_choice, check_int, check_positive
 
 __all__ = [
     "ENV_VAR",
@@ -99,6 +99,28 @@ class TrainSettings:
     rv_steps: int  # at most this many critic steps per fit (early stopping on validation)
     encoder_budget_s: float | None  # wall clock per encoder (None: train all encoder_epochs)
     fast: bool  # on CUDA: bf16 autocast + channels-last; False: fp32 (the faithful reference)
+
+    def __post_init__(self) -> None:
+        """Every count an integer of its least sensible value, every rate a finite number > 0,
+        the strong attack one the heads can be evaluated with (a ``ValueError`` names the
+        setting otherwise)."""
+        for name, size in self.train_size.items():
+            if size is not None:
+                check_int(f"train_size[{name!r}]", size, 1)
+        if self.test_size is not None:
+            check_int("test_size", self.test_size, 1)
+        for name in ("val_size", "strong_size", "critic_units", "head_epochs", "seeds"):
+            check_int(name, getattr(self, name), 1)
+        for name in ("grid_train_size", "rv_points", "rv_steps"):
+            check_int(name, getattr(self, name), 1)
+        for name in ("encoder_epochs", "grid_epochs", "pgd_steps"):
+            check_int(name, getattr(self, name), 0)
+        check_int("batch_size", self.batch_size, 2)
+        check_choice("strong_attack", self.strong_attack, ("apgd", "autoattack"))
+        for name in ("width", "lr", "head_lr"):
+            check_positive(name, getattr(self, name))
+        if self.encoder_budget_s is not None:
+            check_positive("encoder_budget_s", self.encoder_budget_s)
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,12 @@ from robustrep_lite.adversarial.robust_distance import (
     adversarial_distances,
     representation_distances,
 )
-from robustrep_lite.core.validation import check_finite, check_int, check_nonnegative
+from robustrep_lite.core.validation import (
+    check_finite,
+    check_int,
+    check_nonnegative,
+    check_positive,
+)
 from robustrep_lite.experiments.settings import SpectralSettings
 from robustrep_lite.training.spectral import (
     ARMS,
@@ -175,8 +180,11 @@ class BurninConfig:
         if self.start_epoch > self.epochs:
             raise ValueError(f"start_epoch must be <= epochs={self.epochs}, got {self.start_epoch}")
         check_int("batch_size", self.batch_size, 1)
-        for name in ("lr", "momentum", "weight_decay"):
-            check_nonnegative(name, getattr(self, name))
+        check_positive("lr", self.lr)
+        check_nonnegative("weight_decay", self.weight_decay)
+        check_nonnegative("momentum", self.momentum)
+        if not self.momentum < 1:
+            raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}")
 
     def sgd(self, params: Iterable[nn.Parameter]) -> torch.optim.SGD:
         """SGD over ``params`` with this run's ``lr``, ``momentum`` and ``weight_decay``."""

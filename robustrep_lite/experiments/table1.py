@@ -40,9 +40,9 @@ from robustrep_lite.adversarial.vulnerability import RV_CRITIC, representation_v
 from robustrep_lite.core.paper_numbers import PAPER_TABLE1
 from robustrep_lite.core.results import load_cached, save_cached
 from robustrep_lite.core.runtime import default_device
-from robustrep_lite.core.validation import check_choice
+from robustrep_lite.core.validation import check_choice, check_int
 from robustrep_lite.experiments.settings import TrainSettings, profile_settings
-from robustrep_lite.training.checkpoint import load_checkpoint, save_checkpoint
+from robustrep_lite.training.checkpoint import exclusive_run, load_checkpoint, save_checkpoint
 from robustrep_lite.training.data import load_dataset
 from robustrep_lite.training.encoder import (
     THREAT_MODELS,
@@ -167,7 +167,9 @@ def train_head(
     validation PGD accuracy (ties: the better natural accuracy, then the earlier epoch) are kept
     in the history: E.S., chosen on validation data (the paper chose it on the test set). The
     head ends with its *final* weights. ``checkpoint``: resumable per epoch (a second file
-    ``<checkpoint>.val`` holds the validation record).
+    ``<checkpoint>.val`` holds the validation record); its lock
+    (:func:`~robustrep_lite.training.checkpoint.exclusive_run`) is held for the whole call, not
+    per epoch, so no second run can write the checkpoint between two epochs.
     """
     if (x_val is None) != (y_val is None):
         raise ValueError("x_val and y_val must be given together")
@@ -175,7 +177,8 @@ def train_head(
     history = HeadHistory()
     training, epochs = config.training, config.epochs
     kwargs = {"seed": seed, "progress": progress}
-    with frozen(encoder), contextlib.ExitStack() as stack:
+    # held around every epoch's train_classifier call (whose own exclusive_run passes through)
+    with exclusive_run(checkpoint, nested=True), frozen(encoder), contextlib.ExitStack() as stack:
         trained, inputs = model, x
         if config.eps == 0 and not config.augment:
             trained, inputs = head, _features(encoder, x)
@@ -258,6 +261,8 @@ def evaluate_head(
     ``strong_attack`` is ``None``, ``strong`` (``"apgd"`` = APGD-CE + APGD-T, or
     ``"autoattack"``, Croce & Hein's code) on the first ``strong_size`` points (all by default),
     where ``pgd_subset`` repeats PGD-7 for a like-for-like comparison."""
+    if strong_size is not None:
+        check_int("strong_size", strong_size, 1)
     model = nn.Sequential(encoder, head).eval()
     pgd = Evaluation(eps=eps, steps=pgd_steps, step_size=step_size)
     out = {
@@ -321,7 +326,7 @@ def prepare_data(dataset: str, settings: str | TrainSettings) -> Data:
 def head_config(s: TrainSettings, dataset: str, *, robust: bool) -> HeadConfig:
     """The profile's Table 1 head for ``dataset``: ``s.head_epochs`` of Adam at ``s.head_lr``,
     robust (PGD at the data set's threat-model eps) or standard, validated at that eps."""
-    tm = THREAT_MODELS[dataset]
+    tm = THREAT_MODELS[check_choice("dataset", dataset, tuple(THREAT_MODELS))]
     return HeadConfig(
         epochs=s.head_epochs,
         eps=tm["eps"] if robust else 0.0,
@@ -337,7 +342,7 @@ def encoder_config(s: TrainSettings, dataset: str, in_channels: int) -> EncoderC
     """The :class:`~robustrep_lite.training.encoder.EncoderConfig` of a profile's Table 1
     encoders on ``dataset`` (its threat model's eps and PGD step; augmentation for 3-channel
     images only); callers set ``beta`` and anything they vary."""
-    tm = THREAT_MODELS[dataset]
+    tm = THREAT_MODELS[check_choice("dataset", dataset, tuple(THREAT_MODELS))]
     return EncoderConfig(
         eps=tm["eps"],
         step_size=tm["step_size"],
@@ -399,7 +404,7 @@ def table1(
     only), settings, threat model, data and wall time.
     """
     s = _train_settings(settings)
-    n_seeds = s.seeds if seeds is None else seeds
+    n_seeds = s.seeds if seeds is None else check_int("seeds", seeds, 1)
     data = prepare_data(dataset, s)
     tm = THREAT_MODELS[dataset]
     dev = torch.device(device) if device is not None else default_device()
@@ -589,7 +594,7 @@ def grid_cell(
     standard linear head's natural and PGD-7 accuracy at ``eps``. The PGD step is the data
     set's, scaled by ``eps`` / its threat-model eps. Returns (the cell, the encoder)."""
     s = _train_settings(settings)
-    tm = THREAT_MODELS[dataset]
+    tm = THREAT_MODELS[check_choice("dataset", dataset, tuple(THREAT_MODELS))]
     step = tm["step_size"] * eps / tm["eps"]
     t0 = time.perf_counter()
     if run is None:

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from robustrep_lite.core.validation import check_choice
+from robustrep_lite.core.validation import check_choice, check_int
 
 NORMS = ("batch", "layer", "none")
 
@@ -218,9 +218,14 @@ class LocalDIMCritic(nn.Module):
     images: (n, C, H, W), or (n, H, W) for one channel; reps: (n, rep_dim) (flattened if more).
     """
 
-    def __init__(self, in_channels: int, rep_dim: int, units: int = 2048, norm: str = "batch"):
+    def __init__(
+        self, in_channels: int, rep_dim: int, units: int = 2048, norm: str = "batch"
+    ) -> None:
         super().__init__()
         check_choice("norm", norm, NORMS)
+        check_int("in_channels", in_channels, 1)
+        check_int("rep_dim", rep_dim, 1)
+        check_int("units", units, 1)
         self.in_channels = in_channels
         self.image_branch = nn.Sequential(
             nn.Conv2d(in_channels, 64, 4, stride=2, padding=1, bias=norm == "none"),

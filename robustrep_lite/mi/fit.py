@@ -33,7 +33,7 @@ from torch import Tensor, nn
 from torch.func import vmap
 from tqdm.auto import tqdm
 
-from robustrep_lite.core.validation import check_choice, check_int, check_positive
+from robustrep_lite.core.validation import check_choice, check_finite, check_int, check_positive
 from robustrep_lite.mi.bounds import (
     READOUT_ESTIMATORS,
     TRAIN_ESTIMATORS,
@@ -224,7 +224,20 @@ class CriticConfig:
 def split_sizes(
     n: int, validation_fraction: float, holdout_fraction: float
 ) -> tuple[int, int, int]:
-    """The sizes (train, validation, held-out) :func:`split_indices` gives ``n`` samples."""
+    """The sizes (train, validation, held-out) :func:`split_indices` gives ``n`` samples.
+    Each fraction must be in [0, 1) and their sum below 1 (samples must be left to train on)."""
+    check_int("n", n, 0)
+    for name, f in (
+        ("validation_fraction", validation_fraction),
+        ("holdout_fraction", holdout_fraction),
+    ):
+        if isinstance(f, bool) or not isinstance(f, (int, float)) or not 0.0 <= f < 1.0:
+            raise ValueError(f"{name} must be a number in [0, 1), got {f!r}")
+    if validation_fraction + holdout_fraction >= 1.0:
+        raise ValueError(
+            "validation_fraction + holdout_fraction must be < 1 (some samples must be left to "
+            f"train on), got {validation_fraction} + {holdout_fraction}"
+        )
     n_hold = int(round(holdout_fraction * n))
     n_val = int(round(validation_fraction * n))
     return n - n_hold - n_val, n_val, n_hold
@@ -256,10 +269,14 @@ class MarginalTransform:
     docstring): ``"rank"`` (empirical CDF, then the normal quantile), ``"standardize"``
     (affine) or ``"none"``. Input (n, ...) is flattened to (n, D) coordinates and the output
     has the input's shape; MI between two transformed variables equals MI between the raw ones.
+    ``fit_on`` must be finite (a ``ValueError`` otherwise; a NaN would corrupt the fitted map of
+    its coordinate) unless ``kind`` is ``"none"``, which fits nothing.
     """
 
     def __init__(self, kind: str, fit_on: Tensor) -> None:
         self.kind = check_choice("preprocess", kind, PREPROCESS)
+        if kind != "none":
+            check_finite("fit_on", fit_on)
         flat = fit_on.detach().flatten(1).double()
         if kind == "standardize":
             self.mean = flat.mean(0)
@@ -312,7 +329,16 @@ class MarginalTransform:
 def make_critic(cfg: CriticConfig, x_example: Tensor, y_example: Tensor, seed: int) -> nn.Module:
     """A new critic of ``cfg.critic`` for pairs shaped like ``x_example`` and ``y_example``
     (each (n, ...), n >= 1), initialised from ``seed`` without touching the global RNG.
-    ``cfg.hidden`` must be resolved (see :meth:`CriticConfig.resolved`)."""
+    ``cfg.hidden`` must be resolved (see :meth:`CriticConfig.resolved`), and ``cfg.critic``
+    one of :data:`CRITICS`: ``"auto"`` is resolved by the caller, which fits one critic of each
+    of :data:`AUTO_CRITICS` (as :func:`robustrep_lite.mi.estimate.estimate_mi` does)."""
+    if cfg.critic == "auto":
+        raise ValueError(
+            f"cfg.critic='auto' must be resolved first: make one critic per family of "
+            f"{AUTO_CRITICS!r} (replace(cfg, critic=kind)); make_critic takes critic in "
+            f"{CRITICS!r}"
+        )
+    check_choice("critic", cfg.critic, CRITICS)
     if cfg.hidden is None:
         raise ValueError("cfg.hidden must be set; call cfg.resolved(n_train) first")
     x_dim, y_dim = x_example[0].numel(), y_example[0].numel()
@@ -322,8 +348,10 @@ def make_critic(cfg: CriticConfig, x_example: Tensor, y_example: Tensor, seed: i
             return SeparableCritic(x_dim, y_dim, cfg.hidden, cfg.layers, cfg.embed_dim)
         if cfg.critic == "joint":
             return JointCritic(x_dim, y_dim, cfg.hidden, cfg.layers)
-        channels = 1 if x_example.ndim == 3 else x_example.shape[1]
-        return LocalDIMCritic(channels, y_dim, units=cfg.hidden, norm=cfg.norm)
+        if cfg.critic == "local":
+            channels = 1 if x_example.ndim == 3 else x_example.shape[1]
+            return LocalDIMCritic(channels, y_dim, units=cfg.hidden, norm=cfg.norm)
+    raise AssertionError(f"unhandled critic {cfg.critic!r}")  # check_choice covers CRITICS
 
 
 # ----------------------------------------------------------------------------------------------
@@ -368,6 +396,7 @@ def eval_batches(idx: Tensor, batch_size: int) -> list[Tensor]:
     smaller than a batch is left out), or, when the split holds fewer than two full batches,
     two halves of it, so that every read-out has a standard error over at least two batches
     (a split of fewer than 4 pairs is one batch). An empty split gives no batches."""
+    check_int("batch_size", batch_size, 1)
     n = idx.shape[0]
     if n == 0:
         return []

@@ -19,6 +19,7 @@ import socket
 import time
 import warnings
 from collections.abc import Iterator
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -183,8 +184,13 @@ def _alive(pid: int) -> bool:
     return True
 
 
+#: Locks held by an ``exclusive_run(..., nested=True)`` of this thread: an exclusive_run of the
+#: same checkpoint inside it passes through (one run made of several inner runs).
+_NESTED_LOCKS: ContextVar[frozenset[str]] = ContextVar("_NESTED_LOCKS", default=frozenset())
+
+
 @contextlib.contextmanager
-def exclusive_run(path: str | os.PathLike[str] | None) -> Iterator[None]:
+def exclusive_run(path: str | os.PathLike[str] | None, *, nested: bool = False) -> Iterator[None]:
     """Hold the lock ``<path>.lock`` while a run writes the checkpoint ``path`` (``None``: no
     checkpoint, nothing to hold). A second run pointed at the same checkpoint gets a
     ``ValueError`` naming the process, machine and start time of the run that holds it, before
@@ -192,11 +198,20 @@ def exclusive_run(path: str | os.PathLike[str] | None) -> Iterator[None]:
     weights). Every checkpoint written refreshes the lock, so a lock left by a killed process of
     this machine, or one not refreshed for :data:`STALE_LOCK_S` (a run on another machine that
     disconnected), is taken over; otherwise the message says which lock to delete. The folder
-    is created, and one that cannot be written fails here, before any training."""
+    is created, and one that cannot be written fails here, before any training.
+
+    ``nested=True``: while this lock is held, ``exclusive_run(path)`` calls made inside the block
+    by the same thread pass through instead of being refused, so that one run made of several
+    inner runs on the same checkpoint (each taking the lock itself) holds it from its first
+    inner run to the end of its last; every other thread or process is still refused."""
     if path is None:
         yield
         return
     lock = Path(f"{path}.lock")
+    key = str(lock.absolute())
+    if key in _NESTED_LOCKS.get():  # held by the enclosing nested run
+        yield
+        return
     try:
         lock.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
@@ -231,7 +246,10 @@ def exclusive_run(path: str | os.PathLike[str] | None) -> Iterator[None]:
         break
     else:
         raise ValueError(f"checkpoint {path}: the lock {lock} keeps reappearing; delete it")
+    token = _NESTED_LOCKS.set(_NESTED_LOCKS.get() | {key}) if nested else None
     try:
         yield
     finally:
+        if token is not None:
+            _NESTED_LOCKS.reset(token)
         lock.unlink(missing_ok=True)

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from robustrep_lite.core.validation import check_choice
+from robustrep_lite.core.validation import check_choice, check_int
 
 ENV_VAR = "ROBUSTREP_DATA"
 DATASETS = ("mnist", "fashion_mnist", "svhn", "cifar10")
@@ -98,15 +98,18 @@ def load_dataset(
     """Load ``name`` (one of :data:`DATASETS`) from ``source`` (one of :data:`SOURCES`).
 
     ``train_size``/``test_size`` keep the first images of each split (official order), so a
-    subset is the same on every machine. ``seed`` only affects the embedded generated set.
+    subset is the same on every machine; each is ``None`` (all) or an integer >= 1. A size larger
+    than the split keeps the whole split (a profile's sizes also serve smaller sources, such as
+    the embedded stand-ins), and the description then says how many were asked for and how many
+    the source holds. ``seed`` only affects the embedded generated set.
     Raises :class:`DataNotFoundError` (a ``ValueError``) naming the data set, the folder
     searched, the variable to set and the files to place there when nothing can be loaded.
     """
     check_choice("name", name, DATASETS)
     check_choice("source", source, SOURCES)
     for arg, size in (("train_size", train_size), ("test_size", test_size)):
-        if size is not None and (not isinstance(size, int) or size < 1):
-            raise ValueError(f"{arg} must be a positive integer or None, got {size!r}")
+        if size is not None:
+            check_int(arg, size, 1)
     folder = data_root(root)
     if source == "embedded":
         splits = _embedded(name, seed)
@@ -289,6 +292,12 @@ def _subset(splits: Splits, train_size: int | None, test_size: int | None) -> Sp
     note = splits.description
     if n_train < len(splits.x_train) or n_test < len(splits.x_test):
         note += f"; first {n_train} train / {n_test} test images"
+    for split, asked, held in (
+        ("train", train_size, len(splits.x_train)),
+        ("test", test_size, len(splits.x_test)),
+    ):
+        if asked is not None and asked > held:
+            note += f"; {asked} {split} images asked for, the source holds {held}"
     return Splits(
         splits.x_train[:n_train],
         splits.y_train[:n_train],
@@ -330,8 +339,11 @@ def embedded_color_patterns(n_train: int = 1000, n_test: int = 250, seed: int = 
 
     Class ``k`` is a sinusoidal grating with orientation ``k * 18`` degrees and a class colour,
     drawn with a random phase and frequency jitter plus pixel noise, so that small networks
-    can learn it but not perfectly. Deterministic for a given ``seed``.
+    can learn it but not perfectly. Deterministic for a given ``seed``. ``n_train`` and
+    ``n_test`` are integers >= 1.
     """
+    check_int("n_train", n_train, 1)
+    check_int("n_test", n_test, 1)
     rng = np.random.default_rng(seed)
     n = n_train + n_test
     labels = np.arange(n) % 10

@@ -56,6 +56,7 @@ from robustrep_lite.adversarial.search import AttackConfig, ScoreTask, attack_ba
 from robustrep_lite.core.runtime import default_device
 from robustrep_lite.core.validation import (
     check_choice,
+    check_finite,
     check_images,
     check_int,
     check_nonnegative,
@@ -142,6 +143,9 @@ class EncoderConfig:
         _check_beta(self.beta)
         self.attack()  # validates eps, norm, pgd_steps, step_size, estimator, clip, batch, lr
         check_nonnegative("spectral_lambda", self.spectral_lambda)
+        check_int("rep_dim", self.rep_dim, 1)
+        check_int("critic_units", self.critic_units, 1)
+        check_positive("width", self.width)
         if self.time_budget_s is not None:
             check_positive("time_budget_s", self.time_budget_s)
         if isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or self.epochs < 0:
@@ -595,7 +599,11 @@ def load_encoder(
     checkpoint: str | Path, config: dict[str, Any], device: str | torch.device = "cpu"
 ) -> EncoderRun:
     """The encoder and critic stored in a :func:`train_encoder` checkpoint, rebuilt from the
-    ``config`` of its :class:`EncoderRun` (in eval mode)."""
+    ``config`` of its :class:`EncoderRun` (in eval mode). Every key of ``config`` must agree
+    with the config the checkpoint was written with (a ``ValueError`` lists each one that does
+    not; a non-finite number and ``None`` agree, as a strict JSON record writes one as the
+    other), so that the read-outs of the run use the estimator, clip and attack it was trained
+    with."""
     encoder, critic = _build(config)
     opt = torch.optim.Adam([*encoder.parameters(), *critic.parameters()])
     state = load_checkpoint(
@@ -603,8 +611,29 @@ def load_encoder(
     )
     if state is None:
         raise FileNotFoundError(f"no encoder checkpoint at {checkpoint}")
+    saved = state["extra"].get("config")
+    if saved is not None:
+        differ = [
+            f"{k}={config[k]!r} (checkpoint: {saved[k]!r})"
+            for k in config
+            if k in saved and _config_value(config[k]) != _config_value(saved[k])
+        ]
+        if differ:
+            raise ValueError(
+                f"config disagrees with the config saved in the checkpoint {checkpoint}: "
+                + ", ".join(differ)
+                + "; pass the config the encoder was trained with (its EncoderRun.config)"
+            )
     history = EncoderHistory(**state["extra"]["history"])
     return EncoderRun(encoder.to(device).eval(), critic.to(device).eval(), history, config)
+
+
+def _config_value(value: Any) -> Any:
+    """A config value as compared by :func:`load_encoder`: a non-finite float reads as ``None``
+    (how :func:`robustrep_lite.core.results.strict_json` records it)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def mi_readout(
@@ -622,7 +651,7 @@ def mi_readout(
     so the standard errors measure the read-out's sampling noise, not the bias of the bound."""
     c = run.config
     dev = next(run.encoder.parameters()).device
-    bs = batch_size or c["batch_size"]
+    bs = c["batch_size"] if batch_size is None else batch_size
     cfg = _attack_config(
         eps=c["eps"] if eps is None else eps,
         norm=c["norm"],
@@ -693,10 +722,18 @@ def saliency_share(maps: Tensor, mask: Tensor) -> Tensor:
     """Per map (N, H, W), the share of its total saliency that falls on the pixels where
     ``mask`` (N, H, W; 0/1 or boolean) is set, e.g. an MNIST digit's pixels: shape (N,), in
     [0, 1] for non-negative maps. Figure 4's question, does the objective depend on the object
-    or on scattered pixels, as a number."""
+    or on scattered pixels, as a number. Raises ``ValueError`` for a mask with values other than
+    0 and 1, non-finite maps, or a map whose total saliency is 0 (it has no share to give)."""
     if maps.ndim != 3 or mask.shape != maps.shape:
         raise ValueError(
             f"maps (N, H, W) and mask must have one shape, got {tuple(maps.shape)} and "
             f"{tuple(mask.shape)}"
         )
-    return (maps * mask.to(maps.dtype)).flatten(1).sum(1) / maps.flatten(1).sum(1)
+    if not bool(((mask == 0) | (mask == 1)).all()):
+        raise ValueError("mask must hold only 0 and 1 (or False and True)")
+    check_finite("maps", maps)
+    total = maps.flatten(1).sum(1)
+    if not bool((total != 0).all()):
+        empty = torch.nonzero(total == 0).flatten().tolist()
+        raise ValueError(f"maps must each have a total saliency other than 0; maps {empty} do not")
+    return (maps * mask.to(maps.dtype)).flatten(1).sum(1) / total

@@ -144,7 +144,9 @@ def linear_head(in_dim: int = 64, classes: int = 10) -> nn.Module:
     return nn.Linear(in_dim, classes)
 
 
-def mlp_head(in_dim: int = 64, classes: int = 10, hidden: int = 200, dropout: float = 0.1):
+def mlp_head(
+    in_dim: int = 64, classes: int = 10, hidden: int = 200, dropout: float = 0.1
+) -> nn.Sequential:
     """The MLP head of Table 1: ``in_dim -> hidden`` (Dropout, BatchNorm, ReLU) ``-> classes``."""
     if not 0 <= dropout < 1:
         raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")

@@ -100,7 +100,7 @@ class ClassifierConfig:
         if isinstance(b, bool) or not isinstance(b, int) or b < 1:
             raise ValueError(f"batch_size must be a positive integer, got {b!r}")
         check_choice("optimizer", self.optimizer, ("adam", "sgd"))
-        check_nonnegative("lr", self.lr)
+        check_positive("lr", self.lr)
         check_nonnegative("weight_decay", self.weight_decay)
         check_nonnegative("eps", self.eps)
         object.__setattr__(self, "norm", check_norm(self.norm))
@@ -471,12 +471,15 @@ def robust_accuracy(
     l_``norm`` ball of radius ``eps`` and the box [0, 1] (by default the paper's PGD-7 at 8/255,
     Zhu, Zhang & Evans 2020, Section 6); the model is evaluated in eval mode, ``batch_size``
     points at a time, attacks seeded by ``seed``. :data:`NATURAL` (or ``eps = 0``) gives the
-    natural accuracy. Raises ``ValueError`` for non-finite inputs (outside [0, 1] when attacked)
-    or a model with non-finite weights (a diverged model has no accuracy to report).
+    natural accuracy. Raises ``ValueError`` for non-finite inputs (outside [0, 1] when attacked),
+    labels that are not classes of the model, a ``batch_size`` below 1, or a model with
+    non-finite weights (a diverged model has no accuracy to report).
     """
+    check_int("batch_size", batch_size, 1)
     _check_xy(x, y)
     check_images("x", x, (0.0, 1.0) if evaluation.attacks else None)
     _check_model_finite(model)
+    _check_labels(model, x, y)
     device = next(model.parameters()).device
     model.eval()
     gen = torch.Generator().manual_seed(seed)
