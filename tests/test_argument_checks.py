@@ -208,7 +208,7 @@ def test_train_settings_reject_bad_values(change: dict[str, object]) -> None:
 def test_mi_readout_rejects_a_batch_size_of_zero() -> None:
     x = _images(16)
     run = train(x, progress=False, **TINY)
-    assert set(mi_readout(run, x, batch_size=8)) == {"mi", "worst_mi"}
+    assert {"mi", "worst_mi"} <= set(mi_readout(run, x, batch_size=8))
     with pytest.raises(ValueError, match="batch_size"):
         mi_readout(run, x, batch_size=0)
 
