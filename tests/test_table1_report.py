@@ -190,9 +190,21 @@ def test_critic_verdict_follows_the_means_and_errors_it_compares() -> None:
         "nats); it loses **less** under attack than the standard one (a drop of 0.200 ± 0.014 "
         "against 1.000 ± 0.014 nats)."
     )
+    # a second data set starts a sentence of its own
+    both = report.critic_verdict({"cifar10": hand_made_table(), "mnist": _critic_table(-0.02)})
+    assert both.startswith("In the run shown, on CIFAR-10, ") and ". On MNIST, " in both
+    with pytest.raises(ValueError, match="tables"):
+        report.critic_verdict({})
     # MNIST-like: the standard representation's I_worst far below zero is not evidence
     text = report.critic_verdict({"mnist": _critic_table(-8.564)})
-    assert "I_worst read-out is -8.564 ± 0.100 nats, below zero by more than twice" in text
+    assert "I_worst read-out (-8.564 ± 0.100 nats) is below zero by more than twice its" in text
+    two = _critic_table(-1.0, stderr=0.01)
+    for e in two["encoders"]:
+        if e["representation"] != "standard":
+            e["worst_mi"] = -0.5
+    plural = report.critic_verdict({"mnist": two})
+    assert "(-0.500 ± 0.010 nats) are below zero by more than twice their standard" in plural
+    assert plural.count("cannot be negative") == 1
     assert "the drops under attack are **not compared**" in text and "loses" not in text
     # the clean read-outs still count: 0.1 vs 0.4, more than 2 sqrt(0.1**2 + 0.1**2) = 0.28 apart
     assert "reads **less** clean information" in text

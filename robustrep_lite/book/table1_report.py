@@ -575,14 +575,22 @@ def critic_verdict(tables: dict[str, Table]) -> str:
         r = check["readouts"]
         wc, std = r["worst_case"], r["standard"]
         sentences = []
-        for rep, key in check["impossible"]:
-            name = "standard" if rep == "standard" else "worst-case"
+        impossible = [
+            f"the {'standard' if rep == 'standard' else 'worst-case'} representation's "
+            f"{_READOUT_NAMES[key]} read-out ({_pm(r[rep][key], r[rep][key + '_stderr'])} nats)"
+            for rep, key in check["impossible"]
+        ]
+        if impossible:
+            one = len(impossible) == 1
             sentences.append(
-                f"the {name} representation's {_READOUT_NAMES[key]} read-out is "
-                f"{_pm(r[rep][key], r[rep][key + '_stderr'])} nats, below zero by more than "
-                "twice its standard error: a mutual information cannot be negative, so this "
-                "read-out measures how far the attack fooled the critic, not information, and no "
-                "comparison that uses it is **counted as evidence**"
+                " and ".join(impossible)
+                + (" is" if one else " are")
+                + " below zero by more than twice "
+                + ("its standard error" if one else "their standard errors")
+                + ": a mutual information cannot be negative, so "
+                + ("this read-out measures" if one else "these read-outs measure")
+                + " how far the attack fooled the critic, not information, and no comparison "
+                + f"that uses {'it' if one else 'them'} is **counted as evidence**"
             )
         if check["clean"] is None:
             sentences.append("the clean read-outs are **not compared**")
@@ -601,7 +609,10 @@ def critic_verdict(tables: dict[str, Table]) -> str:
                 f"{_pm(std['drop'], std['drop_stderr'])} nats)"
             )
         parts.append(f"on {TITLES.get(dataset, dataset)}, " + "; ".join(sentences))
-    return "In the run shown, " + ". ".join(parts) + "."
+    if not parts:
+        raise ValueError("tables must hold at least one data set with critic read-outs")
+    first, *rest = parts
+    return ". ".join([f"In the run shown, {first}", *(p[0].upper() + p[1:] for p in rest)]) + "."
 
 
 def critic_markdown(tables: dict[str, Table]) -> str:
