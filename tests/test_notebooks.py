@@ -227,6 +227,22 @@ def test_prose_cites_works_with_roles_not_plain_text(name: str) -> None:
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_glued_markdown_holds_no_dollar_math(path: Path) -> None:
+    """A {glue:md} role inserts its Markdown after the page's math was parsed, so ``$...$`` in
+    a glued sentence reaches the reader as raw TeX (the browser test finds it too, after a
+    book build); glued sentences write symbols as text (ℓ∞, τ)."""
+    nb = nbformat.read(path, as_version=4)
+    found = [
+        output["metadata"]["scrapbook"]["name"]
+        for cell in nb.cells
+        for output in cell.get("outputs", [])
+        if "scrapbook" in output.get("metadata", {})
+        and "$" in output.get("data", {}).get("application/papermill.record/text/markdown", "")
+    ]
+    assert not found, f"{path.name}: glued Markdown with $ math: {found}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_generated_markdown_has_no_plain_text_citations(path: Path) -> None:
     found = plain_text_citations(_generated_markdown(path))
     assert not found, f"{path.name}: generated Markdown cites as plain text: {found}"

@@ -384,7 +384,7 @@ def direction_comparison(
         out[f"{name}_2"] = rv(w, eps, 2.0)
     wins = sum(rv(w1, e, np.inf) < rv(w2, e, np.inf) for e in grid)
     out["grid"] = (
-        f"the first has the smaller RV under $\\ell_\\infty$ at {wins} of the {grid.size} "
+        f"the first has the smaller RV under ℓ∞ at {wins} of the {grid.size} "
         f"radii from {grid[0]:g} to {grid[-1]:g}"
     )
     return out
