@@ -9,8 +9,8 @@
 Each estimator trains a separable critic with :func:`robustrep_lite.mi.estimate_mi` and reads
 out on held-out batches. Findings: bench/README.md, section mi_representation.py.
 
-  .venv/bin/python bench/mi_representation.py
-  .venv/bin/python bench/mi_representation.py --steps 200 --estimators smile   # smoke
+  .venv/bin/python bench/mi_representation.py --overwrite
+  .venv/bin/python bench/mi_representation.py --steps 200 --estimators smile --out /tmp/s.json
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import torch
 from scipy.optimize import brentq
 from scipy.stats import norm
 
-from robustrep_lite.core.results import run_config, save_result
+from robustrep_lite.core.results import refuse_overwrite, run_config, save_result
 from robustrep_lite.mi import estimate_mi, linear_gaussian_mi
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -114,7 +114,11 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument(
         "--out", type=Path, default=ROOT / "bench" / "results" / "mi_representation.json"
     )
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace an existing --out (another run's result)"
+    )
     args = p.parse_args(argv)
+    refuse_overwrite(args.out, args.overwrite)
     torch.set_num_threads(args.threads)
 
     w, cov = linear_problem(10, 4, args.seed)

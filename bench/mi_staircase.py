@@ -10,8 +10,8 @@ each estimator's gap to the reference numbers in units of the combined standard 
 step is checked for finite values. ``--first-seed`` adds seeds to an existing run. Reference
 numbers and findings: bench/README.md, section mi_staircase.py.
 
-  .venv/bin/python bench/mi_staircase.py --critic separable --seeds 3
-  .venv/bin/python bench/mi_staircase.py --steps-per-level 200 --seeds 1   # smoke
+  .venv/bin/python bench/mi_staircase.py --critic separable --seeds 3 --overwrite
+  .venv/bin/python bench/mi_staircase.py --steps-per-level 200 --seeds 1 --out /tmp/s.json
 """
 
 from __future__ import annotations
@@ -24,7 +24,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from robustrep_lite.core.results import portable_path, run_config, save_result
+from robustrep_lite.core.results import (
+    portable_path,
+    refuse_overwrite,
+    run_config,
+    save_result,
+)
 from robustrep_lite.experiments.mi_staircase import (
     LEVELS,
     run_staircase,
@@ -240,6 +245,9 @@ def main(argv: list[str] | None = None) -> dict:
     )
     p.add_argument("--out", type=Path, default=None)
     p.add_argument(
+        "--overwrite", action="store_true", help="replace an existing --out (another run's result)"
+    )
+    p.add_argument(
         "--merge",
         type=Path,
         nargs="+",
@@ -249,10 +257,11 @@ def main(argv: list[str] | None = None) -> dict:
     )
     args = p.parse_args(argv)
     if args.merge:
-        return merge(args.merge, args.out)
+        return merge(args.merge, args.out, args.overwrite)
     args.last = min(args.last, args.steps_per_level)
     torch.set_num_threads(args.threads)
     out = args.out or ROOT / "bench" / "results" / f"mi_staircase_{args.critic}.json"
+    refuse_overwrite(out, args.overwrite)
 
     groups: dict[str, list[str]] = {}
     for k in args.estimators:
@@ -340,10 +349,12 @@ def main(argv: list[str] | None = None) -> dict:
     return record
 
 
-def merge(files: list[Path], out: Path | None) -> dict:
+def merge(files: list[Path], out: Path | None, overwrite: bool = False) -> dict:
     records = [json.loads(f.read_text()) for f in files]
     base = records[0]
     cfg = dict(base["config"])
+    out = out or ROOT / "bench" / "results" / f"mi_staircase_{cfg['critic']}.json"
+    refuse_overwrite(out, overwrite)
     for r in records[1:]:
         for key in ("critic", "seeds", "steps_per_level", "levels", "d", "batch_size", "lr"):
             if r["config"][key] != cfg[key]:
@@ -364,7 +375,6 @@ def merge(files: list[Path], out: Path | None) -> dict:
         "targets": targets,
         "curves_seed0": {"stride": base["curves_seed0"]["stride"], "values": curves},
     }
-    out = out or ROOT / "bench" / "results" / f"mi_staircase_{cfg['critic']}.json"
     save_result(record, out)
     return record
 

@@ -19,9 +19,9 @@ images), 64 -> 512 -> 10, 100 epochs with 80 of burn-in, lambda in {0.01, 0.1}, 
 HopSkipJump with 20 steps on 100 test points. MNIST is read from ``$ROBUSTREP_DATA``. The stored
 runs: bench/README.md, section spectral_mnist.py.
 
-  nice -n 10 .venv/bin/python bench/spectral_mnist.py                  # cpu profile, ~45 min
-  nice -n 10 .venv/bin/python bench/spectral_mnist.py --dataset digits  # ~5 min
-  ROBUSTREP_PROFILE=paper python bench/spectral_mnist.py                # the paper's settings, GPU
+  nice -n 10 .venv/bin/python bench/spectral_mnist.py --overwrite      # cpu profile, ~45 min
+  nice -n 10 .venv/bin/python bench/spectral_mnist.py --dataset digits --overwrite  # ~5 min
+  ROBUSTREP_PROFILE=paper python bench/spectral_mnist.py --out /tmp/p.json  # paper, GPU
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from robustrep_lite.core.paper_numbers import PAPER_SPECTRAL_CLAIM
-from robustrep_lite.core.results import save_result
+from robustrep_lite.core.results import refuse_overwrite, save_result
 from robustrep_lite.core.runtime import default_device, provenance
 from robustrep_lite.experiments.settings import PROFILES, profile_settings
 from robustrep_lite.experiments.spectral_regularization import (
@@ -93,7 +93,12 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--seeds", type=int, default=None, help="default: the profile's")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument(
+        "--overwrite", action="store_true", help="replace an existing --out (another run's result)"
+    )
     args = ap.parse_args(argv)
+    out = args.out or ROOT / "bench" / "results" / f"spectral_{args.dataset}.json"
+    refuse_overwrite(out, args.overwrite)
     torch.set_num_threads(args.threads)
     profile = profile_settings(args.profile)
     device = default_device()
@@ -148,7 +153,6 @@ def main(argv: list[str] | None = None) -> dict:
     }
     if args.dataset == "digits":
         record["reference"] = DIGITS_REFERENCE
-    out = args.out or ROOT / "bench" / "results" / f"spectral_{args.dataset}.json"
     save_result(record, out)
     return record
 

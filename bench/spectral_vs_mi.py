@@ -9,7 +9,7 @@ and the ``table1`` encoder/head settings of the profile it names (the chapter re
 ones). MNIST is read from ``$ROBUSTREP_DATA``. More seeds and lambdas: bench/README.md,
 section spectral_vs_mi.py.
 
-  OMP_NUM_THREADS=1 .venv/bin/python bench/spectral_vs_mi.py --profile cpu    # ~3 min on one core
+  OMP_NUM_THREADS=1 .venv/bin/python bench/spectral_vs_mi.py --profile cpu --overwrite  # ~3 min
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from robustrep_lite.core.results import save_result
+from robustrep_lite.core.results import refuse_overwrite, save_result
 from robustrep_lite.core.runtime import default_device, provenance, seed_everything
 from robustrep_lite.experiments.settings import profile_settings
 from robustrep_lite.experiments.spectral_vs_mi import (
@@ -56,7 +56,15 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--arms", nargs="+", choices=tuple(ARMS), default=tuple(ARMS))
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument(
+        "--overwrite", action="store_true", help="replace an existing --out (another run's result)"
+    )
     args = ap.parse_args(argv)
+    name = "spectral_vs_mi"
+    if args.spectral_lambda is not None:
+        name += f"_lambda{args.spectral_lambda:g}"
+    out = args.out or ROOT / "bench" / "results" / f"{name}.json"
+    refuse_overwrite(out, args.overwrite)
     torch.set_num_threads(args.threads)
     profile = profile_settings(args.profile)
     settings = profile.comparison
@@ -83,10 +91,6 @@ def main(argv: list[str] | None = None) -> dict:
         "wall_s": wall,
         "rows": rows,
     }
-    name = "spectral_vs_mi"
-    if args.spectral_lambda is not None:
-        name += f"_lambda{args.spectral_lambda:g}"
-    out = args.out or ROOT / "bench" / "results" / f"{name}.json"
     save_result(record, out)
     return record
 

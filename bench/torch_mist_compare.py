@@ -7,7 +7,7 @@ makes (torch-mist 0.2.17 and this package, installed there); it imports the stai
 reference numbers from the sibling script ``bench/mi_staircase.py``:
 
   bash bench/setup_peers.sh
-  bench/.venv-peers/bin/python bench/torch_mist_compare.py --seeds 1
+  bench/.venv-peers/bin/python bench/torch_mist_compare.py --seeds 1 --overwrite
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from mi_staircase import ESTIMATORS, LEVELS, REF_SEPARABLE, sample
 
-from robustrep_lite.core.results import portable_path, run_config, save_result
+from robustrep_lite.core.results import portable_path, refuse_overwrite, run_config, save_result
 from robustrep_lite.mi import (
     SeparableCritic,
     readout,
@@ -160,7 +160,11 @@ def main(argv: list[str] | None = None) -> dict:
         default=None,
         help="combine saved (possibly partial) JSON results, print the table, save",
     )
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace an existing --out (another run's result)"
+    )
     args = p.parse_args(argv)
+    refuse_overwrite(args.out, args.overwrite)
     args.last = min(args.last, args.steps_per_level)
     if args.merge:
         res: dict = {}

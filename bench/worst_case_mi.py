@@ -16,8 +16,8 @@ critic   (7 steps = 8 forward + backward passes through encoder and critic, the 
 public pieces (the attack above against the critic frozen in   eval mode, then one Adam step of the
 critic in train mode on the perturbed batch).
 
-  nice -n 19 .venv/bin/python bench/worst_case_mi.py                 # ~10 min on 1 thread
-  nice -n 19 .venv/bin/python bench/worst_case_mi.py --units 128 --repeats 2
+  nice -n 19 .venv/bin/python bench/worst_case_mi.py --overwrite     # ~10 min on 1 thread
+  nice -n 19 .venv/bin/python bench/worst_case_mi.py --units 128 --repeats 2 --out /tmp/t.json
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 from robustrep_lite.adversarial.attacks import PGDConfig, pgd
-from robustrep_lite.core.results import run_config, save_result
+from robustrep_lite.core.results import refuse_overwrite, run_config, save_result
 from robustrep_lite.core.runtime import describe_device
 from robustrep_lite.mi import LocalDIMCritic, readout, training_objective
 from robustrep_lite.training.models import BaselineH
@@ -60,7 +60,11 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument(
         "--out", type=Path, default=ROOT / "bench" / "results" / "vulnerability_throughput.json"
     )
+    ap.add_argument(
+        "--overwrite", action="store_true", help="replace an existing --out (another run's result)"
+    )
     args = ap.parse_args(argv)
+    refuse_overwrite(args.out, args.overwrite)
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     torch.manual_seed(0)

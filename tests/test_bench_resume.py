@@ -333,3 +333,18 @@ def test_gaussian_rv_validation_resumes_per_seed_norm_and_eps(tmp_path, monkeypa
         ("inf", 0.5),
     ]
     assert json.loads(out.read_text())["rows"] == json.loads(json.dumps(record["rows"]))
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["mi_representation", "mi_staircase", "spectral_mnist", "spectral_vs_mi", "worst_case_mi"],
+)
+def test_other_benchmarks_refuse_an_existing_result_before_running(name, tmp_path) -> None:
+    """The benchmarks without a partial file still never replace another run's result: they
+    refuse at once, before any work, unless told --overwrite."""
+    bench = _bench(name)
+    out = tmp_path / "stored.json"
+    out.write_text('{"stored": true}')
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        bench.main(["--out", str(out)])
+    assert json.loads(out.read_text()) == {"stored": True}
