@@ -269,6 +269,18 @@ def test_fooled_and_verdict_counts():
     assert counts == {"pairs": 3, "keeps": 1, "comparable": 2, "smaller": 1}
 
 
+def _seed_record(rows):
+    """A stored several-seed run: its rows and the models they name (arch, radius from label)."""
+    models = []
+    for row in rows:
+        arch, _, kind = row["model"].partition(" (")
+        eps = 0.0 if kind.startswith("standard") else int(kind.split("=")[1].split("/")[0]) / 255
+        spec = {"dataset": row["dataset"], "arch": arch, "train_eps": eps}
+        if spec not in models:
+            models.append(spec)
+    return {"settings": {"models": models}, "rows": rows}
+
+
 def _seed_rows(model, worst, rv, normal=1.0):
     return [
         {
@@ -290,7 +302,7 @@ def test_seed_pairs_judge_a_pair_by_the_spread_over_seeds():
     rows += _seed_rows("b (standard)", [0.0, 1.0, 0.0, 1.0], [0.5, 0.5, 0.5, 0.5])
     rows += _seed_rows("b (adv eps=8/255)", [0.1, 1.0, 0.1, 1.0], [0.5, 0.5, 0.5, 0.5])
     rows += _seed_rows("c (standard)", [0.5, 0.6], [0.5, 0.4])  # no robust partner
-    pairs = seed_pairs(rows)
+    pairs = seed_pairs(_seed_record(rows))
     assert set(pairs) == {("cifar10", "a"), ("cifar10", "b")}
     a = pairs["cifar10", "a"]
     assert a["standard"]["worst_mi_refit"] == pytest.approx(0.2)
@@ -299,7 +311,11 @@ def test_seed_pairs_judge_a_pair_by_the_spread_over_seeds():
     assert pair_verdicts(a) == {"keeps": True, "smaller_rv": True}
     assert pair_verdicts(pairs["cifar10", "b"]) == {"keeps": False, "smaller_rv": False}
     with pytest.raises(ValueError, match="two estimator seeds"):
-        seed_pairs(_seed_rows("a (standard)", [0.1], [0.9]))
+        seed_pairs(_seed_record(_seed_rows("a (standard)", [0.1], [0.9])))
+    # with two robust radii the pair takes the larger one, as standard_vs_robust does
+    small = _seed_rows("a (adv eps=2/255)", [5.0, 5.2], [0.0, 0.0])
+    both = seed_pairs(_seed_record(rows + small))
+    assert both["cifar10", "a"]["robust"]["worst_mi_refit"] == pytest.approx(0.9)
 
 
 def test_search_table_has_one_row_per_model_and_names_the_strongest():

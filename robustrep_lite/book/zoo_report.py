@@ -213,21 +213,25 @@ def pair_verdicts(pair: dict[str, Record]) -> dict[str, bool | None]:
     }
 
 
-def seed_pairs(rows: list[Record]) -> dict[tuple[str, str], dict[str, Record]]:
-    """The standard/robust pairs of a stored run with several estimator seeds
-    (``bench/zoo_search.py --estimator-seeds``), each model summarised over its seeds: the mean
-    of ``normal_mi``, ``worst_mi_refit`` and ``rv_refit``, with the standard error of each mean
-    from the seeds' spread (sample standard deviation / sqrt(seeds)) as ``worst_stderr_refit``
-    and ``rv_stderr_refit``, so that :func:`pair_verdicts` and :func:`verdict_counts` judge the
-    pair by the estimator's run-to-run error rather than one run's read-out error. A model is
-    ``"<arch> (standard)"`` or ``"<arch> (adv ...)"``; pairs without both are left out."""
-    by_model: dict[tuple[str, str], list[Record]] = {}
-    for row in rows:
-        by_model.setdefault((row["dataset"], row["model"]), []).append(row)
-    out: dict[tuple[str, str], dict[str, Record]] = {}
-    for (dataset, model), runs in by_model.items():
+def seed_pairs(record: Record) -> dict[tuple[str, str], dict[str, Record]]:
+    """The standard/robust pairs (:func:`standard_vs_robust`: the robust model trained at the
+    largest radius) of a stored run with several estimator seeds (``bench/zoo_search.py
+    --estimator-seeds``; its ``settings["models"]`` name the models), each model summarised over
+    its seeds: the mean of ``normal_mi``, ``worst_mi_refit`` and ``rv_refit``, with the
+    standard error of each mean from the seeds' spread (sample standard deviation /
+    sqrt(seeds)) as ``worst_stderr_refit`` and ``rv_stderr_refit``, so that
+    :func:`pair_verdicts` and :func:`verdict_counts` judge the pair by the estimator's
+    run-to-run error rather than one run's read-out error."""
+    models = {
+        (m.dataset, m.label): m for m in (ZooModel(**spec) for spec in record["settings"]["models"])
+    }
+    by_model: dict[ZooModel, list[Record]] = {}
+    for row in record["rows"]:
+        by_model.setdefault(models[row["dataset"], row["model"]], []).append(row)
+    summaries: dict[ZooModel, Record] = {}
+    for m, runs in by_model.items():
         if len(runs) < 2:
-            raise ValueError(f"rows must hold at least two estimator seeds per model: {model}")
+            raise ValueError(f"rows must hold at least two estimator seeds per model: {m.label}")
         values = {
             key: np.array([run[key] for run in runs], dtype=float)
             for key in ("normal_mi", "worst_mi_refit", "rv_refit")
@@ -239,10 +243,8 @@ def seed_pairs(rows: list[Record]) -> dict[tuple[str, str], dict[str, Record]]:
             ("rv_refit", "rv_stderr_refit"),
         ):
             summary[se_key] = float(values[key].std(ddof=1) / np.sqrt(len(runs)))
-        arch, _, kind = model.partition(" (")
-        side = "standard" if kind.startswith("standard") else "robust"
-        out.setdefault((dataset, arch), {})[side] = summary
-    return {k: v for k, v in out.items() if set(v) == {"standard", "robust"}}
+        summaries[m] = summary
+    return standard_vs_robust(summaries)
 
 
 def comparison_markdown(pairs: dict[tuple[str, str], dict[str, Record]]) -> str:
