@@ -6,11 +6,13 @@ Stages (each adds to ``DIR/device_run.json`` as soon as it ends, so a run killed
 keeps what finished; a stage that fails is recorded with its error and the next one runs):
 
 1. ``env``: GPU, driver, CUDA, torch and the versions of the packages the library uses;
-2. ``smoke``: the fast step (bf16 autocast + channels-last) and the fp32 step, a compiled
-   encoder, the MI estimator, the worst-case estimator and per-feature vulnerability, PGD and
-   APGD (Croce & Hein's code), the compact CIFAR-10 file, a 1-process ``torchrun`` DDP run of
-   the CLI, and a CLI training run killed after its first checkpoint and resumed, compared
-   with an uninterrupted run;
+2. ``smoke``: the fast step (bf16 autocast + channels-last) and the fp32 step, the
+   host-device synchronisations of a warm spectral penalty (none allowed) and of a whole
+   encoder step (recorded), seen by CUDA's sync debug mode, a compiled encoder, the MI
+   estimator, the worst-case estimator and per-feature vulnerability, PGD and APGD (Croce &
+   Hein's code), the compact CIFAR-10 file, a 1-process ``torchrun`` DDP run of the CLI, and a
+   CLI training run killed after its first checkpoint and resumed, compared with an
+   uninterrupted run;
 3. ``step``: ``bench/train_step.py`` -- the faithful (``paper``) and ``fast`` modes in the same
    run, their speed ratio and the share of the device's dense peak;
 4. ``table1``: :func:`robustrep_lite.experiments.table1.table1` on CIFAR-10, one seed, the ``gpu``
@@ -51,6 +53,7 @@ import sys
 import tempfile
 import time
 import traceback
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -75,6 +78,7 @@ from robustrep_lite.mi import (
 from robustrep_lite.training.data import load_dataset
 from robustrep_lite.training.encoder import EncoderConfig, EncoderTrainer, train_encoder
 from robustrep_lite.training.models import BaselineH
+from robustrep_lite.training.spectral import SpectralPenalty, all_layers, conv_input_shapes
 from robustrep_lite.training.supervised import NATURAL, Evaluation, robust_accuracy
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -175,6 +179,50 @@ def smoke_steps(plan: RunPlan) -> dict[str, Any]:
     if plan.device.type == "cuda" and not out["fast"]["channels_last"]:
         raise AssertionError("the fast step did not switch the encoder to channels-last")
     return out
+
+
+def _synchronising_calls(plan: RunPlan, run: Callable[[], Any]) -> list[str]:
+    """The distinct warnings of CUDA's sync debug mode while ``run()`` runs (none on the CPU,
+    where nothing synchronises)."""
+    if plan.device.type != "cuda":
+        run()
+        return []
+    torch.cuda.synchronize()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        torch.cuda.set_sync_debug_mode("warn")
+        try:
+            run()
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+    return sorted({str(w.message).splitlines()[0] for w in caught})
+
+
+def smoke_syncs(plan: RunPlan) -> dict[str, Any]:
+    """Host-device synchronisations inside a step, seen by CUDA's sync debug mode: a warm
+    spectral penalty with its backward pass must have none (it raises otherwise); those of a
+    whole encoder step with the penalty (objective 5.2, PGD and the optimiser included) are
+    recorded."""
+    torch.manual_seed(0)
+    x = torch.rand(32, 3, 32, 32, device=plan.device)
+    enc = BaselineH(3, 32, 64, 0.25).to(plan.device)
+    critic = LocalDIMCritic(3, 64, units=32).to(plan.device)
+    penalty = SpectralPenalty(
+        all_layers(enc), 0.01, input_shapes=conv_input_shapes(enc, x[:2]), seed=0
+    )
+    penalty()  # the cold start reads norms on the host to stop early
+    penalty_syncs = _synchronising_calls(plan, lambda: penalty().backward())
+    if penalty_syncs:
+        raise AssertionError(f"a warm spectral penalty synchronised: {penalty_syncs}")
+    config = EncoderConfig(beta=1.0, eps=8 / 255, amp=True, batch_size=32)
+    trainer = EncoderTrainer(enc, critic, config, penalty=penalty)
+    trainer.step([x], [None])  # warm-up: lazy initialisation may synchronise once
+    step_syncs = _synchronising_calls(plan, lambda: trainer.step([x], [None]))
+    return {
+        "penalty_synchronising_calls": penalty_syncs,
+        "encoder_step_synchronising_calls": step_syncs,
+        "sigmas": penalty.sigmas,
+    }
 
 
 def smoke_compile(plan: RunPlan) -> dict[str, Any]:
@@ -333,6 +381,7 @@ def smoke_kill_resume(plan: RunPlan) -> dict[str, Any]:
 
 SMOKE: dict[str, Callable[[RunPlan], dict[str, Any]]] = {
     "steps": smoke_steps,
+    "syncs": smoke_syncs,
     "compile": smoke_compile,
     "estimators": smoke_estimators,
     "attacks": smoke_attacks,

@@ -40,7 +40,16 @@ def test_dry_run_runs_every_stage_and_writes_every_file(tmp_path: Path) -> None:
     broken = {k: v.get("error") or v.get("failed") for k, v in stages.items() if not v["ok"]}
     assert not broken, broken
     tests = stages["smoke"]["tests"]
-    assert set(tests) == {"steps", "compile", "estimators", "attacks", "data", "ddp", "kill_resume"}
+    assert set(tests) == {
+        "steps",
+        "syncs",
+        "compile",
+        "estimators",
+        "attacks",
+        "data",
+        "ddp",
+        "kill_resume",
+    }
     assert tests["kill_resume"]["max_abs_difference"] == 0.0  # bit-identical on the CPU
     assert tests["kill_resume"]["killed_after_epoch"] < tests["kill_resume"]["epochs"]
     assert stages["step"]["rows"][0]["name"] == "tiny"

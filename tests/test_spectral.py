@@ -12,6 +12,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from host_reads import count_host_reads
 from torch import nn
 
 from robustrep_lite.adversarial.robust_distance import (
@@ -341,3 +342,55 @@ def test_bad_attack_arguments(kwargs: dict, argument: str) -> None:
         adversarial_distances(model, x + 2.0, y, progress=False)
     with pytest.raises(ValueError, match="x must"):
         adversarial_distances(model, x, y[:2], progress=False)
+
+
+def _drifting_run(sync_free: bool) -> tuple[SpectralPenalty, nn.Module, list, list]:
+    """A conv + dense model trained slowly with the penalty, so warm calls converge part-way
+    (the early stop and the on-device freeze both matter)."""
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(8 * 8 * 8, 5)
+    )
+    x = torch.rand(16, 3, 8, 8)
+    shapes = conv_input_shapes(model, x[:2])
+    penalty = SpectralPenalty(
+        all_layers(model), 0.01, input_shapes=shapes, max_iter=20, tol=1e-4, sync_free=sync_free
+    )
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3)
+    sigmas, iterations = [], []
+    for _ in range(6):
+        loss = model(x).pow(2).mean() + penalty()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sigmas.append(penalty.sigmas)
+        iterations.append(penalty.iterations)
+    return penalty, model, sigmas, iterations
+
+
+def test_sync_free_power_iteration_gives_exactly_the_early_stopping_result() -> None:
+    stop, stop_model, stop_sigmas, stop_its = _drifting_run(sync_free=False)
+    free, free_model, free_sigmas, free_its = _drifting_run(sync_free=True)
+    assert stop_its == free_its
+    assert any(0 < i < 20 for row in stop_its[1:] for i in row)  # warm calls stopped early
+    assert stop_sigmas == free_sigmas  # bit for bit
+    for a, b in zip(stop_model.parameters(), free_model.parameters(), strict=True):
+        assert torch.equal(a, b)
+    for i in stop.vectors:
+        assert torch.equal(stop.vectors[i], free.vectors[i])
+
+
+@pytest.mark.parametrize("sync_free", [True, False])
+def test_a_warm_sync_free_penalty_reads_nothing_on_the_host(sync_free: bool) -> None:
+    model = nn.Sequential(
+        nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 3)
+    )
+    shapes = conv_input_shapes(model, torch.rand(2, 3, 6, 6))
+    penalty = SpectralPenalty(all_layers(model), 0.1, input_shapes=shapes, sync_free=sync_free)
+    penalty()  # the cold start may read norms to stop early
+    with count_host_reads() as reads:
+        value = penalty()
+        value.backward()
+    # the early-stopping loop reads two norms per iteration; the sync-free one reads none
+    assert (sum(reads.values()) == 0) == sync_free, reads
+    assert len(penalty.sigmas) == 2 and all(s > 0 for s in penalty.sigmas)

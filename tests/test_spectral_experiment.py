@@ -10,6 +10,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
+from host_reads import count_host_reads
 from torch import nn
 
 from robustrep_lite.experiments.settings import PROFILES, profile_settings
@@ -215,3 +216,44 @@ def test_bad_training_arguments(kwargs: dict, argument: str) -> None:
         train_with_burnin(OneHiddenLayerNet(5, 4, 2), x, y[:3], BurninConfig(epochs=1, burnin=1))
     with pytest.raises(ValueError, match="targets"):
         train_with_burnin(OneHiddenLayerNet(5, 4, 2), x, None, BurninConfig(epochs=1, burnin=1))
+
+
+def _sgd_epoch_reads(n: int) -> int:
+    """Host reads of one regularised epoch of ``n / 8`` steps of batch 8 with a sync-free
+    penalty (after a warm-up epoch that runs the penalty's cold start)."""
+    torch.manual_seed(0)
+    x, y = torch.randn(n, 6), torch.randint(0, 3, (n,))
+    net = OneHiddenLayerNet(6, 16, 3)
+    penalty = SpectralPenalty(rep_layers(net), 0.1, sync_free=True)
+    config = BurninConfig(epochs=1, burnin=0, batch_size=8)
+    opt = config.sgd(net.parameters())
+    train_with_burnin(net, x, y, config, penalty=penalty, optimizer=opt, progress=False)
+    with count_host_reads() as reads:
+        train_with_burnin(
+            net,
+            x,
+            y,
+            replace(config, epochs=2, start_epoch=1),
+            penalty=penalty,
+            optimizer=opt,
+            progress=False,
+        )
+    return sum(reads.values())
+
+
+def test_a_training_step_reads_nothing_on_the_host() -> None:
+    # the losses are read once per epoch, whatever its number of steps
+    assert _sgd_epoch_reads(16) == _sgd_epoch_reads(128)
+
+
+def test_a_non_finite_loss_raises_naming_the_epoch() -> None:
+    torch.manual_seed(0)
+    x, y = torch.randn(64, 6) * 1e3, torch.randint(0, 3, (64,))
+    with pytest.raises(FloatingPointError, match=r"non-finite at step \d+ of epoch \d+"):
+        train_with_burnin(
+            OneHiddenLayerNet(6, 16, 3),
+            x,
+            y,
+            BurninConfig(epochs=3, burnin=3, lr=1e30),
+            progress=False,
+        )

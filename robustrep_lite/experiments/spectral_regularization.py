@@ -44,7 +44,6 @@ from robustrep_lite.adversarial.robust_distance import (
     representation_distances,
 )
 from robustrep_lite.core.validation import (
-    check_finite,
     check_int,
     check_nonnegative,
     check_positive,
@@ -219,6 +218,11 @@ def train_with_burnin(
     Baseline-H, whose ``loss_fn`` then ignores ``targets``, which may be ``None``). The batch
     order of epoch ``e`` comes from a generator seeded by ``(seed, e)``, so a run split at any
     epoch and continued ends with the same weights.
+
+    The data are moved to the model's device once, and a step reads nothing on the host (with a
+    :class:`~robustrep_lite.training.spectral.SpectralPenalty`, its default on accelerators): the
+    step losses are read once per epoch, and a non-finite one raises ``FloatingPointError``
+    naming the step and epoch; the weights are then unusable.
     """
     if inputs.ndim < 2 or inputs.shape[0] == 0:
         raise ValueError(f"inputs must be a non-empty batch (N, ...), got {tuple(inputs.shape)}")
@@ -233,6 +237,8 @@ def train_with_burnin(
         optimizer = config.sgd(model.parameters())
     batch_size = config.batch_size
     device = next(model.parameters()).device
+    inputs = inputs.to(device)
+    targets = None if targets is None else targets.to(device)
     history = TrainHistory()
     n = inputs.shape[0]
     bar = tqdm(
@@ -241,24 +247,39 @@ def train_with_burnin(
     for epoch in bar:
         regularised = penalty is not None and epoch >= config.burnin
         order = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
+        order = order.to(device)
         model.train()
         losses, penalties = [], []
         for s in range(0, n, batch_size):
             idx = order[s : s + batch_size]
-            xb = inputs[idx].to(device)
-            yb = None if targets is None else targets[idx].to(device)
+            xb = inputs[idx]
+            yb = None if targets is None else targets[idx]
             loss = loss_fn(model, xb, yb)
             total = loss + penalty() if regularised else loss
-            check_finite("loss", loss.detach())
             optimizer.zero_grad(set_to_none=True)
             total.backward()
             optimizer.step()
-            losses.append(loss.item())
-            penalties.append((total - loss).item() if regularised else 0.0)
+            losses.append(loss.detach())
+            if regularised:
+                penalties.append((total - loss).detach())
+        # one host read per epoch: the step losses (and penalties) of the whole epoch
+        losses_host = torch.stack(losses).cpu().numpy().astype(np.float64)
+        penalties_host = (
+            torch.stack(penalties).cpu().numpy().astype(np.float64)
+            if regularised
+            else np.zeros(len(losses))
+        )
+        bad = np.flatnonzero(~np.isfinite(losses_host + penalties_host))
+        if len(bad):
+            raise FloatingPointError(
+                f"train_with_burnin: the loss became non-finite at step {int(bad[0]) + 1} of "
+                f"epoch {epoch + 1} (lr={config.lr:g}); the model's weights are not usable. "
+                "Lower lr or the penalty's lambda."
+            )
         history.epochs.append(epoch)
-        history.loss.append(float(np.mean(losses)))
-        history.penalty.append(float(np.mean(penalties)))
-        history.sigmas.append(list(penalty.sigmas) if regularised else [])
+        history.loss.append(float(np.mean(losses_host)))
+        history.penalty.append(float(np.mean(penalties_host)))
+        history.sigmas.append(penalty.sigmas if regularised else [])
         bar.set_postfix(loss=history.loss[-1], penalty=history.penalty[-1])
     model.eval()
     return history

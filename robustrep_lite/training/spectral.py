@@ -115,6 +115,54 @@ def _fft_exact(layer: nn.Module) -> bool:
     )
 
 
+def _power_iterate(
+    gram: Callable[[Tensor], Tensor], v: Tensor, max_iter: int, tol: float
+) -> tuple[Tensor, int]:
+    """Power iteration from the unit vector ``v`` until it moves by less than ``tol`` or
+    ``max_iter`` iterations; reads two norms on the host per iteration to stop early."""
+    for iteration in range(1, max_iter + 1):
+        w = gram(v)
+        norm = float(w.norm())
+        if norm == 0.0:
+            return v, iteration
+        previous, v = v, w / norm
+        if float((v - previous).norm()) < tol:
+            return v, iteration
+    return v, max_iter
+
+
+def _power_iterate_on_device(
+    gram: Callable[[Tensor], Tensor], v: Tensor, max_iter: int, tol: float
+) -> tuple[Tensor, Tensor]:
+    """:func:`_power_iterate` with no host read: all ``max_iter`` products are computed, and
+    once ``v`` has converged (or ``A^T A v = 0``) it is frozen by a mask, so the returned ``v``
+    and iteration count (a tensor) are exactly those of the early-stopping loop."""
+    done = torch.zeros((), dtype=torch.bool, device=v.device)
+    iterations = torch.zeros((), dtype=torch.int64, device=v.device)
+    for _ in range(max_iter):
+        w = gram(v)
+        norm = w.norm()
+        iterations = iterations + (~done).long()
+        zero = norm == 0
+        step = w / torch.where(zero, torch.ones_like(norm), norm)
+        moved = (step - v).norm().double() < tol
+        v = torch.where(done | zero, v, step)
+        done = done | zero | moved
+    return v, iterations
+
+
+def _start_vector(
+    shape: tuple[int, ...], weight: Tensor, v0: Tensor | None, generator: torch.Generator | None
+) -> Tensor:
+    if v0 is None:
+        v = torch.randn(shape, generator=generator, dtype=weight.dtype).to(weight.device)
+    elif tuple(v0.shape) != shape:
+        raise ValueError(f"v0 must have shape {shape}, got {tuple(v0.shape)}")
+    else:
+        v = v0.detach().to(weight)
+    return v / v.norm().clamp_min(1e-30)
+
+
 def top_singular(
     layer: nn.Module,
     v0: Tensor | None = None,
@@ -138,32 +186,23 @@ def top_singular(
     value.
     """
     _check_weight_layer(layer)
-    if not (isinstance(tol, (int, float)) and math.isfinite(tol) and tol > 0):
-        raise ValueError(f"tol must be a finite number > 0, got {tol!r}")
+    _check_tol(tol)
     weight = layer.weight.detach()
     apply, gram, shape = _operator(layer, weight, input_shape)
     if max_iter is None:
         max_iter = 2 * math.prod(shape)
     check_int("max_iter", max_iter, 1)
-    if v0 is None:
-        v = torch.randn(shape, generator=generator, dtype=weight.dtype).to(weight.device)
-    elif tuple(v0.shape) != shape:
-        raise ValueError(f"v0 must have shape {shape}, got {tuple(v0.shape)}")
-    else:
-        v = v0.detach().to(weight)
-    v = v / v.norm().clamp_min(1e-30)
-    iterations = 0
-    for iterations in range(1, max_iter + 1):
-        w = gram(v)
-        norm = float(w.norm())
-        if norm == 0.0:
-            return 0.0, v, iterations
-        previous, v = v, w / norm
-        if float((v - previous).norm()) < tol:
-            break
+    v, iterations = _power_iterate(gram, _start_vector(shape, weight, v0, generator), max_iter, tol)
     with torch.no_grad():
         sigma = float(apply(v).norm())
     return sigma, v, iterations
+
+
+def _check_tol(tol: float) -> None:
+    if isinstance(tol, bool) or not (
+        isinstance(tol, (int, float)) and math.isfinite(tol) and tol > 0
+    ):
+        raise ValueError(f"tol must be a finite number > 0, got {tol!r}")
 
 
 def circular_conv_operator_norm(layer: nn.Conv2d, input_size: tuple[int, int]) -> Tensor:
@@ -220,7 +259,15 @@ class SpectralPenalty:
     detached: its gradient with respect to ``W_l`` is ``2 lam sigma u v^T = lam d(sigma^2)/dW``.
     ``input_shapes`` gives each convolution's input shape (:func:`conv_input_shapes`). With
     ``exact_circular``, circular-padding convolutions use :func:`circular_conv_operator_norm`
-    instead. After each call ``sigmas`` and ``iterations`` hold the per-layer values found.
+    instead.
+
+    ``sync_free`` (default: on any device but the CPU): warm calls read nothing on the host.
+    They compute all ``max_iter`` products and freeze each vector once it has converged, which
+    gives exactly the vectors of the loop that stops early (the CPU default, which saves the
+    remaining products), so a training step that adds the penalty needs no host-device
+    synchronisation. Only the first call reads norms on the host, to stop its long cold start
+    early. The per-layer values found are kept on the device; reading :attr:`sigmas` or
+    :attr:`iterations` (lists of numbers) synchronises once.
     """
 
     def __init__(
@@ -233,9 +280,13 @@ class SpectralPenalty:
         tol: float = 1e-6,
         exact_circular: bool = True,
         seed: int = 0,
+        sync_free: bool | None = None,
     ) -> None:
         check_nonnegative("lam", lam)
+        if sync_free not in (None, True, False):
+            raise ValueError(f"sync_free must be None, True or False, got {sync_free!r}")
         check_int("max_iter", max_iter, 1)
+        _check_tol(tol)
         shapes = input_shapes or {}
         for layer in layers:
             _check_weight_layer(layer)
@@ -248,35 +299,49 @@ class SpectralPenalty:
         self.lam = float(lam)
         self.input_shapes = shapes
         self.max_iter, self.tol, self.exact_circular = max_iter, tol, exact_circular
+        self.sync_free = sync_free
         self.generator = torch.Generator().manual_seed(seed)
         self.vectors: dict[int, Tensor] = {}
-        self.sigmas: list[float] = []
-        self.iterations: list[int] = []
+        self._sigmas: list[Tensor] = []
+        self._iterations: list[Tensor | int] = []
+
+    @property
+    def sigmas(self) -> list[float]:
+        """Each layer's ``sigma_max`` found by the last call (host values; synchronises)."""
+        return [float(s) for s in self._sigmas]
+
+    @property
+    def iterations(self) -> list[int]:
+        """Each layer's power iterations in the last call (0: computed exactly by the FFT)."""
+        return [int(i) for i in self._iterations]
 
     def __call__(self) -> Tensor:
-        terms, self.sigmas, self.iterations = [], [], []
+        terms, self._sigmas, self._iterations = [], [], []
         for i, layer in enumerate(self.layers):
             shape = self.input_shapes.get(layer)
             if self.exact_circular and _fft_exact(layer):
                 sigma = circular_conv_operator_norm(layer, shape[1:])
                 terms.append(sigma**2)
-                self.sigmas.append(sigma.item())
-                self.iterations.append(0)
+                self._sigmas.append(sigma.detach())
+                self._iterations.append(0)
                 continue
+            weight = layer.weight.detach()
+            apply, gram, shape = _operator(layer, weight, shape)
             warm = self.vectors.get(i)
-            sigma, v, its = top_singular(
-                layer,
-                warm,
-                input_shape=shape,
-                max_iter=self.max_iter if warm is not None else None,
-                tol=self.tol,
-                generator=self.generator,
-            )
+            start = _start_vector(shape, weight, warm, self.generator)
+            on_device = weight.device.type != "cpu" if self.sync_free is None else self.sync_free
+            if warm is None:
+                v, its = _power_iterate(gram, start, 2 * math.prod(shape), self.tol)
+            elif on_device:
+                v, its = _power_iterate_on_device(gram, start, self.max_iter, self.tol)
+            else:
+                v, its = _power_iterate(gram, start, self.max_iter, self.tol)
             self.vectors[i] = v
-            self.sigmas.append(sigma)
-            self.iterations.append(its)
-            apply, _, _ = _operator(layer, layer.weight, shape)
-            terms.append(apply(v).pow(2).sum())
+            self._iterations.append(its)
+            with torch.no_grad():
+                self._sigmas.append(apply(v).norm())
+            apply_with_grad, _, _ = _operator(layer, layer.weight, shape)
+            terms.append(apply_with_grad(v).pow(2).sum())
         if not terms:
             return torch.zeros(())
         return self.lam * torch.stack(terms).sum()
