@@ -202,7 +202,8 @@ def smoke_syncs(plan: RunPlan) -> dict[str, Any]:
     """Host-device synchronisations inside a step, seen by CUDA's sync debug mode: a warm
     spectral penalty with its backward pass must have none (it raises otherwise); those of a
     whole encoder step with the penalty (objective 5.2, PGD and the optimiser included) are
-    recorded."""
+    recorded, and so is the time of a warm penalty call with its backward pass in both modes
+    (their ratio: early-stopping time over sync-free time)."""
     torch.manual_seed(0)
     x = torch.rand(32, 3, 32, 32, device=plan.device)
     enc = BaselineH(3, 32, 64, 0.25).to(plan.device)
@@ -214,6 +215,20 @@ def smoke_syncs(plan: RunPlan) -> dict[str, Any]:
     penalty_syncs = _synchronising_calls(plan, lambda: penalty().backward())
     if penalty_syncs:
         raise AssertionError(f"a warm spectral penalty synchronised: {penalty_syncs}")
+    seconds = {}
+    for sync_free in (False, True):  # the same warm calls, early-stopping against sync-free
+        timed = SpectralPenalty(
+            all_layers(enc), 0.01, input_shapes=conv_input_shapes(enc, x[:2]), sync_free=sync_free
+        )
+        timed().backward()
+        if plan.device.type == "cuda":
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        for _ in range(20):
+            timed().backward()
+        if plan.device.type == "cuda":
+            torch.cuda.synchronize()
+        seconds["sync_free" if sync_free else "early_stopping"] = (time.perf_counter() - t0) / 20
     config = EncoderConfig(beta=1.0, eps=8 / 255, amp=True, batch_size=32)
     trainer = EncoderTrainer(enc, critic, config, penalty=penalty)
     trainer.step([x], [None])  # warm-up: lazy initialisation may synchronise once
@@ -222,6 +237,8 @@ def smoke_syncs(plan: RunPlan) -> dict[str, Any]:
         "penalty_synchronising_calls": penalty_syncs,
         "encoder_step_synchronising_calls": step_syncs,
         "sigmas": penalty.sigmas,
+        "penalty_call_seconds": seconds,
+        "sync_free_speed_ratio": seconds["early_stopping"] / seconds["sync_free"],
     }
 
 

@@ -51,6 +51,8 @@ def test_dry_run_runs_every_stage_and_writes_every_file(tmp_path: Path) -> None:
         "kill_resume",
     }
     assert tests["kill_resume"]["max_abs_difference"] == 0.0  # bit-identical on the CPU
+    assert tests["syncs"]["sync_free_speed_ratio"] > 0
+    assert tests["syncs"]["penalty_synchronising_calls"] == []
     assert tests["kill_resume"]["killed_after_epoch"] < tests["kill_resume"]["epochs"]
     assert stages["step"]["rows"][0]["name"] == "tiny"
     assert stages["step"]["rows"][0]["share_of_measured_peak"] > 0
