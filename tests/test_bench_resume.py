@@ -1,12 +1,13 @@
 """Long benchmark runs resume after a kill and never replace another run's result
 (``robustrep_lite.core.results.PartialRun``, used by bench/mi_sweep.py, bench/mi_bmi.py,
-bench/gaussian_rv_validation.py and bench/zoo_search.py). The heavy per-row computations are
-replaced by cheap stand-ins that count their calls, or run at toy sizes; a "kill" is an
-exception raised after some rows."""
+bench/gaussian_rv_validation.py, bench/zoo_search.py, bench/spectral_mnist.py and
+bench/mi_staircase.py). The heavy per-row computations are replaced by cheap stand-ins that
+count their calls, or run at toy sizes; a "kill" is an exception raised after some rows."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.util
 import json
 import math
@@ -18,7 +19,9 @@ from typing import Any
 
 import pytest
 
+from robustrep_lite.book import spectral_report
 from robustrep_lite.core.results import PartialRun, partial_path, strict_json
+from robustrep_lite.experiments import spectral_regularization
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -335,10 +338,149 @@ def test_gaussian_rv_validation_resumes_per_seed_norm_and_eps(tmp_path, monkeypa
     assert json.loads(out.read_text())["rows"] == json.loads(json.dumps(record["rows"]))
 
 
-@pytest.mark.parametrize(
-    "name",
-    ["mi_representation", "mi_staircase", "spectral_mnist", "spectral_vs_mi", "worst_case_mi"],
-)
+def test_spectral_mnist_resumes_per_seed_and_equals_an_uninterrupted_run(
+    tmp_path, monkeypatch
+) -> None:
+    """The real computation on the digits at toy sizes (3 seeds of 3 rows each); the run is
+    killed in the middle of its second seed, so that seed is not kept and is computed again
+    from its burn-in, and the first is not."""
+    spectral_mnist = _bench("spectral_mnist")
+    monkeypatch.setattr(
+        spectral_mnist,
+        "DIGITS_SETTINGS",
+        dataclasses.replace(
+            spectral_mnist.DIGITS_SETTINGS,
+            width=16,
+            epochs=3,
+            burnin=2,
+            lambdas=(0.1,),
+            seeds=3,
+            attack_points=3,
+            hsj_steps=2,
+            hsj_max_gradient_evals=20,
+            ddn_steps=3,
+        ),
+    )
+    real_compare = spectral_mnist.compare_regularizers
+    real_distances = spectral_regularization.representation_distances
+    calls: list[list[int]] = []  # the seeds of each call of compare_regularizers
+    rows_done: list[int] = []  # the seed of each row computed
+    kill_at: list[int] = []
+
+    def counted_compare(*args: Any, seeds: Any, **kwargs: Any) -> list[dict]:
+        calls.append(list(seeds))
+        return real_compare(*args, seeds=seeds, **kwargs)
+
+    def counted_distances(*args: Any, seed: int, **kwargs: Any) -> dict:
+        if kill_at and len(rows_done) == kill_at[0]:
+            raise Killed
+        rows_done.append(seed)
+        return real_distances(*args, seed=seed, **kwargs)
+
+    monkeypatch.setattr(spectral_mnist, "compare_regularizers", counted_compare)
+    monkeypatch.setattr(spectral_regularization, "representation_distances", counted_distances)
+    argv = ["--dataset", "digits", "--threads", "1"]
+    whole = spectral_mnist.main([*argv, "--out", str(tmp_path / "whole.json")])
+    assert calls == [[0], [1], [2]] and rows_done == [0, 0, 0, 1, 1, 1, 2, 2, 2]
+    assert not partial_path(tmp_path / "whole.json").exists()
+    out = tmp_path / "digits.json"
+    calls.clear()
+    rows_done.clear()
+    kill_at.append(4)  # seed 0's three rows and one of seed 1's
+    with pytest.raises(Killed):
+        spectral_mnist.main([*argv, "--out", str(out)])
+    assert rows_done == [0, 0, 0, 1] and not out.exists()
+    assert list(json.loads(partial_path(out).read_text())["rows"]) == ["[0]"]  # seed 0 only
+    # other settings are refused while the partial run is there; nothing is computed
+    calls.clear()
+    with pytest.raises(ValueError, match=r"digits\.partial\.json.*seeds"):
+        spectral_mnist.main([*argv, "--seeds", "2", "--out", str(out)])
+    assert calls == []
+    kill_at.clear()
+    rows_done.clear()
+    resumed = spectral_mnist.main([*argv, "--out", str(out)])
+    assert calls == [[1], [2]] and rows_done == [1, 1, 1, 2, 2, 2]  # only the seeds left
+    assert not partial_path(out).exists()
+    # the same rows and summary as the uninterrupted run, timings aside, in the stored format
+    timings = {"wall_s", "provenance", "burnin_s", "train_s", "attack_s"}
+    timings |= {f"{k}_{s}" for k in ("burnin_s", "train_s", "attack_s") for s in ("mean", "se")}
+    stored = json.loads(out.read_text())
+    assert _without(stored, timings) == _without(
+        json.loads((tmp_path / "whole.json").read_text()), timings
+    )
+    assert set(stored) == set(whole) and stored["reference"] == spectral_mnist.DIGITS_REFERENCE
+    assert [(r["seed"], r["arm"]) for r in stored["rows"]] == [
+        (seed, arm) for seed in (0, 1, 2) for arm in ("none", "ll-spectral", "rep-spectral")
+    ]
+    assert strict_json(_without(resumed["rows"], timings)) == strict_json(
+        _without(whole["rows"], timings)
+    )
+    assert len({r["sigma_1"] for r in stored["rows"]}) == 9  # nine different networks
+    # Chapter 7's reader takes the resumed record as it took the stored one
+    assert spectral_report.digits_markdown(stored)
+    # the finished result is not replaced by a rerun without --overwrite
+    calls.clear()
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        spectral_mnist.main([*argv, "--out", str(out)])
+    assert calls == []
+
+
+def test_mi_staircase_resumes_per_seed_and_critic(tmp_path, monkeypatch) -> None:
+    """The real critic runs at toy sizes (2 seeds x 3 training objectives); killed after 4 of
+    the 6 runs, i.e. in the second seed."""
+    staircase = _bench("mi_staircase")
+    real_group = staircase.run_group
+    calls: list[tuple[int, str]] = []
+    kill_after: list[int] = []
+
+    def counted(trainer: str, names: list[str], seed: int, args: argparse.Namespace) -> dict:
+        if kill_after and len(calls) == kill_after[0]:
+            raise Killed
+        calls.append((seed, trainer))
+        return real_group(trainer, names, seed, args)
+
+    monkeypatch.setattr(staircase, "run_group", counted)
+    argv = ["--estimators", "dv", "smile_5", "js_nwj", "nwj", "--seeds", "2"]
+    argv += ["--steps-per-level", "20", "--levels", "2", "4", "--last", "5", "--d", "2"]
+    argv += ["--batch-size", "8", "--heldout-batches", "2", "--curve-stride", "3"]
+    argv += ["--threads", "1"]
+    every = [(seed, trainer) for seed in (0, 1) for trainer in ("dv", "jsd", "nwj")]
+    whole = staircase.main([*argv, "--out", str(tmp_path / "whole.json")])
+    assert calls == every
+    calls.clear()
+    out = tmp_path / "staircase.json"
+    kill_after.append(4)
+    with pytest.raises(Killed):
+        staircase.main([*argv, "--out", str(out)])
+    assert calls == every[:4] and not out.exists()
+    kept = json.loads(partial_path(out).read_text())["rows"]
+    assert sorted(kept) == sorted(json.dumps(list(key)) for key in every[:4])
+    with pytest.raises(ValueError, match=r"staircase\.partial\.json.*steps_per_level"):
+        staircase.main([*argv, "--steps-per-level", "30", "--out", str(out)])
+    kill_after.clear()
+    calls.clear()
+    resumed = staircase.main([*argv, "--out", str(out)])
+    assert calls == every[4:]  # only the critic runs left
+    assert not partial_path(out).exists()
+    timings = {"wall_s_per_seed", "wall_s_mean", "out"}
+    stored = json.loads(out.read_text())
+    assert _without(stored, timings) == _without(
+        json.loads((tmp_path / "whole.json").read_text()), timings
+    )
+    assert strict_json(_without(resumed["results"], timings)) == strict_json(
+        _without(whole["results"], timings)
+    )
+    assert set(stored["curves_seed0"]["values"]) == {"dv", "smile_5", "js_nwj", "nwj"}
+    assert len(stored["results"]["nwj"]["wall_s_per_seed"]) == 2
+    first = stored["results"]["smile_5"]["levels"][0]["mean_per_seed"]
+    assert first[0] != first[1]  # the two seeds are different runs
+    calls.clear()
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        staircase.main([*argv, "--out", str(out)])
+    assert calls == []
+
+
+@pytest.mark.parametrize("name", ["mi_representation", "spectral_vs_mi", "worst_case_mi"])
 def test_other_benchmarks_refuse_an_existing_result_before_running(name, tmp_path) -> None:
     """The benchmarks without a partial file still never replace another run's result: they
     refuse at once, before any work, unless told --overwrite."""

@@ -1,6 +1,7 @@
 """Tests for robustrep_lite.experiments.spectral_regularization: the paper's model (init and output
 scaling), the volume element against the explicit Jacobian, the burn-in schedule and branched runs,
-the XOR toy, the settings per profile, the summaries over seeds, and bad arguments. Seeded; ~5 s."""
+the XOR toy, the MNIST comparison seed by seed, the settings per profile, the summaries over
+seeds, and bad arguments. Seeded; ~10 s."""
 
 from __future__ import annotations
 
@@ -11,13 +12,16 @@ import numpy as np
 import pytest
 import torch
 from host_reads import count_host_reads
+from sklearn.datasets import load_digits
 from torch import nn
 
+from robustrep_lite.core.results import strict_json
 from robustrep_lite.experiments.settings import PROFILES, profile_settings
 from robustrep_lite.experiments.spectral_regularization import (
     BurninConfig,
     OneHiddenLayerNet,
     branch,
+    compare_regularizers,
     paired_differences,
     summarise_rows,
     train_with_burnin,
@@ -156,6 +160,45 @@ def test_xor_fields_and_measurements_of_the_xor_nets() -> None:
     assert 0 < measured["distance"] < 2  # the boundary lies between the points
     with pytest.raises(ValueError, match="side"):
         xor_fields({"none": net}, side=1)
+
+
+def test_the_rows_of_a_seed_do_not_depend_on_the_other_seeds() -> None:
+    """compare_regularizers reseeds torch per seed, so one call per seed (as a resumed
+    bench/spectral_mnist.py makes them) gives the rows of one call with every seed."""
+    digits = load_digits()  # 8x8 images in [0, 1], the attacks' bounds
+    x = torch.tensor(digits.data[:400] / 16.0, dtype=torch.float32)
+    y = torch.tensor(digits.target[:400])
+    settings = replace(
+        PROFILES["quick"].spectral,
+        width=16,
+        epochs=3,
+        burnin=2,
+        batch_size=32,
+        lambdas=(0.1,),
+        attack_points=3,
+        hsj_steps=2,
+        hsj_max_gradient_evals=20,
+        ddn_steps=3,
+    )
+
+    def rows(seeds: list[int]) -> list[dict]:
+        found = compare_regularizers(
+            x[:300], y[:300], x[300:], y[300:], settings, seeds=seeds, progress=False
+        )
+        timings = ("burnin_s", "train_s", "attack_s")
+        return strict_json([{k: v for k, v in r.items() if k not in timings} for r in found])
+
+    together = rows([0, 1])
+    assert [(r["seed"], r["arm"], r["lam"]) for r in together] == [
+        (seed, arm, lam)
+        for seed in (0, 1)
+        for arm, lam in (("none", 0.0), ("ll-spectral", 0.1), ("rep-spectral", 0.1))
+    ]
+    torch.manual_seed(123)  # whatever the global generator holds before a call
+    one_by_one = rows([1])
+    assert rows([0]) + one_by_one == together
+    assert together[0]["sigma_1"] != together[3]["sigma_1"]  # the two seeds are different runs
+    assert all(r["points"] > r["hsj_failed"] for r in together)  # the attacks found distances
 
 
 def test_settings_per_profile() -> None:

@@ -328,6 +328,12 @@ def compare_regularizers(
     that refit classifier (HopSkipJump and the white-box DDN) on its first
     ``settings.attack_points`` correctly classified test points. Returns one row per (seed, arm,
     lambda); :func:`summarise_rows` averages them over seeds. Everything runs on ``device``.
+
+    Each seed starts by reseeding torch (``torch.manual_seed(seed)``), so the rows of a seed do
+    not depend on the other seeds asked for: one call per seed gives the rows of one call with
+    all of them (so a long run can keep each finished seed and resume after a kill). Within a
+    seed the arms are not independent in that way: each draws on the global torch generator
+    (power iteration's random start, the refit head's initialisation) after the arms before it.
     """
     classes = int(max(y_train.max(), y_test.max())) + 1
     x_train, y_train, x_test, y_test = (t.to(device) for t in (x_train, y_train, x_test, y_test))
