@@ -8,6 +8,11 @@ reference numbers from the sibling script ``bench/mi_staircase.py``:
 
   bash bench/setup_peers.sh
   bench/.venv-peers/bin/python bench/torch_mist_compare.py --seeds 1 --overwrite
+
+Each finished run (estimator, seed, library: 4-6 minutes) is kept in ``OUT.partial.json``; a
+killed run started again with the same arguments at the same commit resumes after it
+(:class:`robustrep_lite.core.results.PartialRun`), and the stored ``--out`` is replaced only at
+the end.
 """
 
 from __future__ import annotations
@@ -23,7 +28,14 @@ import numpy as np
 import torch
 from mi_staircase import ESTIMATORS, LEVELS, REF_SEPARABLE, sample
 
-from robustrep_lite.core.results import portable_path, refuse_overwrite, run_config, save_result
+from robustrep_lite.core.results import (
+    PartialRun,
+    portable_path,
+    refuse_overwrite,
+    resume_settings,
+    run_config,
+    save_result,
+)
 from robustrep_lite.mi import (
     SeparableCritic,
     readout,
@@ -141,6 +153,20 @@ def report(
             print(f"{'':10s}{'reference':15s}" + "".join(f"{v:7.2f}{'':15s}" for v in ref[0]))
 
 
+def torch_mist_version() -> str:
+    """torch-mist's version; exits with what to do if it cannot be imported here."""
+    try:
+        import torch_mist  # noqa: F401
+
+        return __import__("importlib.metadata").metadata.version("torch-mist")
+    except Exception as exc:
+        print(
+            f"torch-mist cannot be imported here ({type(exc).__name__}: {exc}); run this script "
+            "with bench/.venv-peers/bin/python (see the module docstring)"
+        )
+        raise SystemExit(2) from exc
+
+
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--estimators", nargs="+", choices=COMPARED, default=list(COMPARED))
@@ -181,36 +207,28 @@ def main(argv: list[str] | None = None) -> dict:
             "torch_mist": mist_version,
             "results": res,
         }
-        args.out.write_text(json.dumps(record, indent=1, default=str))
+        save_result(record, args.out)
         print(f"saved {args.out}")
         return record
     torch.set_num_threads(args.threads)
-    try:
-        import torch_mist  # noqa: F401
-
-        mist_version = __import__("importlib.metadata").metadata.version("torch-mist")
-    except Exception as exc:
-        print(
-            f"torch-mist cannot be imported here ({type(exc).__name__}: {exc}); run this script "
-            "with bench/.venv-mist/bin/python (see the module docstring)"
-        )
-        raise SystemExit(2) from exc
-
+    mist_version = torch_mist_version()
+    partial = PartialRun(args.out, resume_settings(args), overwrite=args.overwrite)
+    if partial.resumed:
+        print(f"resuming: {partial.resumed} run(s) done in {partial.path}", flush=True)
     res: dict[str, dict[str, list]] = {}
     for name in args.estimators:
         res[name] = {"robustrep_lite": [], "torch-mist": []}
         for seed in range(args.seeds):
             for lib in ("robustrep_lite", "torch-mist"):
-                r = run(lib, name, seed, args)
-                res[name][lib].append(r)
-                print(
-                    f"{name:8s} {lib:15s} seed {seed}: {r['wall_s']:.1f} s  "
-                    + " ".join(f"{L['mean']:.2f}" for L in r["levels"])
-                    + (f"  ERROR {r['error']}" if r["error"] else ""),
-                    flush=True,
-                )
-                args.out.parent.mkdir(parents=True, exist_ok=True)
-                args.out.write_text(json.dumps({"partial": True, "results": res}, indent=1))
+                if not partial.done((name, seed, lib)):
+                    r = partial.add((name, seed, lib), run(lib, name, seed, args))
+                    print(
+                        f"{name:8s} {lib:15s} seed {seed}: {r['wall_s']:.1f} s  "
+                        + " ".join(f"{L['mean']:.2f}" for L in r["levels"])
+                        + (f"  ERROR {r['error']}" if r["error"] else ""),
+                        flush=True,
+                    )
+                res[name][lib].append(partial.get((name, seed, lib)))
 
     report(res, args, mist_version)
     record = {
@@ -219,8 +237,9 @@ def main(argv: list[str] | None = None) -> dict:
         "torch": torch.__version__,
         "torch_mist": mist_version,
         "results": res,
+        "wall_s": partial.wall_s,
     }
-    save_result(record, args.out)
+    partial.finish(record)
     return record
 
 

@@ -1,8 +1,9 @@
 """Long benchmark runs resume after a kill and never replace another run's result
 (``robustrep_lite.core.results.PartialRun``, used by bench/mi_sweep.py, bench/mi_bmi.py,
-bench/gaussian_rv_validation.py, bench/zoo_search.py, bench/spectral_mnist.py and
-bench/mi_staircase.py). The heavy per-row computations are replaced by cheap stand-ins that
-count their calls, or run at toy sizes; a "kill" is an exception raised after some rows."""
+bench/gaussian_rv_validation.py, bench/zoo_search.py, bench/spectral_mnist.py,
+bench/mi_staircase.py and bench/torch_mist_compare.py). The heavy per-row computations are
+replaced by cheap stand-ins that count their calls, or run at toy sizes; a "kill" is an
+exception raised after some rows."""
 
 from __future__ import annotations
 
@@ -478,6 +479,54 @@ def test_mi_staircase_resumes_per_seed_and_critic(tmp_path, monkeypatch) -> None
     with pytest.raises(FileExistsError, match="--overwrite"):
         staircase.main([*argv, "--out", str(out)])
     assert calls == []
+
+
+def test_torch_mist_compare_resumes_per_estimator_seed_and_library(tmp_path, monkeypatch) -> None:
+    """torch-mist is not in the test environment: its version is stubbed and each run is a
+    cheap stand-in whose values depend on (library, estimator, seed); killed after 3 of 8."""
+    monkeypatch.syspath_prepend(str(ROOT / "bench"))  # it imports its sibling mi_staircase.py
+    compare = _bench("torch_mist_compare")
+    calls: list[tuple[str, int, str]] = []
+    kill_after: list[int] = []
+
+    def stand_in(lib: str, name: str, seed: int, args: argparse.Namespace) -> dict:
+        if kill_after and len(calls) == kill_after[0]:
+            raise Killed
+        calls.append((name, seed, lib))
+        value = len(lib) + 10 * seed + len(name) / 7
+        levels = [{"mi": m, "mean": value + m, "bias": value, "var": 0.5} for m in args.levels]
+        return {"levels": levels, "wall_s": 0.01 * len(calls), "error": ""}
+
+    monkeypatch.setattr(compare, "run", stand_in)
+    monkeypatch.setattr(compare, "torch_mist_version", lambda: "0.2.17")
+    argv = ["--estimators", "nwj", "dv", "--seeds", "2", "--levels", "2", "4", "--threads", "1"]
+    every = [
+        (n, s, lib)
+        for n in ("nwj", "dv")
+        for s in (0, 1)
+        for lib in ("robustrep_lite", "torch-mist")
+    ]
+    whole = compare.main([*argv, "--out", str(tmp_path / "whole.json")])
+    assert calls == every
+    calls.clear()
+    out = tmp_path / "compare.json"
+    kill_after.append(3)
+    with pytest.raises(Killed):
+        compare.main([*argv, "--out", str(out)])
+    assert calls == every[:3] and not out.exists()
+    kept = json.loads(partial_path(out).read_text())["rows"]
+    assert sorted(kept) == sorted(json.dumps(list(key)) for key in every[:3])
+    with pytest.raises(ValueError, match=r"compare\.partial\.json.*seeds"):
+        compare.main([*argv[:-2], "--seeds", "3", "--threads", "1", "--out", str(out)])
+    kill_after.clear()
+    calls.clear()
+    resumed = compare.main([*argv, "--out", str(out)])
+    assert calls == every[3:] and not partial_path(out).exists()
+    assert _without(resumed["results"], {"wall_s"}) == _without(whole["results"], {"wall_s"})
+    stored = json.loads(out.read_text())
+    assert stored["results"] == json.loads(json.dumps(resumed["results"]))
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        compare.main([*argv, "--out", str(out)])
 
 
 @pytest.mark.parametrize("name", ["mi_representation", "spectral_vs_mi", "worst_case_mi"])
