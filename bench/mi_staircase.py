@@ -40,7 +40,10 @@ from robustrep_lite.core.results import (
     save_result,
 )
 from robustrep_lite.experiments.mi_staircase import (
-    LEVELS,
+    B1_STAIRCASE,
+    CRITICS,
+    LEVELS,  # noqa: F401 (torch_mist_compare.py imports it from here)
+    StaircaseConfig,
     run_staircase,
     summarise_levels,
 )
@@ -80,22 +83,26 @@ def sample(gen: torch.Generator, n: int, d: int, rho: float) -> tuple[torch.Tens
     return x, rho * x + math.sqrt(1.0 - rho * rho) * torch.randn(n, d, generator=gen)
 
 
-def run_group(trainer: str, names: list[str], seed: int, args: argparse.Namespace) -> dict:
-    """Train one critic with ``trainer`` through the staircase; read out every estimator in
-    ``names`` at every step (:func:`robustrep_lite.experiments.mi_staircase.run_staircase`)."""
-    assert all(ESTIMATORS[k][0] == trainer for k in names)
-    return run_staircase(
-        names,
+def staircase_config(args: argparse.Namespace) -> StaircaseConfig:
+    """The :class:`~robustrep_lite.experiments.mi_staircase.StaircaseConfig` the command line
+    asks for (a bad value raises ``ValueError`` naming it)."""
+    return StaircaseConfig(
         critic=args.critic,
+        d=args.d,
         levels=args.levels,
         steps_per_level=args.steps_per_level,
-        d=args.d,
         batch_size=args.batch_size,
         lr=args.lr,
         ema_rate=args.ema_rate,
         heldout_batches=args.heldout_batches,
-        seed=seed,
     )
+
+
+def run_group(trainer: str, names: list[str], seed: int, config: StaircaseConfig) -> dict:
+    """Train one critic with ``trainer`` through the staircase; read out every estimator in
+    ``names`` at every step (:func:`robustrep_lite.experiments.mi_staircase.run_staircase`)."""
+    assert all(ESTIMATORS[k][0] == trainer for k in names)
+    return run_staircase(names, config, seed=seed)
 
 
 def summarise(curve: np.ndarray, held: list[float], args: argparse.Namespace) -> list[dict]:
@@ -108,10 +115,10 @@ def report(results: dict[str, dict], args: argparse.Namespace) -> dict:
     """Print the comparison table and the targets; return the targets."""
     names = [k for k in ESTIMATORS if k in results]
     full = (
-        args.steps_per_level == 4000
-        and list(args.levels) == list(LEVELS)
-        and args.d == 20
-        and args.batch_size == 64
+        args.steps_per_level == B1_STAIRCASE.steps_per_level
+        and list(args.levels) == list(B1_STAIRCASE.levels)
+        and args.d == B1_STAIRCASE.d
+        and args.batch_size == B1_STAIRCASE.batch_size
     )
     shared = [k for k in names if ESTIMATORS[k][0] == "jsd"]
     if len(shared) > 1:
@@ -251,18 +258,19 @@ def _flag(r: dict) -> str:
 
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--critic", choices=("separable", "joint"), default="separable")
+    b1 = B1_STAIRCASE  # the defaults: the full B1 protocol
+    p.add_argument("--critic", choices=CRITICS, default=b1.critic)
     p.add_argument("--estimators", nargs="+", choices=tuple(ESTIMATORS), default=list(ESTIMATORS))
     p.add_argument("--seeds", type=int, default=3, help="number of seeds")
     p.add_argument("--first-seed", type=int, default=0, help="seeds run: first, first + 1, ...")
-    p.add_argument("--steps-per-level", type=int, default=4000)
-    p.add_argument("--levels", type=float, nargs="+", default=list(LEVELS))
+    p.add_argument("--steps-per-level", type=int, default=b1.steps_per_level)
+    p.add_argument("--levels", type=float, nargs="+", default=list(b1.levels))
     p.add_argument("--last", type=int, default=500, help="steps per level for mean/bias/var")
-    p.add_argument("--heldout-batches", type=int, default=100)
-    p.add_argument("--d", type=int, default=20)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, default=5e-4)
-    p.add_argument("--ema-rate", type=float, default=0.01)
+    p.add_argument("--heldout-batches", type=int, default=b1.heldout_batches)
+    p.add_argument("--d", type=int, default=b1.d)
+    p.add_argument("--batch-size", type=int, default=b1.batch_size)
+    p.add_argument("--lr", type=float, default=b1.lr)
+    p.add_argument("--ema-rate", type=float, default=b1.ema_rate)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument(
         "--curve-stride",
@@ -286,6 +294,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.merge:
         return merge(args.merge, args.out, args.overwrite)
     args.last = min(args.last, args.steps_per_level)
+    config = staircase_config(args)
     torch.set_num_threads(args.threads)
     out = args.out or ROOT / "bench" / "results" / f"mi_staircase_{args.critic}.json"
     partial = PartialRun(out, resume_settings(args), overwrite=args.overwrite)
@@ -303,7 +312,7 @@ def main(argv: list[str] | None = None) -> dict:
     for seed in seeds:
         for trainer, names in groups.items():
             if not partial.done((seed, trainer)):
-                r = run_group(trainer, names, seed, args)
+                r = run_group(trainer, names, seed, config)
                 print(
                     f"seed {seed} trainer {trainer:8s} ({', '.join(names)}): {r['wall_s']:.1f} s"
                     + (

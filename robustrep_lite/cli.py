@@ -34,6 +34,7 @@ from robustrep_lite.experiments.table1 import (
     encoder_config,
     evaluate_head,
     head_config,
+    head_evaluation,
     new_head,
     prepare_data,
     table1,
@@ -227,7 +228,9 @@ def _train_head(args: argparse.Namespace) -> dict[str, Any]:
 def _evaluate(args: argparse.Namespace) -> dict[str, Any]:
     run, meta = _encoder_from(args.encoder, args.device)
     data, s = _encoder_data(meta)
-    tm = THREAT_MODELS[meta["dataset"]]
+    evaluation = head_evaluation(s, meta["dataset"])
+    if args.eps is not None:  # the data set's PGD step, at another radius
+        evaluation = dataclasses.replace(evaluation, eps=args.eps)
     spec = read_json(args.encoder / f"{args.head}.json")
     head = new_head(run, spec["head"])  # its weights come from the checkpoint
     state = load_checkpoint(args.encoder / f"{args.head}.pt", modules={"head": head})
@@ -235,18 +238,7 @@ def _evaluate(args: argparse.Namespace) -> dict[str, Any]:
         raise FileNotFoundError(f"no head checkpoint {args.encoder / args.head}.pt")
     if args.es:
         head.load_state_dict(state["extra"]["es_state"])
-    result = evaluate_head(
-        run.encoder,
-        head,
-        data.x_test,
-        data.y_test,
-        eps=tm["eps"] if args.eps is None else args.eps,
-        pgd_steps=s.pgd_steps,
-        step_size=tm["step_size"],
-        strong_attack=s.strong_attack,
-        strong_size=s.strong_size,
-        seed=args.seed,
-    )
+    result = evaluate_head(run.encoder, head, data.x_test, data.y_test, evaluation, seed=args.seed)
     result.update({"head": args.head, "es": args.es, "strong_attack": s.strong_attack})
     suffix = "_es" if args.es else ""
     _write(args, result, data.description, args.encoder / f"{args.head}{suffix}.eval.json")

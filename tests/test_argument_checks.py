@@ -23,10 +23,12 @@ from robustrep_lite.experiments.settings import PROFILES
 from robustrep_lite.experiments.spectral_regularization import BurninConfig
 from robustrep_lite.experiments.table1 import (
     HeadConfig,
+    HeadEvaluation,
     encoder_config,
     evaluate_head,
     grid_cell,
     head_config,
+    head_evaluation,
     table1,
     train_head,
 )
@@ -41,6 +43,7 @@ from robustrep_lite.mi.fit import (
 from robustrep_lite.training.checkpoint import exclusive_run
 from robustrep_lite.training.data import embedded_color_patterns, load_dataset
 from robustrep_lite.training.encoder import (
+    THREAT_MODELS,
     EncoderConfig,
     load_encoder,
     mi_readout,
@@ -91,13 +94,47 @@ def test_robust_accuracy_rejects_labels_that_are_not_classes_of_the_model(shift:
 
 
 # 2. evaluate_head
-@pytest.mark.parametrize("strong_size", [-7, 0, 1.5])
-def test_evaluate_head_rejects_a_strong_size_below_one(strong_size: object) -> None:
+@pytest.mark.parametrize(
+    ("field", "value", "msg"),
+    [
+        ("strong_size", -7, "strong_size must be an integer >= 1"),
+        ("strong_size", 0, "strong_size must be an integer >= 1"),
+        ("strong_size", 1.5, "strong_size must be an integer >= 1"),
+        ("eps", -0.1, "eps must be >= 0"),
+        ("eps", math.nan, "eps must be finite"),
+        ("pgd_steps", -1, "pgd_steps must be an integer >= 0"),
+        ("step_size", -0.01, "step_size must be >= 0"),
+        ("strong_attack", "none", r"strong_attack must be one of \('pgd', 'apgd', 'autoattack'"),
+        ("strong_attack", "fgsm", "strong_attack must be one of"),
+    ],
+)
+def test_head_evaluation_refuses_a_bad_setting_by_name(field: str, value: object, msg: str) -> None:
+    with pytest.raises(ValueError, match=msg):
+        HeadEvaluation(**{"eps": 0.01, "strong_attack": "pgd", field: value})
+
+
+def test_evaluate_head_caps_the_strong_attack_at_the_points_it_is_given() -> None:
     torch.manual_seed(0)
     encoder, head = nn.Sequential(nn.Flatten(), nn.Linear(4, 3)), nn.Linear(3, 2)
     x, y = torch.rand(10, 1, 2, 2), torch.randint(0, 2, (10,))
-    with pytest.raises(ValueError, match="strong_size"):
-        evaluate_head(encoder, head, x, y, eps=0.01, strong_attack="pgd", strong_size=strong_size)
+    out = evaluate_head(encoder, head, x, y, HeadEvaluation(eps=0.01, strong_size=50))
+    assert out["strong_size"] == 10 and out["pgd_subset"] == out["pgd"]
+    plain = evaluate_head(encoder, head, x, y, HeadEvaluation(eps=0.01, strong_attack=None))
+    assert list(plain) == ["natural", "pgd"] and plain["pgd"] == out["pgd"]
+
+
+def test_a_profile_evaluates_heads_at_its_threat_model() -> None:
+    s = PROFILES["quick"].table1
+    tm = THREAT_MODELS["fashion_mnist"]
+    assert head_evaluation(s, "fashion_mnist") == HeadEvaluation(
+        eps=tm["eps"],
+        pgd_steps=s.pgd_steps,
+        step_size=tm["step_size"],
+        strong_attack=s.strong_attack,
+        strong_size=s.strong_size,
+    )
+    with pytest.raises(ValueError, match="dataset must be one of"):
+        head_evaluation(s, "imagenet")
 
 
 # 3. load_encoder

@@ -434,11 +434,11 @@ def test_mi_staircase_resumes_per_seed_and_critic(tmp_path, monkeypatch) -> None
     calls: list[tuple[int, str]] = []
     kill_after: list[int] = []
 
-    def counted(trainer: str, names: list[str], seed: int, args: argparse.Namespace) -> dict:
+    def counted(trainer: str, names: list[str], seed: int, config: Any) -> dict:
         if kill_after and len(calls) == kill_after[0]:
             raise Killed
         calls.append((seed, trainer))
-        return real_group(trainer, names, seed, args)
+        return real_group(trainer, names, seed, config)
 
     monkeypatch.setattr(staircase, "run_group", counted)
     argv = ["--estimators", "dv", "smile_5", "js_nwj", "nwj", "--seeds", "2"]

@@ -21,6 +21,7 @@ from robustrep_lite.core.paper_numbers import PAPER_TABLE1
 from robustrep_lite.experiments.settings import PROFILES, settings_markdown
 from robustrep_lite.experiments.table1 import (
     HeadConfig,
+    HeadEvaluation,
     beta_eps_grid,
     cell_settings,
     evaluate_head,
@@ -342,9 +343,7 @@ def test_head_training_keeps_the_encoder_frozen_and_es_picks_the_best_validation
         head,
         _images(32, seed=3),
         torch.arange(32) % 10,
-        eps=0.1,
-        step_size=0.05,
-        strong_size=16,
+        HeadEvaluation(eps=0.1, step_size=0.05, strong_size=16),
     )
     assert res["pgd"] == pytest.approx(hist.val_adv_accuracy[best])
     assert res["natural"] == pytest.approx(hist.val_accuracy[best])

@@ -5,7 +5,8 @@
 Data: ``x ~ N(0, I_d)``, ``y = rho x + sqrt(1 - rho^2) e`` with fresh samples every step, so
 ``I(X; Y) = -(d/2) log(1 - rho^2)`` nats; the true MI steps through ``levels`` (default 2, 4, 6,
 8, 10 nats), ``steps_per_level`` Adam steps each. One critic is trained through all levels and
-read out with every estimator that shares its training objective.
+read out with every estimator that shares its training objective. The settings are one
+:class:`StaircaseConfig` (its defaults: the full B1 protocol, :data:`B1_STAIRCASE`).
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
-from robustrep_lite.core.validation import check_choice, check_int
+from robustrep_lite.core.validation import check_choice, check_int, check_positive
 from robustrep_lite.mi import (
     JointCritic,
     SeparableCritic,
@@ -39,12 +41,64 @@ NAMED_ESTIMATORS: dict[str, tuple[str, str, float | None]] = {
     "smile_inf": ("jsd", "smile", None),
 }
 LEVELS = (2.0, 4.0, 6.0, 8.0, 10.0)
+#: The staircase critics (:func:`staircase_critic`).
+CRITICS = ("separable", "joint")
+
+
+@dataclass(frozen=True)
+class StaircaseConfig:
+    """How :func:`run_staircase` runs the staircase; the defaults are the full B1 protocol
+    (Poole et al. 2019; Song & Ermon 2020): a ``critic`` (one of
+    :data:`CRITICS`, :func:`staircase_critic`) on ``d``-dimensional correlated Gaussians, the
+    true MI stepping through ``levels`` (nats), ``steps_per_level`` Adam steps at ``lr`` per
+    level on fresh batches of ``batch_size`` pairs, MINE's moving average at ``ema_rate``, and
+    ``heldout_batches`` fresh batches per level read out by the frozen critic after its steps.
+    ``levels`` may be any sequence of numbers; it is stored as a tuple of floats. A bad value
+    raises ``ValueError`` naming the setting and the values it accepts."""
+
+    critic: str = "separable"
+    d: int = 20
+    levels: tuple[float, ...] = LEVELS
+    steps_per_level: int = 4000
+    batch_size: int = 64
+    lr: float = 5e-4
+    ema_rate: float = 0.01
+    heldout_batches: int = 100
+
+    def __post_init__(self) -> None:
+        check_choice("critic", self.critic, CRITICS)
+        check_int("d", self.d, 1)
+        try:  # any sequence of numbers, kept as a tuple of floats (the config stays hashable)
+            levels = () if isinstance(self.levels, str) else tuple(map(float, self.levels))
+        except (TypeError, ValueError):
+            levels = ()
+        if not levels or not all(math.isfinite(mi) and mi >= 0 for mi in levels):
+            raise ValueError(
+                "levels must be a non-empty sequence of finite MI values >= 0 (nats), got "
+                f"{self.levels!r}"
+            )
+        object.__setattr__(self, "levels", levels)
+        check_int("steps_per_level", self.steps_per_level, 1)
+        check_int("batch_size", self.batch_size, 2)  # the bounds need off-diagonal pairs
+        check_positive("lr", self.lr)
+        if not (check_positive("ema_rate", self.ema_rate) <= 1.0):
+            raise ValueError(f"ema_rate must be in (0, 1], got {self.ema_rate!r}")
+        check_int("heldout_batches", self.heldout_batches, 1)
+
+    @property
+    def steps(self) -> int:
+        """Training steps through all levels."""
+        return self.steps_per_level * len(self.levels)
+
+
+#: The full B1 protocol (:class:`StaircaseConfig`'s defaults).
+B1_STAIRCASE = StaircaseConfig()
 
 
 def staircase_critic(kind: str, d: int) -> torch.nn.Module:
     """The B1 critics: separable ``d -> 256 -> 256 -> 256 -> 32`` on each side, or joint
     ``2d -> 256 -> 256 -> 256 -> 1`` on all pairs."""
-    check_choice("critic", kind, ("separable", "joint"))
+    check_choice("critic", kind, CRITICS)
     if kind == "separable":
         return SeparableCritic(d, d, hidden=256, layers=3, embed_dim=32)
     return JointCritic(d, d, hidden=256, layers=3)
@@ -52,19 +106,13 @@ def staircase_critic(kind: str, d: int) -> torch.nn.Module:
 
 def run_staircase(
     names: Sequence[str],
+    config: StaircaseConfig = B1_STAIRCASE,
     *,
-    critic: str = "separable",
-    levels: Sequence[float] = LEVELS,
-    steps_per_level: int = 4000,
-    d: int = 20,
-    batch_size: int = 64,
-    lr: float = 5e-4,
-    ema_rate: float = 0.01,
-    heldout_batches: int = 100,
     seed: int = 0,
 ) -> dict[str, Any]:
-    """Train one critic through the staircase with the objective shared by ``names`` (all must
-    train the same way, e.g. ``["js_nwj", "smile_5"]``) and read out each estimator every step.
+    """Train one critic through the staircase ``config`` describes with the objective shared by
+    ``names`` (all must train the same way, e.g. ``["js_nwj", "smile_5"]``) and read out each
+    estimator every step.
 
     Returns ``{"curves": {name: (steps,) array}, "held": {name: list per held-out batch},
     "wall_s": seconds, "stopped_at": step or None}``; a non-finite loss stops training (the
@@ -76,9 +124,10 @@ def run_staircase(
     if len(trainers) != 1:
         raise ValueError(f"names must share one training objective, got {sorted(trainers)}")
     (trainer,) = trainers
+    d, batch_size, steps_per_level = config.d, config.batch_size, config.steps_per_level
     torch.manual_seed(seed)
-    net = staircase_critic(critic, d)
-    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    net = staircase_critic(config.critic, d)
+    opt = torch.optim.Adam(net.parameters(), lr=config.lr)
     data = torch.Generator().manual_seed(seed)
     held_gen = torch.Generator().manual_seed(10_000 + seed)
 
@@ -86,19 +135,18 @@ def run_staircase(
         x = torch.randn(batch_size, d, generator=gen)
         return x, rho * x + math.sqrt(1.0 - rho * rho) * torch.randn(batch_size, d, generator=gen)
 
-    n_steps = steps_per_level * len(levels)
-    curves = {name: np.full(n_steps, np.nan) for name in names}
+    curves = {name: np.full(config.steps, np.nan) for name in names}
     held: dict[str, list[float]] = {name: [] for name in names}
     ema = None
     stopped_at = None
     start = time.perf_counter()
-    for level_index, mi in enumerate(levels):
+    for level_index, mi in enumerate(config.levels):
         rho = rho_for_mi(mi, d)
         net.train()
         for offset in range(steps_per_level if stopped_at is None else 0):
             step = level_index * steps_per_level + offset
             scores = net(*sample(data, rho))
-            loss, ema = training_objective(trainer, scores, ema=ema, ema_rate=ema_rate)
+            loss, ema = training_objective(trainer, scores, ema=ema, ema_rate=config.ema_rate)
             with torch.no_grad():
                 for name in names:
                     _, bound, clip = NAMED_ESTIMATORS[name]
@@ -111,7 +159,7 @@ def run_staircase(
             opt.step()
         net.eval()
         with torch.no_grad():
-            for _ in range(heldout_batches):
+            for _ in range(config.heldout_batches):
                 scores = net(*sample(held_gen, rho)) if stopped_at is None else None
                 for name in names:
                     _, bound, clip = NAMED_ESTIMATORS[name]
@@ -164,47 +212,40 @@ def summarise_levels(
 
 def staircase_groups(
     groups: Sequence[Sequence[str]],
+    config: StaircaseConfig,
     *,
-    steps_per_level: int,
-    levels: Sequence[float] = LEVELS,
-    heldout_batches: int = 10,
     last: int | None = None,
     seed: int = 0,
 ) -> dict[str, Any]:
-    """A short staircase per group of estimators (each group shares one critic, see
-    :func:`run_staircase`), each summarised by :func:`summarise_levels` over its ``last`` steps
-    per level (default a quarter of a level, at least 1).
+    """A staircase per group of estimators (each group shares one critic, see
+    :func:`run_staircase`; all runs as ``config`` says), each summarised by
+    :func:`summarise_levels` over its ``last`` steps per level (default a quarter of a level,
+    at least 1).
 
     Returns ``{"levels": {name: rows of summarise_levels}, "wall_s": {name: seconds of its
     group's run}, "steps": steps per run, "last": steps averaged per level}``.
     """
     if not groups or any(not names for names in groups):
         raise ValueError("groups must hold at least one non-empty group of estimator names")
-    last = max(steps_per_level // 4, 1) if last is None else last
+    last = max(config.steps_per_level // 4, 1) if last is None else last
     summaries: dict[str, list[dict[str, float]]] = {}
     walls: dict[str, float] = {}
     for names in groups:
-        run = run_staircase(
-            names,
-            steps_per_level=steps_per_level,
-            levels=levels,
-            heldout_batches=heldout_batches,
-            seed=seed,
-        )
+        run = run_staircase(names, config, seed=seed)
         for name in names:
             summaries[name] = summarise_levels(
                 run["curves"][name],
                 run["held"][name],
-                levels,
-                steps_per_level,
-                heldout_batches,
+                config.levels,
+                config.steps_per_level,
+                config.heldout_batches,
                 last=last,
             )
             walls[name] = run["wall_s"]
     return {
         "levels": summaries,
         "wall_s": walls,
-        "steps": steps_per_level * len(levels),
+        "steps": config.steps,
         "last": last,
     }
 

@@ -46,7 +46,13 @@ from robustrep_lite.adversarial.robust_distance import (
 from robustrep_lite.core.validation import check_choice, check_nonnegative
 from robustrep_lite.experiments.settings import ComparisonSettings, profile_settings
 from robustrep_lite.experiments.spectral_regularization import paired_differences, summarise_rows
-from robustrep_lite.experiments.table1 import Data, encoder_config, evaluate_head, fit_linear_head
+from robustrep_lite.experiments.table1 import (
+    Data,
+    encoder_config,
+    evaluate_head,
+    fit_linear_head,
+    head_evaluation,
+)
 from robustrep_lite.training.encoder import THREAT_MODELS, EncoderRun, train_encoder
 from robustrep_lite.training.spectral import all_layers, conv_input_shapes, top_singular
 
@@ -190,7 +196,7 @@ def compare(
     check_choice("dataset", settings.dataset, tuple(THREAT_MODELS))
     check_nonnegative("spectral_lambda", settings.spectral_lambda)
     s = profile_settings(settings.profile).table1
-    tm = THREAT_MODELS[settings.dataset]
+    evaluation = head_evaluation(s, settings.dataset)
     rows: list[dict[str, float | int | str | list[float]]] = []
     for arm in arms:
         t0 = time.perf_counter()
@@ -202,11 +208,7 @@ def compare(
             head,
             data.x_test.to(dev),
             data.y_test.to(dev),
-            eps=tm["eps"],
-            pgd_steps=s.pgd_steps,
-            step_size=tm["step_size"],
-            strong_attack=s.strong_attack,
-            strong_size=s.strong_size,
+            evaluation,
             seed=seed,
         )
         distance = hsj_distance(run.encoder, data, settings, seed=seed, progress=progress)

@@ -7,7 +7,8 @@
   accuracy under PGD so that early stopping ("E.S.") can be chosen on a validation split carved
   from the training images (the paper chose it on the test set).
 - :func:`evaluate_head`: natural accuracy, the paper's PGD-7, and a stronger standard attack
-  (APGD-CE + APGD-T, or AutoAttack), by Croce & Hein's own code.
+  (APGD-CE + APGD-T, or AutoAttack), by Croce & Hein's own code (settings
+  :class:`HeadEvaluation`, a profile's by :func:`head_evaluation`).
 - :func:`prepare_data`: a profile's data with that validation split.
 - :func:`table1`: the whole grid -- representations standard (beta = 0) and worst-case MI
   (beta = 1) x heads standard, standard (E.S.) and robust x linear and MLP, over seeds --
@@ -40,7 +41,7 @@ from robustrep_lite.adversarial.vulnerability import RV_CRITIC, representation_v
 from robustrep_lite.core.paper_numbers import PAPER_TABLE1
 from robustrep_lite.core.results import load_cached, save_cached
 from robustrep_lite.core.runtime import default_device
-from robustrep_lite.core.validation import check_choice, check_int
+from robustrep_lite.core.validation import check_choice, check_int, check_nonnegative
 from robustrep_lite.experiments.settings import TrainSettings, profile_settings
 from robustrep_lite.training.checkpoint import exclusive_run, load_checkpoint, save_checkpoint
 from robustrep_lite.training.data import load_dataset
@@ -53,6 +54,7 @@ from robustrep_lite.training.encoder import (
 )
 from robustrep_lite.training.models import linear_head, mlp_head
 from robustrep_lite.training.supervised import (
+    ATTACKS,
     NATURAL,
     ClassifierConfig,
     Evaluation,
@@ -62,7 +64,9 @@ from robustrep_lite.training.supervised import (
 
 __all__ = [
     "Data",
+    "STRONG_ATTACKS",
     "HeadConfig",
+    "HeadEvaluation",
     "HeadHistory",
     "beta_eps_grid",
     "cell_settings",
@@ -72,6 +76,7 @@ __all__ = [
     "fit_linear_head",
     "grid_cell",
     "head_config",
+    "head_evaluation",
     "new_head",
     "prepare_data",
     "summarise",
@@ -117,6 +122,49 @@ class HeadConfig:
     def validation(self) -> Evaluation:
         """The PGD that scores each epoch on validation data."""
         return Evaluation(eps=self.val_eps, steps=self.pgd_steps, step_size=self.step_size)
+
+
+#: The stronger attacks :func:`evaluate_head` can add to PGD (``"apgd"``: APGD-CE + APGD-T,
+#: ``"autoattack"``: standard AutoAttack, Croce & Hein 2020; ``"pgd"``: PGD again).
+STRONG_ATTACKS = tuple(attack for attack in ATTACKS if attack != "none")
+
+
+@dataclass(frozen=True)
+class HeadEvaluation:
+    """How :func:`evaluate_head` scores a Table 1 head on test images: natural accuracy, the
+    paper's PGD (``pgd_steps`` steps of ``step_size`` in the l_inf ball of radius ``eps``, no
+    random start: PGD-7, Zhu, Zhang & Evans 2020, Section 6.2) and, unless ``strong_attack`` is
+    ``None``, a stronger standard attack at the same radius (one of :data:`STRONG_ATTACKS`) on
+    the first ``strong_size`` points (``None``: all). A profile's: :func:`head_evaluation`. A bad
+    value raises ``ValueError`` naming the setting and the values it accepts."""
+
+    eps: float
+    pgd_steps: int = 7
+    step_size: float = 0.01
+    strong_attack: str | None = "apgd"
+    strong_size: int | None = None
+
+    def __post_init__(self) -> None:
+        check_nonnegative("eps", self.eps)
+        check_int("pgd_steps", self.pgd_steps, 0)
+        check_nonnegative("step_size", self.step_size)
+        if self.strong_attack is not None:
+            check_choice("strong_attack", self.strong_attack, (*STRONG_ATTACKS, None))
+        if self.strong_size is not None:
+            check_int("strong_size", self.strong_size, 1)
+
+    @property
+    def pgd(self) -> Evaluation:
+        """The paper's PGD, as :func:`~robustrep_lite.training.supervised.robust_accuracy`
+        runs it."""
+        return Evaluation(eps=self.eps, steps=self.pgd_steps, step_size=self.step_size)
+
+    @property
+    def strong(self) -> Evaluation | None:
+        """The stronger attack at radius ``eps`` (``None`` without one)."""
+        if self.strong_attack is None:
+            return None
+        return Evaluation(attack=self.strong_attack, eps=self.eps)
 
 
 @dataclass
@@ -248,32 +296,28 @@ def evaluate_head(
     head: nn.Module,
     x: Tensor,
     y: Tensor,
+    config: HeadEvaluation,
     *,
-    eps: float,
-    pgd_steps: int = 7,
-    step_size: float = 0.01,
-    strong_attack: str | None = "apgd",
-    strong_size: int | None = None,
     seed: int = 0,
 ) -> dict[str, float]:
-    """Accuracies of ``head`` on ``encoder`` (eval mode): ``natural``, ``pgd`` (the paper's
-    PGD-7: ``pgd_steps`` of ``step_size``, no random start, l_inf radius ``eps``) and, unless
-    ``strong_attack`` is ``None``, ``strong`` (``"apgd"`` = APGD-CE + APGD-T, or
-    ``"autoattack"``, Croce & Hein's code) on the first ``strong_size`` points (all by default),
-    where ``pgd_subset`` repeats PGD-7 for a like-for-like comparison."""
-    if strong_size is not None:
-        check_int("strong_size", strong_size, 1)
+    """Accuracies of ``head`` on ``encoder`` (eval mode) as ``config`` says: ``natural``,
+    ``pgd`` (the paper's PGD-7: ``config.pgd_steps`` of ``config.step_size``, no random start,
+    l_inf radius ``config.eps``) and, unless ``config.strong_attack`` is ``None``, ``strong``
+    (``"apgd"`` = APGD-CE + APGD-T, or ``"autoattack"``, Croce & Hein's code; ``seed`` seeds
+    it) on the first ``config.strong_size`` points (all by default), where ``pgd_subset``
+    repeats PGD-7 for a like-for-like comparison and ``strong_size`` is the number of points."""
     model = nn.Sequential(encoder, head).eval()
-    pgd = Evaluation(eps=eps, steps=pgd_steps, step_size=step_size)
+    pgd = config.pgd
     out = {
         "natural": robust_accuracy(model, x, y, NATURAL),
         "pgd": robust_accuracy(model, x, y, pgd),
     }
-    if strong_attack is not None:
-        n = x.shape[0] if strong_size is None else min(strong_size, x.shape[0])
+    strong = config.strong
+    if strong is not None:
+        size = config.strong_size
+        n = x.shape[0] if size is None else min(size, x.shape[0])
         xs, ys = x[:n], y[:n]
         out["pgd_subset"] = out["pgd"] if n == x.shape[0] else robust_accuracy(model, xs, ys, pgd)
-        strong = Evaluation(attack=strong_attack, eps=eps)
         out["strong"] = robust_accuracy(model, xs, ys, strong, seed=seed)
         out["strong_size"] = n
     return out
@@ -335,6 +379,20 @@ def head_config(s: TrainSettings, dataset: str, *, robust: bool) -> HeadConfig:
         step_size=tm["step_size"],
         batch_size=s.batch_size,
         lr=s.head_lr,
+    )
+
+
+def head_evaluation(s: TrainSettings, dataset: str) -> HeadEvaluation:
+    """The profile's Table 1 evaluation on ``dataset``: PGD with ``s.pgd_steps`` steps of the
+    data set's threat-model step at its eps, and ``s.strong_attack`` on the first
+    ``s.strong_size`` test images."""
+    tm = THREAT_MODELS[check_choice("dataset", dataset, tuple(THREAT_MODELS))]
+    return HeadEvaluation(
+        eps=tm["eps"],
+        pgd_steps=s.pgd_steps,
+        step_size=tm["step_size"],
+        strong_attack=s.strong_attack,
+        strong_size=s.strong_size,
     )
 
 
@@ -467,14 +525,7 @@ def _heads(
     """Train and evaluate the four heads (linear / MLP x standard / robust) on one encoder."""
     rows = []
     tm = THREAT_MODELS[dataset]
-    ev = {
-        "eps": tm["eps"],
-        "pgd_steps": s.pgd_steps,
-        "step_size": tm["step_size"],
-        "strong_attack": s.strong_attack,
-        "strong_size": s.strong_size,
-        "seed": seed,
-    }
+    evaluation, x_test, y_test = head_evaluation(s, dataset), data.x_test, data.y_test
     for clf in ("linear", "mlp"):
         for robust in (False, True):
             name = f"{clf}_{'robust' if robust else 'standard'}"
@@ -498,11 +549,11 @@ def _heads(
             )
             base = {"representation": rep, "classifier": clf, "seed": seed}
             cell = [{**base, "head": "robust" if robust else "standard"}]
-            cell[0].update(evaluate_head(run.encoder, head, data.x_test, data.y_test, **ev))
+            cell[0].update(evaluate_head(run.encoder, head, x_test, y_test, evaluation, seed=seed))
             if not robust:  # E.S.: the same run, at its best validation epoch
                 head.load_state_dict(hist.best_state)
                 es = {**base, "head": "standard_es", "best_epoch": hist.best_epoch}
-                es.update(evaluate_head(run.encoder, head, data.x_test, data.y_test, **ev))
+                es.update(evaluate_head(run.encoder, head, x_test, y_test, evaluation, seed=seed))
                 cell.append(es)
             if done is not None:
                 save_cached(done, cell, settings=cell_settings(s, tm))
@@ -607,9 +658,8 @@ def grid_cell(
         )
         run = train_encoder(data.x_fit, cfg, seed=seed, device=device, progress=progress)
     head = fit_linear_head(run, data, s, seed=seed, progress=progress)
-    ev = evaluate_head(
-        run.encoder, head, data.x_test, data.y_test, eps=eps, step_size=step, strong_attack=None
-    )
+    evaluation = HeadEvaluation(eps=eps, step_size=step, strong_attack=None)
+    ev = evaluate_head(run.encoder, head, data.x_test, data.y_test, evaluation)
     cell = {"beta": beta, "eps": eps, **mi_readout(run, data.x_test, eps=eps)}
     validated = encoder_vulnerability(
         run, data.x_test, eps=eps, step_size=step, settings=s, seed=seed
