@@ -157,10 +157,11 @@ def test_logit_vulnerability_fits_the_critic_the_benchmark_measures(monkeypatch)
     seen = []
 
     def capture(model, x, attack, critic, **kwargs):
-        seen.append(critic)
+        seen.append((critic, attack.search_steps))
         raise RuntimeError("captured")
 
     monkeypatch.setattr(zoo_module, "representation_vulnerability", capture)
     with pytest.raises(RuntimeError, match="captured"):
         logit_vulnerability(BaselineH(), torch.zeros(4, 3, 32, 32), eps=0.1, settings=settings)
-    assert seen == [cfg]
+    assert seen == [(cfg, settings.rv_search_steps)]
+    assert settings.rv_search_steps < settings.rv_steps  # the cpu search is the costly part

@@ -60,7 +60,10 @@ class AttackConfig:
     ``box`` (``None`` for unbounded inputs). pgd_steps of step_size, from a random point of the
     ball if ``random_start``, keeping each batch's best iterate. search: one of
     :data:`SEARCHES`. estimator: the bound PGD lowers (``None``: the critic's read-out bound).
-    Defaults are the paper's code: l_inf, 7 steps of 0.01, no random start, images in [0, 1].
+    search_steps: mini-batches of the alternating phase of eq. (4.3), each PGD on the batch
+    against the frozen critic and then one critic step (``None``: the critic's step budget, as
+    in the paper's code). Defaults are the paper's code: l_inf, 7 steps of 0.01, no random
+    start, images in [0, 1].
     """
 
     eps: float
@@ -71,6 +74,7 @@ class AttackConfig:
     box: tuple[float, float] | None = (0.0, 1.0)
     search: str = "pointwise"
     estimator: str | None = None
+    search_steps: int | None = None
 
     def __post_init__(self) -> None:
         check_nonnegative("eps", self.eps)
@@ -84,6 +88,8 @@ class AttackConfig:
         check_choice("search", self.search, SEARCHES)
         if self.estimator is not None:
             check_choice("attack_estimator", self.estimator, READOUT_ESTIMATORS)
+        if self.search_steps is not None:
+            check_int("search_steps", self.search_steps, 1)
 
     @property
     def attacks(self) -> bool:

@@ -247,15 +247,23 @@ def logit_vulnerability(
     ``*_paper`` with the attacked final critic (the paper's read-out) and ``*_refit`` with a
     fresh critic on the perturbed points (ours); RV of each with standard errors, and Theorem
     3.4's upper bound on adversarial accuracy, ``(I_worst + log 2) / log |Y|`` (clipped to 1),
-    from each worst-case value. ``search``: ``"pointwise"`` (the paper's per-point PGD),
-    ``"universal"`` or ``"both"`` (:func:`robustrep_lite.adversarial.vulnerability.worst_case_mi`).
+    from each worst-case value. The search runs ``settings.rv_search_steps`` mini-batches;
+    each critic fit, at most ``settings.rv_steps`` steps. ``search``: ``"pointwise"`` (the
+    paper's per-point PGD), ``"universal"`` or ``"both"``
+    (:func:`robustrep_lite.adversarial.vulnerability.worst_case_mi`).
     ``validation_fraction``: the share of the points that selects each critic's state (early
     stopping); 0 trains every critic for ``settings.rv_steps`` steps and reads its final state,
     as the estimator did before it had a validation split (for comparison only).
     """
     check_nonnegative("eps", eps)
     critic = rv_critic(settings, validation_fraction)
-    attack = AttackConfig(eps=eps, pgd_steps=7, step_size=_attack_step(eps), search=search)
+    attack = AttackConfig(
+        eps=eps,
+        pgd_steps=7,
+        step_size=_attack_step(eps),
+        search=search,
+        search_steps=settings.rv_search_steps,
+    )
     rv = representation_vulnerability(
         model,
         x[: settings.rv_points],
