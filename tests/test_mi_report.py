@@ -95,7 +95,7 @@ def test_estimator_errors_by_hand():
     e = estimator_errors(RECORD, "bmi-ksg")
     assert e["n"] == 5000 and e["runs"] == 4
     assert e["median_abs"] == pytest.approx((0.26 + 0.4) / 2)
-    assert e["median_signed"] == pytest.approx((-0.26 - 0.4) / 2)
+    assert e["median_signed"] == pytest.approx((-0.26 - 0.4) / 2) and e["lean"] == "leans low"
     assert e["p90_abs"] == pytest.approx(0.5)  # a sample value: the 4th of 4
     sd_a, sd_b = math.sqrt(0.005), math.sqrt(0.045)  # sample sds of (0.5, 0.6), (0.24, -0.06)
     assert e["median_seed_sd"] == pytest.approx((sd_a + sd_b) / 2)

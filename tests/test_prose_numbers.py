@@ -55,6 +55,7 @@ ALLOWED = [
     ("04_estimating_mi", "(60 / 20 / 20 %)", "the estimator's default split"),
     ("04_estimating_mi", "within max(10%, 0.05 nats)", "the benchmark's tolerance"),
     ("05_measuring_vulnerability", "90% of them within", "the quantile the sentence reports"),
+    ("05_measuring_vulnerability", "90% of its estimates within", "the quantile it reports"),
     ("05_measuring_vulnerability", "the bound is vacuous (100%)", "a property of the bound"),
     ("05_measuring_vulnerability", "on 80% of the images", "the unvalidated estimator's split"),
     ("05_measuring_vulnerability", "on the other 20%", "the unvalidated estimator's split"),

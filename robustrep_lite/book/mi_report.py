@@ -254,12 +254,13 @@ def bmi_facts(record: dict[str, Any], name: str = "ours") -> dict[str, Any]:
     }
 
 
-def estimator_errors(record: dict[str, Any], name: str = "ours") -> dict[str, float]:
+def estimator_errors(record: dict[str, Any], name: str = "ours") -> dict[str, Any]:
     """How far one run of estimator ``name`` lands from the truth in a stored benchmark record,
     over every task and seed (nats): ``median_abs`` and ``p90_abs`` (a sample value, never
-    interpolated) of |estimate - truth|, ``median_signed`` (negative: it under-reads),
-    ``median_seed_sd`` (median over tasks of the standard deviation over seeds), with the
-    record's ``n``, the number of ``runs`` and of ``nonfinite`` runs (diverged, or no value).
+    interpolated) of |estimate - truth|, ``median_signed`` (negative: it under-reads) and in
+    words ``lean`` ("leans low", "leans high" or "leans neither way"), ``median_seed_sd``
+    (median over tasks of the standard deviation over seeds), with the record's ``n``, the
+    number of ``runs`` and of ``nonfinite`` runs (diverged, or no value).
     This is the error to attach to one estimate made at that sample size; a non-finite run
     counts as an infinite error."""
     if name not in record["estimators"]:
@@ -275,12 +276,14 @@ def estimator_errors(record: dict[str, Any], name: str = "ours") -> dict[str, fl
     if not errors:
         raise ValueError(f"the record holds no runs of {name!r}")
     err = np.array(errors)
+    signed = float(np.median(err))
     return {
         "n": int(record["n"]),
         "runs": int(err.size),
         "median_abs": float(np.median(np.abs(err))),
         "p90_abs": float(np.quantile(np.abs(err), 0.9, method="inverted_cdf")),
-        "median_signed": float(np.median(err)),
+        "median_signed": signed,
+        "lean": "leans low" if signed < 0 else "leans high" if signed > 0 else "leans neither way",
         "median_seed_sd": float(np.median(sds)) if sds else math.nan,
         "nonfinite": int(np.isinf(err).sum()),
     }
