@@ -111,7 +111,7 @@ def test_search_summary_finds_the_strongest_search():
     ]
     text = search_markdown(rows)
     assert "cifar10/m: strongest `both` (0.20 nats, 0.30 below `pointwise`)" in text
-    assert "cifar10/n: strongest `pointwise` (0.10 nats, 0.00 below" in text
+    assert "- cifar10/n: strongest `pointwise` (0.10 nats)\n" in text  # no gap to itself
     assert "`both` on 1, `pointwise` on 1 of 2" in text
 
 

@@ -294,8 +294,8 @@ def negative_rv_markdown(measured: dict[ZooModel, Record]) -> str:
 
 def search_markdown(rows: list[Record], baseline: str = "pointwise") -> str:
     """From a stored ``bench/zoo_search.py`` run: per model the strongest search (lowest refit
-    worst-case MI) and how far it reads below ``baseline``, then which searches were strongest
-    how often."""
+    worst-case MI) and, unless it is ``baseline`` itself, how far it reads below ``baseline``,
+    then which searches were strongest how often."""
     by_model: dict[tuple[str, str], dict[str, Record]] = {}
     for row in rows:
         by_model.setdefault((row["dataset"], row["model"]), {})[row["search"]] = row
@@ -304,9 +304,10 @@ def search_markdown(rows: list[Record], baseline: str = "pointwise") -> str:
         best = min(searches, key=lambda s: searches[s]["worst_mi_refit"])
         wins[best] = wins.get(best, 0) + 1
         gap = searches[baseline]["worst_mi_refit"] - searches[best]["worst_mi_refit"]
+        versus = "" if best == baseline else f", {gap:.2f} below `{baseline}`"
         lines.append(
             f"- {dataset}/{model}: strongest `{best}` "
-            f"({searches[best]['worst_mi_refit']:.2f} nats, {gap:.2f} below `{baseline}`)"
+            f"({searches[best]['worst_mi_refit']:.2f} nats{versus})"
         )
     tally = ", ".join(f"`{s}` on {n}" for s, n in sorted(wins.items(), key=lambda kv: -kv[1]))
     return "\n".join([*lines, f"\nStrongest search by model: {tally} of {len(by_model)}."])
