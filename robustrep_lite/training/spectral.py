@@ -326,7 +326,7 @@ class SpectralPenalty:
                 self._iterations.append(0)
                 continue
             weight = layer.weight.detach()
-            apply, gram, shape = _operator(layer, weight, shape)
+            _, gram, shape = _operator(layer, weight, shape)
             warm = self.vectors.get(i)
             start = _start_vector(shape, weight, warm, self.generator)
             on_device = weight.device.type != "cpu" if self.sync_free is None else self.sync_free
@@ -338,10 +338,10 @@ class SpectralPenalty:
                 v, its = _power_iterate(gram, start, self.max_iter, self.tol)
             self.vectors[i] = v
             self._iterations.append(its)
-            with torch.no_grad():
-                self._sigmas.append(apply(v).norm())
             apply_with_grad, _, _ = _operator(layer, layer.weight, shape)
-            terms.append(apply_with_grad(v).pow(2).sum())
+            av = apply_with_grad(v)  # one product gives both the penalty term and sigma
+            self._sigmas.append(av.detach().norm())
+            terms.append(av.pow(2).sum())
         if not terms:
             return torch.zeros(())
         return self.lam * torch.stack(terms).sum()
