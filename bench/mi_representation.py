@@ -11,6 +11,13 @@ out on held-out batches. Findings: bench/README.md, section mi_representation.py
 
   .venv/bin/python bench/mi_representation.py --overwrite
   .venv/bin/python bench/mi_representation.py --steps 200 --estimators smile --out /tmp/s.json
+
+The unit of finished work is one estimator on one problem (a row's entry for that estimator):
+each is kept in ``OUT.partial.json`` (``OUT`` is ``--out`` without ``.json``), and a killed run,
+started again with the same arguments at the same commit, trains only the critics left. Every
+estimate seeds itself from ``--seed`` (its split, batches and critic initialisation) and its
+problem's samples are seeded too, so the result equals an uninterrupted run's. An existing
+``--out`` is replaced only with ``--overwrite``.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ import torch
 from scipy.optimize import brentq
 from scipy.stats import norm
 
-from robustrep_lite.core.results import refuse_overwrite, run_config, save_result
+from robustrep_lite.core.results import PartialRun, resume_settings, run_config
 from robustrep_lite.mi import estimate_mi, linear_gaussian_mi
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -118,8 +125,18 @@ def main(argv: list[str] | None = None) -> dict:
         "--overwrite", action="store_true", help="replace an existing --out (another run's result)"
     )
     args = p.parse_args(argv)
-    refuse_overwrite(args.out, args.overwrite)
+    partial = PartialRun(args.out, resume_settings(args), overwrite=args.overwrite)
     torch.set_num_threads(args.threads)
+    if partial.resumed:
+        print(f"resuming: {partial.resumed} estimate(s) done in {partial.path}", flush=True)
+
+    def estimates(x: torch.Tensor, z: torch.Tensor, problem: str, i: int) -> dict[str, dict]:
+        """Each estimator's :func:`run` on the ``i``-th ``problem``, those done before a kill
+        taken from the partial file."""
+        for est in args.estimators:
+            if not partial.done((problem, i, est)):
+                partial.add((problem, i, est), run(x, z, est, args))
+        return {est: partial.get((problem, i, est)) for est in args.estimators}
 
     w, cov = linear_problem(10, 4, args.seed)
     rows = []
@@ -127,20 +144,16 @@ def main(argv: list[str] | None = None) -> dict:
     for i, sigma in enumerate(sigmas):
         truth = linear_gaussian_mi(w, cov, sigma)
         x, z = sample_linear(args.n, w, cov, sigma, args.seed + i)
-        row = {"problem": "linear", "sigma": sigma, "truth": truth}
-        for est in args.estimators:
-            row[est] = run(x, z, est, args)
+        row = {"problem": "linear", "sigma": sigma, "truth": truth, **estimates(x, z, "linear", i)}
         rows.append(row)
         print(
             f"linear sigma={sigma:.4g} truth={truth:.3f}  "
             + "  ".join(f"{e}={row[e]['estimate']:.3f}" for e in args.estimators),
             flush=True,
         )
-    for b in args.biases:
+    for j, b in enumerate(args.biases):
         x, g, h = binary_problem(args.n, 10, b, args.seed)
-        row = {"problem": "binary", "bias": b, "truth": h}
-        for est in args.estimators:
-            row[est] = run(x, g, est, args)
+        row = {"problem": "binary", "bias": b, "truth": h, **estimates(x, g, "binary", j)}
         rows.append(row)
         print(
             f"binary bias={b:g} truth={h:.3f}  "
@@ -173,7 +186,7 @@ def main(argv: list[str] | None = None) -> dict:
         "rows": rows,
         "torch": torch.__version__,
     }
-    save_result(record, args.out)
+    partial.finish(record)
     return record
 
 

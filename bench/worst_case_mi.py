@@ -18,6 +18,13 @@ critic in train mode on the perturbed batch).
 
   nice -n 19 .venv/bin/python bench/worst_case_mi.py --overwrite     # ~10 min on 1 thread
   nice -n 19 .venv/bin/python bench/worst_case_mi.py --units 128 --repeats 2 --out /tmp/t.json
+
+The unit of finished work is one critic width (one row, every repeat of it timed in one
+session): each finished row is kept in ``OUT.partial.json`` (``OUT`` is ``--out`` without
+``.json``), and a killed run, started again with the same arguments at the same commit, times
+only the widths left. The rows of a resumed run may thus come from different sessions, on a
+machine loaded differently; the record does not mark which. An existing ``--out`` is replaced
+only with ``--overwrite``.
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ import torch
 from torch import nn
 
 from robustrep_lite.adversarial.attacks import PGDConfig, pgd
-from robustrep_lite.core.results import refuse_overwrite, run_config, save_result
+from robustrep_lite.core.results import PartialRun, resume_settings, run_config
 from robustrep_lite.core.runtime import describe_device
 from robustrep_lite.mi import LocalDIMCritic, readout, training_objective
 from robustrep_lite.training.models import BaselineH
@@ -64,7 +71,7 @@ def main(argv: list[str] | None = None) -> dict:
         "--overwrite", action="store_true", help="replace an existing --out (another run's result)"
     )
     args = ap.parse_args(argv)
-    refuse_overwrite(args.out, args.overwrite)
+    partial = PartialRun(args.out, resume_settings(args), overwrite=args.overwrite)
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     torch.manual_seed(0)
@@ -74,14 +81,17 @@ def main(argv: list[str] | None = None) -> dict:
     n_params = sum(p.numel() for p in enc.parameters())
     bs, eps = args.batch_size, 8 / 255
     x = torch.rand(bs, 3, 32, 32, device=device)
-    rows = []
     print(
         f"Baseline-H ({n_params / 1e6:.2f} M parameters), batch {bs}, PGD {args.pgd_steps} "
         f"steps, {describe_device(device)}, torch threads {torch.get_num_threads()}",
         flush=True,
     )
+    if partial.resumed:
+        print(f"resuming: {partial.resumed} row(s) done in {partial.path}", flush=True)
     search = PGDConfig(eps=eps, step_size=0.01, steps=args.pgd_steps, random_start=False)
     for units in args.units:
+        if partial.done((units,)):
+            continue
         critic = LocalDIMCritic(3, 64, units=units, norm="batch").to(device).eval()
         for p in critic.parameters():
             p.requires_grad_(False)
@@ -130,7 +140,7 @@ def main(argv: list[str] | None = None) -> dict:
             "alternating_step_s_all": diffs,
             "images_per_s_per_alternating_step": bs / t_alt,
         }
-        rows.append(row)
+        partial.add((units,), row)
         print(
             f"units {units:5d}: PGD step {per_iter:7.3f} s = {bs / per_iter:8.1f} img/s; "
             f"7-step attack {t_pgd:7.2f} s = {bs / t_pgd:7.2f} img/s; alternating step "
@@ -143,11 +153,11 @@ def main(argv: list[str] | None = None) -> dict:
         "device": describe_device(device),
         "torch_threads": torch.get_num_threads(),
         "config": run_config(args),
-        "rows": rows,
+        "rows": [partial.get((units,)) for units in args.units],
         "torch": torch.__version__,
         "note": "CPU shared with other jobs while measured; medians after one warm-up",
     }
-    save_result(record, args.out)
+    partial.finish(record)
     return record
 
 

@@ -1,7 +1,8 @@
 """Long benchmark runs resume after a kill and never replace another run's result
 (``robustrep_lite.core.results.PartialRun``, used by bench/mi_sweep.py, bench/mi_bmi.py,
 bench/gaussian_rv_validation.py, bench/zoo_search.py, bench/spectral_mnist.py,
-bench/mi_staircase.py and bench/torch_mist_compare.py). The heavy per-row computations are
+bench/mi_staircase.py, bench/torch_mist_compare.py, bench/worst_case_mi.py,
+bench/mi_representation.py and bench/spectral_vs_mi.py). The heavy per-row computations are
 replaced by cheap stand-ins that count their calls, or run at toy sizes; a "kill" is an
 exception raised after some rows."""
 
@@ -529,13 +530,185 @@ def test_torch_mist_compare_resumes_per_estimator_seed_and_library(tmp_path, mon
         compare.main([*argv, "--out", str(out)])
 
 
-@pytest.mark.parametrize("name", ["mi_representation", "spectral_vs_mi", "worst_case_mi"])
-def test_other_benchmarks_refuse_an_existing_result_before_running(name, tmp_path) -> None:
-    """The benchmarks without a partial file still never replace another run's result: they
-    refuse at once, before any work, unless told --overwrite."""
-    bench = _bench(name)
-    out = tmp_path / "stored.json"
-    out.write_text('{"stored": true}')
+def test_worst_case_mi_resumes_per_critic_width(tmp_path, monkeypatch) -> None:
+    """The real attack and alternating step at toy sizes (batch 2, one PGD step), each run once
+    by a stand-in for the timer that reports fixed times, so that the records compare whole;
+    three widths, killed when the third one's critic is built."""
+    worst = _bench("worst_case_mi")
+    real_critic = worst.LocalDIMCritic
+    built: list[int] = []  # the width of each critic built (two per row)
+    kill_at: list[int] = []
+    timed: list[int] = []
+
+    def counted_critic(*args: Any, units: int, **kwargs: Any) -> Any:
+        if kill_at and len(built) == kill_at[0]:
+            raise Killed
+        built.append(units)
+        return real_critic(*args, units=units, **kwargs)
+
+    def fixed_time(fn: Any, repeats: int) -> tuple[float, list[float]]:
+        fn()
+        timed.append(repeats)
+        return 0.5, [0.5] * repeats
+
+    monkeypatch.setattr(worst, "LocalDIMCritic", counted_critic)
+    monkeypatch.setattr(worst, "median_time", fixed_time)
+    argv = ["--units", "4", "8", "16", "--batch-size", "2", "--pgd-steps", "1"]
+    argv += ["--repeats", "1", "--threads", "1"]
+    whole = worst.main([*argv, "--out", str(tmp_path / "whole.json")])
+    assert built == [4, 4, 8, 8, 16, 16] and len(timed) == 6
+    built.clear()
+    out = tmp_path / "throughput.json"
+    kill_at.append(4)
+    with pytest.raises(Killed):
+        worst.main([*argv, "--out", str(out)])
+    assert built == [4, 4, 8, 8] and not out.exists()
+    assert list(json.loads(partial_path(out).read_text())["rows"]) == ["[4]", "[8]"]
+    # other settings are refused while the partial run is there; nothing is computed
+    built.clear()
+    with pytest.raises(ValueError, match=r"throughput\.partial\.json.*repeats"):
+        worst.main([*argv[:-4], "--repeats", "2", "--threads", "1", "--out", str(out)])
+    assert built == []
+    kill_at.clear()
+    resumed = worst.main([*argv, "--out", str(out)])
+    assert built == [16, 16]  # only the width left
+    assert not partial_path(out).exists()
+    stored = json.loads(out.read_text())
+    assert _without(stored, {"config"}) == _without(
+        json.loads((tmp_path / "whole.json").read_text()), {"config"}
+    )
+    assert [r["units"] for r in stored["rows"]] == [4, 8, 16]
+    assert resumed["rows"] == json.loads(json.dumps(whole["rows"]))
+    built.clear()
     with pytest.raises(FileExistsError, match="--overwrite"):
-        bench.main(["--out", str(out)])
-    assert json.loads(out.read_text()) == {"stored": True}
+        worst.main([*argv, "--out", str(out)])
+    assert built == []
+
+
+def test_mi_representation_resumes_per_problem_and_estimator(tmp_path, monkeypatch) -> None:
+    """The real estimates at toy sizes (3 problems x 2 estimators); killed after 3 of the 6,
+    in the second problem. The estimates seed themselves, so the resumed ones are bit-identical
+    to those of an uninterrupted run."""
+    representation = _bench("mi_representation")
+    real_run = representation.run
+    calls: list[tuple[int, str]] = []  # (the representation's width, estimator) per estimate
+    kill_after: list[int] = []
+
+    def counted(x: Any, z: Any, est: str, args: argparse.Namespace) -> dict:
+        if kill_after and len(calls) == kill_after[0]:
+            raise Killed
+        calls.append((z.shape[1], est))
+        return real_run(x, z, est, args)
+
+    monkeypatch.setattr(representation, "run", counted)
+    argv = ["--estimators", "smile", "dv", "--targets", "0.5", "--biases", "0", "--steps", "3"]
+    argv += ["--n", "200", "--batch-size", "16", "--hidden", "8", "--threads", "1"]
+    every = [(d, est) for d in (4, 4, 1) for est in ("smile", "dv")]
+    whole = representation.main([*argv, "--out", str(tmp_path / "whole.json")])
+    assert calls == every
+    calls.clear()
+    out = tmp_path / "representation.json"
+    kill_after.append(3)
+    with pytest.raises(Killed):
+        representation.main([*argv, "--out", str(out)])
+    assert calls == every[:3] and not out.exists()
+    kept = json.loads(partial_path(out).read_text())["rows"]
+    assert list(kept) == [
+        json.dumps(key)
+        for key in (["linear", 0, "smile"], ["linear", 0, "dv"], ["linear", 1, "smile"])
+    ]
+    with pytest.raises(ValueError, match=r"representation\.partial\.json.*steps"):
+        representation.main([*argv, "--steps", "4", "--out", str(out)])
+    kill_after.clear()
+    calls.clear()
+    resumed = representation.main([*argv, "--out", str(out)])
+    assert calls == every[3:]  # only the estimates left
+    assert not partial_path(out).exists()
+    timings = {"wall_s", "out"}
+    stored = json.loads(out.read_text())
+    assert _without(stored, timings) == _without(
+        json.loads((tmp_path / "whole.json").read_text()), timings
+    )
+    assert _without(resumed["rows"], timings) == _without(
+        json.loads(json.dumps(whole["rows"])), timings
+    )
+    assert [(r["problem"], r["smile"]["readout"]) for r in stored["rows"]] == [
+        ("linear", "smile"),
+        ("linear", "smile"),
+        ("binary", "smile"),
+    ]
+    calls.clear()
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        representation.main([*argv, "--out", str(out)])
+    assert calls == []
+
+
+def test_spectral_vs_mi_resumes_per_arm(tmp_path, monkeypatch) -> None:
+    """The data and the comparison replaced by stand-ins (an arm alone gives its row of a
+    comparison with every arm: tests/test_spectral_vs_mi.py); killed after 2 of the 4 arms."""
+    spectral_vs_mi = _bench("spectral_vs_mi")
+    calls: list[tuple[str, ...]] = []
+    prepared: list[str] = []
+    kill_after: list[int] = []
+
+    def fake_data(dataset: str, profile: str) -> SimpleNamespace:
+        prepared.append(dataset)
+        return SimpleNamespace(description=f"fake {dataset}")
+
+    def fake_compare(data: Any, settings: Any, *, arms: tuple[str, ...], seed: int, **_: Any):
+        if kill_after and len(calls) == kill_after[0]:
+            raise Killed
+        calls.append(arms)
+        return [
+            {
+                "arm": arm,
+                "beta": spectral_vs_mi.ARMS[arm][0],
+                "spectral_lambda": settings.spectral_lambda,
+                **{k: 0.5 + 0.01 * len(arm) + seed for k in ("natural", "pgd", "strong")},
+                "refit_accuracy": 0.9,
+                "hsj_mean": 0.1 * len(arm),
+                "sigmas": [1.0, 2.0],
+                "worst_mi": math.nan,
+                "seconds": 0.01 * len(calls),
+            }
+            for arm in arms
+        ]
+
+    monkeypatch.setattr(spectral_vs_mi, "prepare_data", fake_data)
+    monkeypatch.setattr(spectral_vs_mi, "compare", fake_compare)
+    argv = ["--profile", "quick", "--seed", "1"]
+    every = [(arm,) for arm in spectral_vs_mi.ARMS]
+    whole = spectral_vs_mi.main([*argv, "--out", str(tmp_path / "whole.json")])
+    assert calls == every
+    calls.clear()
+    out = tmp_path / "comparison.json"
+    kill_after.append(2)
+    with pytest.raises(Killed):
+        spectral_vs_mi.main([*argv, "--out", str(out)])
+    assert calls == every[:2] and not out.exists()
+    kept = json.loads(partial_path(out).read_text())["rows"]
+    assert list(kept) == [json.dumps(list(arm)) for arm in every[:2]]
+    # other settings are refused before the data are read; nothing is computed
+    prepared.clear()
+    with pytest.raises(ValueError, match=r"comparison\.partial\.json.*spectral_lambda"):
+        spectral_vs_mi.main([*argv, "--spectral-lambda", "0.01", "--out", str(out)])
+    assert prepared == []
+    kill_after.clear()
+    calls.clear()
+    resumed = spectral_vs_mi.main([*argv, "--out", str(out)])
+    assert calls == every[2:]  # only the arms left
+    assert not partial_path(out).exists()
+    timings = {"wall_s", "seconds", "provenance"}
+    stored = json.loads(out.read_text())
+    assert _without(stored, timings) == _without(
+        json.loads((tmp_path / "whole.json").read_text()), timings
+    )
+    assert [r["arm"] for r in stored["rows"]] == list(spectral_vs_mi.ARMS)
+    assert all(r["worst_mi"] is None for r in stored["rows"])
+    assert strict_json(_without(resumed["rows"], timings)) == strict_json(
+        _without(whole["rows"], timings)
+    )
+    prepared.clear()
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        spectral_vs_mi.main([*argv, "--out", str(out)])
+    assert prepared == []

@@ -189,8 +189,10 @@ def compare(
     ``natural``, ``pgd`` (PGD-7) and ``strong`` (APGD on the first ``strong_size`` test points)
     accuracy of a linear head trained on the frozen representation, the HopSkipJump distance
     of :func:`hsj_distance`, the encoder's layer ``sigmas``, the final clean and worst-case MI
-    estimates of training, and the seconds taken. Raises ``ValueError`` for an unknown arm or
-    data set or a negative ``spectral_lambda``."""
+    estimates of training, and the seconds taken. Every random draw that shapes a row comes from
+    generators seeded by ``seed``, so an arm's row does not depend on the arms before it or on
+    the global torch generator (bench/spectral_vs_mi.py resumes arm by arm on this). Raises
+    ``ValueError`` for an unknown arm or data set or a negative ``spectral_lambda``."""
     for arm in arms:
         check_choice("arms", arm, tuple(ARMS))
     check_choice("dataset", settings.dataset, tuple(THREAT_MODELS))
