@@ -53,7 +53,10 @@ __all__ = ["main"]
 
 
 def _nonnegative(text: str) -> float:
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}") from None
     if not value >= 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
     return value
@@ -69,11 +72,23 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _device(text: str) -> str:
+    try:
+        torch.device(text)
+    except RuntimeError:
+        raise argparse.ArgumentTypeError(
+            f"must be a torch device such as cpu, cuda or cuda:1, got {text!r}"
+        ) from None
+    return text
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", choices=PROFILE_NAMES, help="default: $ROBUSTREP_PROFILE")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: CUDA if available)")
-    p.add_argument("--threads", type=int, help="torch CPU threads")
+    p.add_argument(
+        "--device", type=_device, help="cpu, cuda, cuda:1, ... (default: CUDA if available)"
+    )
+    p.add_argument("--threads", type=_positive_int, help="torch CPU threads")
     p.add_argument("--out", type=Path, help="result JSON (default under results/)")
     p.add_argument("--no-progress", action="store_true", help="no tqdm bars")
 

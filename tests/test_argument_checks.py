@@ -378,3 +378,23 @@ def test_marginal_transform_rejects_nan_data_to_fit_on(kind: str) -> None:
 def test_mlp_head_and_local_critic_are_annotated() -> None:
     assert mlp_head.__annotations__["return"] == "nn.Sequential"
     assert LocalDIMCritic.__init__.__annotations__["return"] == "None"
+
+
+# 13. the command line: every bad option is argparse's usage error naming it, before any work
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        (["--beta", "abc"], "--beta: must be a finite number >= 0, got 'abc'"),
+        (["--threads", "0"], "--threads: must be an integer >= 1, got '0'"),
+        (["--device", "gpu9"], "--device: must be a torch device such as cpu, cuda or cuda:1"),
+    ],
+)
+def test_the_cli_refuses_a_bad_option_by_name(
+    bad: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from robustrep_lite.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["train-encoder", "--dataset", "mnist", "--profile", "quick", *bad])
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err

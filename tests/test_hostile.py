@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -24,12 +25,16 @@ from robustrep_lite.adversarial.vulnerability import (
     representation_vulnerability,
     worst_case_mi,
 )
-from robustrep_lite.core.results import save_result
-from robustrep_lite.mi import CriticConfig, estimate_mi, linear_gaussian_mi
+from robustrep_lite.core.results import MissingKeyError, load_stored, read_json, save_result
+from robustrep_lite.experiments import mi_staircase as staircase
+from robustrep_lite.experiments.settings import PROFILES, ZooModel
+from robustrep_lite.experiments.spectral_regularization import BurninConfig, train_with_burnin
+from robustrep_lite.mi import CriticConfig, estimate_mi, linear_gaussian_mi, rho_for_mi
 from robustrep_lite.theory import theorems as theory
 from robustrep_lite.training.checkpoint import exclusive_run, load_checkpoint, save_checkpoint
 from robustrep_lite.training.data import load_dataset, load_npz
 from robustrep_lite.training.models import BaselineH
+from robustrep_lite.training.spectral import top_singular
 from robustrep_lite.training.supervised import (
     ClassifierConfig,
     Evaluation,
@@ -62,6 +67,22 @@ def _nan_model() -> nn.Module:
     return m
 
 
+def _nan_linear() -> nn.Linear:
+    layer = nn.Linear(3, 2)
+    with torch.no_grad():
+        layer.weight[1, 2] = math.nan
+    return layer
+
+
+def _burnin(targets: torch.Tensor, inputs: torch.Tensor = IMAGES) -> object:
+    model = _mlp()
+    return train_with_burnin(
+        model, inputs, targets, BurninConfig(epochs=1, burnin=0, batch_size=16), progress=False
+    )
+
+
+QUICK = PROFILES["quick"]
+STAIRS = staircase.StaircaseConfig(d=2, levels=(1.0, 2.0), steps_per_level=2, heldout_batches=1)
 ENC = {"epochs": 1, "batch_size": 16, "width": 0.125, "critic_units": 8, "pgd_steps": 1}
 ENC |= {"progress": False, "eps": 0.1, "step_size": 0.05}
 WC = replace(WORST_CASE_CRITIC, steps=5, batch_size=32)
@@ -269,6 +290,45 @@ CASES: list[tuple[str, Callable[[], object], str]] = [
     ("mix-p", lambda: theory.gaussian_mixture_rv(*MIX, 0.5, 0.5), "p"),
     ("lin-neg-def", lambda: linear_gaussian_mi(np.eye(2), -np.eye(2), 1.0), "semi-definite"),
     ("lin-sigma", lambda: linear_gaussian_mi(np.eye(2), np.eye(2), 0.0), "sigma"),
+    # the experiments' settings: a count below 1 would slice silently (x[:rv_points])
+    ("zoo-rv-points", lambda: replace(QUICK.zoo, rv_points=-5), "rv_points must be an integer"),
+    ("zoo-channels", lambda: replace(QUICK.zoo, channels=0), "channels must be an integer"),
+    ("zoo-eps", lambda: replace(QUICK.zoo, eval_eps={"mnist": (-0.1,)}), "eval_eps"),
+    ("zoo-missing-eps", lambda: replace(QUICK.zoo, curve_eps={}), r"curve_eps.*\['mnist'\]"),
+    ("zoo-model-eps", lambda: ZooModel("mnist", "baseline_h", -0.3), "train_eps"),
+    ("spectral-burnin", lambda: replace(QUICK.spectral, burnin=9), "burnin must be <= epochs=4"),
+    ("spectral-no-lambda", lambda: replace(QUICK.spectral, lambdas=()), "lambdas"),
+    ("spectral-momentum", lambda: replace(QUICK.spectral, momentum=1.5), "momentum"),
+    ("comparison-profile", lambda: replace(QUICK.comparison, profile="fast"), "profile must be"),
+    ("chapters-count", lambda: replace(QUICK.chapters, demo_steps=0), "demo_steps"),
+    ("profile-samples", lambda: replace(QUICK, monte_carlo_samples=-1), "monte_carlo_samples"),
+    # the staircase: an MI the float Gaussians cannot carry, names given as one string
+    ("rho-saturated", lambda: rho_for_mi(17.0, 1), "at most about 16 nats per dimension"),
+    ("stairs-level", lambda: replace(STAIRS, levels=(100.0,)), "levels: mi must be at most"),
+    ("stairs-names-str", lambda: staircase.run_staircase("dv", STAIRS), "sequence of estimator"),
+    ("stairs-names-empty", lambda: staircase.run_staircase([], STAIRS), "non-empty sequence"),
+    ("stairs-groups-str", lambda: staircase.staircase_groups(["dv"], STAIRS), "groups must hold"),
+    (
+        "stairs-short-curve",
+        lambda: staircase.summarise_levels(np.arange(5.0), [0.0] * 4, (1.0, 2.0), 10, 2),
+        r"curve must hold 10 values for each of the 2 levels \(20\), got 5",
+    ),
+    (
+        "stairs-short-held",
+        lambda: staircase.summarise_levels(np.arange(20.0), [0.0] * 3, (1.0, 2.0), 10, 2),
+        "held must hold 2 values",
+    ),
+    # spectral regularization
+    ("sigma-nan-weight", lambda: top_singular(_nan_linear()), "layer.weight must contain only"),
+    ("burnin-labels", lambda: _burnin(LABELS + 5), r"targets must hold class labels in \[0, 10\)"),
+    ("burnin-neg-labels", lambda: _burnin(LABELS - 1), "targets must hold class labels"),
+    ("burnin-float-labels", lambda: _burnin(LABELS.float()), "integer class labels"),
+    (
+        "burnin-nan",
+        lambda: _burnin(LABELS, _with(IMAGES, (0, 0, 0, 0), math.nan)),
+        "inputs must contain only finite",
+    ),
+    ("attack-random-start", lambda: AttackConfig(eps=0.1, random_start="no"), "random_start"),
     # data
     ("data-name", lambda: load_dataset("imagenet"), "name"),
     ("data-source", lambda: load_dataset("mnist", source="web"), "source"),
@@ -310,6 +370,55 @@ def test_nan_in_a_result_is_written_as_null(tmp_path: Path) -> None:
     assert "NaN" not in text and "Infinity" not in text
     assert json.loads(text) == {"value": None, "rows": [1.0, None], "ok": 2.5}
     assert list(tmp_path.iterdir()) == [path]  # no temporary file left behind
+
+
+def test_a_stored_result_that_is_binary_or_not_an_object_names_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from robustrep_lite.core import results
+
+    monkeypatch.setattr(results, "CHECKOUT", tmp_path)
+    (tmp_path / "bench").mkdir()
+    (tmp_path / "bench" / "list.json").write_text("[1, 2]")
+    with pytest.raises(ValueError, match=r"list\.json must hold a JSON object.*got a list"):
+        load_stored("bench/list.json")
+    (tmp_path / "bench" / "bin.json").write_bytes(b"\xff\xfe\x00garbage")
+    for read in (
+        lambda: load_stored("bench/bin.json"),
+        lambda: read_json(tmp_path / "bench/bin.json"),
+    ):
+        with pytest.raises(ValueError, match=r"bin\.json is not valid JSON \(not UTF-8"):
+            read()
+
+
+def test_a_key_missing_from_a_stored_result_names_the_file_and_the_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from robustrep_lite.book.mi_figures import STAIRCASE_SEPARABLE, staircase_markdown
+    from robustrep_lite.core import results
+
+    stored = json.loads((results.CHECKOUT / STAIRCASE_SEPARABLE).read_text())
+    monkeypatch.setattr(results, "CHECKOUT", tmp_path)
+    (tmp_path / "bench").mkdir()
+    record = load_stored(_stored(tmp_path, "whole.json", stored))
+    assert record == stored  # an ordinary dict for a complete file
+    assert staircase_markdown(record) == staircase_markdown(stored)
+    top = _stored(tmp_path, "top.json", {k: v for k, v in stored.items() if k != "config"})
+    with pytest.raises(MissingKeyError, match=r"top\.json has no key 'config' at its top level"):
+        staircase_markdown(load_stored(top))
+    name = next(iter(stored["results"]))
+    del stored["results"][name]["levels"]
+    nested = _stored(tmp_path, "nested.json", stored)
+    where = re.escape(f"no key 'levels' in its object ['results'][{name!r}]")
+    with pytest.raises(ValueError, match=where):
+        staircase_markdown(load_stored(nested))
+    with pytest.raises(KeyError):  # `except KeyError` around a stored record still works
+        load_stored(nested)["results"][name]["levels"]
+
+
+def _stored(root: Path, name: str, record: dict) -> str:
+    (root / "bench" / name).write_text(json.dumps(record))
+    return f"bench/{name}"
 
 
 def test_two_runs_cannot_share_a_checkpoint(tmp_path: Path) -> None:

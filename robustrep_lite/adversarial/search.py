@@ -83,6 +83,8 @@ class AttackConfig:
         check_int("pgd_steps", self.pgd_steps, 0)
         check_nonnegative("step_size", self.step_size)
         object.__setattr__(self, "step_size", float(self.step_size))
+        if self.random_start not in (True, False):  # a string such as "no" would read as True
+            raise ValueError(f"random_start must be True or False, got {self.random_start!r}")
         object.__setattr__(self, "random_start", bool(self.random_start))
         object.__setattr__(self, "box", _check_box(self.box))
         check_choice("search", self.search, SEARCHES)

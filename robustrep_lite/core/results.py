@@ -35,13 +35,15 @@ def load_stored(path: str, *, timeout: float = 30.0) -> dict[str, Any]:
     """Read the JSON result at ``path`` (relative to the repository root).
 
     Looks in this checkout first, then downloads it from the repository. Raises
-    ``FileNotFoundError`` naming both places when neither has it.
+    ``FileNotFoundError`` naming both places when neither has it, and a ``ValueError`` naming
+    the file when it is not a JSON object. Its objects are :class:`StoredRecord` dicts: a key
+    a reader needs but the file lacks raises :class:`MissingKeyError` naming file and key.
     """
     if Path(path).is_absolute() or ".." in Path(path).parts:
         raise ValueError(f"path must be relative to the repository root, got {path!r}")
     local = CHECKOUT / path
     if local.is_file():
-        return read_json(local)
+        return _object(read_json(local), local)
     url = RAW_URL + path
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - fixed host
@@ -51,25 +53,79 @@ def load_stored(path: str, *, timeout: float = 30.0) -> dict[str, Any]:
             f"stored result {path!r} is neither in {CHECKOUT} nor downloadable from {url} "
             f"({error}); re-create it with the benchmark script that writes it"
         ) from None
-    return _parse_json(text, url)
+    return _object(_parse_json(text, url), url)
+
+
+def _object(value: Any, source: str | Path) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ValueError(
+            f"{source} must hold a JSON object (a stored result), got a {type(value).__name__}; "
+            "delete it or regenerate it with the script that writes it"
+        )
+    return value
+
+
+class MissingKeyError(KeyError, ValueError):
+    """A key a reader needs is missing from a stored JSON file (a ``KeyError``, so ``except
+    KeyError`` still catches it, and a ``ValueError``, as every bad input of the library); the
+    message names the file and where in it."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class StoredRecord(dict):
+    """A JSON object read from ``source`` (at ``where`` inside it, e.g. ``['results'][0]``; empty
+    for the top level): an ordinary ``dict`` whose missing keys raise :class:`MissingKeyError`
+    naming the file, instead of a bare ``KeyError`` deep inside the code that reads it."""
+
+    source: str
+    where: str
+
+    def __missing__(self, key: Any) -> Any:
+        place = f"in its object {self.where}" if self.where else "at its top level"
+        raise MissingKeyError(
+            f"{self.source} has no key {key!r} {place}: it is incomplete or was written by "
+            "another version of its script; regenerate it with the script that writes it"
+        )
+
+
+def _records(value: Any, source: str, where: str) -> Any:
+    """``value`` with every JSON object, nested ones too, a :class:`StoredRecord`."""
+    if isinstance(value, dict):
+        record = StoredRecord((k, _records(v, source, f"{where}[{k!r}]")) for k, v in value.items())
+        record.source, record.where = source, where
+        return record
+    if isinstance(value, list):
+        return [_records(v, source, f"{where}[{i}]") for i, v in enumerate(value)]
+    return value
 
 
 def _parse_json(text: str, source: str | Path) -> Any:
-    """``text`` parsed as JSON; a file that is not (e.g. truncated by a kill) raises a
-    ``ValueError`` naming ``source``."""
+    """``text`` parsed as JSON, its objects :class:`StoredRecord` dicts; a file that is not
+    JSON (e.g. truncated by a kill) raises a ``ValueError`` naming ``source``."""
     try:
-        return json.loads(text)
+        value = json.loads(text)
     except json.JSONDecodeError as error:
         raise ValueError(
             f"{source} is not valid JSON ({error}); it may have been cut short by a killed run: "
             "delete it or regenerate it with the script that writes it"
         ) from None
+    return _records(value, str(source), "")
 
 
 def read_json(path: str | Path) -> Any:
-    """The JSON file at ``path``. Unlike a bare ``json.loads``, a corrupt or truncated file
-    raises a ``ValueError`` that names it and says to delete or regenerate it."""
-    return _parse_json(Path(path).read_text(), path)
+    """The JSON file at ``path``. Unlike a bare ``json.loads``, a corrupt, truncated or binary
+    file raises a ``ValueError`` that names it and says to delete or regenerate it, and a key
+    missing from one of its objects a :class:`MissingKeyError` naming the file."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(
+            f"{path} is not valid JSON (not UTF-8 text: {error.reason} at byte {error.start}); "
+            "delete it or regenerate it with the script that writes it"
+        ) from None
+    return _parse_json(text, path)
 
 
 def write_atomic(path: str | Path, text: str) -> Path:

@@ -77,6 +77,11 @@ class StaircaseConfig:
                 "levels must be a non-empty sequence of finite MI values >= 0 (nats), got "
                 f"{self.levels!r}"
             )
+        for mi in levels:  # each level must be an MI the float Gaussians can carry
+            try:
+                rho_for_mi(mi, self.d)
+            except ValueError as error:
+                raise ValueError(f"levels: {error}") from None
         object.__setattr__(self, "levels", levels)
         check_int("steps_per_level", self.steps_per_level, 1)
         check_int("batch_size", self.batch_size, 2)  # the bounds need off-diagonal pairs
@@ -118,6 +123,11 @@ def run_staircase(
     "wall_s": seconds, "stopped_at": step or None}``; a non-finite loss stops training (the
     remaining steps stay NaN) instead of filling the critic with NaNs.
     """
+    if isinstance(names, str) or not names:
+        raise ValueError(
+            f"names must be a non-empty sequence of estimator names from "
+            f"{tuple(NAMED_ESTIMATORS)!r} (e.g. ['js_nwj', 'smile_5']), got {names!r}"
+        )
     for name in names:
         check_choice("names", name, tuple(NAMED_ESTIMATORS))
     trainers = {NAMED_ESTIMATORS[name][0] for name in names}
@@ -184,10 +194,20 @@ def summarise_levels(
     """Per level: mean, signed bias and variance of the last ``last`` per-step estimates, the
     held-out mean, the count of non-finite steps and the largest ``|estimate|``. ``last``,
     ``steps_per_level`` and ``heldout_batches`` are integers >= 1 (``last`` is capped at
-    ``steps_per_level``)."""
+    ``steps_per_level``); ``curve`` must hold ``steps_per_level`` and ``held``
+    ``heldout_batches`` values per level (a shorter one would average an empty slice into NaN)."""
     check_int("last", last, 1)
     check_int("steps_per_level", steps_per_level, 1)
     check_int("heldout_batches", heldout_batches, 1)
+    for name, values, per_level in (
+        ("curve", curve, steps_per_level),
+        ("held", held, heldout_batches),
+    ):
+        if len(values) != len(levels) * per_level:
+            raise ValueError(
+                f"{name} must hold {per_level} values for each of the {len(levels)} levels "
+                f"({len(levels) * per_level}), got {len(values)}"
+            )
     out = []
     last = min(last, steps_per_level)
     for i, mi in enumerate(levels):
@@ -225,8 +245,11 @@ def staircase_groups(
     Returns ``{"levels": {name: rows of summarise_levels}, "wall_s": {name: seconds of its
     group's run}, "steps": steps per run, "last": steps averaged per level}``.
     """
-    if not groups or any(not names for names in groups):
-        raise ValueError("groups must hold at least one non-empty group of estimator names")
+    if isinstance(groups, str) or not groups or any(isinstance(n, str) or not n for n in groups):
+        raise ValueError(
+            "groups must hold at least one non-empty group of estimator names, e.g. "
+            f"[['js_nwj', 'smile_5'], ['nwj']], got {groups!r}"
+        )
     last = max(config.steps_per_level // 4, 1) if last is None else last
     summaries: dict[str, list[dict[str, float]]] = {}
     walls: dict[str, float] = {}

@@ -31,7 +31,12 @@ import os
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from robustrep_lite.core.validation import check_choice, check_int, check_positive
+from robustrep_lite.core.validation import (
+    check_choice,
+    check_int,
+    check_nonnegative,
+    check_positive,
+)
 
 __all__ = [
     "ENV_VAR",
@@ -66,6 +71,11 @@ class ChapterSettings:
     pointwise_points: int  # samples of the live RV of sgn(w.x) (Section 6's closed form check)
     pointwise_steps: int  # its critic steps
     xor_grid_side: int  # points per axis of the XOR toy's decision and volume-element maps
+
+    def __post_init__(self) -> None:
+        """Every count an integer >= 1 (a ``ValueError`` names the setting otherwise)."""
+        for f in dataclasses.fields(self):
+            check_int(f.name, getattr(self, f.name), 1)
 
 
 @dataclass(frozen=True)
@@ -133,6 +143,9 @@ class ZooModel:
     arch: str
     train_eps: float
 
+    def __post_init__(self) -> None:
+        check_nonnegative("train_eps", self.train_eps)
+
     @property
     def label(self) -> str:
         kind = (
@@ -180,6 +193,37 @@ class ZooSettings:
     channel_steps: int
     train_budget_s: float | None = None  # wall clock per model (None: all ``epochs``)
 
+    def __post_init__(self) -> None:
+        """At least one :class:`ZooModel`, radii for each of their data sets, every count an
+        integer of its least sensible value and every rate a finite number > 0 (a
+        ``ValueError`` names the setting otherwise): a count below 1 would otherwise slice the
+        test images silently (``x[:rv_points]``) or leave a figure empty."""
+        if not self.models or not all(isinstance(m, ZooModel) for m in self.models):
+            raise ValueError(f"models must be a non-empty tuple of ZooModel, got {self.models!r}")
+        datasets = {m.dataset for m in self.models}
+        for name in ("eval_eps", "curve_eps"):
+            radii = getattr(self, name)
+            missing = sorted(datasets - set(radii))
+            if missing:
+                raise ValueError(f"{name} must give radii for every data set of models: {missing}")
+            for dataset, values in radii.items():
+                if not values:
+                    raise ValueError(f"{name}[{dataset!r}] must hold at least one radius")
+                check_nonnegative(f"{name}[{dataset!r}]", values)
+        check_positive("width", self.width)
+        for name in ("train_size", "test_size"):
+            if getattr(self, name) is not None:
+                check_int(name, getattr(self, name), 1)
+        for name in ("epochs", "adv_pgd_steps"):
+            check_int(name, getattr(self, name), 0)
+        counts = ("batch_size", "rv_points", "rv_steps", "rv_search_steps", "critic_hidden")
+        for name in (*counts, "channels", "channel_steps"):
+            check_int(name, getattr(self, name), 1)
+        check_int("rv_batch", self.rv_batch, 2)  # the bounds need off-diagonal pairs
+        check_positive("lr", self.lr)
+        if self.train_budget_s is not None:
+            check_positive("train_budget_s", self.train_budget_s)
+
     def record(self) -> dict[str, Any]:
         out = asdict(self)
         out["models"] = [asdict(m) for m in self.models]
@@ -224,6 +268,32 @@ class SpectralSettings:
     xor_burnin: int
     xor_lambda: float
 
+    def __post_init__(self) -> None:
+        """Every count an integer of its least sensible value, burn-ins no longer than their
+        runs, every rate finite (a ``ValueError`` names the setting otherwise)."""
+        for name in ("train_size", "test_size"):
+            if getattr(self, name) is not None:
+                check_int(name, getattr(self, name), 1)
+        for name in ("width", "batch_size", "seeds", "attack_points", "xor_width"):
+            check_int(name, getattr(self, name), 1)
+        for name in ("hsj_steps", "hsj_max_gradient_evals", "ddn_steps"):
+            check_int(name, getattr(self, name), 1)
+        for run, burnin in (("epochs", "burnin"), ("xor_epochs", "xor_burnin")):
+            check_int(run, getattr(self, run), 0)
+            check_int(burnin, getattr(self, burnin), 0)
+            if getattr(self, burnin) > getattr(self, run):
+                raise ValueError(
+                    f"{burnin} must be <= {run}={getattr(self, run)}, got {getattr(self, burnin)}"
+                )
+        check_positive("lr", self.lr)
+        if not check_nonnegative("momentum", self.momentum) < 1:
+            raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}")
+        for name in ("weight_decay", "head_l2", "xor_lambda"):
+            check_nonnegative(name, getattr(self, name))
+        if not self.lambdas:
+            raise ValueError("lambdas must hold at least one penalty strength")
+        check_nonnegative("lambdas", self.lambdas)
+
 
 @dataclass(frozen=True)
 class ComparisonSettings:
@@ -246,6 +316,15 @@ class ComparisonSettings:
     hsj_max_gradient_evals: int
     head_l2: float  # L2 strength of the refit logistic-regression head
 
+    def __post_init__(self) -> None:
+        """``profile`` one of :data:`PROFILE_NAMES`, every count an integer >= 1 and every
+        strength finite and >= 0 (a ``ValueError`` names the setting otherwise)."""
+        check_choice("profile", self.profile, PROFILE_NAMES)
+        for name in ("attack_points", "hsj_steps", "hsj_max_gradient_evals"):
+            check_int(name, getattr(self, name), 1)
+        check_nonnegative("spectral_lambda", self.spectral_lambda)
+        check_nonnegative("head_l2", self.head_l2)
+
 
 @dataclass(frozen=True)
 class ProfileSettings:
@@ -262,6 +341,15 @@ class ProfileSettings:
     zoo: ZooSettings
     spectral: SpectralSettings
     comparison: ComparisonSettings
+
+    def __post_init__(self) -> None:
+        """``name`` one of :data:`PROFILE_NAMES` and every size an integer >= 1 (a
+        ``ValueError`` names the setting otherwise)."""
+        check_choice("name", self.name, PROFILE_NAMES)
+        for name in ("train_size", "test_size"):
+            if getattr(self, name) is not None:
+                check_int(name, getattr(self, name), 1)
+        check_int("monte_carlo_samples", self.monte_carlo_samples, 1)
 
 
 #: The sections of a :class:`ProfileSettings`, in the order of the book.

@@ -44,6 +44,7 @@ from robustrep_lite.adversarial.robust_distance import (
     representation_distances,
 )
 from robustrep_lite.core.validation import (
+    check_finite,
     check_int,
     check_nonnegative,
     check_positive,
@@ -56,6 +57,7 @@ from robustrep_lite.training.spectral import (
     layers_for,
     top_singular,
 )
+from robustrep_lite.training.supervised import check_labels
 
 __all__ = [
     "BurninConfig",
@@ -222,7 +224,9 @@ def train_with_burnin(
     The data are moved to the model's device once, and a step reads nothing on the host (with a
     :class:`~robustrep_lite.training.spectral.SpectralPenalty`, its default on accelerators): the
     step losses are read once per epoch, and a non-finite one raises ``FloatingPointError``
-    naming the step and epoch; the weights are then unusable.
+    naming the step and epoch; the weights are then unusable. Non-finite ``inputs``, or (with
+    the default loss) ``targets`` that are not integer class labels of the model's outputs,
+    raise a ``ValueError`` naming them before any step.
     """
     if inputs.ndim < 2 or inputs.shape[0] == 0:
         raise ValueError(f"inputs must be a non-empty batch (N, ...), got {tuple(inputs.shape)}")
@@ -232,6 +236,14 @@ def train_with_burnin(
         )
     if targets is None and loss_fn is None:
         raise ValueError("targets may be None only with a loss_fn that does not need them")
+    check_finite("inputs", inputs)
+    if loss_fn is None:  # cross-entropy: integer class labels of the model's outputs
+        if targets.ndim != 1 or targets.is_floating_point() or targets.dtype == torch.bool:
+            raise ValueError(
+                "targets must be a 1-D tensor of integer class labels for the default "
+                f"cross-entropy loss, got dtype {targets.dtype} and shape {tuple(targets.shape)}"
+            )
+        check_labels(model, inputs, targets, "targets")
     loss_fn = loss_fn or _cross_entropy
     if optimizer is None:
         optimizer = config.sgd(model.parameters())

@@ -27,12 +27,23 @@ def gaussian_mi(d: int, rho: float) -> float:
 
 
 def rho_for_mi(mi: float, d: int) -> float:
-    """Correlation giving ``mi`` nats in d dimensions: rho = sqrt(1 - exp(-2 mi / d))."""
+    """Correlation giving ``mi`` nats in d dimensions: rho = sqrt(1 - exp(-2 mi / d)).
+
+    Beyond about 16 nats per dimension ``rho`` rounds so close to 1 in floating point that the
+    Gaussians it defines carry another MI (``y = x`` and infinite MI once ``rho`` is 1): a
+    ``ValueError`` then names the MI ``rho`` gives instead of returning it."""
     if not isinstance(mi, (int, float)) or not math.isfinite(mi) or mi < 0:
         raise ValueError(f"mi must be a finite number >= 0, got {mi!r}")
     if not isinstance(d, int) or d < 1:
         raise ValueError(f"d must be an integer >= 1, got {d!r}")
-    return math.sqrt(-math.expm1(-2.0 * mi / d))
+    rho = math.sqrt(-math.expm1(-2.0 * mi / d))
+    given = -0.5 * d * math.log1p(-rho * rho) if rho < 1.0 else math.inf
+    if abs(given - mi) > 1e-4 * max(mi, 1.0):
+        raise ValueError(
+            f"mi must be at most about 16 nats per dimension, got mi={mi!r} for d={d} (in "
+            f"floating point rho={rho!r} gives {given:.6g} nats)"
+        )
+    return rho
 
 
 def correlated_gaussians(

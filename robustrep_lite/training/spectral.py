@@ -42,7 +42,12 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor, nn
 
-from robustrep_lite.core.validation import check_choice, check_int, check_nonnegative
+from robustrep_lite.core.validation import (
+    check_choice,
+    check_finite,
+    check_int,
+    check_nonnegative,
+)
 
 __all__ = [
     "ARMS",
@@ -183,11 +188,11 @@ def top_singular(
 
     Returns ``(sigma, v, iterations)``: ``sigma = ||A v||`` for the final unit vector ``v``
     (shape ``input_shape``, or ``(in_features,)`` for a dense layer), never above the exact
-    value.
+    value. A weight holding NaN or infinity raises a ``ValueError`` (its sigma is undefined).
     """
     _check_weight_layer(layer)
     _check_tol(tol)
-    weight = layer.weight.detach()
+    weight = check_finite("layer.weight", layer.weight.detach())
     apply, gram, shape = _operator(layer, weight, input_shape)
     if max_iter is None:
         max_iter = 2 * math.prod(shape)

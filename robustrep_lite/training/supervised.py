@@ -54,6 +54,7 @@ __all__ = [
     "Evaluation",
     "TrainHistory",
     "augment_batch",
+    "check_labels",
     "pgd_examples",
     "robust_accuracy",
     "train_classifier",
@@ -280,7 +281,7 @@ def train_classifier(
     if x_val is not None:
         check_images("x_val", x_val, box)
     check_images("x", x, box)
-    _check_labels(model, x, y)
+    check_labels(model, x, y)
 
     device = next(model.parameters()).device
     trainable = list(model.parameters()) if params is None else list(params)
@@ -441,8 +442,9 @@ def _check_model_finite(model: nn.Module) -> None:
         )
 
 
-def _check_labels(model: nn.Module, x: Tensor, y: Tensor) -> None:
-    """Labels must be classes of ``model``'s output (one forward pass of one image, eval mode)."""
+def check_labels(model: nn.Module, x: Tensor, y: Tensor, name: str = "y") -> None:
+    """Labels ``y`` (called ``name`` in the error) must be classes of ``model``'s output (one
+    forward pass of one image of ``x``, eval mode, no gradient: the model is left unchanged)."""
     was_training = model.training
     model.eval()
     try:
@@ -453,7 +455,7 @@ def _check_labels(model: nn.Module, x: Tensor, y: Tensor) -> None:
     low, high = int(y.min()), int(y.max())
     if low < 0 or high >= classes:
         raise ValueError(
-            f"y must hold class labels in [0, {classes}) for this model's {classes} outputs, "
+            f"{name} must hold class labels in [0, {classes}) for this model's {classes} outputs, "
             f"got labels in [{low}, {high}]"
         )
 
@@ -479,7 +481,7 @@ def robust_accuracy(
     _check_xy(x, y)
     check_images("x", x, (0.0, 1.0) if evaluation.attacks else None)
     _check_model_finite(model)
-    _check_labels(model, x, y)
+    check_labels(model, x, y)
     device = next(model.parameters()).device
     model.eval()
     gen = torch.Generator().manual_seed(seed)
