@@ -67,7 +67,7 @@ from robustrep_lite.adversarial.vulnerability import (
     representation_vulnerability,
 )
 from robustrep_lite.core.results import save_result
-from robustrep_lite.core.runtime import describe_device, git_commit, seed_everything
+from robustrep_lite.core.runtime import describe_device, git_commit, provenance, seed_everything
 from robustrep_lite.experiments.settings import profile_settings
 from robustrep_lite.mi import (
     LocalDIMCritic,
@@ -451,7 +451,14 @@ def table1_run(plan: RunPlan, out: Path, deadline: float) -> dict[str, Any]:
     dataset = "cifar10"
     with tempfile.TemporaryDirectory() as tmp:
         result = table1(dataset, s, seeds=1, checkpoint_dir=tmp, device=plan.device, progress=False)
-    save_result({"settings": dataclasses.asdict(s), "result": result}, out / "table1_gpu.json")
+    record = {
+        "profile": plan.profile,
+        "provenance": provenance(plan.profile, result["data"], plan.device, 0),
+        "settings": dataclasses.asdict(s),
+        "wall_s": result["wall_s"],
+        "result": result,
+    }
+    save_result(record, out / "table1_gpu.json")
     cells = {
         f"{r['representation']}/{r['head']}/{r['classifier']}": round(100 * r["pgd_mean"], 2)
         for r in result["summary"]
@@ -486,7 +493,14 @@ def zoo_run(plan: RunPlan, out: Path, deadline: float) -> dict[str, Any]:
         row.update(zoo.logit_vulnerability(net, d.x_test, eps=eps, settings=zs))
         rows.append(row)
         print(f"  zoo {m.dataset}/{m.label}: RV (refit) {row['rv_refit']:.3f}", flush=True)
-    record = {"settings": zs.record(), "rows": rows, "wall_s": time.perf_counter() - t0}
+    described = "; ".join(d.description for d in data.values())
+    record = {
+        "profile": plan.profile,
+        "provenance": provenance(plan.profile, described, plan.device, 0),
+        "settings": zs.record(),
+        "rows": rows,
+        "wall_s": time.perf_counter() - t0,
+    }
     save_result(record, out / "zoo_gpu.json")
     return {"wall_s": record["wall_s"], "models": len(rows)}
 

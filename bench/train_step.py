@@ -1,8 +1,9 @@
 """Throughput of one worst-case MI training step (objective (5.2) with beta = 1, Section 5).
 
 One step = what :class:`robustrep_lite.training.encoder.EncoderTrainer` does per mini-batch: PGD
-against the frozen critic (``pgd_steps`` steps = ``pgd_steps + 1`` forward and backward passes
-through encoder and critic, the start included), then one forward/backward pass and one Adam step of
+against the frozen critic (``pgd_steps`` steps = ``pgd_steps + 1`` forward passes through encoder
+and critic, the start included, and ``pgd_steps`` backward passes: the last point needs no
+gradient), then one forward/backward pass and one Adam step of
 encoder and critic together. Measured on random CIFAR-shaped images (the step's cost does not
 depend on the pixels) at these settings (``--configs``):
 

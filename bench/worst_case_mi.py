@@ -9,8 +9,9 @@ batch norm as in the paper. Batch 128, l_inf PGD with 7 steps of 0.01 at eps 8/2
 Measured (median of ``--repeats`` after one warm-up):
 
 * PGD: one call of :func:`robustrep_lite.adversarial.attacks.pgd` on a batch against the frozen
-critic   (7 steps = 8 forward + backward passes through encoder and critic, the start included);
-  reported as images per second per PGD step (batch / (time / 8)) and per whole attack.
+critic   (7 steps = 8 forward passes through encoder and critic, the start included, and 7
+  backward passes); reported as images per second per evaluated point (batch / (time / 8)) and
+  per whole attack.
 * alternating step: one step of the loop of
 :func:`robustrep_lite.adversarial.vulnerability.worst_case_mi`,   spelled out here with the same
 public pieces (the attack above against the critic frozen in   eval mode, then one Adam step of the

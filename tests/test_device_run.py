@@ -14,6 +14,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from robustrep_lite.book import table1_report, zoo_report
+from robustrep_lite.book.chapter import stored_run_line
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -60,6 +63,15 @@ def test_dry_run_runs_every_stage_and_writes_every_file(tmp_path: Path) -> None:
         assert (tmp_path / name).is_file(), name
     zoo = json.loads((tmp_path / "zoo_gpu.json").read_text())
     assert zoo["rows"] and all("rv_refit" in row for row in zoo["rows"])
+    # what Chapters 5 and 6 show of the stored files, once copied to bench/results/device/
+    table = json.loads((tmp_path / "table1_gpu.json").read_text())
+    for record in (zoo, table):
+        assert record["profile"] == "quick" and record["provenance"]["profile"] == "quick"
+        line = stored_run_line(record, "bench/device_run.py")
+        assert line.startswith("stored run of bench/device_run.py") and "profile quick" in line
+    assert zoo_report.rows_markdown(zoo["rows"]).count("\n") == len(zoo["rows"]) + 1
+    assert table1_report.run_summary(table["result"]).startswith("cifar10: 1 seed(s)")
+    assert table1_report.table_markdown(table["result"]).count("\n") == len(table1_report.ORDER) + 1
 
 
 @pytest.mark.skipif(

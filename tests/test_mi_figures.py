@@ -353,20 +353,41 @@ def test_representation_facts_follow_the_table() -> None:
         mf.representation_facts(rep, "nwj")
 
 
-def test_joint_slowdown_and_diverged_names() -> None:
+def test_joint_slowdown() -> None:
     sep = {"results": {"dv": {"wall_s_mean": 10.0}, "nwj": {"wall_s_mean": 20.0}}}
-    joint = {
+    joint = {"results": {"dv": {"wall_s_mean": 200.0}, "nwj": {"wall_s_mean": 100.0}}}
+    assert mf.joint_slowdown(joint, sep) == (5.0, 20.0)
+
+
+def _flagged(exploded: bool, nonfinite: bool, *biases: float) -> dict:
+    levels = [{"mean": 2.0 * (i + 1) + b, "bias": b} for i, b in enumerate(biases)]
+    return {"exploded": exploded, "nonfinite": nonfinite, "levels": levels}
+
+
+def test_staircase_flags_tell_a_flagged_step_from_a_run_away_mean() -> None:
+    record = {
         "results": {
-            "dv": {"wall_s_mean": 200.0, "diverged": True},
-            "nwj": {"wall_s_mean": 100.0, "diverged": True},
-            "mine": {"wall_s_mean": 1.0, "diverged": False},
+            "dv": _flagged(True, False, -0.1, 500.0),
+            "nwj": _flagged(True, False, -0.2, -3.5),
+            "mine": _flagged(False, False, -0.1, -1.0),
         }
     }
-    assert mf.joint_slowdown(joint, sep) == (5.0, 20.0)
-    assert mf.diverged_names(joint) == "DV and NWJ"
-    joint["results"]["mine"]["diverged"] = True
-    assert mf.diverged_names(joint) == "DV, NWJ and MINE"
-    assert mf.diverged_names({"results": {"dv": {"diverged": False}}}) == "no estimator"
+    assert mf.staircase_flags_markdown(record) == (
+        "DV and NWJ had at least one step whose estimate went beyond ±100 nats, which the "
+        "runner flags; none stopped at a non-finite value. DV also ran away in its level means "
+        "(504 nats at its worst level); NWJ did not: its level means stay within 3.5 nats of "
+        "the truth."
+    )
+    record["results"]["nwj"] = _flagged(True, True, -200.0, 0.0)
+    text = mf.staircase_flags_markdown(record)
+    assert "and NWJ stopped at a non-finite value." in text
+    assert "DV and NWJ also ran away in their level means (504 and -198 nats at their" in text
+    assert "did not" not in text
+    calm = {"results": {"mine": _flagged(False, False, -0.1, -1.0)}}
+    assert mf.staircase_flags_markdown(calm) == (
+        "no estimator had a step whose estimate went beyond ±100 nats; none stopped at a "
+        "non-finite value."
+    )
 
 
 def _fact_row(d: int, rho: float, truth: float, **estimates: float | None) -> dict:

@@ -328,3 +328,19 @@ def test_xor_facts_read_the_measurements() -> None:
     assert facts["xor_profile"] == "cpu"
     assert facts["xor_summary"].startswith("rep-spectral's volume element")
     assert "3.5 times smaller" in facts["xor_summary"] and facts["xor_summary"].endswith("grows")
+
+
+def test_comparison_setup_reads_the_profile_the_comparison_names() -> None:
+    setup = sr.comparison_setup("cpu")
+    train = PROFILES[PROFILES["cpu"].comparison.profile].table1
+    assert setup == {
+        "train_images": train.train_size["mnist"] - train.val_size,
+        "encoder_epochs": train.encoder_epochs,
+        "attack_points": PROFILES["cpu"].comparison.attack_points,
+        "hsj_steps": PROFILES["cpu"].comparison.hsj_steps,
+    }
+    assert setup["train_images"] == 3744  # 4,000 MNIST images less 256 for validation
+    with pytest.raises(ValueError, match="profile must be one of"):
+        sr.comparison_setup("fast")
+    with pytest.raises(ValueError, match="trains on all of mnist"):
+        sr.comparison_setup("paper")

@@ -448,3 +448,13 @@ def test_table1_results_reads_stored_paper_runs_and_checkpoints_live_ones(
 
 def test_run_summary_names_data_set_seeds_and_time() -> None:
     assert report.run_summary(hand_made_table()) == "cifar10: 2 seed(s), 12 s; hand-made"
+
+
+def test_stored_gpu_run_is_the_device_record_when_there_is_one(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(report, "CHECKOUT", tmp_path)
+    monkeypatch.setattr("robustrep_lite.core.results.CHECKOUT", tmp_path)
+    assert report.stored_gpu_run() is None
+    stored = tmp_path / report.STORED_GPU
+    stored.parent.mkdir(parents=True)
+    stored.write_text('{"profile": "gpu", "result": {"seeds": 1}}')
+    assert report.stored_gpu_run() == {"profile": "gpu", "result": {"seeds": 1}}

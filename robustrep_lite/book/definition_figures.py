@@ -143,9 +143,9 @@ def channel_figure(
 
 def quantised_entropy_figure(widths: ArrayLike, entropies: ArrayLike) -> go.Figure:
     """Entropy (= information, for a deterministic code) of a standard normal feature quantised
-    into bins of width ``h`` (``measures.binned_gaussian_entropy``), with its asymptote
-    ``½ log(2πe) − log h``: it grows without bound as ``h → 0``, so ``I(X; g(X)) = ∞`` for a
-    continuous injective ``g`` (Definition 2.1)."""
+    into bins of width ``Δ`` (``measures.binned_gaussian_entropy``), with its asymptote
+    ``½ log(2πe) − log Δ``: it grows without bound as ``Δ → 0``, so ``I(X; g(X)) = ∞`` for a
+    deterministic ``g`` whose output ``g(X)`` is continuous (Definition 2.1)."""
     h, ent = np.asarray(widths, dtype=float), np.asarray(entropies, dtype=float)
     if h.shape != ent.shape or h.ndim != 1 or (h <= 0).any():
         raise ValueError("widths must be positive and match entropies, both 1-d")
@@ -154,14 +154,14 @@ def quantised_entropy_figure(widths: ArrayLike, entropies: ArrayLike) -> go.Figu
         [
             go.Scatter(x=h, y=ent, mode="lines+markers", name="H(⌊s / h⌋), s ~ N(0, 1)"),
             go.Scatter(
-                x=h, y=asymptote, mode="lines", line={"dash": "dot"}, name="½ log(2πe) − log h"
+                x=h, y=asymptote, mode="lines", line={"dash": "dot"}, name="½ log(2πe) − log Δ"
             ),
         ]
     )
     fig.update_layout(
         title="Information kept by a finer and finer quantised linear feature",
         xaxis={
-            "title": "bin width h",
+            "title": "bin width Δ",
             "type": "log",
             "autorange": "reversed",
             "exponentformat": "power",  # 10⁻⁴, not plotly's SI "100µ"

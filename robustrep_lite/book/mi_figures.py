@@ -35,7 +35,6 @@ __all__ = [
     "SWEEP_D2_TARGET",
     "SWEEP_TARGETS",
     "TORCH_MIST_RESULT",
-    "diverged_names",
     "gaussian_mi_widget",
     "joint_slowdown",
     "label",
@@ -59,6 +58,7 @@ __all__ = [
     "sweep_facts",
     "sweep_figure",
     "sweep_targets_markdown",
+    "staircase_flags_markdown",
 ]
 
 #: Where the bench scripts store their runs (relative to the repository root).
@@ -749,10 +749,50 @@ def smile_staircase_facts(
     }
 
 
-def diverged_names(record: Record) -> str:
-    """The estimators of a stored staircase run flagged as diverged, as "A, B and C" ("no
-    estimator" when none)."""
-    return _names([label(n) for n, r in record["results"].items() if r["diverged"]])
+def staircase_flags_markdown(record: Record, flag_nats: float = 100.0) -> str:
+    """What the flags of a stored staircase run mean, as one or two sentences: which estimators
+    had a step whose estimate went beyond ``flag_nats`` (``exploded``), which stopped at a
+    non-finite value, and of the flagged ones, which ran away in their level means (a level's
+    mean more than ``flag_nats`` from the truth; with its worst level's mean) and which did not
+    (a single flagged step is not a run-away)."""
+    results = record["results"]
+    flagged = [n for n, r in results.items() if r["exploded"]]
+    stopped = [n for n, r in results.items() if r["nonfinite"]]
+    if not flagged:
+        text = f"no estimator had a step whose estimate went beyond ±{flag_nats:g} nats"
+    else:
+        text = (
+            f"{_names([label(n) for n in flagged])} had at least one step whose estimate went "
+            f"beyond ±{flag_nats:g} nats, which the runner flags"
+        )
+    text += (
+        f", and {_names([label(n) for n in stopped])} stopped at a non-finite value."
+        if stopped
+        else "; none stopped at a non-finite value."
+    )
+    away = {  # the level mean furthest from the truth, of each estimator that ran away
+        n: max(results[n]["levels"], key=lambda lv: abs(lv["bias"]))["mean"]
+        for n in flagged
+        if any(abs(lv["bias"]) > flag_nats for lv in results[n]["levels"])
+    }
+
+    def their(names: Sequence[str]) -> str:
+        return "its" if len(names) == 1 else "their"
+
+    if away:
+        text += (
+            f" {_names([label(n) for n in away])} also ran away in {their(away)} level means "
+            f"({' and '.join(f'{v:,.0f}' for v in away.values())} nats at {their(away)} "
+            "worst level)"
+        )
+    calm = [n for n in flagged if n not in away]
+    if calm:
+        worst = max(abs(lv["bias"]) for n in calm for lv in results[n]["levels"])
+        text += (
+            f"{';' if away else ''} {_names([label(n) for n in calm])} did not: "
+            f"{their(calm)} level means stay within {worst:.1f} nats of the truth"
+        )
+    return text + ("." if away or calm else "")
 
 
 def joint_slowdown(joint: Record, separable: Record) -> tuple[float, float]:

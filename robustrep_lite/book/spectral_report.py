@@ -56,6 +56,7 @@ __all__ = [
     "SEED_RUNS",
     "VS_MI_RESULT",
     "arm_labels",
+    "comparison_setup",
     "digits_markdown",
     "lambda_figure",
     "lambda_rows",
@@ -570,6 +571,29 @@ def vs_mi_markdown(rows: Sequence[Record], seed: int = 0) -> str:
         f"{first['hsj_points']} correctly classified test images of the refit head.\n\n"
         + "\n".join(lines)
     )
+
+
+def comparison_setup(profile: str = "cpu") -> dict[str, int]:
+    """The sizes behind ``profile``'s comparison of spectral regularization with worst-case MI
+    training (the runs :func:`stored_seed_runs` accepts): ``train_images`` (the data set's
+    training images less the validation split), ``encoder_epochs``, ``attack_points`` and
+    ``hsj_steps`` (HopSkipJump iterations). Raises ``ValueError`` for an unknown profile or one
+    that trains on the whole training set (its size is then the data set's)."""
+    if profile not in PROFILES:
+        raise ValueError(f"profile must be one of {sorted(PROFILES)}, got {profile!r}")
+    comparison = PROFILES[profile].comparison
+    train = PROFILES[comparison.profile].table1
+    size = train.train_size[comparison.dataset]
+    if size is None:
+        raise ValueError(
+            f"profile {profile!r} trains on all of {comparison.dataset}: no subset size"
+        )
+    return {
+        "train_images": size - train.val_size,
+        "encoder_epochs": train.encoder_epochs,
+        "attack_points": comparison.attack_points,
+        "hsj_steps": comparison.hsj_steps,
+    }
 
 
 def stored_seed_runs(

@@ -54,6 +54,7 @@ __all__ = [
     "ORDER",
     "ROW_NAMES",
     "STORED",
+    "STORED_GPU",
     "TITLES",
     "Z_SPREAD",
     "below_zero",
@@ -80,6 +81,7 @@ __all__ = [
     "saliency_glue",
     "saliency_study",
     "saliency_text",
+    "stored_gpu_run",
     "stored_results",
     "strong_gaps",
     "summary_cell",
@@ -99,6 +101,10 @@ TITLES = {"mnist": "MNIST", "cifar10": "CIFAR-10"}
 
 #: Where a paper-profile run of ``table1`` is stored (relative to the repository root).
 STORED = "bench/results/table1_{dataset}_paper.json"
+
+#: Where the prepared GPU run's Table 1 (``bench/device_run.py``, CIFAR-10, one seed, the
+#: ``gpu`` profile) is stored once one has run.
+STORED_GPU = "bench/results/device/table1_gpu.json"
 
 #: Row labels of Table 1: (representation, head) -> words.
 ROW_NAMES = {
@@ -182,6 +188,13 @@ def stored_results(dataset: str) -> Table | None:
     this checkout has none."""
     stored = STORED.format(dataset=dataset)
     return load_stored(stored)["result"] if (CHECKOUT / stored).exists() else None
+
+
+def stored_gpu_run() -> dict[str, Any] | None:
+    """The stored record of the prepared GPU run's Table 1 (:data:`STORED_GPU`: ``provenance``,
+    ``settings`` and the run itself under ``result``), or ``None`` where this checkout has
+    none."""
+    return load_stored(STORED_GPU) if (CHECKOUT / STORED_GPU).exists() else None
 
 
 def table1_results(

@@ -58,14 +58,16 @@ PAPER_TABLE1_SETUP = {"train_images": 50_000, "encoder_epochs": 500}
 
 _TABLE1_COLUMNS = ("mlp_natural", "mlp_adversarial", "linear_natural", "linear_adversarial")
 
-#: Yang, Zavatone-Veth & Pehlevan (2024), the claim our MNIST run checks.
+#: Yang, Zavatone-Veth & Pehlevan (2024), the claim our MNIST run checks: our reading of the
+#: paper's figure captions and a summary of it, not a quoted result.
 PAPER_SPECTRAL_CLAIM = (
     "Yang, Zavatone-Veth & Pehlevan (2024), Figure 4 (MNIST, 784-2000-10 GELU, 10 seeds, "
-    "Tangent Attack on 1000 test points): rep-spectral gives a higher test accuracy and a "
-    "larger mean adversarial distance than ll-spectral, and both more than no regularization; "
-    "Figure 5: the same order for a readout re-trained on the hidden representation. The "
-    "paper body with exact values was not available to us; the claim is read from the captions "
-    "and abstract."
+    "Tangent Attack on 1000 test points): spectral regularization 'improves robustness' "
+    "(caption); read as: rep-spectral gives a higher test accuracy and a larger mean "
+    "adversarial distance than ll-spectral, and both more than no regularization; Figure 5: "
+    "the same order for a readout re-trained on the hidden representation. The order is our "
+    "reading of the captions and of a summary of the paper ('sometimes outperforming prior "
+    "ll-spectral regularization'); the paper body with exact values was not available to us."
 )
 
 
