@@ -82,6 +82,16 @@ def _device(text: str) -> str:
     return text
 
 
+def _encoder_dir(text: str) -> Path:
+    folder = Path(text)
+    if not (folder / "encoder.json").is_file():
+        raise argparse.ArgumentTypeError(
+            "must be the --checkpoint-dir of a finished train-encoder run, holding its "
+            f"encoder.json, got {text!r} (no encoder.json there)"
+        )
+    return folder
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", choices=PROFILE_NAMES, help="default: $ROBUSTREP_PROFILE")
     p.add_argument("--seed", type=int, default=0)
@@ -119,14 +129,16 @@ def _parser() -> argparse.ArgumentParser:
 
     head = sub.add_parser("train-head", help="train a head on a trained encoder")
     _common(head)
-    head.add_argument("--encoder", type=Path, required=True, help="a train-encoder directory")
+    head.add_argument(
+        "--encoder", type=_encoder_dir, required=True, help="a train-encoder directory"
+    )
     head.add_argument("--head", choices=("linear", "mlp"), default="linear")
     head.add_argument("--robust", action="store_true", help="adversarial training of the head")
     head.add_argument("--epochs", type=_positive_int, help="default: the profile's")
 
     ev = sub.add_parser("evaluate", help="accuracy of a trained head, natural and attacked")
     _common(ev)
-    ev.add_argument("--encoder", type=Path, required=True, help="a train-encoder directory")
+    ev.add_argument("--encoder", type=_encoder_dir, required=True, help="a train-encoder directory")
     ev.add_argument("--head", required=True, help="a train-head name, e.g. linear_standard_seed0")
     ev.add_argument("--es", action="store_true", help="the E.S. weights instead of the final")
     ev.add_argument("--eps", type=_nonnegative, help="attack radius (default: the data set's)")

@@ -398,3 +398,20 @@ def test_the_cli_refuses_a_bad_option_by_name(
         main(["train-encoder", "--dataset", "mnist", "--profile", "quick", *bad])
     assert exc.value.code == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "command", [["train-head"], ["evaluate", "--head", "linear_standard_seed0"]]
+)
+def test_the_cli_refuses_an_encoder_folder_without_encoder_json(
+    command: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from robustrep_lite.cli import main
+
+    (tmp_path / "encoder.pt").write_bytes(b"")  # a killed train-encoder run: no encoder.json yet
+    with pytest.raises(SystemExit) as exc:
+        main([*command, "--encoder", str(tmp_path), "--profile", "quick"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "--encoder: must be the --checkpoint-dir of a finished train-encoder run" in err
+    assert f"got '{tmp_path}' (no encoder.json there)" in err

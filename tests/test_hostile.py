@@ -27,14 +27,20 @@ from robustrep_lite.adversarial.vulnerability import (
 )
 from robustrep_lite.core.results import MissingKeyError, load_stored, read_json, save_result
 from robustrep_lite.experiments import mi_staircase as staircase
+from robustrep_lite.experiments import zoo
 from robustrep_lite.experiments.settings import PROFILES, ZooModel
-from robustrep_lite.experiments.spectral_regularization import BurninConfig, train_with_burnin
+from robustrep_lite.experiments.spectral_regularization import (
+    BurninConfig,
+    compare_regularizers,
+    train_with_burnin,
+)
 from robustrep_lite.mi import CriticConfig, estimate_mi, linear_gaussian_mi, rho_for_mi
+from robustrep_lite.theory import measures
 from robustrep_lite.theory import theorems as theory
 from robustrep_lite.training.checkpoint import exclusive_run, load_checkpoint, save_checkpoint
 from robustrep_lite.training.data import load_dataset, load_npz
 from robustrep_lite.training.models import BaselineH
-from robustrep_lite.training.spectral import top_singular
+from robustrep_lite.training.spectral import SpectralPenalty, top_singular
 from robustrep_lite.training.supervised import (
     ClassifierConfig,
     Evaluation,
@@ -74,10 +80,15 @@ def _nan_linear() -> nn.Linear:
     return layer
 
 
-def _burnin(targets: torch.Tensor, inputs: torch.Tensor = IMAGES) -> object:
+def _burnin(targets: torch.Tensor, inputs: torch.Tensor = IMAGES, seed: object = 0) -> object:
     model = _mlp()
     return train_with_burnin(
-        model, inputs, targets, BurninConfig(epochs=1, burnin=0, batch_size=16), progress=False
+        model,
+        inputs,
+        targets,
+        BurninConfig(epochs=1, burnin=0, batch_size=16),
+        seed=seed,
+        progress=False,
     )
 
 
@@ -309,6 +320,31 @@ CASES: list[tuple[str, Callable[[], object], str]] = [
     ("stairs-names-empty", lambda: staircase.run_staircase([], STAIRS), "non-empty sequence"),
     ("stairs-groups-str", lambda: staircase.staircase_groups(["dv"], STAIRS), "groups must hold"),
     (
+        "stairs-groups-twice",
+        lambda: staircase.staircase_groups([["dv", "nwj"], ["dv"]], STAIRS),
+        r"groups must name each estimator once, got \['dv'\]",
+    ),
+    (
+        "stairs-groups-config",
+        lambda: staircase.staircase_groups([["dv"]], {"d": 2}),
+        "config must be a StaircaseConfig, got dict",
+    ),
+    (
+        "stairs-config",
+        lambda: staircase.run_staircase(["dv"], {"d": 2}),
+        "config must be a StaircaseConfig, got dict",
+    ),
+    (
+        "stairs-seed-float",
+        lambda: staircase.run_staircase(["dv"], STAIRS, seed=1.5),
+        "seed must be an integer >= 0, got 1.5",
+    ),
+    (
+        "stairs-seed-bool",
+        lambda: staircase.run_staircase(["dv"], STAIRS, seed=True),
+        "seed must be an integer >= 0, got True",
+    ),
+    (
         "stairs-short-curve",
         lambda: staircase.summarise_levels(np.arange(5.0), [0.0] * 4, (1.0, 2.0), 10, 2),
         r"curve must hold 10 values for each of the 2 levels \(20\), got 5",
@@ -329,6 +365,50 @@ CASES: list[tuple[str, Callable[[], object], str]] = [
         "inputs must contain only finite",
     ),
     ("attack-random-start", lambda: AttackConfig(eps=0.1, random_start="no"), "random_start"),
+    ("burnin-seed", lambda: _burnin(LABELS, seed=1.5), "seed must be an integer >= 0, got 1.5"),
+    (
+        "penalty-seed",
+        lambda: SpectralPenalty([nn.Linear(2, 2)], 0.1, seed=True),
+        "seed must be an integer >= 0, got True",
+    ),
+    (
+        "penalty-one-layer",
+        lambda: SpectralPenalty(nn.Linear(2, 2), 0.1),
+        r"layers must be a sequence of Linear or Conv layers \(pass \[layer\] for one\)",
+    ),
+    (
+        "penalty-exact-circular",
+        lambda: SpectralPenalty([nn.Linear(2, 2)], 0.1, exact_circular="no"),
+        "exact_circular must be True or False, got 'no'",
+    ),
+    (
+        "compare-no-seeds",
+        lambda: compare_regularizers(IMAGES, LABELS, IMAGES, LABELS, QUICK.spectral, seeds=[]),
+        "seeds must be a non-empty sequence of integers",
+    ),
+    # a number given as a bool, a string or a list is refused, not read as 1.0 or parsed
+    ("attack-eps-bool", lambda: AttackConfig(eps=True), "eps must be a finite real number >= 0"),
+    ("attack-eps-str", lambda: AttackConfig(eps="0.1"), "eps must be a finite real number >= 0"),
+    ("attack-eps-list", lambda: AttackConfig(eps=[0.1]), "eps must be a finite real number >= 0"),
+    ("penalty-lam-bool", lambda: SpectralPenalty([nn.Linear(2, 2)], True), "lam must be a finite"),
+    (
+        "spectral-lambdas-bool",
+        lambda: replace(QUICK.spectral, lambdas=(0.1, True)),
+        r"lambdas must be a finite real number >= 0 \(or a sequence",
+    ),
+    ("zoo-eps-str", lambda: replace(QUICK.zoo, eval_eps={"mnist": ("0.1",)}), "eval_eps"),
+    (
+        "risks-b-str",
+        lambda: measures.linear_classifier_risks(np.eye(2), [1, -1], [1.0, 0.0], "0.5", 0.1),
+        "b must be a real number",
+    ),
+    (
+        "channels-bool",
+        lambda: BaselineH(True, 28),
+        r"in_channels must be one of \(1, 3\), got True",
+    ),
+    ("zoo-points-bool", lambda: zoo.robust_accuracy_curves({}, {}, {}, points=True), "points"),
+    ("zoo-points-float", lambda: zoo.robust_accuracy_curves({}, {}, {}, points=2.5), "points"),
     # data
     ("data-name", lambda: load_dataset("imagenet"), "name"),
     ("data-source", lambda: load_dataset("mnist", source="web"), "source"),

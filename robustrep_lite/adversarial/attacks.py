@@ -103,8 +103,8 @@ class PGDConfig:
     box: tuple[float, float] | None = (0.0, 1.0)
 
     def __post_init__(self) -> None:
-        check_nonnegative("eps", self.eps)
-        check_nonnegative("step_size", self.step_size)
+        check_nonnegative("eps", self.eps, scalar=True)
+        check_nonnegative("step_size", self.step_size, scalar=True)
         object.__setattr__(self, "norm", check_norm(self.norm))
         if isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps < 0:
             raise ValueError(f"steps must be a non-negative integer, got {self.steps!r}")

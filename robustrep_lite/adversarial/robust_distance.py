@@ -95,7 +95,7 @@ class DistanceConfig:
 
     def __post_init__(self) -> None:
         check_int("points", self.points, 1)
-        check_nonnegative("head_l2", self.head_l2)
+        check_nonnegative("head_l2", self.head_l2, scalar=True)
         for name in ("hsj", "ddn"):
             search = getattr(self, name)
             if not isinstance(search, DistanceSearch) or search.attack != name:
@@ -132,7 +132,7 @@ def refit_head(
     _check_xy(features, labels, "features")
     if features.ndim != 2:
         raise ValueError(f"features must have shape (N, m), got {tuple(features.shape)}")
-    check_nonnegative("l2", l2)
+    check_nonnegative("l2", l2, scalar=True)
     if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
         raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}")
     classes = int(labels.max()) + 1

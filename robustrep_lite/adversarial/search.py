@@ -77,11 +77,11 @@ class AttackConfig:
     search_steps: int | None = None
 
     def __post_init__(self) -> None:
-        check_nonnegative("eps", self.eps)
+        check_nonnegative("eps", self.eps, scalar=True)
         object.__setattr__(self, "eps", float(self.eps))
         object.__setattr__(self, "norm", check_norm(self.norm))
         check_int("pgd_steps", self.pgd_steps, 0)
-        check_nonnegative("step_size", self.step_size)
+        check_nonnegative("step_size", self.step_size, scalar=True)
         object.__setattr__(self, "step_size", float(self.step_size))
         if self.random_start not in (True, False):  # a string such as "no" would read as True
             raise ValueError(f"random_start must be True or False, got {self.random_start!r}")

@@ -4,6 +4,7 @@ the argument and the values it accepts (never a silent NaN or a wrong number).""
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Iterable
 from typing import Any
 
@@ -11,16 +12,55 @@ import numpy as np
 
 
 def check_choice(name: str, value: Any, choices: Iterable[Any]) -> Any:
-    """Return ``value`` if it is one of ``choices``, else raise a ``ValueError`` listing them."""
+    """Return ``value`` if it is one of ``choices``, else raise a ``ValueError`` listing them.
+    A bool is not taken for the choice 1 or 0 (``True == 1`` in Python)."""
     options = tuple(choices)
-    if value not in options:
+    if value not in options or (
+        isinstance(value, bool) and not any(isinstance(c, bool) for c in options)
+    ):
         raise ValueError(f"{name} must be one of {options!r}, got {value!r}")
     return value
 
 
-def check_nonnegative(name: str, value: Any) -> Any:
-    """Return ``value`` if every entry is finite and >= 0, else raise a ``ValueError``."""
-    arr = np.asarray(value, dtype=float)
+def _is_real(item: Any) -> bool:
+    """Whether ``item`` is a real number, or a NumPy array or torch tensor of real numbers: not a
+    bool (``True`` would read as 1), a string (``"0.1"`` would be parsed), a complex number or
+    any other object."""
+    if isinstance(item, (bool, np.bool_, str, bytes)):
+        return False
+    if isinstance(item, numbers.Real):  # int, float, NumPy integer and floating scalars
+        return True
+    if isinstance(item, np.ndarray):
+        return item.dtype.kind in "iuf"
+    if hasattr(item, "detach"):  # a torch tensor
+        return not (item.is_complex() or str(item.dtype) == "torch.bool")
+    return False
+
+
+def _real_array(name: str, value: Any, expected: str) -> np.ndarray:
+    """``value`` (a real number, a NumPy array or tensor of them, or a nested list or tuple of
+    these) as a float array, else a ``ValueError`` saying ``name`` must be ``expected``."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, (list, tuple)):
+            pending.extend(item)
+        elif not _is_real(item):
+            raise ValueError(f"{name} must be {expected}, got {value!r}")
+    try:
+        return np.asarray(value.detach().cpu() if hasattr(value, "detach") else value, dtype=float)
+    except ValueError:  # a ragged nesting
+        raise ValueError(f"{name} must be {expected}, got {value!r}") from None
+
+
+def check_nonnegative(name: str, value: Any, *, scalar: bool = False) -> Any:
+    """Return ``value`` if it is a real number, or (unless ``scalar``) a sequence or array of
+    them, with every entry finite and >= 0, else raise a ``ValueError`` naming ``name``: a bool,
+    a string or another object is refused, not read as a number."""
+    expected = "a finite real number >= 0" + ("" if scalar else " (or a sequence or array of them)")
+    arr = _real_array(name, value, expected)
+    if scalar and arr.ndim != 0:
+        raise ValueError(f"{name} must be {expected}, got {value!r}")
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} must be finite and >= 0, got {value!r}")
     if np.any(arr < 0):
@@ -29,13 +69,15 @@ def check_nonnegative(name: str, value: Any) -> Any:
 
 
 def check_finite(name: str, value: Any) -> Any:
-    """Return ``value`` if it holds no NaN or infinity, else raise a ``ValueError``."""
+    """Return ``value`` if it holds no NaN or infinity, else raise a ``ValueError`` (also for a
+    value that is not real numbers: a bool, a string or another object)."""
     if hasattr(value, "detach"):  # a torch tensor: check it without a host copy of the data
         import torch
 
         ok = bool(torch.isfinite(value).all())
     else:
-        ok = bool(np.all(np.isfinite(np.asarray(value, dtype=float))))
+        arr = _real_array(name, value, "a real number or an array of real numbers")
+        ok = bool(np.all(np.isfinite(arr)))
     if not ok:
         raise ValueError(f"{name} must contain only finite values (no NaN or inf)")
     return value

@@ -109,6 +109,11 @@ def staircase_critic(kind: str, d: int) -> torch.nn.Module:
     return JointCritic(d, d, hidden=256, layers=3)
 
 
+def _check_config(config: StaircaseConfig) -> None:
+    if not isinstance(config, StaircaseConfig):
+        raise ValueError(f"config must be a StaircaseConfig, got {type(config).__name__}")
+
+
 def run_staircase(
     names: Sequence[str],
     config: StaircaseConfig = B1_STAIRCASE,
@@ -123,6 +128,8 @@ def run_staircase(
     "wall_s": seconds, "stopped_at": step or None}``; a non-finite loss stops training (the
     remaining steps stay NaN) instead of filling the critic with NaNs.
     """
+    _check_config(config)
+    check_int("seed", seed, 0)
     if isinstance(names, str) or not names:
         raise ValueError(
             f"names must be a non-empty sequence of estimator names from "
@@ -250,6 +257,12 @@ def staircase_groups(
             "groups must hold at least one non-empty group of estimator names, e.g. "
             f"[['js_nwj', 'smile_5'], ['nwj']], got {groups!r}"
         )
+    _check_config(config)
+    check_int("seed", seed, 0)
+    names = [name for group in groups for name in group]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ValueError(f"groups must name each estimator once, got {repeated} more than once")
     last = max(config.steps_per_level // 4, 1) if last is None else last
     summaries: dict[str, list[dict[str, float]]] = {}
     walls: dict[str, float] = {}

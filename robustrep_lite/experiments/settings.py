@@ -144,7 +144,7 @@ class ZooModel:
     train_eps: float
 
     def __post_init__(self) -> None:
-        check_nonnegative("train_eps", self.train_eps)
+        check_nonnegative("train_eps", self.train_eps, scalar=True)
 
     @property
     def label(self) -> str:
@@ -286,10 +286,10 @@ class SpectralSettings:
                     f"{burnin} must be <= {run}={getattr(self, run)}, got {getattr(self, burnin)}"
                 )
         check_positive("lr", self.lr)
-        if not check_nonnegative("momentum", self.momentum) < 1:
+        if not check_nonnegative("momentum", self.momentum, scalar=True) < 1:
             raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}")
         for name in ("weight_decay", "head_l2", "xor_lambda"):
-            check_nonnegative(name, getattr(self, name))
+            check_nonnegative(name, getattr(self, name), scalar=True)
         if not self.lambdas:
             raise ValueError("lambdas must hold at least one penalty strength")
         check_nonnegative("lambdas", self.lambdas)
@@ -322,8 +322,8 @@ class ComparisonSettings:
         check_choice("profile", self.profile, PROFILE_NAMES)
         for name in ("attack_points", "hsj_steps", "hsj_max_gradient_evals"):
             check_int(name, getattr(self, name), 1)
-        check_nonnegative("spectral_lambda", self.spectral_lambda)
-        check_nonnegative("head_l2", self.head_l2)
+        check_nonnegative("spectral_lambda", self.spectral_lambda, scalar=True)
+        check_nonnegative("head_l2", self.head_l2, scalar=True)
 
 
 @dataclass(frozen=True)

@@ -102,7 +102,7 @@ class OneHiddenLayerNet(nn.Module):
             ("out_features", out_features),
         ):
             check_int(name, value, 1)
-        check_nonnegative("init_std", init_std)
+        check_nonnegative("init_std", init_std, scalar=True)
         self.width = width
         self.feature_map = nn.Sequential(nn.Flatten(), nn.Linear(in_features, width), nn.GELU())
         self.readout = nn.Linear(width, out_features)
@@ -182,8 +182,8 @@ class BurninConfig:
             raise ValueError(f"start_epoch must be <= epochs={self.epochs}, got {self.start_epoch}")
         check_int("batch_size", self.batch_size, 1)
         check_positive("lr", self.lr)
-        check_nonnegative("weight_decay", self.weight_decay)
-        check_nonnegative("momentum", self.momentum)
+        check_nonnegative("weight_decay", self.weight_decay, scalar=True)
+        check_nonnegative("momentum", self.momentum, scalar=True)
         if not self.momentum < 1:
             raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}")
 
@@ -228,6 +228,7 @@ def train_with_burnin(
     the default loss) ``targets`` that are not integer class labels of the model's outputs,
     raise a ``ValueError`` naming them before any step.
     """
+    check_int("seed", seed, 0)
     if inputs.ndim < 2 or inputs.shape[0] == 0:
         raise ValueError(f"inputs must be a non-empty batch (N, ...), got {tuple(inputs.shape)}")
     if targets is not None and (targets.ndim < 1 or targets.shape[0] != inputs.shape[0]):
@@ -347,6 +348,10 @@ def compare_regularizers(
     seed the arms are not independent in that way: each draws on the global torch generator
     (power iteration's random start, the refit head's initialisation) after the arms before it.
     """
+    if isinstance(seeds, str) or len(seeds) == 0:
+        raise ValueError(f"seeds must be a non-empty sequence of integers >= 0, got {seeds!r}")
+    for seed in seeds:
+        check_int("seeds", seed, 0)
     classes = int(max(y_train.max(), y_test.max())) + 1
     x_train, y_train, x_test, y_test = (t.to(device) for t in (x_train, y_train, x_test, y_test))
     burnin = BurninConfig(

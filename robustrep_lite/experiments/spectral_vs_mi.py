@@ -196,7 +196,7 @@ def compare(
     for arm in arms:
         check_choice("arms", arm, tuple(ARMS))
     check_choice("dataset", settings.dataset, tuple(THREAT_MODELS))
-    check_nonnegative("spectral_lambda", settings.spectral_lambda)
+    check_nonnegative("spectral_lambda", settings.spectral_lambda, scalar=True)
     s = profile_settings(settings.profile).table1
     evaluation = head_evaluation(s, settings.dataset)
     rows: list[dict[str, float | int | str | list[float]]] = []

@@ -145,9 +145,9 @@ class HeadEvaluation:
     strong_size: int | None = None
 
     def __post_init__(self) -> None:
-        check_nonnegative("eps", self.eps)
+        check_nonnegative("eps", self.eps, scalar=True)
         check_int("pgd_steps", self.pgd_steps, 0)
-        check_nonnegative("step_size", self.step_size)
+        check_nonnegative("step_size", self.step_size, scalar=True)
         if self.strong_attack is not None:
             check_choice("strong_attack", self.strong_attack, (*STRONG_ATTACKS, None))
         if self.strong_size is not None:

@@ -35,7 +35,7 @@ from robustrep_lite.adversarial.per_feature import PER_FEATURE_CRITIC, per_featu
 from robustrep_lite.adversarial.search import AttackConfig
 from robustrep_lite.adversarial.vulnerability import RV_CRITIC, representation_vulnerability
 from robustrep_lite.core.runtime import default_device
-from robustrep_lite.core.validation import check_nonnegative
+from robustrep_lite.core.validation import check_int, check_nonnegative
 from robustrep_lite.experiments.settings import ZooModel, ZooSettings
 from robustrep_lite.mi.fit import CriticConfig, split_sizes
 from robustrep_lite.theory.theorems import adversarial_accuracy_upper_bound
@@ -167,7 +167,7 @@ def attacked_accuracy(
     """Accuracy of ``model`` on (x, y): natural, under the paper's PGD-7 (l_inf, step
     ``2.5 eps / 7``, which is the paper's 0.01 at eps = 8/255, no random start) and under
     APGD-CE + APGD-T (Croce & Hein's code), at radius ``eps``."""
-    check_nonnegative("eps", eps)
+    check_nonnegative("eps", eps, scalar=True)
     nat = robust_accuracy(model, x, y, NATURAL)
     pgd7 = robust_accuracy(model, x, y, Evaluation(eps=eps, step_size=_attack_step(eps)))
     strong = robust_accuracy(model, x, y, Evaluation(attack="apgd", eps=eps), seed=seed)
@@ -192,8 +192,7 @@ def robust_accuracy_curves(
     ``eps_grid[dataset]`` in order (Section 6.1's adversarial accuracy, over a grid of eps).
 
     data: data set name -> splits with ``x_test, y_test``."""
-    if points < 1:
-        raise ValueError(f"points must be >= 1, got {points}")
+    check_int("points", points, 1)
     curves: dict[ZooModel, list[float]] = {}
     for m, net in models.items():
         d = data[m.dataset]
@@ -255,7 +254,7 @@ def logit_vulnerability(
     stopping); 0 trains every critic for ``settings.rv_steps`` steps and reads its final state,
     as the estimator did before it had a validation split (for comparison only).
     """
-    check_nonnegative("eps", eps)
+    check_nonnegative("eps", eps, scalar=True)
     critic = rv_critic(settings, validation_fraction)
     attack = AttackConfig(
         eps=eps,

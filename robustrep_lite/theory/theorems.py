@@ -545,7 +545,7 @@ def random_parameters(
     """
     if n_points < 1 or d < 1:
         raise ValueError(f"n_points and d must be positive, got {n_points} and {d}")
-    check_nonnegative("eps_max", eps_max)
+    check_nonnegative("eps_max", eps_max, scalar=True)
     rng = np.random.default_rng(seed)
     a = rng.standard_normal((n_points, d, d))
     return {

@@ -142,7 +142,7 @@ class EncoderConfig:
     def __post_init__(self) -> None:
         _check_beta(self.beta)
         self.attack()  # validates eps, norm, pgd_steps, step_size, estimator, clip, batch, lr
-        check_nonnegative("spectral_lambda", self.spectral_lambda)
+        check_nonnegative("spectral_lambda", self.spectral_lambda, scalar=True)
         check_int("rep_dim", self.rep_dim, 1)
         check_int("critic_units", self.critic_units, 1)
         check_positive("width", self.width)

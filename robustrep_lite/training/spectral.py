@@ -37,7 +37,7 @@ The paper's experiment built on this penalty is
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -287,7 +287,16 @@ class SpectralPenalty:
         seed: int = 0,
         sync_free: bool | None = None,
     ) -> None:
-        check_nonnegative("lam", lam)
+        check_nonnegative("lam", lam, scalar=True)
+        if not isinstance(layers, Iterable):
+            raise ValueError(
+                "layers must be a sequence of Linear or Conv layers (pass [layer] for one), "
+                f"got {type(layers).__name__}"
+            )
+        layers = list(layers)
+        if exact_circular not in (True, False):
+            raise ValueError(f"exact_circular must be True or False, got {exact_circular!r}")
+        check_int("seed", seed, 0)
         if sync_free not in (None, True, False):
             raise ValueError(f"sync_free must be None, True or False, got {sync_free!r}")
         check_int("max_iter", max_iter, 1)
@@ -300,7 +309,7 @@ class SpectralPenalty:
                     "input_shapes must give the input shape of every convolution in layers; "
                     "get them with conv_input_shapes(model, example_batch)"
                 )
-        self.layers = list(layers)
+        self.layers = layers
         self.lam = float(lam)
         self.input_shapes = shapes
         self.max_iter, self.tol, self.exact_circular = max_iter, tol, exact_circular

@@ -102,12 +102,12 @@ class ClassifierConfig:
             raise ValueError(f"batch_size must be a positive integer, got {b!r}")
         check_choice("optimizer", self.optimizer, ("adam", "sgd"))
         check_positive("lr", self.lr)
-        check_nonnegative("weight_decay", self.weight_decay)
-        check_nonnegative("eps", self.eps)
+        check_nonnegative("weight_decay", self.weight_decay, scalar=True)
+        check_nonnegative("eps", self.eps, scalar=True)
         object.__setattr__(self, "norm", check_norm(self.norm))
         check_int("pgd_steps", self.pgd_steps, 0)
         if self.step_size is not None:
-            check_nonnegative("step_size", self.step_size)
+            check_nonnegative("step_size", self.step_size, scalar=True)
         if self.time_budget_s is not None:
             check_positive("time_budget_s", self.time_budget_s)
 
@@ -141,10 +141,10 @@ class Evaluation:
 
     def __post_init__(self) -> None:
         check_choice("attack", self.attack, ATTACKS)
-        check_nonnegative("eps", self.eps)
+        check_nonnegative("eps", self.eps, scalar=True)
         object.__setattr__(self, "norm", check_norm(self.norm))
         check_int("steps", self.steps, 0)
-        check_nonnegative("step_size", self.step_size)
+        check_nonnegative("step_size", self.step_size, scalar=True)
 
     @property
     def attacks(self) -> bool:
