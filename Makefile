@@ -39,7 +39,7 @@ test: $(READY) browser
 # Re-run every chapter top to bottom in a fresh kernel and store its outputs in the notebook,
 # in the profile given by ROBUSTREP_PROFILE (e.g. ROBUSTREP_PROFILE=cpu ROBUSTREP_DATA=... ).
 chapters: $(READY)
-	@test -n "$$ROBUSTREP_PROFILE" || { echo "set ROBUSTREP_PROFILE (quick, cpu or paper)"; exit 2; }
+	@test -n "$$ROBUSTREP_PROFILE" || { echo "set ROBUSTREP_PROFILE (quick, cpu, gpu or paper)"; exit 2; }
 	$(PY) -m pytest book --overwrite -p no:xdist -v
 
 lint: $(READY)

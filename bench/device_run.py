@@ -432,7 +432,9 @@ def step_benchmark(plan: RunPlan, out: Path) -> dict[str, Any]:
 
     argv = ["--device", plan.device.type, "--repeats", str(plan.step_repeats)]
     argv += ["--configs", *plan.step_configs, "--out", str(out / "train_step.json")]
-    return train_step.main(argv)
+    # --out is this run's own folder, and the run rewrites every file in it (table1_gpu.json,
+    # zoo_gpu.json): a run into a folder used before replaces its step benchmark as well
+    return train_step.main([*argv, "--overwrite"])
 
 
 def _left(deadline: float) -> float:

@@ -8,7 +8,7 @@ beside diagnostics from the closed form: ``found`` (the true RV of the distribut
 ``batch`` (the per-batch drop of code entropy) and ``oracle`` (the refit estimator on the exact
 worst case). Details and findings: bench/README.md, section gaussian_rv_validation.py.
 
-  .venv/bin/python bench/gaussian_rv_validation.py --overwrite    # ~10 min on 1 thread
+  .venv/bin/python bench/gaussian_rv_validation.py --seeds 0 1 --overwrite  # ~28 min, 1 thread
   .venv/bin/python bench/gaussian_rv_validation.py --eps 0.5 --norms inf --steps 300 \
       --out /tmp/short.json
 

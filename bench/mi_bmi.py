@@ -8,10 +8,19 @@ benchmark-mi 0.1.3 needs its own environment (jax 0.4.30, numpy < 2): ``bench/.v
 made once by ``bash bench/setup_peers.sh``, which also installs this package there. Then:
 
   bench/.venv-peers/bin/python bench/mi_bmi.py --seeds 0 1 2 --jobs 2 \
-      --overwrite                                                          # the stored run
+      --estimators ours bmi-ksg bmi-cca bmi-mine bmi-infonce mist-smile \
+      --out /tmp/peers.json                                                # the peers, ~51 min
+  OMP_NUM_THREADS=1 bench/.venv-peers/bin/python bench/mi_bmi.py --seeds 0 1 2 --jobs 1 \
+      --estimators ours --out /tmp/ours.json                               # ours alone, ~23 min
+  bench/.venv-peers/bin/python bench/mi_bmi.py --merge /tmp/ours.json /tmp/peers.json \
+      --out bench/results/mi_bmi.json --overwrite                          # the stored record
   bench/.venv-peers/bin/python bench/mi_bmi.py --tasks 1v1-normal-0.75 --seeds 0 \
       --estimators ours bmi-ksg --out /tmp/smoke.json                      # a smoke run, seconds
   bench/.venv-peers/bin/python bench/mi_bmi.py --merge a.json b.json --out c.json
+
+The stored ``mi_bmi.json`` is the merge of the first two runs (its ``merged_from``; details in
+bench/README.md). Without ``--estimators`` a run takes every estimator, also the ``ours-*``
+variants, ``bmi-nwj``, ``bmi-dv`` and ``mist-infonce``.
 
 Each finished (task, seed) run is kept in ``OUT.partial.json`` (``OUT`` is ``--out`` without
 ``.json``): a killed run, started again with the same arguments, runs only the rest. An

@@ -7,8 +7,11 @@ Estimators: dv, mine (EMA rate 0.01), nwj, infonce, and js_nwj / smile_1 / smile
 Per level: mean, signed bias and variance of the per-step estimates over the last 500 steps, a
 held-out estimate with the frozen critic (mean over 100 fresh batches), the per-seed means, and
 each estimator's gap to the reference numbers in units of the combined standard error. Every
-step is checked for finite values. ``--first-seed`` adds seeds to an existing run. Reference
-numbers and findings: bench/README.md, section mi_staircase.py.
+step is checked for finite values. ``--first-seed`` only chooses which seeds run (``first``,
+``first + 1``, ...), to measure other seeds into a record of their own: it does not add them to
+an existing run (an existing ``--out`` is refused without ``--overwrite`` and replaced with it,
+and ``--merge`` joins runs of other estimators, not other seeds). Reference numbers and
+findings: bench/README.md, section mi_staircase.py.
 
   .venv/bin/python bench/mi_staircase.py --critic separable --seeds 3 --overwrite
   .venv/bin/python bench/mi_staircase.py --steps-per-level 200 --seeds 1 --out /tmp/s.json

@@ -19,8 +19,9 @@ images), 64 -> 512 -> 10, 100 epochs with 80 of burn-in, lambda in {0.01, 0.1}, 
 HopSkipJump with 20 steps on 100 test points. MNIST is read from ``$ROBUSTREP_DATA``. The stored
 runs: bench/README.md, section spectral_mnist.py.
 
-  nice -n 10 .venv/bin/python bench/spectral_mnist.py --overwrite      # cpu profile, ~45 min
-  nice -n 10 .venv/bin/python bench/spectral_mnist.py --dataset digits --overwrite  # ~5 min
+  nice -n 10 .venv/bin/python bench/spectral_mnist.py --profile cpu --overwrite     # ~45 min
+  nice -n 10 .venv/bin/python bench/spectral_mnist.py --profile cpu --dataset digits \
+      --overwrite                                                                   # ~5 min
   ROBUSTREP_PROFILE=paper python bench/spectral_mnist.py --out /tmp/p.json  # paper, GPU
 
 The unit of finished work is one seed (its burn-in and every arm continued from it; in the
@@ -46,7 +47,7 @@ import torch
 from robustrep_lite.core.paper_numbers import PAPER_SPECTRAL_CLAIM
 from robustrep_lite.core.results import PartialRun, resume_settings
 from robustrep_lite.core.runtime import default_device, provenance
-from robustrep_lite.experiments.settings import PROFILES, profile_settings
+from robustrep_lite.experiments.settings import PROFILE_NAMES, PROFILES, profile_settings
 from robustrep_lite.experiments.spectral_regularization import (
     compare_regularizers,
     settings_record,
@@ -113,7 +114,12 @@ def print_table(summary: list[dict]) -> None:
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--dataset", choices=("mnist", "digits"), default="mnist")
-    ap.add_argument("--profile", default=None, help="quick | cpu | paper (default: active)")
+    ap.add_argument(
+        "--profile",
+        choices=PROFILE_NAMES,
+        default=None,
+        help="default: $ROBUSTREP_PROFILE, else quick on CI, gpu with CUDA, else cpu",
+    )
     ap.add_argument("--seeds", type=int, default=None, help="default: the profile's")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", type=Path, default=None)

@@ -32,7 +32,7 @@ import torch
 
 from robustrep_lite.core.results import PartialRun, resume_settings
 from robustrep_lite.core.runtime import default_device, provenance, seed_everything
-from robustrep_lite.experiments.settings import profile_settings
+from robustrep_lite.experiments.settings import PROFILE_NAMES, profile_settings
 from robustrep_lite.experiments.spectral_vs_mi import (
     ARMS,
     compare,
@@ -59,7 +59,12 @@ def print_table(rows: list[dict]) -> None:
 
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--profile", default=None, help="quick | cpu | paper (default: active)")
+    ap.add_argument(
+        "--profile",
+        choices=PROFILE_NAMES,
+        default=None,
+        help="default: $ROBUSTREP_PROFILE, else quick on CI, gpu with CUDA, else cpu",
+    )
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--spectral-lambda", type=float, default=None, help="default: the profile's")
     ap.add_argument("--arms", nargs="+", choices=tuple(ARMS), default=tuple(ARMS))

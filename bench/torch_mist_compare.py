@@ -9,10 +9,10 @@ reference numbers from the sibling script ``bench/mi_staircase.py``:
   bash bench/setup_peers.sh
   bench/.venv-peers/bin/python bench/torch_mist_compare.py --seeds 1 --overwrite
 
-Each finished run (estimator, seed, library: 4-6 minutes) is kept in ``OUT.partial.json``; a
-killed run started again with the same arguments at the same commit resumes after it
-(:class:`robustrep_lite.core.results.PartialRun`), and the stored ``--out`` is replaced only at
-the end.
+Each finished run (estimator, seed, library: about 1-8 minutes) is kept in
+``OUT.partial.json``; a killed run started again with the same arguments at the same commit
+resumes after it (:class:`robustrep_lite.core.results.PartialRun`), and the stored ``--out``
+is replaced only at the end.
 """
 
 from __future__ import annotations

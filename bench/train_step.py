@@ -28,8 +28,13 @@ the datasheet's dense bf16 peak (:data:`DATASHEET_BF16_TFLOPS`); on a CPU an fp3
 product. ``fast_over_paper_ratio`` is the speed of ``fast`` over ``paper`` measured in the same
 run. The timer synchronises the device around each step (never inside one).
 
-  nice -n 10 .venv/bin/python bench/train_step.py                   # ~4 min on 1 CPU thread
+  nice -n 10 .venv/bin/python bench/train_step.py --overwrite       # ~4 min on 1 CPU thread
   python bench/train_step.py --device cuda --repeats 20 --configs paper fast cpu
+
+``--out`` holds one run per device (``runs``, each named by its ``device``, CPU threads
+included): a new run joins the runs on other devices, and one on a device that ``--out``
+already holds a run on is refused before it measures anything, unless ``--overwrite`` is given
+(which replaces that device's run and keeps the others).
 """
 
 from __future__ import annotations
@@ -200,12 +205,17 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--fast-batch", type=int, default=128, help="batch of the fast mode")
     ap.add_argument("--compile", action="store_true", help="compile the fast mode's networks")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "train_step.json")
+    ap.add_argument(
+        "--overwrite", action="store_true", help="replace --out's run on the same device"
+    )
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
-    print(f"{describe_device(device)}, torch {torch.__version__}, threads {args.threads}")
+    described = describe_device(device)
+    other_runs(args.out, described, args.overwrite)  # refused before anything is measured
+    print(f"{described}, torch {torch.__version__}, threads {args.threads}")
     chosen = [c for c in configs(args.fast_batch, args.compile) if c["name"] in args.configs]
     rows = [measure(c, device, args.repeats) for c in chosen]
     peak = measured_peak(device)
@@ -215,7 +225,7 @@ def main(argv: list[str] | None = None) -> dict:
         row["share_of_datasheet_peak"] = row["achieved_tflops"] / sheet if sheet else None
     record = {
         "benchmark": "one worst-case MI training step (beta = 1), bench/train_step.py",
-        "device": describe_device(device),
+        "device": described,
         "torch": torch.__version__,
         "threads": args.threads,
         "git_commit": git_commit() or "unknown",
@@ -231,13 +241,36 @@ def main(argv: list[str] | None = None) -> dict:
         )
         print(f"fast / paper speed ratio: {record['fast_over_paper_ratio']:.2f}")
     print(f"peak: measured {peak:.1f} TFLOP/s, datasheet {sheet} TFLOP/s")
-    if args.out.exists():  # keep the rows measured on other devices
-        old = json.loads(args.out.read_text())
-        runs = [r for r in old.get("runs", []) if r["device"] != record["device"]]
-    else:
-        runs = []
-    save_result({"runs": [*runs, record]}, args.out)
+    # read again: another run may have written --out while this one measured
+    save_result({"runs": [*other_runs(args.out, described, args.overwrite), record]}, args.out)
     return record
+
+
+def other_runs(out: Path, device: str, overwrite: bool) -> list[dict]:
+    """The runs that ``out`` holds on devices other than ``device``, to be kept beside a new
+    run on ``device``. Without ``overwrite``, a ``FileExistsError`` naming ``out`` if it holds
+    a run on ``device`` (a benchmark never replaces another run's result unless told to), and a
+    ``ValueError`` if it is not a record of runs; with ``overwrite`` the run on ``device``, or
+    such a file, is replaced."""
+    if not out.exists():
+        return []
+    try:
+        runs = json.loads(out.read_text())["runs"]
+        devices = [run["device"] for run in runs]
+    except (ValueError, KeyError, TypeError) as err:
+        if overwrite:
+            return []
+        raise ValueError(
+            f"{out} is not a record of bench/train_step.py runs ({type(err).__name__}: {err}); "
+            "pass --overwrite to replace it, or choose another --out"
+        ) from err
+    if device in devices and not overwrite:
+        commit = runs[devices.index(device)].get("git_commit", "unknown")
+        raise FileExistsError(
+            f"{out} already holds a run on {device} (commit {commit}); pass --overwrite to "
+            "replace it, or choose another --out"
+        )
+    return [run for run in runs if run["device"] != device]
 
 
 if __name__ == "__main__":

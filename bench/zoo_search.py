@@ -9,10 +9,14 @@ with Theorem 3.4's bound from each.
 ``--validation-fraction 0`` uses the estimator as it was before it had a validation split. Why,
 and the stored runs: bench/README.md, section zoo_search.py.
 
-  ROBUSTREP_CHECKPOINTS=checkpoints OMP_NUM_THREADS=1 \
+  ROBUSTREP_CHECKPOINTS=book/checkpoints OMP_NUM_THREADS=1 \
       .venv/bin/python bench/zoo_search.py --profile cpu --overwrite
   ... bench/zoo_search.py --profile cpu --searches pointwise --estimator-seeds 0 1 2 3 4 \
       --out bench/results/zoo_estimator_seeds.json --overwrite
+
+Chapter 5 runs in ``book/`` and, unless ``ROBUSTREP_CHECKPOINTS`` says otherwise, keeps its
+models in ``book/checkpoints/zoo/`` (``checkpoint_root()`` is relative to the working
+directory): hence ``ROBUSTREP_CHECKPOINTS=book/checkpoints`` from the repository root.
 
 Each finished row is kept in ``OUT.partial.json`` (``OUT`` is ``--out`` without ``.json``): a
 killed run, started again with the same arguments, skips the rows done. An existing ``--out``
@@ -30,7 +34,7 @@ import torch
 from robustrep_lite.adversarial.search import SEARCHES
 from robustrep_lite.core.results import PartialRun, resume_settings
 from robustrep_lite.core.runtime import default_device, provenance, seed_everything
-from robustrep_lite.experiments.settings import profile_settings
+from robustrep_lite.experiments.settings import PROFILE_NAMES, profile_settings
 from robustrep_lite.experiments.zoo import (
     RV_VALIDATION_FRACTION,
     logit_vulnerability,
@@ -44,7 +48,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--profile", default=None, help="quick | cpu | paper (default: active)")
+    ap.add_argument(
+        "--profile",
+        choices=PROFILE_NAMES,
+        default=None,
+        help="default: $ROBUSTREP_PROFILE, else quick on CI, gpu with CUDA, else cpu",
+    )
     ap.add_argument("--searches", nargs="+", choices=SEARCHES, default=list(SEARCHES))
     ap.add_argument("--seed", type=int, default=0, help="data and model seed (the zoo's)")
     ap.add_argument("--estimator-seeds", type=int, nargs="+", default=None, help="default: --seed")

@@ -4,11 +4,14 @@ Reproduces Zhu, Zhang & Evans, "Learning Adversarially Robust Representations vi
 Mutual Information Maximization" (ICML 2020), and sets it beside spectral regularization of
 representations (Yang, Zavatone-Veth & Pehlevan, 2024).
 
-The package is layered (ARCHITECTURE.md); each layer imports only the ones below it:
+The package is in six layers (ARCHITECTURE.md), listed here from the bottom (0) up; a module
+imports only from its own package and the layers below it, and the two packages that share a
+layer (``theory`` and ``mi``; ``book`` and ``cli``) are independent siblings that never import
+each other:
 
 - ``core``: argument checks, device and provenance, stored results;
-- ``theory``: the paper's closed forms and finite measures (numpy only);
-- ``mi``: MI bounds, critics, the one critic-fitting loop, ``estimate_mi``;
+- ``theory``: the paper's closed forms and finite measures (numpy and scipy only);
+- ``mi`` (beside ``theory``): MI bounds, critics, the one critic-fitting loop, ``estimate_mi``;
 - ``adversarial``: PGD, the worst-case MI search, representation vulnerability;
 - ``training``: data, models, objective (5.2), classifiers, the spectral regulariser;
 - ``experiments``: the two papers' experiments and their settings per profile;

@@ -8,6 +8,10 @@ Commands (``--help`` on each for every option):
 - ``train-head``: a linear or MLP head, standard or ``--robust``, on a trained encoder
   (``--encoder DIR``); keeps the final and the E.S. (best validation PGD accuracy) weights.
 - ``evaluate``: natural, PGD-7 and stronger-attack accuracy of a head on the test images.
+
+``train-head`` and ``evaluate`` run in the profile the encoder was trained in (``profile`` in
+its ``encoder.json``), which gives their data and settings; ``--profile`` on them is only a
+check, refused when it names another profile.
 - ``table1``: the whole Table 1 grid (:func:`robustrep_lite.experiments.table1.table1`).
 
 Every command writes its result as JSON (``--out``) with its arguments and the provenance of
@@ -92,15 +96,23 @@ def _encoder_dir(text: str) -> Path:
     return folder
 
 
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--profile", choices=PROFILE_NAMES, help="default: $ROBUSTREP_PROFILE")
+def _common(
+    p: argparse.ArgumentParser,
+    out: str,
+    profile: str = "default: $ROBUSTREP_PROFILE, else quick on CI, gpu with CUDA, else cpu",
+) -> None:
+    p.add_argument("--profile", choices=PROFILE_NAMES, help=profile)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
         "--device", type=_device, help="cpu, cuda, cuda:1, ... (default: CUDA if available)"
     )
     p.add_argument("--threads", type=_positive_int, help="torch CPU threads")
-    p.add_argument("--out", type=Path, help="result JSON (default under results/)")
+    p.add_argument("--out", type=Path, help=f"result JSON (default: {out})")
     p.add_argument("--no-progress", action="store_true", help="no tqdm bars")
+
+
+#: ``--profile`` of the commands on a trained encoder, whose encoder.json names its profile
+_ENCODER_PROFILE = "the encoder's profile (its encoder.json's), the default; another is refused"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -110,7 +122,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="command", required=True)
 
     enc = sub.add_parser("train-encoder", help="train a representation by objective (5.2)")
-    _common(enc)
+    _common(enc, "results/<the checkpoint folder's name>.json")
     enc.add_argument("--dataset", choices=tuple(THREAT_MODELS), default="cifar10")
     enc.add_argument("--beta", type=_nonnegative, default=1.0, help="0: standard, 1: the paper's")
     enc.add_argument("--eps", type=_nonnegative, help="PGD radius (default: the data set's)")
@@ -128,7 +140,7 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     head = sub.add_parser("train-head", help="train a head on a trained encoder")
-    _common(head)
+    _common(head, "ENCODER/<head>_<standard|robust>_seed<seed>.result.json", _ENCODER_PROFILE)
     head.add_argument(
         "--encoder", type=_encoder_dir, required=True, help="a train-encoder directory"
     )
@@ -137,14 +149,14 @@ def _parser() -> argparse.ArgumentParser:
     head.add_argument("--epochs", type=_positive_int, help="default: the profile's")
 
     ev = sub.add_parser("evaluate", help="accuracy of a trained head, natural and attacked")
-    _common(ev)
+    _common(ev, "ENCODER/<head>[_es].eval.json, _es with --es", _ENCODER_PROFILE)
     ev.add_argument("--encoder", type=_encoder_dir, required=True, help="a train-encoder directory")
     ev.add_argument("--head", required=True, help="a train-head name, e.g. linear_standard_seed0")
     ev.add_argument("--es", action="store_true", help="the E.S. weights instead of the final")
     ev.add_argument("--eps", type=_nonnegative, help="attack radius (default: the data set's)")
 
     t1 = sub.add_parser("table1", help="the whole Table 1 grid")
-    _common(t1)
+    _common(t1, "results/table1_<dataset>_<profile>.json")
     t1.add_argument("--dataset", choices=tuple(THREAT_MODELS), default="cifar10")
     t1.add_argument("--seeds", type=_positive_int, help="default: the profile's")
     t1.add_argument(
@@ -153,8 +165,16 @@ def _parser() -> argparse.ArgumentParser:
     return ap
 
 
-def _write(args: argparse.Namespace, result: dict[str, Any], data: str, default: Path) -> Path:
-    profile = profile_settings(args.profile).name
+def _write(
+    args: argparse.Namespace,
+    result: dict[str, Any],
+    data: str,
+    default: Path,
+    profile: str | None = None,
+) -> Path:
+    """Write ``result`` with the arguments and provenance to ``--out`` (else ``default``); the
+    provenance names ``profile``, by default that of ``--profile``."""
+    profile = profile or profile_settings(args.profile).name
     device = torch.device(args.device) if args.device else default_device()
     record = {
         "command": args.command,
@@ -248,7 +268,7 @@ def _train_head(args: argparse.Namespace) -> dict[str, Any]:
     record.pop("best_state")
     result = {"head": args.head, "robust": args.robust, "name": name, "history": record}
     (args.encoder / f"{name}.json").write_text(json.dumps(strict_json(result), indent=1))
-    _write(args, result, data.description, args.encoder / f"{name}.result.json")
+    _write(args, result, data.description, args.encoder / f"{name}.result.json", meta["profile"])
     return result
 
 
@@ -268,7 +288,8 @@ def _evaluate(args: argparse.Namespace) -> dict[str, Any]:
     result = evaluate_head(run.encoder, head, data.x_test, data.y_test, evaluation, seed=args.seed)
     result.update({"head": args.head, "es": args.es, "strong_attack": s.strong_attack})
     suffix = "_es" if args.es else ""
-    _write(args, result, data.description, args.encoder / f"{args.head}{suffix}.eval.json")
+    default = args.encoder / f"{args.head}{suffix}.eval.json"
+    _write(args, result, data.description, default, meta["profile"])
     return result
 
 
@@ -288,7 +309,16 @@ def _table1(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Run one command (``argv`` defaults to ``sys.argv[1:]``); returns its result dict."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command in ("train-head", "evaluate") and args.profile is not None:
+        trained_in = read_json(args.encoder / "encoder.json")["profile"]
+        if args.profile != trained_in:
+            parser.error(
+                f"--profile {args.profile} differs from the profile the encoder was trained in, "
+                f"{trained_in} ({args.encoder / 'encoder.json'}), which sets the data and "
+                f"settings of {args.command}: leave --profile out or pass {trained_in}"
+            )
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     device = distributed.init_from_env()

@@ -4,7 +4,8 @@ bench/gaussian_rv_validation.py, bench/zoo_search.py, bench/spectral_mnist.py,
 bench/mi_staircase.py, bench/torch_mist_compare.py, bench/worst_case_mi.py,
 bench/mi_representation.py and bench/spectral_vs_mi.py). The heavy per-row computations are
 replaced by cheap stand-ins that count their calls, or run at toy sizes; a "kill" is an
-exception raised after some rows."""
+exception raised after some rows. bench/train_step.py, a short run that keeps one run per
+device in its record, replaces a device's run only when asked too."""
 
 from __future__ import annotations
 
@@ -712,3 +713,39 @@ def test_spectral_vs_mi_resumes_per_arm(tmp_path, monkeypatch) -> None:
     with pytest.raises(FileExistsError, match="--overwrite"):
         spectral_vs_mi.main([*argv, "--out", str(out)])
     assert prepared == []
+
+
+def test_train_step_replaces_a_device_run_only_when_asked(tmp_path, monkeypatch) -> None:
+    """One run per device in ``--out``: another device's run is kept beside a new one; a run on
+    a device already there is refused before anything is measured, unless ``--overwrite``."""
+    step = _bench("train_step")
+    measured: list[str] = []
+
+    def fake_measure(cfg: dict, device: Any, repeats: int) -> dict:
+        measured.append(cfg["name"])
+        return {**cfg, "images_per_second": 1.0, "achieved_tflops": 1e-3}
+
+    monkeypatch.setattr(step, "measure", fake_measure)
+    monkeypatch.setattr(step, "measured_peak", lambda device: 1.0)
+    out = tmp_path / "train_step.json"
+    other = {"device": "cuda (another GPU)", "git_commit": "0000000", "rows": []}
+    out.write_text(json.dumps({"runs": [other]}))
+    argv = ["--configs", "tiny", "--repeats", "1", "--out", str(out)]
+    first = step.main(argv)
+    runs = json.loads(out.read_text())["runs"]
+    assert [r["device"] for r in runs] == [other["device"], first["device"]]
+    assert measured == ["tiny"]
+    with pytest.raises(
+        FileExistsError, match=r"train_step\.json already holds a run on cpu.*--overwrite"
+    ):
+        step.main(argv)
+    assert measured == ["tiny"]  # refused before measuring
+    again = step.main([*argv, "--overwrite"])
+    runs = json.loads(out.read_text())["runs"]
+    assert [r["device"] for r in runs] == [other["device"], again["device"]] and len(measured) == 2
+    # a file that is not a record of runs is named, and replaced only when asked
+    out.write_text("[1, 2]")
+    with pytest.raises(ValueError, match=r"train_step\.json is not a record of bench/train_step"):
+        step.main(argv)
+    step.main([*argv, "--overwrite"])
+    assert [r["device"] for r in json.loads(out.read_text())["runs"]] == [again["device"]]

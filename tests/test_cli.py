@@ -83,7 +83,9 @@ def test_a_killed_run_resumes_to_the_uninterrupted_weights(tmp_path: Path) -> No
     assert len(fresh["history"]["loss"]) == 4
 
 
-def test_encoder_head_evaluate_pipeline_writes_results_with_provenance(tmp_path: Path) -> None:
+def test_encoder_head_evaluate_pipeline_writes_results_with_provenance(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     folder = tmp_path / "enc"
     main(
         [
@@ -104,6 +106,8 @@ def test_encoder_head_evaluate_pipeline_writes_results_with_provenance(tmp_path:
     assert record["result"]["config"]["beta"] == 1.0 and record["arguments"]["beta"] == 1.0
 
     common = ["--encoder", str(folder), "--device", "cpu", "--no-progress"]
+    # the heads run in the encoder's profile, whatever the default profile is now
+    monkeypatch.setenv("ROBUSTREP_PROFILE", "cpu")
     head = main(
         ["train-head", *common, "--head", "mlp", "--epochs", "2", "--out", str(tmp_path / "h.json")]
     )
@@ -118,6 +122,15 @@ def test_encoder_head_evaluate_pipeline_writes_results_with_provenance(tmp_path:
     if best == 2:  # E.S. picked the last epoch: the same weights
         assert es["natural"] == final["natural"] and es["pgd"] == final["pgd"]
     assert json.loads((tmp_path / "v.json").read_text())["result"]["es"] is True
+    for name in ("h.json", "v.json", "f.json"):  # the encoder's profile, not the default
+        assert json.loads((tmp_path / name).read_text())["provenance"]["profile"] == "quick"
+    # --profile naming another profile than the encoder's is refused, naming both
+    for command in (["train-head", "--head", "mlp"], ["evaluate", "--head", head["name"]]):
+        with pytest.raises(SystemExit) as exc:
+            main([*command, *common, "--profile", "cpu"])
+        assert exc.value.code == 2
+        err = capsys.readouterr().err
+        assert "--profile cpu differs from the profile the encoder was trained in, quick" in err
     # the head trained on the encoder's own --train-size, and says so in its data description
     assert "first 128 train" in json.loads((tmp_path / "h.json").read_text())["provenance"]["data"]
     for bad in (["--epochs", "0"], ["--epochs", "-1"]):
@@ -129,7 +142,8 @@ def test_encoder_head_evaluate_pipeline_writes_results_with_provenance(tmp_path:
     # re-running the finished head restores its weights instead of saving an untrained one
     again = main(["train-head", *common, "--head", "mlp", "--epochs", "2"])
     assert again["history"]["val_adv_accuracy"] == head["history"]["val_adv_accuracy"]
-    assert main(["evaluate", *common, "--head", head["name"]])["natural"] == final["natural"]
+    again = main(["evaluate", *common, "--head", head["name"], "--profile", "quick"])
+    assert again["natural"] == final["natural"]
 
 
 @pytest.mark.parametrize(

@@ -171,9 +171,11 @@ def estimate_mi(
     (N, H, W) and y representations (N, D).
 
     config: a :class:`~robustrep_lite.mi.fit.CriticConfig` (default ``CriticConfig()``: SMILE
-    with tau = 5, a separable critic sized to the sample, rank-Gaussianised inputs, a 60/20/20
-    split, early stopping). settings: any of its fields by name, overriding ``config`` (e.g.
-    ``steps=500``); an unknown name is a ``ValueError`` listing the fields.
+    with tau = 5, ``critic="auto"`` (a separable and a joint critic, each sized to the sample,
+    fitted on the same splits; the one that reads higher on the validation split is kept),
+    rank-Gaussianised inputs, a 60/20/20 split, early stopping). settings: any of its fields by
+    name, overriding ``config`` (e.g. ``steps=500``); an unknown name is a ``ValueError``
+    listing the fields.
     critic_module: train this ``nn.Module`` (in place) instead of building one; it needs
     ``forward(x, y) -> (n, n) or (L, n, n)`` scores (and ``pair_scores`` for
     ``negatives="shuffled"``); ``seed`` then does not set its initialisation. A module passed
