@@ -8,11 +8,11 @@ Commands (``--help`` on each for every option):
 - ``train-head``: a linear or MLP head, standard or ``--robust``, on a trained encoder
   (``--encoder DIR``); keeps the final and the E.S. (best validation PGD accuracy) weights.
 - ``evaluate``: natural, PGD-7 and stronger-attack accuracy of a head on the test images.
+- ``table1``: the whole Table 1 grid (:func:`robustrep_lite.experiments.table1.table1`).
 
 ``train-head`` and ``evaluate`` run in the profile the encoder was trained in (``profile`` in
 its ``encoder.json``), which gives their data and settings; ``--profile`` on them is only a
 check, refused when it names another profile.
-- ``table1``: the whole Table 1 grid (:func:`robustrep_lite.experiments.table1.table1`).
 
 Every command writes its result as JSON (``--out``) with its arguments and the provenance of
 the run (profile, data, device, versions, seed, git commit). Multi-GPU:
