@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -138,3 +139,46 @@ def test_writes_are_atomic_and_leave_no_temporary_file(tmp_path, monkeypatch) ->
         results.write_atomic(target, "new")
     assert calls and target.read_text() == "old"  # the old file is untouched
     assert sorted(p.name for p in target.parent.iterdir()) == ["r.json"]
+
+
+def test_save_result_stamps_a_record_without_provenance(tmp_path) -> None:
+    path = results.save_result({"rows": [1.0]}, tmp_path / "a.json")
+    stamped = json.loads(path.read_text())
+    assert stamped["rows"] == [1.0]
+    assert set(stamped["provenance"]) >= {"git_commit", "time_utc", "torch", "python"}
+    own = {"rows": [], "provenance": {"profile": "cpu", "git_commit": "abc1234"}}
+    path = results.save_result(own, tmp_path / "b.json")
+    assert json.loads(path.read_text())["provenance"] == own["provenance"]  # kept as given
+
+
+#: Stored results made before every record carried the commit that produced it, with why they
+#: were not re-run (long runs, or history); every other stored record must name a clean commit.
+WITHOUT_COMMIT = {
+    "mi_staircase_joint.json": "the joint-critic staircase, 1.8 h",
+    "mi_staircase_separable_nwj_seeds3-5.json": "three more seeds of NWJ's staircase",
+    "mi_torch_mist_compare.json": "both libraries' staircase, a join of three runs, 50-70 min",
+    "vulnerability_gaussian_steps500.json": "an older version of the estimator, kept as history",
+    "vulnerability_gaussian_steps4500.json": "an older version of the estimator, kept as history",
+}
+
+
+def _commits(record: dict) -> list[str | None]:
+    """The commit(s) a stored record names: its provenance's, or each run's for a record of
+    runs (bench/train_step.py)."""
+    if "provenance" in record:
+        return [record["provenance"].get("git_commit")]
+    return [run.get("git_commit") for run in record.get("runs", [{}])]
+
+
+def test_every_stored_result_names_the_clean_commit_that_produced_it() -> None:
+    root = Path(__file__).resolve().parents[1] / "bench" / "results"
+    found = {
+        str(p.relative_to(root)): _commits(json.loads(p.read_text()))
+        for p in sorted(root.rglob("*.json"))
+        if not p.name.endswith(".partial.json")
+    }
+    assert len(found) > 20
+    missing = {name for name, commits in found.items() if None in commits}
+    assert missing == set(WITHOUT_COMMIT)
+    dirty = {name: c for name, c in found.items() if any("modified" in str(x) for x in c)}
+    assert dirty == {}

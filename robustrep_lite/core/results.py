@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from robustrep_lite.core.runtime import git_commit
+from robustrep_lite.core.runtime import code_provenance, git_commit
 
 #: The GitHub repository of this project (the book's ``_config.yml`` names the same one).
 REPOSITORY = "robustrep-lite/robustrep_lite"
@@ -191,7 +191,11 @@ def strict_json(value: Any) -> Any:
 def save_result(record: dict[str, Any], path: str | Path) -> Path:
     """Write a benchmark's ``record`` as indented, strict JSON to ``path`` (folders created) and
     say so. NaN and infinities are written as ``null`` (:func:`strict_json`); the file is written
-    to a temporary name and renamed, so a kill never leaves half a file."""
+    to a temporary name and renamed, so a kill never leaves half a file. A record without a
+    ``provenance`` entry gets one (:func:`~robustrep_lite.core.runtime.code_provenance`: versions,
+    commit and time), so that every stored result says which code produced it."""
+    if "provenance" not in record:
+        record = {**record, "provenance": code_provenance()}
     target = write_atomic(path, json.dumps(strict_json(record), indent=1, allow_nan=False))
     print(f"saved {target}")
     return target

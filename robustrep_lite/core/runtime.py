@@ -95,18 +95,27 @@ def _version(package: str) -> str:
         return "not installed"
 
 
-def provenance(profile: str, data: str, device: torch.device, seed: int) -> dict[str, str | int]:
-    """What produced a result: profile, data, device, seed, versions, commit and time (UTC)."""
+def code_provenance() -> dict[str, str]:
+    """Which code produced a result, and when: package, torch, numpy, plotly and Python
+    versions, the git commit (``+modified`` for a dirty checkout) and the time (UTC)."""
     return {
         "robustrep_lite": package_version(),
-        "profile": profile,
-        "data": data,
-        "device": describe_device(device),
-        "seed": seed,
         "torch": torch.__version__,
         "numpy": np.__version__,
         "plotly": _version("plotly"),
         "python": platform.python_version(),
         "git_commit": git_commit() or "unknown",
         "time_utc": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+
+
+def provenance(profile: str, data: str, device: torch.device, seed: int) -> dict[str, str | int]:
+    """What produced a result: profile, data, device, seed, and :func:`code_provenance`
+    (versions, commit and time (UTC))."""
+    return {
+        "profile": profile,
+        "data": data,
+        "device": describe_device(device),
+        "seed": seed,
+        **code_provenance(),
     }
