@@ -17,6 +17,7 @@ import torch
 
 from robustrep_lite.core.validation import check_choice, check_images, check_nonnegative
 
+#: The norms :func:`pgd` attacks in: ``"inf"`` (l-infinity) and ``"2"`` (l2).
 NORMS = ("inf", "2")
 
 

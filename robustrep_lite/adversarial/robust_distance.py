@@ -50,6 +50,7 @@ __all__ = [
     "representation_distances",
 ]
 
+#: The minimal-distance attacks of :class:`DistanceSearch`: HopSkipJump and DDN.
 ATTACKS = ("hsj", "ddn")
 
 

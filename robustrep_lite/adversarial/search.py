@@ -45,6 +45,7 @@ __all__ = [
     "frozen",
 ]
 
+#: A representation: a function from a batch of inputs to a batch of features.
 Representation = Callable[[Tensor], Tensor]
 
 #: How A(S, eps) is searched: per-point PGD (the paper's), one perturbation shared by every

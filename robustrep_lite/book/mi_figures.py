@@ -63,11 +63,17 @@ __all__ = [
 
 #: Where the bench scripts store their runs (relative to the repository root).
 STAIRCASE_SEPARABLE = "bench/results/mi_staircase_separable.json"
+#: The staircase with the joint critic.
 STAIRCASE_JOINT = "bench/results/mi_staircase_joint.json"
+#: Seeds 3 to 5 of the separable critic's NWJ staircase (NWJ's seed spread).
 STAIRCASE_NWJ_MORE_SEEDS = "bench/results/mi_staircase_separable_nwj_seeds3-5.json"
+#: The MINE paper's correlation sweep (B2).
 SWEEP_RESULT = "bench/results/mi_sweep.json"
+#: The sweep at d = 20 with four times the steps.
 SWEEP_LONG_RESULT = "bench/results/mi_sweep_d20_steps20000.json"
+#: B3: estimates of I(X; g(X)) against a finite ground truth.
 REPRESENTATION_RESULT = "bench/results/mi_representation.json"
+#: The staircase beside the torch-mist library's estimators.
 TORCH_MIST_RESULT = "bench/results/mi_torch_mist_compare.json"
 
 #: The staircase estimators the figures and the table show (``js_nwj`` is left out).
@@ -422,7 +428,7 @@ def sweep_figure(record: Record, active: int = 8) -> go.Figure:
     )
 
 
-#: The B2 sweep's target in d = 2: the largest absolute bias (nats) for 0 < |ρ| ≤ 0.9.
+#: The B2 sweep's target in d = 2: the largest absolute bias (nats) for ``0 < |ρ| ≤ 0.9``.
 SWEEP_D2_TARGET = 0.03
 _D2_KEY = f"d2_abs_bias_le_{SWEEP_D2_TARGET:g}_for_0<|rho|<=0.9"
 #: The targets of the B2 sweep a stored record checks: key, column header, whether the value is
@@ -835,9 +841,9 @@ def sweep_facts(
     """What the sweep paragraph quotes from the stored B2 sweep (``sweep``) and its longer
     d = 20 run (``long``): in d = 2, the largest absolute bias (and whose), how many estimators met
     their targets (``d2_verdict``, Markdown), the largest absolute estimate at ρ = 0; in d = 20,
-    each estimator's range of relative errors for 0 < |ρ| ≤ ``high_rho``, the largest gap
+    each estimator's range of relative errors for ``0 < |ρ| ≤ high_rho``, the largest gap
     between training and held-out values (MINE and NWJ, relative to the truth), DV's held-out
-    and pooled values at |ρ| = ``high_rho``, which estimators diverged there in the long run,
+    and pooled values at ``|ρ| = high_rho``, which estimators diverged there in the long run,
     the longest run's largest absolute relative errors where it did not diverge, and which
     estimators meet the ``target`` (relative) at every ρ, as Markdown; and the two targets
     themselves (``d2_target``: :data:`SWEEP_D2_TARGET`, ``target``)."""

@@ -257,7 +257,7 @@ def bmi_facts(record: dict[str, Any], name: str = "ours") -> dict[str, Any]:
 def estimator_errors(record: dict[str, Any], name: str = "ours") -> dict[str, Any]:
     """How far one run of estimator ``name`` lands from the truth in a stored benchmark record,
     over every task and seed (nats): ``median_abs`` and ``p90_abs`` (a sample value, never
-    interpolated) of |estimate - truth|, ``median_signed`` (negative: it under-reads) and in
+    interpolated) of ``|estimate - truth|``, ``median_signed`` (negative: it under-reads) and in
     words ``lean`` ("leans low", "leans high" or "leans neither way"), ``median_seed_sd``
     (median over tasks of the standard deviation over seeds), with the record's ``n``, the
     number of ``runs`` and of ``nonfinite`` runs (diverged, or no value).

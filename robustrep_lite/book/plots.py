@@ -24,6 +24,7 @@ from plotly.io._base_renderers import MimetypeRenderer, PlotlyRenderer
 if TYPE_CHECKING:
     import ipywidgets
 
+#: The name of the book's plotly renderer (:func:`setup_plotly` registers it).
 RENDERER_NAME = "robustrep"
 #: The name of the book's plotly template, which :func:`setup_plotly` lays over plotly's own.
 TEMPLATE_NAME = "robustrep"
@@ -99,6 +100,7 @@ def lift_subplot_titles(fig: go.Figure, size: int | None = None) -> go.Figure:
 #: Pixels between the bottom of the plot area and a slider: room for the x tick labels, and
 #: for an x axis title below them where the figure has one.
 SLIDER_PAD = 40
+#: :data:`SLIDER_PAD` for a figure whose x axis has a title.
 SLIDER_PAD_TITLED = 75
 
 

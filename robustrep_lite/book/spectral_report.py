@@ -79,7 +79,9 @@ __all__ = [
 
 #: Where the bench scripts store their runs (relative to the repository root).
 MNIST_RESULT = "bench/results/spectral_mnist.json"
+#: The spectral-regularization comparison on scikit-learn's 8 x 8 digits.
 DIGITS_RESULT = "bench/results/spectral_digits.json"
+#: The comparison of spectral regularization with worst-case MI (seed 0).
 VS_MI_RESULT = "bench/results/spectral_vs_mi.json"
 #: The stored five-seed comparisons with worst-case MI: result name -> the lambda of its
 #: penalised arms (seed 0 in ``<name>.json``, seed k in ``<name>_seed<k>.json``).
@@ -87,6 +89,7 @@ SEED_RUNS = {"spectral_vs_mi": 0.1, "spectral_vs_mi_lambda0.01": 0.01}
 #: The layers each arm of the authors' released code penalises on the one-hidden-layer MLP, where
 #: they differ from ours: its model nests the feature map, so ll-spectral reaches W2 only.
 REFERENCE_LAYERS = {"ll-spectral": ("W2",)}
+#: The colour of each arm in the figures.
 ARM_COLOURS = {"none": "#7f7f7f", "ll-spectral": "#ff7f0e", "rep-spectral": "#1f77b4"}
 #: The MNIST comparison's measures: row key -> how a page names it.
 METRICS = {
@@ -889,7 +892,7 @@ def digits_facts(digits: Record) -> dict[str, Any]:
 def seed_facts(runs_by_lam: Mapping[float, Mapping[int, Sequence[Record]]]) -> dict[str, Any]:
     """Every number and verdict of the five-seed comparison with worst-case MI, from
     :func:`stored_seed_runs` (two lambdas): spreads, paired changes with standard errors,
-    the largest |mean| / s.e., seed 0 against the others, and the sigma_max counts."""
+    the largest ``|mean| / s.e.``, seed 0 against the others, and the sigma_max counts."""
     facts: dict[str, Any] = {}
 
     def put(name: str, value: Any) -> None:

@@ -40,6 +40,7 @@ NAMED_ESTIMATORS: dict[str, tuple[str, str, float | None]] = {
     "smile_5": ("jsd", "smile", 5.0),
     "smile_inf": ("jsd", "smile", None),
 }
+#: The true MI (nats) of the staircase's steps.
 LEVELS = (2.0, 4.0, 6.0, 8.0, 10.0)
 #: The staircase critics (:func:`staircase_critic`).
 CRITICS = ("separable", "joint")

@@ -55,7 +55,9 @@ __all__ = [
     "settings_markdown",
 ]
 
+#: The environment variable that names the profile.
 ENV_VAR = "ROBUSTREP_PROFILE"
+#: The profiles, from the fastest to the paper's settings.
 PROFILE_NAMES = ("quick", "cpu", "gpu", "paper")
 
 
@@ -365,6 +367,9 @@ _CIFAR_CURVE = tuple(k / 255 for k in (0, 1, 2, 4, 8, 12, 16))
 _MNIST_CURVE = (0.0, 0.05, 0.1, 0.2, 0.3, 0.4)
 
 
+#: Every setting of every profile: profile name -> :class:`ProfileSettings`.
+#:
+#: :meta hide-value:
 PROFILES: dict[str, ProfileSettings] = {
     "quick": ProfileSettings(
         name="quick",

@@ -1,7 +1,7 @@
 """Layer 1, mutual-information estimation: variational bounds on a score matrix (``bounds``),
 critic networks (``critics``), the one critic-fitting loop with its ``CriticConfig``
-(``fit``), :func:`estimate_mi` (``estimate``) and Gaussian ground truths
-(``ground_truth``). Knows nothing of attacks or training.
+(``fit``), :func:`~robustrep_lite.mi.estimate.estimate_mi` (``estimate``) and Gaussian
+ground truths (``ground_truth``). Knows nothing of attacks or training.
 
 The package re-exports the public names of its modules, so ``from robustrep_lite import mi``
 then ``mi.estimate_mi(...)`` is the usual entry point.

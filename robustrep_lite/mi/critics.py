@@ -18,6 +18,7 @@ from torch import Tensor, nn
 
 from robustrep_lite.core.validation import check_choice, check_int
 
+#: The normalisations between a critic MLP's hidden layers.
 NORMS = ("batch", "layer", "none")
 
 

@@ -44,6 +44,7 @@ from robustrep_lite.mi.bounds import (
 from robustrep_lite.mi.critics import NORMS, JointCritic, LocalDIMCritic, SeparableCritic
 
 __all__ = [
+    "AUTO_CRITICS",
     "CRITICS",
     "DEFAULT_READOUT",
     "NEGATIVES",
@@ -58,11 +59,15 @@ __all__ = [
     "unit_values",
 ]
 
+#: The critic families :func:`make_critic` builds (``critic="auto"`` picks among
+#: :data:`AUTO_CRITICS`).
 CRITICS = ("separable", "joint", "local")
 #: The critic families ``critic="auto"`` fits, each at its resolved width; the one that reads
 #: highest on the validation split is kept.
 AUTO_CRITICS = ("separable", "joint")
+#: The negative pairs a batch offers: all off-diagonal pairs, or one shuffled partner per sample.
 NEGATIVES = ("all", "shuffled")
+#: The marginal transforms (:class:`MarginalTransform`) fitted on the training split.
 PREPROCESS = ("rank", "standardize", "none")
 #: Read-out used when ``readout_estimator=None``: each critic is read with the bound it was
 #: trained for (MINE's value is DV; a JSD-trained critic is read with NWJ on T + 1).
@@ -104,7 +109,7 @@ class CriticConfig:
     exponential moving average of the critic's weights (Polyak averaging); when > 0 the
     averaged critic is the one evaluated, selected and read out (0 = off). preprocess: one of
     :data:`PREPROCESS`, fitted on the training split.
-    max_estimate: any |value| above it, or a non-finite loss, stops the run as diverged.
+    max_estimate: any ``|value|`` above it, or a non-finite loss, stops the run as diverged.
     """
 
     critic: str = "auto"

@@ -76,6 +76,7 @@ __all__ = [
     "worst_case_perturbation",
 ]
 
+#: log 2, the constant of Theorem 3.4's ceiling and Lemma 3.3.
 LOG2: float = float(np.log(2.0))
 
 FloatArray = NDArray[np.float64]

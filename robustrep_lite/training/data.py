@@ -32,8 +32,11 @@ import torch.nn.functional as F
 
 from robustrep_lite.core.validation import check_choice, check_int
 
+#: The environment variable that names the data root.
 ENV_VAR = "ROBUSTREP_DATA"
+#: The data sets :func:`load_dataset` reads.
 DATASETS = ("mnist", "fashion_mnist", "svhn", "cifar10")
+#: Where :func:`load_dataset` may read a data set from (``"auto"``: the first that has it).
 SOURCES = ("auto", "npz", "torchvision", "embedded")
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
 

@@ -41,6 +41,7 @@ __all__ = [
     "mlp_head",
 ]
 
+#: The classifiers :func:`classifier` builds by name.
 CLASSIFIERS = ("baseline_h", "small_resnet", "resnet18", "vgg16", "densenet121")
 
 # per-channel mean and standard deviation of the training images (the usual published values)

@@ -61,6 +61,8 @@ __all__ = [
     "weight_layers",
 ]
 
+#: The arms of the spectral-regularization comparison: no penalty, every weight layer (ll-spectral),
+#: the layers up to the representation (rep-spectral).
 ARMS = ("none", "ll-spectral", "rep-spectral")
 WEIGHT_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 _CONV = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
@@ -183,7 +185,7 @@ def top_singular(
     stops when ``v`` moves by less than ``tol`` (l2), or after ``max_iter`` iterations (default:
     ``2 * fan_in``, the authors' first-call budget). The error of ``v`` is then about
     ``tol / (1 - (sigma_2 / sigma_1)^2)``, that of ``sigma`` its square. For a
-    convolution ``A`` acts on inputs of ``input_shape`` (C, *spatial), padding mode included;
+    convolution ``A`` acts on inputs of ``input_shape`` ``(C, *spatial)``, padding mode included;
     ``A^T`` is its vector-Jacobian product (a transposed convolution). No gradient flows.
 
     Returns ``(sigma, v, iterations)``: ``sigma = ||A v||`` for the final unit vector ``v``

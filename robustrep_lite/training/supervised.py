@@ -60,6 +60,7 @@ __all__ = [
     "train_classifier",
 ]
 
+#: The attacks :func:`robust_accuracy` can score with.
 ATTACKS = ("none", "pgd", "apgd", "autoattack")
 
 #: Iterations of each of APGD-CE and APGD-T in ``attack="apgd"`` (one restart each; the standard
