@@ -240,7 +240,7 @@ def main(argv: list[str] | None = None) -> dict:
             by_name["fast"]["images_per_second"] / by_name["paper"]["images_per_second"]
         )
         print(f"fast / paper speed ratio: {record['fast_over_paper_ratio']:.2f}")
-    print(f"peak: measured {peak:.1f} TFLOP/s, datasheet {sheet} TFLOP/s")
+    print(f"peak: measured {peak:.3g} TFLOP/s, datasheet {sheet} TFLOP/s")
     # read again: another run may have written --out while this one measured
     save_result({"runs": [*other_runs(args.out, described, args.overwrite), record]}, args.out)
     return record

@@ -163,11 +163,11 @@ WITHOUT_COMMIT = {
 
 
 def _commits(record: dict) -> list[str | None]:
-    """The commit(s) a stored record names: its provenance's, or each run's for a record of
-    runs (bench/train_step.py)."""
-    if "provenance" in record:
-        return [record["provenance"].get("git_commit")]
-    return [run.get("git_commit") for run in record.get("runs", [{}])]
+    """The commit(s) a stored record names: its provenance's, and for a record of runs
+    (bench/train_step.py, one run per device, each kept from the run that made it) each run's
+    too, since the file's provenance names only its last writer."""
+    runs = [run.get("git_commit") for run in record.get("runs", [])]
+    return [record.get("provenance", {}).get("git_commit"), *runs]
 
 
 def test_every_stored_result_names_the_clean_commit_that_produced_it() -> None:
@@ -182,3 +182,11 @@ def test_every_stored_result_names_the_clean_commit_that_produced_it() -> None:
     assert missing == set(WITHOUT_COMMIT)
     dirty = {name: c for name, c in found.items() if any("modified" in str(x) for x in c)}
     assert dirty == {}
+
+
+def test_stored_if_present_reads_only_what_this_checkout_holds(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(results, "CHECKOUT", tmp_path)
+    assert results.stored_if_present("bench/results/device/zoo_gpu.json") is None  # no download
+    (tmp_path / "bench").mkdir()
+    (tmp_path / "bench" / "r.json").write_text('{"rows": [1]}')
+    assert results.stored_if_present("bench/r.json") == {"rows": [1]}

@@ -428,7 +428,7 @@ def test_table1_results_reads_stored_paper_runs_and_checkpoints_live_ones(
         return {"live": True}
 
     monkeypatch.setattr(report, "table1", fake_table1)
-    monkeypatch.setattr(report, "CHECKOUT", tmp_path)
+    monkeypatch.setattr("robustrep_lite.core.results.CHECKOUT", tmp_path)
     monkeypatch.setenv("ROBUSTREP_CHECKPOINTS", str(tmp_path / "ckpt"))
     assert report.table1_results("mnist", "paper") == {"live": True}
     dataset, settings, kw = calls[-1]
@@ -451,7 +451,6 @@ def test_run_summary_names_data_set_seeds_and_time() -> None:
 
 
 def test_stored_gpu_run_is_the_device_record_when_there_is_one(tmp_path, monkeypatch) -> None:
-    monkeypatch.setattr(report, "CHECKOUT", tmp_path)
     monkeypatch.setattr("robustrep_lite.core.results.CHECKOUT", tmp_path)
     assert report.stored_gpu_run() is None
     stored = tmp_path / report.STORED_GPU

@@ -35,7 +35,7 @@ from robustrep_lite.core.paper_numbers import (
     PAPER_TABLE1_SETUP,
     paper_table1_row,
 )
-from robustrep_lite.core.results import CHECKOUT, load_stored
+from robustrep_lite.core.results import stored_if_present
 from robustrep_lite.experiments.settings import PROFILES, TrainSettings
 from robustrep_lite.experiments.table1 import grid_cell, prepare_data, table1
 from robustrep_lite.training.checkpoint import checkpoint_root
@@ -186,15 +186,15 @@ def live_profile(profile: str) -> str:
 def stored_results(dataset: str) -> Table | None:
     """The stored paper-profile Table 1 run for ``dataset`` (:data:`STORED`), or ``None`` where
     this checkout has none."""
-    stored = STORED.format(dataset=dataset)
-    return load_stored(stored)["result"] if (CHECKOUT / stored).exists() else None
+    stored = stored_if_present(STORED.format(dataset=dataset))
+    return None if stored is None else stored["result"]
 
 
 def stored_gpu_run() -> dict[str, Any] | None:
     """The stored record of the prepared GPU run's Table 1 (:data:`STORED_GPU`: ``provenance``,
     ``settings`` and the run itself under ``result``), or ``None`` where this checkout has
     none."""
-    return load_stored(STORED_GPU) if (CHECKOUT / STORED_GPU).exists() else None
+    return stored_if_present(STORED_GPU)
 
 
 def table1_results(

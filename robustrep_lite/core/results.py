@@ -56,6 +56,14 @@ def load_stored(path: str, *, timeout: float = 30.0) -> dict[str, Any]:
     return _object(_parse_json(text, url), url)
 
 
+def stored_if_present(path: str) -> dict[str, Any] | None:
+    """The stored result at ``path`` (relative to the repository root, read by
+    :func:`load_stored`) if this checkout has it, else ``None``: for results that exist only
+    once a run has been made (a paper-scale or GPU run), so that a page can say none is stored
+    instead of trying a download."""
+    return load_stored(path) if (CHECKOUT / path).is_file() else None
+
+
 def _object(value: Any, source: str | Path) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ValueError(
