@@ -17,7 +17,7 @@ critic   (7 steps = 8 forward passes through encoder and critic, the start inclu
 public pieces (the attack above against the critic frozen in   eval mode, then one Adam step of the
 critic in train mode on the perturbed batch).
 
-  nice -n 19 .venv/bin/python bench/worst_case_mi.py --overwrite     # ~10 min on 1 thread
+  nice -n 19 .venv/bin/python bench/worst_case_mi.py --overwrite  # ~4 min on an idle core
   nice -n 19 .venv/bin/python bench/worst_case_mi.py --units 128 --repeats 2 --out /tmp/t.json
 
 The unit of finished work is one critic width (one row, every repeat of it timed in one
@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> dict:
         "config": run_config(args),
         "rows": [partial.get((units,)) for units in args.units],
         "torch": torch.__version__,
-        "note": "CPU shared with other jobs while measured; medians after one warm-up",
+        "note": "medians after one warm-up; other jobs on the machine slow every figure",
     }
     partial.finish(record)
     return record
