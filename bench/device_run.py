@@ -6,15 +6,16 @@ Stages (each adds to ``DIR/device_run.json`` as soon as it ends, so a run killed
 keeps what finished; a stage that fails is recorded with its error and the next one runs):
 
 1. ``env``: GPU, driver, CUDA, torch and the versions of the packages the library uses;
-2. ``smoke``: the fast step (bf16 autocast + channels-last) and the fp32 step, the
+2. ``smoke``: the fast step (bf16 autocast + channels-last), the same step in fp16 with its
+   gradient scaler (the path of GPUs without bf16, e.g. Colab's T4) and the fp32 step, the
    host-device synchronisations of a warm spectral penalty (none allowed) and of a whole
    encoder step (recorded), seen by CUDA's sync debug mode, a compiled encoder, the MI
    estimator, the worst-case estimator and per-feature vulnerability, PGD and APGD (Croce &
    Hein's code), the compact CIFAR-10 file, a 1-process ``torchrun`` DDP run of the CLI, and a
    CLI training run killed after its first checkpoint and resumed, compared with an
    uninterrupted run;
-3. ``step``: ``bench/train_step.py`` -- the faithful (``paper``) and ``fast`` modes in the same
-   run, their speed ratio and the share of the device's dense peak;
+3. ``step``: ``bench/train_step.py`` -- the faithful (``paper``), ``fast`` and ``fast_fp16``
+   modes in the same run, their speed ratios and the share of the device's dense peak;
 4. ``table1``: :func:`robustrep_lite.experiments.table1.table1` on CIFAR-10, one seed, the ``gpu``
    settings with the encoder budget shrunk to fit what is left (``DIR/table1_gpu.json``);
 5. ``zoo``: train the ``gpu`` zoo (budget per model shrunk likewise), then the attacked accuracy
@@ -104,7 +105,7 @@ def plan_for(dry_run: bool, budget_s: float) -> RunPlan:
         return RunPlan(torch.device("cpu"), "quick", ("tiny",), 2, budget_s, True)
     if not torch.cuda.is_available():
         raise SystemExit("no CUDA device: run with --dry-run on a machine without a GPU")
-    return RunPlan(torch.device("cuda"), "gpu", ("paper", "fast"), 10, budget_s, False)
+    return RunPlan(torch.device("cuda"), "gpu", ("paper", "fast", "fast_fp16"), 10, budget_s, False)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -158,26 +159,35 @@ def _finite(*values: float) -> None:
         raise AssertionError(f"non-finite values {bad}")
 
 
+#: The steps of :func:`smoke_steps`: (``amp``, ``amp_dtype``) of each.
+STEP_MODES = {"fast": (True, "auto"), "fp16": (True, "float16"), "fp32": (False, "auto")}
+
+
 def smoke_steps(plan: RunPlan) -> dict[str, Any]:
-    """One fast (bf16 autocast + channels-last on CUDA) and one fp32 step of objective (5.2)."""
+    """Three steps of objective (5.2), each with fresh networks: the fast mode (bf16 autocast +
+    channels-last on CUDA), the same in fp16 with its gradient scaler (what a GPU without bf16
+    runs; CPU autocast in the dry run) and fp32. The fp16 step must have an enabled scaler."""
     out = {}
     x = torch.rand(32, 3, 32, 32, device=plan.device)
-    for amp in (True, False):
+    for name, (amp, dtype) in STEP_MODES.items():
         torch.manual_seed(0)
         enc = BaselineH(3, 32, 64, 0.25).to(plan.device)
         critic = LocalDIMCritic(3, 64, units=32).to(plan.device)
-        config = EncoderConfig(beta=1.0, eps=8 / 255, amp=amp, batch_size=32)
+        config = EncoderConfig(beta=1.0, eps=8 / 255, amp=amp, amp_dtype=dtype, batch_size=32)
         trainer = EncoderTrainer(enc, critic, config)
         stats = trainer.step([x], [None]).tolist()
         _finite(*stats[:1], *stats[2:])
-        channels_last = enc.conv1[0].weight.is_contiguous(memory_format=torch.channels_last)
-        out["fast" if amp else "fp32"] = {
+        out[name] = {
             "loss": stats[0],
             "worst_mi": stats[2],
-            "channels_last": channels_last,
+            "autocast": str(trainer.dtype).removeprefix("torch.") if trainer.amp else "none",
+            "channels_last": enc.conv1[0].weight.is_contiguous(memory_format=torch.channels_last),
+            "grad_scale": trainer.scaler.get_scale() if trainer.scaler.is_enabled() else None,
         }
     if plan.device.type == "cuda" and not out["fast"]["channels_last"]:
         raise AssertionError("the fast step did not switch the encoder to channels-last")
+    if out["fp16"]["grad_scale"] is None:
+        raise AssertionError("the fp16 step ran without its gradient scaler")
     return out
 
 

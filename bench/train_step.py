@@ -14,6 +14,9 @@ depend on the pixels) at these settings (``--configs``):
   (default 128, so that the ratio compares like with like; larger batches give the in-batch
   bound more negatives and change the estimator), ``--compile`` to compile both networks. On a
   CPU autocast is off, so ``fast`` differs from ``paper`` only in the batch;
+* ``fast_fp16``: ``fast`` in fp16 with its gradient scaler whatever the GPU (the path a GPU
+  without bf16 takes, e.g. Colab's T4), to time that path on the GPU at hand (on a CPU it runs
+  under CPU autocast, very slowly: use it on CUDA);
 * ``cpu``: the ``cpu`` profile's width, critic units, batch and PGD steps (its ``table1``
   section, :data:`robustrep_lite.experiments.settings.PROFILES`), on CIFAR- and MNIST-shaped
   images;
@@ -26,10 +29,11 @@ achieved TFLOP/s and its share of the device's dense peak: on CUDA a bf16 8192^3
 product timed in the same run (``peak_tflops_measured``) and, where the device name is known,
 the datasheet's dense bf16 peak (:data:`DATASHEET_BF16_TFLOPS`); on a CPU an fp32 matrix
 product. ``fast_over_paper_ratio`` is the speed of ``fast`` over ``paper`` measured in the same
-run. The timer synchronises the device around each step (never inside one).
+run (``fast_fp16_over_paper_ratio`` likewise). The timer synchronises the device around each
+step (never inside one).
 
   nice -n 10 .venv/bin/python bench/train_step.py --overwrite       # ~4 min on 1 CPU thread
-  python bench/train_step.py --device cuda --repeats 20 --configs paper fast cpu
+  python bench/train_step.py --device cuda --repeats 20 --configs paper fast fast_fp16 cpu
 
 ``--out`` holds one run per device (``runs``, each named by its ``device``, CPU threads
 included): a new run joins the runs on other devices, and one on a device that ``--out``
@@ -71,7 +75,7 @@ DATASHEET_BF16_TFLOPS = {
     "T4": 65.0,
     "V100": 125.0,
 }
-CONFIG_NAMES = ("paper", "fast", "cpu", "tiny")
+CONFIG_NAMES = ("paper", "fast", "fast_fp16", "cpu", "tiny")
 
 
 def configs(fast_batch: int = 128, compile: bool = False) -> list[dict]:
@@ -83,17 +87,12 @@ def configs(fast_batch: int = 128, compile: bool = False) -> list[dict]:
         "batch_size": cpu.batch_size,
         "pgd_steps": cpu.pgd_steps,
     }
-    faithful = {"amp": False, "compile": False}
+    faithful = {"amp": False, "amp_dtype": "auto", "compile": False}
+    fast = {"dataset": "cifar10", **paper, "batch_size": fast_batch, "amp": True}
     return [
         {"name": "paper", "dataset": "cifar10", **paper, "batch_size": 128, **faithful},
-        {
-            "name": "fast",
-            "dataset": "cifar10",
-            **paper,
-            "batch_size": fast_batch,
-            "amp": True,
-            "compile": compile,
-        },
+        {"name": "fast", **fast, "amp_dtype": "auto", "compile": compile},
+        {"name": "fast_fp16", **fast, "amp_dtype": "float16", "compile": compile},
         {"name": "cpu", "dataset": "cifar10", **small, **faithful},
         {"name": "cpu", "dataset": "mnist", **small, **faithful},
         {
@@ -149,6 +148,7 @@ def measure(cfg: dict, device: torch.device, repeats: int) -> dict:
         pgd_steps=cfg["pgd_steps"],
         batch_size=cfg["batch_size"],
         amp=cfg["amp"],
+        amp_dtype=cfg["amp_dtype"],
         compile=cfg["compile"],
     )
     trainer = EncoderTrainer(encoder, critic, config, device=device)
@@ -175,6 +175,7 @@ def measure(cfg: dict, device: torch.device, repeats: int) -> dict:
         **cfg,
         "encoder_parameters": sum(p.numel() for p in encoder.parameters()),
         "critic_parameters": sum(p.numel() for p in critic.parameters()),
+        "autocast": str(trainer.dtype).removeprefix("torch.") if trainer.amp else "none",
         "seconds_per_step": t,
         "raw_seconds": times,
         "images_per_second": cfg["batch_size"] / t,
@@ -185,7 +186,7 @@ def measure(cfg: dict, device: torch.device, repeats: int) -> dict:
         "achieved_tflops": flops / 1e12 / t,
     }
     print(
-        f"{cfg['name']:5s} amp={cfg['amp']!s:5s} {cfg['dataset']:7s} "
+        f"{cfg['name']:9s} autocast {row['autocast']:8s} {cfg['dataset']:7s} "
         f"width {cfg['width']:<5g} units "
         f"{cfg['critic_units']:<5d} batch {cfg['batch_size']}: {t:8.3f} s/step, "
         f"{row['images_per_second']:8.1f} img/s, {row['gflop_per_image']:6.2f} GFLOP/img "
@@ -235,11 +236,11 @@ def main(argv: list[str] | None = None) -> dict:
         "rows": rows,
     }
     by_name = {r["name"]: r for r in rows if r["dataset"] == "cifar10"}
-    if "paper" in by_name and "fast" in by_name:
-        record["fast_over_paper_ratio"] = (
-            by_name["fast"]["images_per_second"] / by_name["paper"]["images_per_second"]
-        )
-        print(f"fast / paper speed ratio: {record['fast_over_paper_ratio']:.2f}")
+    for fast in ("fast", "fast_fp16"):
+        if "paper" in by_name and fast in by_name:
+            ratio = by_name[fast]["images_per_second"] / by_name["paper"]["images_per_second"]
+            record[f"{fast}_over_paper_ratio"] = ratio
+            print(f"{fast} / paper speed ratio: {ratio:.2f}")
     print(f"peak: measured {peak:.3g} TFLOP/s, datasheet {sheet} TFLOP/s")
     # read again: another run may have written --out while this one measured
     save_result({"runs": [*other_runs(args.out, described, args.overwrite), record]}, args.out)

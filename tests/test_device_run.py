@@ -54,6 +54,9 @@ def test_dry_run_runs_every_stage_and_writes_every_file(tmp_path: Path) -> None:
         "kill_resume",
     }
     assert tests["kill_resume"]["max_abs_difference"] == 0.0  # bit-identical on the CPU
+    steps = tests["steps"]
+    assert steps["fast"]["autocast"] == "none" and steps["fp32"]["autocast"] == "none"  # CPU
+    assert steps["fp16"]["autocast"] == "float16" and steps["fp16"]["grad_scale"] > 0
     assert tests["syncs"]["sync_free_speed_ratio"] > 0
     assert tests["syncs"]["penalty_synchronising_calls"] == []
     assert tests["kill_resume"]["killed_after_epoch"] < tests["kill_resume"]["epochs"]

@@ -457,3 +457,63 @@ def test_stored_gpu_run_is_the_device_record_when_there_is_one(tmp_path, monkeyp
     stored.parent.mkdir(parents=True)
     stored.write_text('{"profile": "gpu", "result": {"seeds": 1}}')
     assert report.stored_gpu_run() == {"profile": "gpu", "result": {"seeds": 1}}
+
+
+def _gpu_step_record(fast_ips: float = 600.0) -> dict:
+    """A bench/train_step.py run on a CUDA GPU (hand-made): 1 TFLOP per step of 128 images,
+    a measured peak of 800 TFLOP/s."""
+
+    def row(name: str, autocast: str, ips: float) -> dict:
+        tflops = ips / 128  # 1 TFLOP per step
+        return {
+            "name": name,
+            "dataset": "cifar10",
+            "autocast": autocast,
+            "batch_size": 128,
+            "images_per_second": ips,
+            "seconds_per_step": 128 / ips,
+            "gflop_per_step": 1000.0,
+            "achieved_tflops": tflops,
+            "share_of_measured_peak": tflops / 800,
+            "share_of_datasheet_peak": tflops / 989,
+        }
+
+    rows = [row("paper", "none", 100.0), row("fast", "bfloat16", fast_ips)]
+    rows.append(row("fast_fp16", "float16", 512.0))
+    run = {
+        "device": "cuda (NVIDIA H200)",
+        "git_commit": "abc1234",
+        "repeats": 10,
+        "peak_tflops_measured": 800.0,
+        "rows": rows,
+        "fast_over_paper_ratio": fast_ips / 100.0,
+        "fast_fp16_over_paper_ratio": 5.12,
+    }
+    return {"runs": [run]}
+
+
+def test_t4_estimate_extrapolates_the_fp16_steps_share_of_peak() -> None:
+    t4 = report.t4_estimate(_gpu_step_record())
+    # fp16 step: 512 img/s = 4 TFLOP/s = 0.5% of 800; on a T4 0.5% of 65 = 0.325 TFLOP/s
+    assert t4["share"] == pytest.approx(0.005)
+    assert t4["t4_step_s"] == pytest.approx(1 / 0.325)
+    gpu = PROFILES["gpu"].table1
+    steps = (50_000 - gpu.val_size) // 128
+    assert t4["t4_epoch_s"] == pytest.approx(steps / 0.325)
+    assert t4["t4_epochs_in_budget"] == pytest.approx(gpu.encoder_budget_s * 0.325 / steps)
+    # the gpu profile runs the fast (bf16) mode: 600 img/s
+    assert t4["gpu_epochs_in_budget"] == pytest.approx(gpu.encoder_budget_s * 600 / (steps * 128))
+    with pytest.raises(ValueError, match="no fast_fp16 row"):
+        report.t4_estimate(_step_record())
+
+
+def test_gpu_step_markdown_tabulates_modes_and_checks_the_targets() -> None:
+    text = report.gpu_step_markdown(_gpu_step_record())
+    assert "| fast | bfloat16 | 128 | 600 | 4.7 | 0.6% | 0.5% |" in text
+    assert "| paper | none | 128 | 100 | 0.8 | 0.1% | 0.1% |" in text
+    assert "**6.0×** (target ≥ 5×: met)" in text and "(target ≥ 25%: not met)" in text
+    assert "commit abc1234" in text and "extrapolation, not a measurement" in text
+    assert "ends only after a whole epoch: 19.2 min" in text  # 0.08 epochs in 90 s
+    assert "**4.0×** (target ≥ 5×: not met)" in report.gpu_step_markdown(_gpu_step_record(400.0))
+    with pytest.raises(ValueError, match="not a CUDA GPU"):
+        report.gpu_step_markdown(_step_record())

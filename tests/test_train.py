@@ -75,6 +75,13 @@ def _state(run) -> dict[str, torch.Tensor]:
     }
 
 
+def _state_of(encoder: nn.Module, critic: nn.Module) -> dict[str, torch.Tensor]:
+    return {
+        **{f"e.{k}": v.clone() for k, v in encoder.state_dict().items()},
+        **{f"c.{k}": v.clone() for k, v in critic.state_dict().items()},
+    }
+
+
 def _equal(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
@@ -96,6 +103,8 @@ def test_bad_beta_is_rejected_naming_the_argument(beta: float) -> None:
         ({"norm": "1"}, "norm"),
         ({"batch_size": 64}, "batch_size"),
         ({"epochs": -1}, "epochs"),
+        ({"amp_dtype": "fp16"}, "amp_dtype"),
+        ({"amp": "yes"}, "amp"),
     ],
 )
 def test_bad_arguments_raise_value_errors(kwargs: dict, name: str) -> None:
@@ -213,6 +222,49 @@ def test_checkpoint_resume_gives_the_uninterrupted_weights(tmp_path) -> None:
         train(x, **{**kw, "beta": 1.0, "epochs": 3}, checkpoint=path)
     with pytest.raises(ValueError, match="images: saved 48, now 32"):
         train(x[:32], **{**kw, "epochs": 3}, checkpoint=path)
+
+
+def test_amp_dtype_picks_the_autocast_type_and_fp16_brings_its_gradient_scaler() -> None:
+    """On a CPU "auto" is fp32 (bit for bit the amp=False step); a named type runs CPU autocast,
+    and fp16 (the path of GPUs without bf16, e.g. Colab's T4) runs with a gradient scaler whose
+    first steps back off from an overflowing scale, as GradScaler does."""
+    x = _images(16)
+    steps = {}
+    for name, amp, dtype in [
+        ("off", False, "auto"),
+        ("auto", True, "auto"),
+        ("bf16", True, "bfloat16"),
+        ("fp16", True, "float16"),
+    ]:
+        enc, critic = _nets()
+        config = EncoderConfig(beta=1.0, eps=0.1, amp=amp, amp_dtype=dtype, batch_size=16)
+        trainer = EncoderTrainer(enc, critic, config)
+        stats = trainer.step([x], [None])
+        steps[name] = (trainer, stats, _state_of(enc, critic))
+    assert steps["auto"][0].dtype is None and steps["off"][0].dtype is None
+    assert _equal(steps["auto"][2], steps["off"][2])
+    assert steps["bf16"][0].dtype == torch.bfloat16 and steps["fp16"][0].dtype == torch.float16
+    assert not steps["bf16"][0].scaler.is_enabled() and steps["fp16"][0].scaler.is_enabled()
+    assert not torch.equal(steps["bf16"][1], steps["off"][1])  # autocast did run
+    assert torch.isfinite(steps["fp16"][1][[0, 2]]).all()
+    assert steps["fp16"][0].scaler.get_scale() < 2.0**16  # backed off from the initial scale
+
+
+def test_an_fp16_run_resumes_with_its_gradient_scale(tmp_path) -> None:
+    """The checkpoint keeps the scaler's state: a resumed fp16 run continues from the scale it
+    had reached (not GradScaler's initial 2^16), skips the same overflowing steps as an
+    uninterrupted one, and ends with its weights and its scaler's state."""
+    x = _images(48)
+    kw = {**TINY, "beta": 1.0, "amp_dtype": "float16"}
+    whole_path, path = tmp_path / "whole.pt", tmp_path / "cut.pt"
+    whole = train(x, **{**kw, "epochs": 2}, checkpoint=whole_path)
+    train(x, **{**kw, "epochs": 1}, checkpoint=path)
+    assert torch.load(path, weights_only=True)["extra"]["scaler"]["scale"] < 2.0**16
+    resumed = train(x, **{**kw, "epochs": 2}, checkpoint=path)
+    assert _equal(_state(whole), _state(resumed))
+    assert resumed.history.loss == whole.history.loss
+    scaler = [torch.load(p, weights_only=True)["extra"]["scaler"] for p in (whole_path, path)]
+    assert scaler[0] == scaler[1]
 
 
 def test_micro_batches_average_chunks_and_their_batchnorm_statistics() -> None:

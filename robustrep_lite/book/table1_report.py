@@ -55,6 +55,8 @@ __all__ = [
     "ROW_NAMES",
     "STORED",
     "STORED_GPU",
+    "STORED_GPU_STEP",
+    "STEP_TARGETS",
     "TITLES",
     "Z_SPREAD",
     "below_zero",
@@ -71,6 +73,7 @@ __all__ = [
     "grid_cell_text",
     "grid_figure",
     "grid_widget",
+    "gpu_step_markdown",
     "grid_markdown",
     "live_profile",
     "paper_cost_markdown",
@@ -82,6 +85,8 @@ __all__ = [
     "saliency_study",
     "saliency_text",
     "stored_gpu_run",
+    "stored_gpu_step",
+    "t4_estimate",
     "stored_results",
     "strong_gaps",
     "summary_cell",
@@ -105,6 +110,11 @@ STORED = "bench/results/table1_{dataset}_paper.json"
 #: Where the prepared GPU run's Table 1 (``bench/device_run.py``, CIFAR-10, one seed, the
 #: ``gpu`` profile) is stored once one has run.
 STORED_GPU = "bench/results/device/table1_gpu.json"
+
+#: Where the prepared GPU run's step benchmark (``bench/train_step.py`` run by
+#: ``bench/device_run.py``: the ``paper``, ``fast`` and ``fast_fp16`` modes) is stored once one
+#: has run.
+STORED_GPU_STEP = "bench/results/device/train_step.json"
 
 #: Row labels of Table 1: (representation, head) -> words.
 ROW_NAMES = {
@@ -195,6 +205,12 @@ def stored_gpu_run() -> dict[str, Any] | None:
     ``settings`` and the run itself under ``result``), or ``None`` where this checkout has
     none."""
     return stored_if_present(STORED_GPU)
+
+
+def stored_gpu_step() -> dict[str, Any] | None:
+    """The stored record of the prepared GPU run's step benchmark (:data:`STORED_GPU_STEP`, a
+    ``bench/train_step.py`` record of runs), or ``None`` where this checkout has none."""
+    return stored_if_present(STORED_GPU_STEP)
 
 
 def table1_results(
@@ -1053,3 +1069,104 @@ def paper_cost_markdown(
         + "Estimated from FLOPs (not measured), one worst-case encoder, CIFAR-10:\n\n"
         + "\n".join(rows)
     )
+
+
+#: This project's targets for the fast step on an H100-class GPU (not the paper's): its speed
+#: over the faithful fp32 step, and its share of the GPU's dense bf16 peak.
+STEP_TARGETS = {"fast_over_paper_ratio": 5.0, "share_of_peak": 0.25}
+
+#: Colab's T4: dense fp16 tensor-core peak in TFLOP/s (vendor data sheet), the path it runs.
+T4_FP16_TFLOPS = 65.0
+
+
+def t4_estimate(record: dict[str, Any], run: int = 0) -> dict[str, float]:
+    """What the ``gpu`` profile's encoder step would cost on a Colab T4, extrapolated from the
+    ``fast_fp16`` row of a ``bench/train_step.py`` run on a CUDA GPU (``record["runs"][run]``):
+    the T4 is assumed to reach the same share of its dense fp16 peak (:data:`T4_FP16_TFLOPS`)
+    as that run's fp16 step reached of the GPU's measured dense peak. An estimate, not a
+    measurement. Returns the share assumed, seconds per step, seconds per epoch of the
+    ``gpu`` profile's CIFAR-10 training split, and the epochs one encoder's wall-clock budget
+    (``encoder_budget_s``) holds on the T4 and on the measured GPU in the ``fast`` mode (the
+    ``gpu`` profile's; its fp16 row where the run has no ``fast`` row)."""
+    runs = record["runs"]
+    rows = {(r["name"], r["dataset"]): r for r in runs[run]["rows"]}
+    if ("fast_fp16", "cifar10") not in rows:
+        raise ValueError(
+            f"run {run} ({runs[run]['device']}) has no fast_fp16 row: a T4 estimate needs the "
+            "fp16 step timed on a CUDA GPU (bench/train_step.py --configs paper fast fast_fp16)"
+        )
+    row, fast = (
+        rows["fast_fp16", "cifar10"],
+        rows.get(("fast", "cifar10"), rows["fast_fp16", "cifar10"]),
+    )
+    share = row["share_of_measured_peak"]
+    gpu = PROFILES["gpu"].table1
+    images = PAPER_TABLE1_SETUP["train_images"] - gpu.val_size
+    steps = images // row["batch_size"]
+    t4_step = row["gflop_per_step"] / 1e3 / (share * T4_FP16_TFLOPS)
+    budget = float(gpu.encoder_budget_s)
+    return {
+        "share": share,
+        "t4_step_s": t4_step,
+        "t4_epoch_s": t4_step * steps,
+        "t4_epochs_in_budget": budget / (t4_step * steps),
+        "gpu_epochs_in_budget": budget / (fast["seconds_per_step"] * steps),
+        "budget_s": budget,
+        "images": images,
+    }
+
+
+def gpu_step_markdown(record: dict[str, Any], run: int = 0) -> str:
+    """The step benchmark of a CUDA run (``record["runs"][run]`` of ``bench/train_step.py``) as
+    Markdown: per mode (faithful ``paper``, ``fast``, ``fast_fp16``) the autocast type, images
+    per second, achieved TFLOP/s and its share of the measured and datasheet dense peaks; the
+    fast/faithful speed ratios against :data:`STEP_TARGETS`; and :func:`t4_estimate`."""
+    r = record["runs"][run]
+    if "cuda" not in r["device"].lower():
+        raise ValueError(f"run {run} is on {r['device']!r}, not a CUDA GPU")
+    rows = {x["name"]: x for x in r["rows"] if x["dataset"] == "cifar10"}
+    missing = [m for m in ("paper", "fast", "fast_fp16") if m not in rows]
+    if missing:
+        raise ValueError(f"run {run} on {r['device']} lacks the mode(s) {missing}")
+
+    def sheet(x: dict[str, Any]) -> str:
+        v = x["share_of_datasheet_peak"]
+        return "n/a" if v is None else f"{100 * v:.1f}%"
+
+    lines = [
+        "| mode | autocast | batch | img/s | TFLOP/s | share of measured peak | "
+        "share of datasheet peak |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name in ("paper", "fast", "fast_fp16"):
+        x = rows[name]
+        lines.append(
+            f"| {name} | {x.get('autocast', 'none')} | {x['batch_size']} | "
+            f"{x['images_per_second']:,.0f} | {x['achieved_tflops']:.1f} | "
+            f"{100 * x['share_of_measured_peak']:.1f}% | {sheet(x)} |"
+        )
+    ratio, share = r["fast_over_paper_ratio"], rows["fast"]["share_of_measured_peak"]
+    goal_ratio, goal_share = STEP_TARGETS["fast_over_paper_ratio"], STEP_TARGETS["share_of_peak"]
+    verdict = (
+        f"fast / faithful: **{ratio:.1f}×** (target ≥ {goal_ratio:g}×: "
+        f"{'met' if ratio >= goal_ratio else 'not met'}); the fast step's share of the "
+        f"measured dense peak: **{100 * share:.1f}%** (target ≥ {100 * goal_share:g}%: "
+        f"{'met' if share >= goal_share else 'not met'}); fp16 / faithful: "
+        f"{r['fast_fp16_over_paper_ratio']:.1f}×."
+    )
+    t4 = t4_estimate(record, run)
+    estimate = (
+        f"On a Colab T4 (fp16, {T4_FP16_TFLOPS:g} TFLOP/s dense), *if* it reached the same "
+        f"share of its peak as the fp16 step here ({100 * t4['share']:.1f}%), one step would "
+        f"take {t4['t4_step_s']:.2f} s and one epoch of {t4['images']:,} images "
+        f"{t4['t4_epoch_s'] / 60:.1f} min: the `gpu` profile's {t4['budget_s']:g} s per "
+        f"encoder would hold {t4['t4_epochs_in_budget']:.2f} epochs there, against "
+        f"{t4['gpu_epochs_in_budget']:.1f} here"
+    )
+    if t4["t4_epochs_in_budget"] < 1:  # training stops after the epoch that crosses the budget
+        estimate += f" (training ends only after a whole epoch: {t4['t4_epoch_s'] / 60:.1f} min)"
+    estimate += ". An extrapolation, not a measurement."
+    head = f"Measured on {r['device']}, commit {r.get('git_commit', 'unknown')}, "
+    head += f"median of {r['repeats']} steps, measured dense peak "
+    head += f"{record['runs'][run]['peak_tflops_measured']:.0f} TFLOP/s:"
+    return "\n\n".join([head, "\n".join(lines), verdict, estimate])

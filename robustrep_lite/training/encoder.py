@@ -70,6 +70,7 @@ from robustrep_lite.training.spectral import SpectralPenalty, all_layers, conv_i
 from robustrep_lite.training.supervised import augment_batch
 
 __all__ = [
+    "AMP_DTYPES",
     "ENCODER_ESTIMATORS",
     "THREAT_MODELS",
     "EncoderHistory",
@@ -88,6 +89,12 @@ __all__ = [
 #: :mod:`robustrep_lite.mi.estimate`): the paper's DV, and SMILE, InfoNCE, JSD (Deep InfoMax) and
 #: NWJ. PGD lowers the same bound.
 ENCODER_ESTIMATORS = ("dv", "smile", "infonce", "jsd", "nwj")
+
+#: Half-precision types of the fast mode (:attr:`EncoderConfig.amp_dtype`): ``"auto"`` is bf16
+#: on a CUDA GPU that has it, fp16 with a gradient scaler on one that does not (Colab's T4), and
+#: no autocast on a CPU; a named type is used on any device (on a CPU, CPU autocast: slow, but it
+#: runs the fp16 path and its gradient scaler where there is no GPU).
+AMP_DTYPES = ("auto", "bfloat16", "float16")
 
 #: l_inf threat model per data set (the paper's eps) and the PGD step used with 7 steps: the
 #: paper's 0.01 where 7 x 0.01 reaches eps, else 2.5 eps / 7 (Madry et al.'s rule).
@@ -113,8 +120,9 @@ class EncoderConfig:
     random crop (pad 4) and flip per image and epoch. spectral_lambda > 0: the rep-spectral
     penalty of Yang, Zavatone-Veth & Pehlevan (2024) on every encoder layer. time_budget_s: stop
     after the first epoch that ends past this many seconds. amp: mixed precision and
-    channels-last on CUDA (the fast mode; False is the faithful fp32 reference). compile:
-    :meth:`torch.nn.Module.compile` both networks.
+    channels-last (the fast mode; False is the faithful fp32 reference), in the half type
+    ``amp_dtype`` (one of :data:`AMP_DTYPES`; ``"auto"``: bf16 or fp16 on CUDA, none on a CPU).
+    compile: :meth:`torch.nn.Module.compile` both networks.
     """
 
     beta: float = 1.0
@@ -137,6 +145,7 @@ class EncoderConfig:
     spectral_lambda: float = 0.0
     time_budget_s: float | None = None
     amp: bool = True
+    amp_dtype: str = "auto"
     compile: bool = False
 
     def __post_init__(self) -> None:
@@ -145,6 +154,9 @@ class EncoderConfig:
         check_nonnegative("spectral_lambda", self.spectral_lambda, scalar=True)
         check_int("rep_dim", self.rep_dim, 1)
         check_int("critic_units", self.critic_units, 1)
+        check_choice("amp_dtype", self.amp_dtype, AMP_DTYPES)
+        if not isinstance(self.amp, bool):
+            raise ValueError(f"amp must be True or False, got {self.amp!r}")
         check_positive("width", self.width)
         if self.time_budget_s is not None:
             check_positive("time_budget_s", self.time_budget_s)
@@ -186,16 +198,24 @@ def _check_beta(beta: float) -> float:
 
 
 @functools.cache
-def _half_dtype() -> torch.dtype:
+def _cuda_half_dtype() -> torch.dtype:
     """bf16 where the GPU supports it, else fp16 (e.g. a T4)."""
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
 
-def _autocast(device: torch.device, amp: bool) -> contextlib.AbstractContextManager:
-    """Mixed-precision autocast on CUDA with ``amp`` (:func:`_half_dtype`); else nothing."""
-    if device.type != "cuda" or not amp:
+def _amp_dtype(device: torch.device, amp: bool, choice: str) -> torch.dtype | None:
+    """The autocast type of a step on ``device`` (``None``: fp32, no autocast), from the
+    config's ``amp`` and ``amp_dtype`` (:data:`AMP_DTYPES`)."""
+    if not amp or (choice == "auto" and device.type != "cuda"):
+        return None
+    return _cuda_half_dtype() if choice == "auto" else getattr(torch, choice)
+
+
+def _autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager:
+    """Autocast to ``dtype`` on ``device``; nothing for ``dtype=None`` (fp32)."""
+    if dtype is None:
         return contextlib.nullcontext()
-    return torch.autocast("cuda", dtype=_half_dtype())
+    return torch.autocast(device.type, dtype=dtype)
 
 
 def _attack_config(
@@ -232,12 +252,12 @@ class _EncoderTask(ScoreTask):
     """The worst-case search of :mod:`robustrep_lite.adversarial.vulnerability` for an encoder, with
     the critic's scores computed under autocast and returned in float32."""
 
-    def __init__(self, encoder: nn.Module, device: torch.device, amp: bool) -> None:
+    def __init__(self, encoder: nn.Module, device: torch.device, dtype: torch.dtype | None) -> None:
         super().__init__(encoder)
-        self.device, self.amp = device, amp
+        self.device, self.dtype = device, dtype
 
     def scores(self, critic: nn.Module, xa: Tensor) -> Tensor:
-        with _autocast(self.device, self.amp):
+        with _autocast(self.device, self.dtype):
             return critic(xa, self.representations(xa)).float()
 
 
@@ -253,13 +273,13 @@ class _Objective(nn.Module):
         estimator: str,
         clip: float | None,
         device: torch.device,
-        amp: bool,
+        dtype: torch.dtype | None,
     ) -> None:
         super().__init__()
         self.encoder, self.critic = encoder, critic
         self.beta, self.estimator, self.clip = beta, estimator, clip
         self.monitor = DEFAULT_READOUT[estimator]
-        self.device, self.amp = device, amp
+        self.device, self.dtype = device, dtype
 
     def _term(self, x: Tensor, reverse: bool) -> tuple[Tensor, Tensor]:
         z = self.encoder(x)
@@ -272,7 +292,7 @@ class _Objective(nn.Module):
     def forward(self, x: Tensor, x_adv: Tensor | None) -> tuple[Tensor, Tensor]:
         nan = torch.full((), math.nan, device=x.device)
         loss, clean, worst = torch.zeros((), device=x.device), nan, nan
-        with _autocast(self.device, self.amp):
+        with _autocast(self.device, self.dtype):
             if self.beta != 1:
                 term, clean = self._term(x, reverse=self.beta > 1)
                 loss = loss + abs(1 - self.beta) * term
@@ -287,12 +307,13 @@ class EncoderTrainer:
 
     For each chunk: PGD against the current critic (both networks frozen, eval mode), then the
     weighted bounds; gradients are averaged over the chunks of all processes and one Adam step
-    is taken on encoder and critic together (see :mod:`robustrep_lite.training.distributed`). On
-    CUDA with ``amp`` (the fast mode) the passes run under bf16 autocast (fp16 with a gradient
-    scaler where bf16 is missing) and the networks use channels-last memory; ``amp=False`` is the
-    faithful fp32 reference. ``compile``: compile both networks (:meth:`torch.nn.Module.compile`).
-    :meth:`step` returns device tensors and never waits for the device, except on GPUs without
-    bf16 (fp16 autocast), where the gradient scaler checks for overflow once per step.
+    is taken on encoder and critic together (see :mod:`robustrep_lite.training.distributed`). With
+    ``amp`` (the fast mode) the passes run under autocast to ``amp_dtype`` (on CUDA by default
+    bf16, or fp16 where bf16 is missing; fp16 always with a gradient scaler) and the networks use
+    channels-last memory; ``amp=False`` is the faithful fp32 reference. ``compile``: compile both
+    networks (:meth:`torch.nn.Module.compile`). :meth:`step` returns device tensors and never
+    waits for the device, except under fp16, where the gradient scaler checks for overflow once
+    per step.
 
     ``penalty``: a callable returning a scalar added to the loss once per step, after the
     chunks (e.g. a :class:`~robustrep_lite.training.spectral.SpectralPenalty` on the encoder's
@@ -314,7 +335,8 @@ class EncoderTrainer:
         self.cfg = config.attack()
         self.clip = config.clip
         self.device = device or next(encoder.parameters()).device
-        self.amp = config.amp and self.device.type == "cuda"
+        self.dtype = _amp_dtype(self.device, config.amp, config.amp_dtype)
+        self.amp = self.dtype is not None
         self.micro_batches = config.micro_batches
         self.encoder, self.critic = encoder, critic
         if self.amp:
@@ -327,13 +349,13 @@ class EncoderTrainer:
             for m in (encoder, critic):
                 m.compile()
         self.objective = _Objective(
-            encoder, critic, self.beta, config.estimator, config.clip, self.device, config.amp
+            encoder, critic, self.beta, config.estimator, config.clip, self.device, self.dtype
         )
         self.model = distributed.wrap(self.objective, self.device)
         self.optimizer = torch.optim.Adam(self.objective.parameters(), lr=config.lr)
-        fp16 = self.amp and _half_dtype() == torch.float16
-        self.scaler = torch.amp.GradScaler("cuda", enabled=fp16)
-        self.task = _EncoderTask(encoder, self.device, self.amp)
+        fp16 = self.dtype == torch.float16
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=fp16)
+        self.task = _EncoderTask(encoder, self.device, self.dtype)
         self.buffers = distributed.BufferAverager(self.objective, config.micro_batches)
 
     def attack(self, xb: Tensor, generator: torch.Generator | None = None) -> Tensor:
@@ -662,7 +684,7 @@ def mi_readout(
         clip=c["clip"],
         batch_size=bs,
     )
-    task = _EncoderTask(run.encoder, dev, amp=True)
+    task = _EncoderTask(run.encoder, dev, _amp_dtype(dev, True, "auto"))
     name = DEFAULT_READOUT[c["estimator"]]
     clean, worst = [], []
     with frozen(run.encoder, run.critic):
