@@ -53,7 +53,7 @@ from robustrep_lite.training.encoder import (
     train_encoder,
 )
 
-__all__ = ["main"]
+__all__ = ["build_parser", "main"]
 
 
 def _nonnegative(text: str) -> float:
@@ -115,7 +115,13 @@ def _common(
 _ENCODER_PROFILE = "the encoder's profile (its encoder.json's), the default; another is refused"
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of ``python -m robustrep_lite``: one subcommand per step of Section 5's
+    experiment (``train-encoder`` trains by objective (5.2), ``train-head`` and ``evaluate`` the
+    classifier on top of it, ``table1`` the whole grid of Table 1).
+
+    :func:`main` parses with it, and the book's command-line reference (``book/cli.md``) is
+    rendered from it, so the options documented there are the ones the command accepts."""
     ap = argparse.ArgumentParser(
         prog="python -m robustrep_lite", description=__doc__.split("\n")[0]
     )
@@ -149,7 +155,7 @@ def _parser() -> argparse.ArgumentParser:
     head.add_argument("--epochs", type=_positive_int, help="default: the profile's")
 
     ev = sub.add_parser("evaluate", help="accuracy of a trained head, natural and attacked")
-    _common(ev, "ENCODER/<head>[_es].eval.json, _es with --es", _ENCODER_PROFILE)
+    _common(ev, "ENCODER/<head>[_es].eval.json, _es for the E.S. weights", _ENCODER_PROFILE)
     ev.add_argument("--encoder", type=_encoder_dir, required=True, help="a train-encoder directory")
     ev.add_argument("--head", required=True, help="a train-head name, e.g. linear_standard_seed0")
     ev.add_argument("--es", action="store_true", help="the E.S. weights instead of the final")
@@ -309,7 +315,7 @@ def _table1(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Run one command (``argv`` defaults to ``sys.argv[1:]``); returns its result dict."""
-    parser = _parser()
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.command in ("train-head", "evaluate") and args.profile is not None:
         trained_in = read_json(args.encoder / "encoder.json")["profile"]

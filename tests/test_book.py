@@ -4,15 +4,19 @@ figure did not draw, math was left unrendered, a widget did not render, the page
 JavaScript error, or it asked for a script, style or font from anywhere but the site itself;
 if the text of a figure (tick labels, titles, annotations, slider and legend labels) overlaps
 or leaves the figure; or if visible code takes more than 15% of the page's height (the checks
-of tests/page_layout.py)."""
+of tests/page_layout.py). The command-line page must document every command and option of the
+parser itself."""
 
 from __future__ import annotations
 
+import argparse
 import functools
+import re
 import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from html import unescape
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -27,6 +31,8 @@ from page_layout import (
     TEXT_TOLERANCE_PX,
     TITLE_GAP_PX,
 )
+
+from robustrep_lite.cli import build_parser
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.book
@@ -82,6 +88,50 @@ def test_strict_build_writes_every_page_with_its_offline_assets(built_site: Path
         "widgets/require.min.js",
     ):
         assert (static / asset).is_file(), asset
+
+
+def _subcommands() -> dict[str, tuple[str, argparse.ArgumentParser]]:
+    """The commands of ``python -m robustrep_lite`` by name, each with its one-line help and its
+    parser, from the parser that book/cli.md renders."""
+    parser = build_parser()
+    (action,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    helps = {choice.dest: choice.help or "" for choice in action._choices_actions}
+    return {name: (helps[name], sub) for name, sub in action.choices.items()}
+
+
+def _reader_text(html: str) -> str:
+    """The text of ``html`` as a reader sees it, whitespace collapsed and Sphinx's typographic
+    quotes and ellipses turned back into ASCII (its dashes are kept: an option rendered with an
+    en dash is wrong)."""
+    text = " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
+    for typographic, plain in (("\u2018", "'"), ("\u2019", "'"), ("\u201c", '"'), ("\u201d", '"')):
+        text = text.replace(typographic, plain)
+    return text.replace("\u2026", "...")
+
+
+def test_cli_page_documents_every_command_and_option_of_the_parser(built_site: Path) -> None:
+    page = (built_site / "book" / "cli.html").read_text()
+    commands = _subcommands()
+    assert re.findall(r'<span id="([\w-]+)"></span><h4>\1<a', page) == list(commands)
+    starts = [page.index(f'<section id="python-m-robustrep_lite-{name}">') for name in commands]
+    ends = [*starts[1:], len(page)]
+    for (name, (summary, parser)), start, end in zip(commands.items(), starts, ends, strict=True):
+        section = page[start:end]
+        text = _reader_text(section)
+        assert summary and summary in text, name
+        for action in parser._actions:
+            if isinstance(action, argparse._HelpAction):
+                continue
+            for option in action.option_strings:
+                assert f"<kbd>{option}</kbd>" in section, (name, option)
+            if action.help:
+                assert action.help in text, (name, action.help)
+            if action.choices:
+                assert "Possible choices: " + ", ".join(action.choices) in text, (name, action)
+            if action.default is not None:
+                assert f"Default: {action.default!r}" in text, (name, action.dest)
+    api = (built_site / "book" / "api.html").read_text()
+    assert 'href="cli.html"' in api, "the API page links to the command-line reference"
 
 
 @pytest.fixture(scope="session")

@@ -1,11 +1,14 @@
 """Tests for ``python -m robustrep_lite``: a training run killed midway resumes to exactly the
 weights of an uninterrupted run; the train-encoder -> train-head -> evaluate pipeline writes
-JSON with provenance; bad arguments are refused. Tiny quick-profile runs; ~10 s on 1 thread."""
+JSON with provenance; bad arguments are refused; the parser (which the book's CLI page renders)
+has the documented commands. Tiny quick-profile runs; ~10 s on 1 thread."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -14,7 +17,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from robustrep_lite.cli import main
+from robustrep_lite import cli
+from robustrep_lite.cli import build_parser, main
 from robustrep_lite.training.encoder import load_encoder
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,6 +40,31 @@ ENCODER = [
     "1",
     "--no-progress",
 ]
+
+
+#: The commands the module docstring documents, in its order (and the book's CLI page).
+COMMANDS = ["train-encoder", "train-head", "evaluate", "table1"]
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """The subcommands of ``parser`` by name (argparse keeps them on its one subparsers action)."""
+    (action,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return dict(action.choices)
+
+
+def test_build_parser_has_the_documented_subcommands() -> None:
+    parser = build_parser()
+    assert parser.prog == "python -m robustrep_lite"
+    commands = _subcommands(parser)
+    assert list(commands) == COMMANDS
+    # the module docstring's list of commands, which the API page shows, is the same set
+    assert re.findall(r"^- ``([\w-]+)``:", cli.__doc__ or "", flags=re.M) == COMMANDS
+    for name, sub in commands.items():
+        assert sub.prog == f"python -m robustrep_lite {name}"
+        options = {o for a in sub._actions for o in a.option_strings}
+        assert {"--profile", "--seed", "--device", "--out"} <= options, name
+    args = parser.parse_args(["table1", "--dataset", "mnist"])
+    assert (args.command, args.dataset, args.seed) == ("table1", "mnist", 0)
 
 
 def _weights(folder: Path) -> dict[str, torch.Tensor]:
