@@ -45,7 +45,7 @@ import numpy as np
 import torch
 
 from robustrep_lite.core.paper_numbers import PAPER_SPECTRAL_CLAIM
-from robustrep_lite.core.results import PartialRun, resume_settings
+from robustrep_lite.core.results import PartialRun
 from robustrep_lite.core.runtime import default_device, provenance
 from robustrep_lite.experiments.settings import PROFILE_NAMES, PROFILES, profile_settings
 from robustrep_lite.experiments.spectral_regularization import (
@@ -133,15 +133,8 @@ def main(argv: list[str] | None = None) -> dict:
     device = default_device()
     settings = DIGITS_SETTINGS if args.dataset == "digits" else profile.spectral
     seeds = list(range(args.seeds if args.seeds is not None else settings.seeds))
-    partial = PartialRun(
-        out,
-        {
-            **resume_settings(args),
-            "profile": profile.name,
-            "settings": settings_record(settings),
-            "device": str(device),
-        },
-        overwrite=args.overwrite,
+    partial = PartialRun.from_arguments(
+        out, args, profile=profile.name, settings=settings_record(settings), device=str(device)
     )
     if args.dataset == "digits":
         x_train, y_train, x_test, y_test = digits_splits()

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import torch
 
-from robustrep_lite.core.results import PartialRun, resume_settings
+from robustrep_lite.core.results import PartialRun
 from robustrep_lite.core.runtime import default_device, provenance, seed_everything
 from robustrep_lite.experiments.settings import PROFILE_NAMES, profile_settings
 from robustrep_lite.experiments.spectral_vs_mi import (
@@ -84,15 +84,8 @@ def main(argv: list[str] | None = None) -> dict:
     if args.spectral_lambda is not None:
         settings = dataclasses.replace(settings, spectral_lambda=args.spectral_lambda)
     device = default_device()
-    partial = PartialRun(
-        out,
-        {
-            **resume_settings(args),
-            "profile": profile.name,
-            "settings": settings_record(settings),
-            "device": str(device),
-        },
-        overwrite=args.overwrite,
+    partial = PartialRun.from_arguments(
+        out, args, profile=profile.name, settings=settings_record(settings), device=str(device)
     )
     seed_everything(args.seed)
     data = prepare_data(settings.dataset, settings.profile)

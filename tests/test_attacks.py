@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
 from robustrep_lite.adversarial.attacks import (
     PGDConfig,
+    check_box,
     check_norm,
     perturb_in_box,
     pgd,
     project_to_ball,
     random_in_ball,
 )
+from robustrep_lite.adversarial.robust_distance import DistanceSearch
 
 
 @pytest.mark.parametrize("norm", ["inf", "2", math.inf, 2])
@@ -65,6 +68,28 @@ def test_box_clipping_stays_in_box_and_in_ball() -> None:
 def test_bad_arguments_raise_value_errors_naming_them(call, argument: str) -> None:
     with pytest.raises(ValueError, match=argument):
         call()
+
+
+def test_one_radius_as_a_0d_tensor_or_numpy_scalar_acts_as_the_float() -> None:
+    # eps is one radius for the whole batch (Definition 2.3); a scalar tensor is one radius
+    delta = torch.tensor([[0.9, -0.2], [3.0, 4.0]])
+    for norm in ("inf", "2"):
+        expected = project_to_ball(delta, 0.5, norm)
+        for eps in (torch.tensor(0.5), np.float32(0.5), np.float64(0.5)):
+            assert torch.allclose(project_to_ball(delta, eps, norm), expected)
+        g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+        assert torch.equal(
+            random_in_ball(delta, torch.tensor(0.5), norm, g1), random_in_ball(delta, 0.5, norm, g2)
+        )
+
+
+def test_a_box_is_stored_as_two_floats() -> None:
+    assert PGDConfig(eps=0.1, step_size=0.1, steps=1, box=[0, np.float32(1)]).box == (0.0, 1.0)
+    assert DistanceSearch(bounds=[0, 255]).bounds == (0.0, 255.0)
+    assert check_box(None) is None
+    with pytest.raises(ValueError, match="bounds must be finite"):
+        DistanceSearch(bounds=None)
+    assert check_norm(np.float64(2.0)) == "2" and check_norm(np.inf) == "inf"
 
 
 # ----------------------------------------------------------------------------------------------

@@ -104,6 +104,25 @@ def test_an_existing_result_is_replaced_only_when_asked(tmp_path) -> None:
     assert partial_path(tmp_path / "late.json").exists()  # the finished rows are kept
 
 
+def test_a_script_run_takes_its_settings_from_the_command_line_and_what_it_resolved(
+    tmp_path,
+) -> None:
+    out = tmp_path / "run.json"
+    args = argparse.Namespace(profile=None, seed=3, out=out, overwrite=False)
+    run = PartialRun.from_arguments(out, args, profile="cpu", device="cpu")
+    # out and overwrite change nothing computed; the profile resolved replaces the None given
+    assert run.settings == {"profile": "cpu", "seed": 3, "device": "cpu"}
+    assert run.out == out and not run.overwrite
+    run.add((0,), 1.0)
+    with pytest.raises(ValueError, match=r"run\.partial\.json.*other settings.*profile"):
+        PartialRun.from_arguments(out, args, profile="gpu", device="cpu")
+    out.write_text("{}")
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        PartialRun.from_arguments(out, args, profile="cpu", device="cpu")
+    replacing = argparse.Namespace(**{**vars(args), "overwrite": True})
+    assert PartialRun.from_arguments(out, replacing, profile="cpu", device="cpu").resumed == 1
+
+
 def test_a_corrupt_partial_file_is_named(tmp_path) -> None:
     out = tmp_path / "run.json"
     partial_path(out).write_text('{"settings": {}, "rows": {"[1]"')

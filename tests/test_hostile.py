@@ -18,14 +18,18 @@ import torch
 from encoder_run import train
 from torch import nn
 
-from robustrep_lite.adversarial.attacks import PGDConfig, pgd
+from robustrep_lite.adversarial.attacks import PGDConfig, pgd, project_to_ball, random_in_ball
+from robustrep_lite.adversarial.per_feature import PER_FEATURE_CRITIC, per_feature_vulnerability
+from robustrep_lite.adversarial.robust_distance import DistanceSearch
 from robustrep_lite.adversarial.search import AttackConfig
 from robustrep_lite.adversarial.vulnerability import (
     WORST_CASE_CRITIC,
     representation_vulnerability,
+    straight_through_sign,
     worst_case_mi,
 )
 from robustrep_lite.core.results import MissingKeyError, load_stored, read_json, save_result
+from robustrep_lite.core.validation import check_choice
 from robustrep_lite.experiments import mi_staircase as staircase
 from robustrep_lite.experiments import zoo
 from robustrep_lite.experiments.settings import PROFILES, ZooModel
@@ -34,7 +38,17 @@ from robustrep_lite.experiments.spectral_regularization import (
     compare_regularizers,
     train_with_burnin,
 )
-from robustrep_lite.mi import CriticConfig, estimate_mi, linear_gaussian_mi, rho_for_mi
+from robustrep_lite.mi import (
+    CriticConfig,
+    correlated_gaussians,
+    estimate_mi,
+    gaussian_mi,
+    linear_gaussian_mi,
+    make_critic,
+    mine_loss,
+    rho_for_mi,
+    smile_bound,
+)
 from robustrep_lite.theory import measures
 from robustrep_lite.theory import theorems as theory
 from robustrep_lite.training.checkpoint import exclusive_run, load_checkpoint, save_checkpoint
@@ -97,6 +111,8 @@ STAIRS = staircase.StaircaseConfig(d=2, levels=(1.0, 2.0), steps_per_level=2, he
 ENC = {"epochs": 1, "batch_size": 16, "width": 0.125, "critic_units": 8, "pgd_steps": 1}
 ENC |= {"progress": False, "eps": 0.1, "step_size": 0.05}
 WC = replace(WORST_CASE_CRITIC, steps=5, batch_size=32)
+PF = replace(PER_FEATURE_CRITIC, steps=5, batch_size=32)
+SCORES = torch.randn(8, 8, generator=GEN)
 MIX = (np.array([1.0, 0.5]), np.eye(2), np.array([1.0, 1.0]))
 
 # (id, call, match): every call must raise ValueError (or FloatingPointError) matching ``match``
@@ -409,6 +425,128 @@ CASES: list[tuple[str, Callable[[], object], str]] = [
     ),
     ("zoo-points-bool", lambda: zoo.robust_accuracy_curves({}, {}, {}, points=True), "points"),
     ("zoo-points-float", lambda: zoo.robust_accuracy_curves({}, {}, {}, points=2.5), "points"),
+    # an integer choice is an integer: 28.0 == 28 and tensor(28) == 28 in Python, yet neither is
+    # taken for the image size 28
+    ("size-float", lambda: BaselineH(1, 28.0), r"image_size must be one of \(28, 32\), got 28\.0"),
+    ("size-tensor", lambda: BaselineH(1, torch.tensor(28)), r"image_size must be one of"),
+    ("channels-float", lambda: BaselineH(1.0, 28), r"in_channels must be one of \(1, 3\)"),
+    (
+        "pgd-norm-list",
+        lambda: PGDConfig(eps=0.1, step_size=0.01, steps=1, norm=[2]),
+        r"norm must be one of \('inf', '2'\), got \[2\]",
+    ),
+    # one radius for the batch: a list or a per-sample tensor is refused (clamp would broadcast
+    # a (k,) tensor along the last axis, not over the samples)
+    (
+        "ball-eps-list",
+        lambda: project_to_ball(torch.zeros(3, 2), [0.1, 0.2], "inf"),
+        "eps must be a finite real number >= 0, got",
+    ),
+    (
+        "ball-eps-per-sample",
+        lambda: project_to_ball(torch.ones(3, 2), torch.tensor([0.1, 0.2, 0.3]), "2"),
+        "eps must be a finite real number >= 0, got",
+    ),
+    (
+        "random-eps-per-feature",
+        lambda: random_in_ball(torch.zeros(2, 2), torch.tensor([0.1, 0.2]), "inf"),
+        "eps must be a finite real number >= 0, got",
+    ),
+    # a box is a pair of real numbers: not bools, not strings parsed digit by digit, not three
+    (
+        "pgd-box-bool",
+        lambda: PGDConfig(eps=0.1, step_size=0.01, steps=1, box=(True, 2)),
+        r"box must be None or finite \(low, high\)",
+    ),
+    ("attack-box-str", lambda: AttackConfig(eps=0.1, box="01"), "box must be None or finite"),
+    (
+        "distance-bounds-three",
+        lambda: DistanceSearch(bounds=(0.0, 1.0, 2.0)),
+        r"bounds must be finite \(low, high\) with low < high",
+    ),
+    ("distance-bounds-str", lambda: DistanceSearch(bounds=("0", "1")), "bounds must be finite"),
+    (
+        "sign-sharpness-bool",
+        lambda: straight_through_sign(torch.zeros(2), True),
+        "sharpness must be a finite number > 0, got True",
+    ),
+    # seeds and flags of the estimators, refused before any critic is trained
+    (
+        "mi-seed-negative",
+        lambda: estimate_mi(X, Y, seed=-1, steps=5, batch_size=32, progress=False),
+        "seed must be an integer >= 0, got -1",
+    ),
+    ("mi-seed-bool", lambda: estimate_mi(X, Y, seed=True), "seed must be an integer >= 0"),
+    (
+        "wc-seed-float",
+        lambda: worst_case_mi(lambda v: v, X.sigmoid(), AttackConfig(eps=0.1), WC, seed=1.5),
+        "seed must be an integer >= 0, got 1.5",
+    ),
+    (
+        "wc-refit-str",
+        lambda: worst_case_mi(
+            lambda v: v, X.sigmoid(), AttackConfig(eps=0.1), WC, refit="no", progress=False
+        ),
+        "refit must be True or False, got 'no'",
+    ),
+    (
+        "rv-refit-str",
+        lambda: representation_vulnerability(
+            lambda v: v, X.sigmoid(), AttackConfig(eps=0.1), WC, refit="no", progress=False
+        ),
+        "refit must be True or False",
+    ),
+    (
+        "per-feature-seed",
+        lambda: per_feature_vulnerability(
+            lambda v: v, X.sigmoid(), AttackConfig(eps=0.1), PF, seed=-1, progress=False
+        ),
+        "seed must be an integer >= 0, got -1",
+    ),
+    (
+        "make-critic-seed",
+        lambda: make_critic(CriticConfig(critic="separable", hidden=8), X, Y, seed=-1),
+        "seed must be an integer >= 0",
+    ),
+    # the Gaussian ground truths: a bool is not a dimension, a correlation or a noise level
+    ("gauss-d-bool", lambda: gaussian_mi(True, 0.5), "d must be an integer >= 1, got True"),
+    ("gauss-rho-bool", lambda: gaussian_mi(1, False), r"rho must be a real number in \(-1"),
+    ("rho-d-bool", lambda: rho_for_mi(1.0, True), "d must be an integer >= 1, got True"),
+    ("rho-mi-bool", lambda: rho_for_mi(True, 1), "mi must be a finite real number >= 0"),
+    ("pairs-n-bool", lambda: correlated_gaussians(True, 1, 0.5, 0), "n must be an integer >= 1"),
+    (
+        "pairs-seed-negative",
+        lambda: correlated_gaussians(10, 1, 0.5, -1),
+        "seed must be an integer >= 0",
+    ),
+    (
+        "pairs-cubic-str",
+        lambda: correlated_gaussians(10, 1, 0.5, 0, cubic="no"),
+        "cubic must be True or False, got 'no'",
+    ),
+    (
+        "lin-sigma-bool",
+        lambda: linear_gaussian_mi(np.eye(2), np.eye(2), True),
+        "sigma must be a finite number > 0, got True",
+    ),
+    # the bounds' and the critic's numbers: a bool is not tau, a rate or a fraction
+    ("smile-clip-bool", lambda: smile_bound(SCORES, clip=True), "clip must be a positive"),
+    ("mine-rate-bool", lambda: mine_loss(SCORES, None, rate=True), r"rate must be a real number"),
+    (
+        "critic-val-false",
+        lambda: CriticConfig(critic="separable", validation_fraction=False),
+        r"validation_fraction must be a real number in \[0.0, 1.0\), got False",
+    ),
+    (
+        "critic-average-false",
+        lambda: CriticConfig(weight_average=False),
+        "weight_average must be a real number in",
+    ),
+    (
+        "critic-decay-false",
+        lambda: CriticConfig(weight_decay=False),
+        "weight_decay must be a real number in",
+    ),
     # data
     ("data-name", lambda: load_dataset("imagenet"), "name"),
     ("data-source", lambda: load_dataset("mnist", source="web"), "source"),
@@ -425,6 +563,19 @@ def test_bad_input_is_a_clear_error(call: Callable[[], object], match: str) -> N
 
 def test_the_catalogue_is_large() -> None:
     assert len(CASES) >= 50
+
+
+def test_an_integer_choice_takes_a_numpy_integer_as_the_plain_int() -> None:
+    # the rule of check_choice: equal and of the choice's kind; a NumPy integer scalar is an
+    # integer (shapes and sizes often come as np.int64) and comes back as the choice itself
+    size = check_choice("image_size", np.int64(28), (28, 32))
+    assert size == 28 and type(size) is int
+    assert check_choice("flag", np.True_, (True, False)) is True
+    assert check_choice("attack", None, ("apgd", None)) is None
+    assert type(BaselineH(np.int64(1), np.int64(28))(IMAGES[:2])) is torch.Tensor
+    for refused in (28.0, np.float64(28), torch.tensor(28), np.array(28), "28", [28]):
+        with pytest.raises(ValueError, match="image_size must be one of"):
+            check_choice("image_size", refused, (28, 32))
 
 
 def test_scale_of_w_does_not_change_the_exact_rv() -> None:

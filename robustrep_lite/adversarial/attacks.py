@@ -10,9 +10,11 @@ leading dimension: no loop over samples.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+import numbers
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from robustrep_lite.core.validation import check_choice, check_images, check_nonnegative
@@ -21,27 +23,49 @@ from robustrep_lite.core.validation import check_choice, check_images, check_non
 NORMS = ("inf", "2")
 
 
-def check_box(box: tuple[float, float] | None) -> tuple[float, float] | None:
-    """Return ``box`` if it is ``None`` or a finite ``(low, high)`` with ``low < high``, else
-    raise a ``ValueError`` naming it."""
-    if box is not None and (
-        len(box) != 2
-        or not all(isinstance(b, (int, float)) and math.isfinite(b) for b in box)
-        or box[0] >= box[1]
+def check_box(
+    box: tuple[float, float] | Sequence[float] | None, name: str = "box", *, optional: bool = True
+) -> tuple[float, float] | None:
+    """Return ``box`` as ``(float(low), float(high))``, or ``None`` (when ``optional``), if it
+    is ``None`` or a pair (tuple or list) of finite real numbers with ``low < high``, else raise
+    a ``ValueError`` naming ``name``: a bool (``True`` would read as 1), a string (``"01"``
+    would be parsed digit by digit), a lone number, three values or another object is refused.
+    The box is the valid input range that Definition 2.3's ball is intersected with."""
+    if box is None and optional:
+        return None
+    if (
+        not isinstance(box, (tuple, list))
+        or len(box) != 2
+        or not all(
+            isinstance(b, numbers.Real)
+            and not isinstance(b, (bool, np.bool_))
+            and math.isfinite(float(b))
+            for b in box
+        )
+        or float(box[0]) >= float(box[1])
     ):
-        raise ValueError(f"box must be None or finite (low, high) with low < high, got {box!r}")
-    return box
+        allowed = "None or finite" if optional else "finite"
+        raise ValueError(f"{name} must be {allowed} (low, high) with low < high, got {box!r}")
+    return float(box[0]), float(box[1])
 
 
 def check_norm(norm: str | float) -> str:
-    """Normalise ``norm`` (``"inf"``, ``inf``, ``"2"`` or ``2``) to ``"inf"`` or ``"2"``."""
-    key = {math.inf: "inf", 2: "2"}.get(norm, norm) if not isinstance(norm, str) else norm
+    """Normalise ``norm`` (``"inf"``, ``inf``, ``"2"`` or ``2``) to ``"inf"`` or ``"2"``, else
+    raise a ``ValueError`` naming ``norm`` (a list or another unhashable value too; a bool is
+    not read as a number)."""
+    if isinstance(norm, numbers.Real) and not isinstance(norm, (bool, np.bool_)):
+        key = {math.inf: "inf", 2: "2"}.get(float(norm), norm)
+    else:
+        key = norm
     return check_choice("norm", key, NORMS)
 
 
 def project_to_ball(delta: torch.Tensor, eps: float, norm: str | float) -> torch.Tensor:
-    """Project each ``delta[i]`` onto the ``norm`` ball of radius ``eps`` (per sample)."""
-    check_nonnegative("eps", eps)
+    """Project each ``delta[i]`` onto the ``norm`` ball of radius ``eps`` (per sample): the
+    ball ``B(x, eps)`` of Definition 2.3, centred at 0. ``eps`` is one finite number >= 0 for
+    the whole batch (a 0-d tensor too); a list or a tensor of per-sample radii is refused with
+    a ``ValueError``, since ``clamp`` would broadcast it along the last axis, not the samples."""
+    check_nonnegative("eps", eps, scalar=True)
     norm = check_norm(norm)
     if norm == "inf":
         return delta.clamp(-eps, eps)
@@ -53,8 +77,11 @@ def project_to_ball(delta: torch.Tensor, eps: float, norm: str | float) -> torch
 def random_in_ball(
     like: torch.Tensor, eps: float, norm: str | float, generator: torch.Generator | None = None
 ) -> torch.Tensor:
-    """One point drawn uniformly from the ``norm`` ball of radius ``eps`` per sample of ``like``."""
-    check_nonnegative("eps", eps)
+    """One point drawn uniformly from the ``norm`` ball of radius ``eps`` per sample of ``like``
+    (the random start of PGD inside Definition 2.3's ``B(x, eps)``). ``eps`` is one finite
+    number >= 0 (a 0-d tensor too); a list or a tensor of per-sample radii is refused with a
+    ``ValueError`` naming ``eps``."""
+    check_nonnegative("eps", eps, scalar=True)
     norm = check_norm(norm)
     if norm == "inf":
         u = torch.rand(like.shape, generator=generator, dtype=like.dtype, device=like.device)
@@ -109,7 +136,7 @@ class PGDConfig:
         object.__setattr__(self, "norm", check_norm(self.norm))
         if isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps < 0:
             raise ValueError(f"steps must be a non-negative integer, got {self.steps!r}")
-        check_box(self.box)
+        object.__setattr__(self, "box", check_box(self.box))
 
 
 def pgd(

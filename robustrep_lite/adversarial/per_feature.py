@@ -28,7 +28,7 @@ from robustrep_lite.adversarial.search import (
     check_points,
     frozen,
 )
-from robustrep_lite.core.validation import check_choice
+from robustrep_lite.core.validation import check_choice, check_int
 from robustrep_lite.mi.fit import CriticConfig, FitResult, fit_critic, split_indices
 
 __all__ = [
@@ -221,9 +221,11 @@ def per_feature_vulnerability(
     neither training nor selection saw. The worst-case read-out is the paper's (the final
     critics on attacked held-out batches; a refit would need F perturbed copies of the data).
     ``critic.validation_fraction = 0`` trains every critic for exactly ``critic.steps`` steps
-    and reads its final state.
+    and reads its final state. ``seed`` (an integer >= 0) seeds the split, the batches, the
+    critics' initialisation and PGD's random starts.
     """
     check_choice("pooling", pooling, ("flatten", "mean"))
+    check_int("seed", seed, 0)
     if not isinstance(attack, AttackConfig):
         raise ValueError(f"attack must be an AttackConfig, got {type(attack).__name__}")
     if not isinstance(critic, CriticConfig):

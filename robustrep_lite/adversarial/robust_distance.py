@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from robustrep_lite.adversarial.attacks import check_box
 from robustrep_lite.core.validation import check_choice, check_int, check_nonnegative
 
 __all__ = [
@@ -61,8 +62,8 @@ class DistanceSearch:
     attack: one of :data:`ATTACKS`: ``"hsj"``, HopSkipJump (Chen, Jordan & Wainwright 2020,
     Algorithm 2: ``steps`` iterations, boundary-normal estimates of at most
     ``max_gradient_evals`` queries), or ``"ddn"``, DDN (Rony et al. 2019: ``steps`` gradient
-    steps; ``max_gradient_evals`` unused). Inputs live in ``bounds``; points are attacked
-    ``batch_size`` at a time.
+    steps; ``max_gradient_evals`` unused). Inputs live in ``bounds``, a finite ``(low, high)``
+    with ``low < high`` (stored as floats); points are attacked ``batch_size`` at a time.
     """
 
     attack: str = "hsj"
@@ -77,8 +78,7 @@ class DistanceSearch:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if not self.bounds[0] < self.bounds[1]:
-            raise ValueError(f"bounds must be (low, high) with low < high, got {self.bounds!r}")
+        object.__setattr__(self, "bounds", check_box(self.bounds, "bounds", optional=False))
         check_int("batch_size", self.batch_size, 1)
 
 

@@ -18,7 +18,6 @@ Used by the worst-case estimators (:mod:`~robustrep_lite.adversarial.vulnerabili
 from __future__ import annotations
 
 import contextlib
-import math
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -27,7 +26,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from robustrep_lite.adversarial.attacks import PGDConfig, check_norm, pgd
+from robustrep_lite.adversarial.attacks import PGDConfig, check_box, check_norm, pgd
 from robustrep_lite.core.validation import check_choice, check_finite, check_int, check_nonnegative
 from robustrep_lite.mi import READOUT_ESTIMATORS
 from robustrep_lite.mi.fit import ScoreFn, unit_values
@@ -87,7 +86,7 @@ class AttackConfig:
         if self.random_start not in (True, False):  # a string such as "no" would read as True
             raise ValueError(f"random_start must be True or False, got {self.random_start!r}")
         object.__setattr__(self, "random_start", bool(self.random_start))
-        object.__setattr__(self, "box", _check_box(self.box))
+        object.__setattr__(self, "box", check_box(self.box))
         check_choice("search", self.search, SEARCHES)
         if self.estimator is not None:
             check_choice("attack_estimator", self.estimator, READOUT_ESTIMATORS)
@@ -115,18 +114,6 @@ class AttackConfig:
     def lowering(self, readout: str) -> AttackConfig:
         """This attack with its bound fixed: ``estimator``, or the critic's ``readout``."""
         return replace(self, estimator=self.estimator or readout)
-
-
-def _check_box(box: tuple[float, float] | None) -> tuple[float, float] | None:
-    if box is None:
-        return None
-    try:  # a non-pair (a number, three values) or a non-number must name box too
-        low, high = (float(b) for b in box)
-    except (TypeError, ValueError):
-        low, high = math.nan, math.nan
-    if not (math.isfinite(low) and math.isfinite(high)) or low >= high:
-        raise ValueError(f"box must be None or (low, high) with low < high, got {box!r}")
-    return low, high
 
 
 @contextlib.contextmanager

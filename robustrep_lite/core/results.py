@@ -330,6 +330,16 @@ class PartialRun:
         #: rows taken over from the partial file
         self.resumed = len(self.rows)
 
+    @classmethod
+    def from_arguments(cls, out: str | Path, arguments: Any, **resolved: Any) -> PartialRun:
+        """The partial run of a benchmark script that writes ``out``: its settings are
+        :func:`resume_settings` of the parsed command line ``arguments`` updated with
+        ``resolved`` (what the command line leaves open and the script settles, e.g. the
+        profile chosen from ``$ROBUSTREP_PROFILE``, the record of its settings, the device; an
+        entry of ``resolved`` replaces the argument of the same name), and
+        ``arguments.overwrite`` says whether an existing ``out`` may be replaced."""
+        return cls(out, {**resume_settings(arguments), **resolved}, overwrite=arguments.overwrite)
+
     @staticmethod
     def _key(key: Sequence[Hashable]) -> str:
         return json.dumps(list(key))

@@ -12,14 +12,47 @@ import numpy as np
 
 
 def check_choice(name: str, value: Any, choices: Iterable[Any]) -> Any:
-    """Return ``value`` if it is one of ``choices``, else raise a ``ValueError`` listing them.
-    A bool is not taken for the choice 1 or 0 (``True == 1`` in Python)."""
+    """Return the entry of ``choices`` that ``value`` names, else raise a ``ValueError`` naming
+    ``name`` and listing them. Equality alone is not enough, since ``True == 1`` and
+    ``28.0 == 28`` in Python: ``value`` must also be of the choice's kind.
+
+    * an ``int`` choice takes an ``int`` or a NumPy integer scalar (returned as the plain
+      ``int``), never a bool, a float (``28.0``), a string or an array or tensor (a 0-d tensor
+      too);
+    * a ``bool`` choice takes a bool (Python or NumPy) only; a ``float`` choice any real number
+      but a bool; a ``str`` choice a string only; ``None`` only ``None``;
+    * any other choice (an enum member, a tuple) takes a value equal to it, as a plain bool.
+
+    An unhashable or array value (a list, a tensor) is refused, not compared element-wise.
+    Returning the choice rather than ``value`` hands callers the canonical option."""
     options = tuple(choices)
-    if value not in options or (
-        isinstance(value, bool) and not any(isinstance(c, bool) for c in options)
-    ):
-        raise ValueError(f"{name} must be one of {options!r}, got {value!r}")
-    return value
+    for choice in options:
+        if _names_choice(value, choice):
+            return choice
+    raise ValueError(f"{name} must be one of {options!r}, got {value!r}")
+
+
+def _names_choice(value: Any, choice: Any) -> bool:
+    """Whether ``value`` is ``choice`` for :func:`check_choice`: equal, and of its kind."""
+    if choice is None:
+        return value is None
+    if isinstance(choice, (bool, np.bool_)):
+        kind_ok = isinstance(value, (bool, np.bool_))
+    elif isinstance(choice, (int, np.integer)):
+        kind_ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+    elif isinstance(choice, (float, np.floating)):
+        kind_ok = isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+    elif isinstance(choice, str):
+        kind_ok = isinstance(value, str)
+    else:
+        kind_ok = not isinstance(value, np.ndarray) and not hasattr(value, "detach")
+    if not kind_ok:
+        return False
+    try:
+        equal = value == choice
+    except Exception:  # an object whose comparison fails is not this choice
+        return False
+    return isinstance(equal, (bool, np.bool_)) and bool(equal)
 
 
 def _is_real(item: Any) -> bool:
@@ -102,6 +135,40 @@ def check_int(name: str, value: Any, low: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
         raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
     return int(value)
+
+
+def check_in_range(
+    name: str,
+    value: Any,
+    low: float,
+    high: float,
+    *,
+    low_open: bool = False,
+    high_open: bool = True,
+) -> float:
+    """Return ``value`` as a float if it is a real number (NumPy scalars too) in the interval
+    from ``low`` to ``high`` (each end open or closed as ``low_open`` / ``high_open`` say;
+    by default ``[low, high)``), else raise a ``ValueError`` naming ``name`` and the interval:
+    a bool (``False`` would read as 0), a string, a list or a NaN is refused."""
+    interval = f"{'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+    if (
+        isinstance(value, (bool, np.bool_))
+        or not isinstance(value, numbers.Real)
+        or math.isnan(float(value))
+        or (float(value) <= low if low_open else float(value) < low)
+        or (float(value) >= high if high_open else float(value) > high)
+    ):
+        raise ValueError(f"{name} must be a real number in {interval}, got {value!r}")
+    return float(value)
+
+
+def check_bool(name: str, value: Any) -> bool:
+    """Return ``value`` as a bool if it is ``True`` or ``False`` (a NumPy bool too), else raise
+    a ``ValueError`` naming ``name``: a string such as ``"no"`` would otherwise read as
+    ``True``, and ``0`` or ``None`` as ``False``."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
 
 
 def check_images(name: str, x: Any, box: tuple[float, float] | None = (0.0, 1.0)) -> Any:

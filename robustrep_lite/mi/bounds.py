@@ -21,13 +21,14 @@ Poole et al. 2019 ("On variational bounds of mutual information"); Song & Ermon 
 from __future__ import annotations
 
 import math
+import numbers
 from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from robustrep_lite.core.validation import check_choice
+from robustrep_lite.core.validation import check_choice, check_in_range
 
 #: Estimators that can be *trained* (each defines a loss whose gradient trains the critic).
 TRAIN_ESTIMATORS = ("dv", "mine", "nwj", "infonce", "jsd", "smile")
@@ -106,11 +107,19 @@ def _log_mean_exp_marginal(p: ScoreParts) -> Tensor:
 
 
 def _check_clip(clip: float | None) -> float | None:
-    if clip is None or clip == math.inf:
+    """SMILE's tau (Song & Ermon 2020, eq. 17): ``None`` or ``math.inf`` for no clipping, else a
+    finite real number > 0; a bool (``True`` would read as tau = 1), a string or a NaN is a
+    ``ValueError`` naming ``clip``."""
+    if clip is None:
         return None
-    if not isinstance(clip, (int, float)) or math.isnan(clip) or clip <= 0:
+    if (
+        isinstance(clip, bool)
+        or not isinstance(clip, numbers.Real)
+        or math.isnan(float(clip))
+        or clip <= 0
+    ):
         raise ValueError(f"clip must be a positive number, math.inf or None, got {clip!r}")
-    return float(clip)
+    return None if clip == math.inf else float(clip)
 
 
 # --- the bounds, per location (shape (L,)) ---------------------------------------------------
@@ -255,10 +264,10 @@ def mine_loss(
 
     Returns ``(loss, new_ema, value)``: ``loss`` (0-d) has the numerical value ``-DV`` and the
     gradient of the corrected objective (minimise it); ``new_ema`` (L,) is detached;
-    ``value`` (0-d, detached) is the DV estimate in nats.
+    ``value`` (0-d, detached) is the DV estimate in nats. ``rate`` must be a real number in
+    (0, 1] (a bool is refused, not read as 1), else a ``ValueError`` names it.
     """
-    if not isinstance(rate, (int, float)) or not 0.0 < rate <= 1.0:
-        raise ValueError(f"rate must be in (0, 1], got {rate!r}")
+    rate = check_in_range("rate", rate, 0.0, 1.0, low_open=True, high_open=False)
     p = _parts(scores)
     joint_mean = p.joint.mean(-1)
     log_marg = _log_mean_exp_marginal(p)  # (L,)

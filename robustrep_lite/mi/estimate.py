@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from robustrep_lite.core.validation import check_finite
+from robustrep_lite.core.validation import check_finite, check_int
 from robustrep_lite.mi.bounds import (
     ScoreParts,
     sample_scores,
@@ -180,10 +180,10 @@ def estimate_mi(
     ``forward(x, y) -> (n, n) or (L, n, n)`` scores (and ``pair_scores`` for
     ``negatives="shuffled"``); ``seed`` then does not set its initialisation. A module passed
     as ``critic=`` is taken as ``critic_module``.
-    seed: seeds the split, the batches and the critic initialisation (the global torch RNG is
-    left untouched). progress: show a tqdm bar. trace_heldout: also record the held-out read-out
-    at every evaluation (``heldout_curve``; a diagnostic for showing overfitting, never used
-    for selection).
+    seed: an integer >= 0; seeds the split, the batches and the critic initialisation (the
+    global torch RNG is left untouched). progress: show a tqdm bar. trace_heldout: also record
+    the held-out read-out at every evaluation (``heldout_curve``; a diagnostic for showing
+    overfitting, never used for selection).
 
     Divergence never raises: the result has ``diverged=True``, ``estimate=nan`` and the
     ``reason``. Raises ``ValueError`` naming the argument for different sample counts, NaN/inf
@@ -192,6 +192,7 @@ def estimate_mi(
     if isinstance(settings.get("critic"), nn.Module):
         critic_module = settings.pop("critic")  # type: ignore[assignment]
     cfg = _config_from(config, settings)
+    check_int("seed", seed, 0)
     xt, yt = _as_tensor("x", x), _as_tensor("y", y)
     if xt.shape[0] != yt.shape[0]:
         raise ValueError(

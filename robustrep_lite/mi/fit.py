@@ -33,7 +33,13 @@ from torch import Tensor, nn
 from torch.func import vmap
 from tqdm.auto import tqdm
 
-from robustrep_lite.core.validation import check_choice, check_finite, check_int, check_positive
+from robustrep_lite.core.validation import (
+    check_choice,
+    check_finite,
+    check_in_range,
+    check_int,
+    check_positive,
+)
 from robustrep_lite.mi.bounds import (
     READOUT_ESTIMATORS,
     TRAIN_ESTIMATORS,
@@ -137,6 +143,8 @@ class CriticConfig:
 
     def __post_init__(self) -> None:
         check_choice("critic", self.critic, (*CRITICS, "auto"))
+        # a fraction given as a bool (False read as 0: no selection) is refused before use
+        check_in_range("validation_fraction", self.validation_fraction, 0.0, 1.0)
         if self.critic == "auto" and self.validation_fraction <= 0:
             raise ValueError(
                 "critic='auto' selects on the validation split: validation_fraction > 0"
@@ -163,20 +171,13 @@ class CriticConfig:
         check_int("embed_dim", self.embed_dim, 1)
         check_int("batch_size", self.batch_size, 2)
         check_int("patience", self.patience, 1)
-        if not (isinstance(self.weight_average, (int, float)) and 0 <= self.weight_average < 1):
-            raise ValueError(f"weight_average must be in [0, 1), got {self.weight_average!r}")
+        check_in_range("weight_average", self.weight_average, 0.0, 1.0)
         check_positive("lr", self.lr)
         if not (check_positive("ema_rate", self.ema_rate) <= 1.0):
             raise ValueError(f"ema_rate must be in (0, 1], got {self.ema_rate!r}")
         check_positive("max_estimate", self.max_estimate)
-        if not (isinstance(self.weight_decay, (int, float)) and 0 <= self.weight_decay < 1):
-            raise ValueError(f"weight_decay must be in [0, 1), got {self.weight_decay!r}")
-        for name in ("validation_fraction", "holdout_fraction"):
-            v = getattr(self, name)
-            if not isinstance(v, (int, float)) or not 0.0 <= v < 1.0:
-                raise ValueError(f"{name} must be in [0, 1), got {v!r}")
-        if self.holdout_fraction <= 0:
-            raise ValueError(f"holdout_fraction must be in (0, 1), got {self.holdout_fraction!r}")
+        check_in_range("weight_decay", self.weight_decay, 0.0, 1.0)
+        check_in_range("holdout_fraction", self.holdout_fraction, 0.0, 1.0, low_open=True)
         if self.validation_fraction + self.holdout_fraction >= 1.0:
             raise ValueError(
                 "validation_fraction + holdout_fraction must be < 1 (some samples must be left "
@@ -336,7 +337,9 @@ def make_critic(cfg: CriticConfig, x_example: Tensor, y_example: Tensor, seed: i
     (each (n, ...), n >= 1), initialised from ``seed`` without touching the global RNG.
     ``cfg.hidden`` must be resolved (see :meth:`CriticConfig.resolved`), and ``cfg.critic``
     one of :data:`CRITICS`: ``"auto"`` is resolved by the caller, which fits one critic of each
-    of :data:`AUTO_CRITICS` (as :func:`robustrep_lite.mi.estimate.estimate_mi` does)."""
+    of :data:`AUTO_CRITICS` (as :func:`robustrep_lite.mi.estimate.estimate_mi` does).
+    ``seed`` must be an integer >= 0 (not a bool or a float), else a ``ValueError``."""
+    check_int("seed", seed, 0)
     if cfg.critic == "auto":
         raise ValueError(
             f"cfg.critic='auto' must be resolved first: make one critic per family of "

@@ -9,20 +9,25 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from robustrep_lite.core.validation import check_finite
+from robustrep_lite.core.validation import (
+    check_bool,
+    check_finite,
+    check_in_range,
+    check_int,
+    check_nonnegative,
+    check_positive,
+)
 
 
 def _check_rho(rho: float) -> float:
-    if not isinstance(rho, (int, float)) or not -1.0 < rho < 1.0:
-        raise ValueError(f"rho must be in (-1, 1), got {rho!r}")
-    return float(rho)
+    return check_in_range("rho", rho, -1.0, 1.0, low_open=True, high_open=True)
 
 
 def gaussian_mi(d: int, rho: float) -> float:
     """I(X; Y) = -(d/2) log(1 - rho^2) nats for d independent coordinate pairs with correlation
-    rho (see :func:`correlated_gaussians`)."""
-    if not isinstance(d, int) or d < 1:
-        raise ValueError(f"d must be an integer >= 1, got {d!r}")
+    rho (see :func:`correlated_gaussians`). ``d`` is an integer >= 1 (not a bool) and ``rho``
+    a real number in (-1, 1), else a ``ValueError`` names the argument."""
+    d = check_int("d", d, 1)
     return -0.5 * d * math.log1p(-(_check_rho(rho) ** 2))
 
 
@@ -31,11 +36,11 @@ def rho_for_mi(mi: float, d: int) -> float:
 
     Beyond about 16 nats per dimension ``rho`` rounds so close to 1 in floating point that the
     Gaussians it defines carry another MI (``y = x`` and infinite MI once ``rho`` is 1): a
-    ``ValueError`` then names the MI ``rho`` gives instead of returning it."""
-    if not isinstance(mi, (int, float)) or not math.isfinite(mi) or mi < 0:
-        raise ValueError(f"mi must be a finite number >= 0, got {mi!r}")
-    if not isinstance(d, int) or d < 1:
-        raise ValueError(f"d must be an integer >= 1, got {d!r}")
+    ``ValueError`` then names the MI ``rho`` gives instead of returning it. ``mi`` must be a
+    finite real number >= 0 and ``d`` an integer >= 1 (a bool is neither)."""
+    check_nonnegative("mi", mi, scalar=True)
+    mi = float(mi)
+    d = check_int("d", d, 1)
     rho = math.sqrt(-math.expm1(-2.0 * mi / d))
     given = -0.5 * d * math.log1p(-rho * rho) if rho < 1.0 else math.inf
     if abs(given - mi) > 1e-4 * max(mi, 1.0):
@@ -51,12 +56,14 @@ def correlated_gaussians(
 ) -> tuple[Tensor, Tensor]:
     """n samples of x ~ N(0, I_d), y = rho x + sqrt(1 - rho^2) e, e ~ N(0, I_d); float32
     tensors of shape (n, d). ``cubic=True`` returns y^3 instead (same MI, harder critic).
-    I(X; Y) = :func:`gaussian_mi` (d, rho)."""
-    if not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be an integer >= 1, got {n!r}")
-    if not isinstance(d, int) or d < 1:
-        raise ValueError(f"d must be an integer >= 1, got {d!r}")
+    I(X; Y) = :func:`gaussian_mi` (d, rho). ``n`` and ``d`` are integers >= 1, ``seed`` an
+    integer >= 0 and ``cubic`` a bool (a string such as ``"no"`` is refused, not read as
+    ``True``), else a ``ValueError`` names the argument."""
+    n = check_int("n", n, 1)
+    d = check_int("d", d, 1)
     rho = _check_rho(rho)
+    check_int("seed", seed, 0)
+    cubic = check_bool("cubic", cubic)
     gen = torch.Generator().manual_seed(seed)
     x = torch.randn(n, d, generator=gen)
     y = rho * x + math.sqrt(1.0 - rho * rho) * torch.randn(n, d, generator=gen)
@@ -77,8 +84,7 @@ def linear_gaussian_mi(w: np.ndarray | Tensor, cov_x: np.ndarray | Tensor, sigma
         raise ValueError(f"cov_x must have shape {(w64.shape[1],) * 2}, got {c64.shape}")
     check_finite("w", w64)
     check_finite("cov_x", c64)
-    if not isinstance(sigma, (int, float)) or not math.isfinite(sigma) or sigma <= 0:
-        raise ValueError(f"sigma must be a finite number > 0, got {sigma!r}")
+    sigma = check_positive("sigma", sigma)
     if not np.allclose(c64, c64.T, rtol=1e-10, atol=1e-12):
         raise ValueError("cov_x must be symmetric")
     eig = np.linalg.eigvalsh(c64)
