@@ -55,6 +55,7 @@ from tqdm.auto import tqdm
 from robustrep_lite.adversarial.search import AttackConfig, ScoreTask, attack_batch, frozen
 from robustrep_lite.core.runtime import default_device
 from robustrep_lite.core.validation import (
+    check_bool,
     check_choice,
     check_finite,
     check_images,
@@ -154,9 +155,8 @@ class EncoderConfig:
         check_nonnegative("spectral_lambda", self.spectral_lambda, scalar=True)
         check_int("rep_dim", self.rep_dim, 1)
         check_int("critic_units", self.critic_units, 1)
+        check_bool("amp", self.amp)
         check_choice("amp_dtype", self.amp_dtype, AMP_DTYPES)
-        if not isinstance(self.amp, bool):
-            raise ValueError(f"amp must be True or False, got {self.amp!r}")
         check_positive("width", self.width)
         if self.time_budget_s is not None:
             check_positive("time_budget_s", self.time_budget_s)
