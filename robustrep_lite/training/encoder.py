@@ -670,7 +670,8 @@ def mi_readout(
     the square root of their number; NaN for a single batch), the standard error of the paired
     per-batch drop ``I - I_worst`` (``drop_stderr``) and the number of images read
     (``readout_images``, whole batches only). The critic is fixed and the batches are disjoint,
-    so the standard errors measure the read-out's sampling noise, not the bias of the bound."""
+    so the standard errors measure the read-out's sampling noise, not the bias of the bound.
+    The read-out runs in fp32 on every device, whatever precision the encoder trained in."""
     c = run.config
     dev = next(run.encoder.parameters()).device
     bs = c["batch_size"] if batch_size is None else batch_size
@@ -684,7 +685,7 @@ def mi_readout(
         clip=c["clip"],
         batch_size=bs,
     )
-    task = _EncoderTask(run.encoder, dev, _amp_dtype(dev, True, "auto"))
+    task = _EncoderTask(run.encoder, dev, None)  # fp32: a reported estimate, a few batches
     name = DEFAULT_READOUT[c["estimator"]]
     clean, worst = [], []
     with frozen(run.encoder, run.critic):
