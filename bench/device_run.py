@@ -21,8 +21,9 @@ keeps what finished; a stage that fails is recorded with its error and the next 
 5. ``zoo``: train the ``gpu`` zoo (budget per model shrunk likewise), then the attacked accuracy
    and logit-layer vulnerability of every model (``DIR/zoo_gpu.json``).
 
-``--dry-run`` runs the same sequence on the CPU at tiny sizes (the ``quick`` settings, the
-``tiny`` step) in well under 3 minutes; ``tests/test_device_run.py`` runs it.
+``--dry-run`` runs the same sequence on the CPU at tiny sizes (the ``gpu`` settings at the
+``quick`` profile's sizes, :func:`experiment_settings`; the ``tiny`` step) in well under 3
+minutes; ``tests/test_device_run.py`` runs it.
 
 What travels to the device machine (at most 64 MiB with a command; it has no network and no
 data folder, and this package is not installed there, hence ``PYTHONPATH=.``): the working tree
@@ -69,7 +70,12 @@ from robustrep_lite.adversarial.vulnerability import (
 )
 from robustrep_lite.core.results import save_result
 from robustrep_lite.core.runtime import describe_device, git_commit, provenance, seed_everything
-from robustrep_lite.experiments.settings import profile_settings
+from robustrep_lite.experiments.settings import (
+    PROFILES,
+    TrainSettings,
+    ZooSettings,
+    at_sizes_of,
+)
 from robustrep_lite.mi import (
     LocalDIMCritic,
     correlated_gaussians,
@@ -100,9 +106,13 @@ class RunPlan:
     dry_run: bool
 
 
+#: The profile label of the dry run's Table 1 and zoo (:func:`experiment_settings`).
+DRY_RUN_PROFILE = "gpu at quick sizes"
+
+
 def plan_for(dry_run: bool, budget_s: float) -> RunPlan:
     if dry_run:
-        return RunPlan(torch.device("cpu"), "quick", ("tiny",), 2, budget_s, True)
+        return RunPlan(torch.device("cpu"), DRY_RUN_PROFILE, ("tiny",), 2, budget_s, True)
     if not torch.cuda.is_available():
         raise SystemExit("no CUDA device: run with --dry-run on a machine without a GPU")
     return RunPlan(torch.device("cuda"), "gpu", ("paper", "fast", "fast_fp16"), 10, budget_s, False)
@@ -451,12 +461,28 @@ def _left(deadline: float) -> float:
     return deadline - time.monotonic()
 
 
+def experiment_settings(plan: RunPlan) -> tuple[TrainSettings, ZooSettings]:
+    """The Table 1 and zoo settings of the run: the ``gpu`` profile's. The dry run keeps their
+    method (augmentation, wall-clock budgets, the fast step, CIFAR-10 and its radius, learning
+    rates, attacks) at the ``quick`` profile's sizes
+    (:func:`~robustrep_lite.experiments.settings.at_sizes_of`), so that the code paths only the
+    ``gpu`` profile takes run on the CPU first; its zoo leaves out ResNet18 (about 4 minutes on
+    one CPU thread even at these sizes; the architecture is tested in ``tests/test_models.py``)."""
+    gpu = PROFILES["gpu"]
+    if not plan.dry_run:
+        return gpu.table1, gpu.zoo
+    quick = PROFILES["quick"]
+    zoo = at_sizes_of(gpu.zoo, quick.zoo)
+    zoo = dataclasses.replace(zoo, models=tuple(m for m in zoo.models if m.arch != "resnet18"))
+    return at_sizes_of(gpu.table1, quick.table1), zoo
+
+
 def table1_run(plan: RunPlan, out: Path, deadline: float) -> dict[str, Any]:
     """Table 1, one seed, the plan's profile; in the gpu profile the two encoders together get
     at most a third of the time left, a sixth each (the heads, attacks and zoo take the rest)."""
     from robustrep_lite.experiments.table1 import table1
 
-    s = profile_settings(plan.profile).table1
+    s = experiment_settings(plan)[0]
     if s.encoder_budget_s is not None:
         share = max(_left(deadline) / 3 / 2, 10.0)
         s = dataclasses.replace(s, encoder_budget_s=min(s.encoder_budget_s, share))
@@ -483,7 +509,7 @@ def zoo_run(plan: RunPlan, out: Path, deadline: float) -> dict[str, Any]:
     attacked accuracy and the logit-layer vulnerability of every model."""
     from robustrep_lite.experiments import zoo
 
-    zs = profile_settings(plan.profile).zoo
+    zs = experiment_settings(plan)[1]
     if zs.train_budget_s is not None:
         share = max(_left(deadline) / 2 / len(zs.models), 5.0)
         zs = dataclasses.replace(zs, train_budget_s=min(zs.train_budget_s, share))

@@ -68,10 +68,17 @@ def test_dry_run_runs_every_stage_and_writes_every_file(tmp_path: Path) -> None:
     assert zoo["rows"] and all("rv_refit" in row for row in zoo["rows"])
     # what Chapters 5 and 6 show of the stored files, once copied to bench/results/device/
     table = json.loads((tmp_path / "table1_gpu.json").read_text())
+    label = "gpu at quick sizes"  # the gpu profile's method at the quick profile's sizes
     for record in (zoo, table):
-        assert record["profile"] == "quick" and record["provenance"]["profile"] == "quick"
+        assert record["profile"] == label and record["provenance"]["profile"] == label
         line = stored_run_line(record, "bench/device_run.py")
-        assert line.startswith("stored run of bench/device_run.py") and "profile quick" in line
+        assert line.startswith("stored run of bench/device_run.py") and f"profile {label}" in line
+    # what only the gpu profile does ran: augmentation, the encoders' wall-clock budget, the
+    # fast step's setting, and a CIFAR-10 zoo trained for a budget
+    assert table["settings"]["augment"] and table["settings"]["fast"]
+    assert table["settings"]["encoder_budget_s"] > 0 and table["settings"]["width"] < 1
+    assert {m["dataset"] for m in zoo["settings"]["models"]} == {"cifar10"}
+    assert zoo["settings"]["train_budget_s"] > 0
     assert zoo_report.rows_markdown(zoo["rows"]).count("\n") == len(zoo["rows"]) + 1
     assert table1_report.run_summary(table["result"]).startswith("cifar10: 1 seed(s)")
     assert table1_report.table_markdown(table["result"]).count("\n") == len(table1_report.ORDER) + 1

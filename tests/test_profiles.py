@@ -17,6 +17,13 @@ import torch
 from robustrep_lite.book.chapter import setup_chapter
 from robustrep_lite.core.runtime import git_commit, provenance, seed_everything
 from robustrep_lite.experiments import settings
+from robustrep_lite.experiments.settings import (
+    PROFILES,
+    SIZE_FIELDS,
+    TrainSettings,
+    ZooSettings,
+    at_sizes_of,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -191,3 +198,35 @@ def test_a_copy_without_git_reports_the_stated_commit(tmp_path: Path, monkeypatc
     assert git_commit(tmp_path) is None  # no checkout, nothing stated: no claim
     monkeypatch.setenv("ROBUSTREP_COMMIT", "abc1234")
     assert git_commit(tmp_path) == "abc1234 (stated)"
+
+
+def test_at_sizes_of_keeps_the_method_and_takes_every_size() -> None:
+    """SIZE_FIELDS splits each kind of settings into sizes and method; a new field breaks this
+    test until it is put on one side."""
+    method = {
+        TrainSettings: {
+            "profile",
+            "strong_attack",
+            "critic_norm",
+            "estimator",
+            "lr",
+            "head_lr",
+            "augment",
+            "grid_betas",
+            "grid_eps_fractions",
+            "encoder_budget_s",
+            "fast",
+        },
+        ZooSettings: {"models", "eval_eps", "curve_eps", "lr", "train_budget_s"},
+    }
+    gpu, quick = PROFILES["gpu"], PROFILES["quick"]
+    for kind, section in ((TrainSettings, "table1"), (ZooSettings, "zoo")):
+        names = {f.name for f in dataclasses.fields(kind)}
+        assert set(SIZE_FIELDS[kind]) | method[kind] == names
+        assert not set(SIZE_FIELDS[kind]) & method[kind]
+        small = at_sizes_of(getattr(gpu, section), getattr(quick, section))
+        for name in names:
+            source = quick if name in SIZE_FIELDS[kind] else gpu
+            assert getattr(small, name) == getattr(getattr(source, section), name), name
+    with pytest.raises(ValueError, match="must both be TrainSettings or both ZooSettings"):
+        at_sizes_of(gpu.table1, quick.zoo)

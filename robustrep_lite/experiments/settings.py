@@ -29,7 +29,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from robustrep_lite.core.validation import (
     check_choice,
@@ -43,6 +43,7 @@ __all__ = [
     "PROFILES",
     "PROFILE_NAMES",
     "SECTIONS",
+    "SIZE_FIELDS",
     "ChapterSettings",
     "ComparisonSettings",
     "ProfileSettings",
@@ -50,6 +51,7 @@ __all__ = [
     "TrainSettings",
     "ZooModel",
     "ZooSettings",
+    "at_sizes_of",
     "profile_reason",
     "profile_settings",
     "settings_markdown",
@@ -781,6 +783,66 @@ def profile_reason(name: str | None = None) -> tuple[str, str]:
     if torch.cuda.is_available():
         return "gpu", f"{ENV_VAR} unset and a CUDA GPU is present"
     return "cpu", f"{ENV_VAR} unset and no GPU"
+
+
+#: The fields of an experiment's settings that say how much it computes (data, sizes, widths,
+#: steps, epochs, seeds); the others choose what it computes (estimator, attack, augmentation,
+#: precision, wall-clock budgets, radii, models). :func:`at_sizes_of` takes the first kind from
+#: a smaller profile.
+SIZE_FIELDS: dict[type, tuple[str, ...]] = {
+    TrainSettings: (
+        "data_source",
+        "train_size",
+        "val_size",
+        "test_size",
+        "strong_size",
+        "width",
+        "critic_units",
+        "encoder_epochs",
+        "head_epochs",
+        "batch_size",
+        "pgd_steps",
+        "seeds",
+        "grid_epochs",
+        "grid_train_size",
+        "rv_points",
+        "rv_steps",
+    ),
+    ZooSettings: (
+        "width",
+        "train_size",
+        "test_size",
+        "epochs",
+        "batch_size",
+        "adv_pgd_steps",
+        "rv_points",
+        "rv_steps",
+        "rv_search_steps",
+        "rv_batch",
+        "critic_hidden",
+        "channels",
+        "channel_steps",
+    ),
+}
+
+_Section = TypeVar("_Section", TrainSettings, ZooSettings)
+
+
+def at_sizes_of(settings: _Section, small: _Section) -> _Section:
+    """``settings`` with every field of :data:`SIZE_FIELDS` taken from ``small``, a section of the
+    same kind from a smaller profile: one profile's method at another's cost. E.g. the ``gpu``
+    profile's Table 1 (augmentation, the encoders' wall-clock budget, the fast step, its
+    learning rates and attacks) at the ``quick`` profile's sizes, which is what
+    ``bench/device_run.py --dry-run`` runs on a CPU before a GPU run is attempted. Raises
+    ``ValueError`` if the two are not settings of the same kind."""
+    if type(settings) is not type(small) or type(settings) not in SIZE_FIELDS:
+        raise ValueError(
+            "settings and small must both be TrainSettings or both ZooSettings, got "
+            f"{type(settings).__name__} and {type(small).__name__}"
+        )
+    return dataclasses.replace(
+        settings, **{name: getattr(small, name) for name in SIZE_FIELDS[type(settings)]}
+    )
 
 
 def profile_settings(name: str | None = None) -> ProfileSettings:
