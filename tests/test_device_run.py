@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -80,18 +81,41 @@ def test_dry_run_runs_every_stage_and_writes_every_file(tmp_path: Path) -> None:
     assert {m["dataset"] for m in zoo["settings"]["models"]} == {"cifar10"}
     assert zoo["settings"]["train_budget_s"] > 0
     assert zoo_report.rows_markdown(zoo["rows"]).count("\n") == len(zoo["rows"]) + 1
+    assert zoo["skipped"] == [] and len(zoo["models_planned"]) == len(zoo["rows"])
+    assert zoo_report.coverage_line(zoo).startswith("All ")
     assert table1_report.run_summary(table["result"]).startswith("cifar10: 1 seed(s)")
     assert table1_report.table_markdown(table["result"]).count("\n") == len(table1_report.ORDER) + 1
+
+
+def _device_run():
+    spec = importlib.util.spec_from_file_location("device_run", ROOT / "bench" / "device_run.py")
+    assert spec is not None and spec.loader is not None
+    device_run = importlib.util.module_from_spec(spec)
+    sys.modules["device_run"] = device_run  # its dataclasses look their module up there
+    spec.loader.exec_module(device_run)
+    return device_run
+
+
+def test_a_zoo_past_its_deadline_records_the_models_it_did_not_evaluate(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """The models are trained, but none is evaluated once the run's time is up: zoo_gpu.json
+    still names them all, as skipped, and Chapter 5 says so."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    device_run = _device_run()
+    plan = device_run.plan_for(dry_run=True, budget_s=60)
+    result = device_run.zoo_run(plan, tmp_path, deadline=time.monotonic() - 1)
+    zoo = json.loads((tmp_path / "zoo_gpu.json").read_text())
+    assert result["models"] == 0 and zoo["rows"] == []
+    assert zoo["skipped"] == zoo["models_planned"] == result["skipped"]
+    assert len(zoo["skipped"]) == len(device_run.experiment_settings(plan)[1].models)
+    assert zoo_report.coverage_line(zoo).startswith(f"0 of {len(zoo['skipped'])} models")
 
 
 @pytest.mark.skipif(
     torch.cuda.is_available(), reason="checks the message on a machine without CUDA"
 )
 def test_without_cuda_the_real_run_says_to_use_dry_run() -> None:
-    spec = importlib.util.spec_from_file_location("device_run", ROOT / "bench" / "device_run.py")
-    assert spec is not None and spec.loader is not None
-    device_run = importlib.util.module_from_spec(spec)
-    sys.modules["device_run"] = device_run  # its dataclasses look their module up there
-    spec.loader.exec_module(device_run)
+    device_run = _device_run()
     with pytest.raises(SystemExit, match="--dry-run"):
         device_run.plan_for(dry_run=False, budget_s=60)

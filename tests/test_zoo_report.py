@@ -13,6 +13,7 @@ from robustrep_lite.book.zoo_report import (
     channel_facts,
     channel_markdown,
     comparison_markdown,
+    coverage_line,
     eps_label,
     fooled_markdown,
     logit_bounds_markdown,
@@ -163,6 +164,19 @@ def test_rows_table_has_a_line_per_model():
     }
     table = rows_markdown([row, {**row, "model": "n"}])
     assert table.count("\n") == 3 and "| cifar10 | m | 80.0% | 40.0% | 35.0% | 1.00 | 0.60" in table
+
+
+def test_coverage_line_names_the_models_a_gpu_run_did_not_reach():
+    rows = [{"dataset": "cifar10", "model": "a"}, {"dataset": "cifar10", "model": "b"}]
+    planned = ["cifar10/a", "cifar10/b", "cifar10/c"]
+    assert coverage_line({"rows": rows, "models_planned": planned[:2]}) == (
+        "All 2 models of the run's zoo were evaluated."
+    )
+    assert coverage_line({"rows": rows[:1], "models_planned": planned}) == (
+        "1 of 3 models of the run's zoo were evaluated before its time ran out; not evaluated: "
+        "cifar10/b, cifar10/c."
+    )
+    assert coverage_line({"rows": rows}).startswith("All 2 ")  # a record from before the field
 
 
 def test_validation_change_pairs_rows_by_model():

@@ -29,6 +29,7 @@ __all__ = [
     "channel_facts",
     "channel_markdown",
     "comparison_markdown",
+    "coverage_line",
     "eps_label",
     "fooled_markdown",
     "logit_bounds_markdown",
@@ -443,6 +444,21 @@ def channel_facts(
         "steps": int(steps),
         "held_out": int(first["held_out_points"]),
     }
+
+
+def coverage_line(record: Record) -> str:
+    """How much of its zoo a stored GPU run (``bench/device_run.py``'s ``zoo_gpu.json``)
+    evaluated: every planned model, or which ones it did not reach before its time ran out (a
+    record without ``models_planned`` lists only what it evaluated)."""
+    done = [f"{r['dataset']}/{r['model']}" for r in record["rows"]]
+    planned = record.get("models_planned", done)
+    missing = [m for m in planned if m not in done]
+    if not missing:
+        return f"All {len(planned)} models of the run's zoo were evaluated."
+    return (
+        f"{len(planned) - len(missing)} of {len(planned)} models of the run's zoo were "
+        f"evaluated before its time ran out; not evaluated: {', '.join(missing)}."
+    )
 
 
 def rows_markdown(rows: list[Record]) -> str:
