@@ -7,7 +7,8 @@ keeps what finished; a stage that fails is recorded with its error and the next 
 
 1. ``env``: GPU, driver, CUDA, torch and the versions of the packages the library uses;
 2. ``smoke``: the fast step (bf16 autocast + channels-last), the same step in fp16 with its
-   gradient scaler (the path of GPUs without bf16, e.g. Colab's T4) and the fp32 step, the
+   gradient scaler (the path of GPUs without bf16, e.g. Colab's T4) and the fp32 step, how
+   many of PGD's input gradients vanish in bf16 and fp16 at the paper's sizes, the
    host-device synchronisations of a warm spectral penalty (none allowed) and of a whole
    encoder step (recorded), seen by CUDA's sync debug mode, a compiled encoder, the MI
    estimator, the worst-case estimator and per-feature vulnerability, PGD and APGD (Croce &
@@ -23,7 +24,7 @@ keeps what finished; a stage that fails is recorded with its error and the next 
    written after each model; those not reached are listed as ``skipped``).
 
 ``--dry-run`` runs the same sequence on the CPU at tiny sizes (the ``gpu`` settings at the
-``quick`` profile's sizes, :func:`experiment_settings`; the ``tiny`` step) in well under 3
+``quick`` profile's sizes, :func:`experiment_settings`; the ``tiny`` step) in one to two
 minutes; ``tests/test_device_run.py`` runs it.
 
 What travels to the device machine (at most 64 MiB with a command; it has no network and no
@@ -82,9 +83,15 @@ from robustrep_lite.mi import (
     correlated_gaussians,
     estimate_mi,
     gaussian_mi,
+    readout,
 )
 from robustrep_lite.training.data import load_dataset
-from robustrep_lite.training.encoder import EncoderConfig, EncoderTrainer, train_encoder
+from robustrep_lite.training.encoder import (
+    EncoderConfig,
+    EncoderTrainer,
+    autocast_dtype,
+    train_encoder,
+)
 from robustrep_lite.training.models import BaselineH
 from robustrep_lite.training.spectral import SpectralPenalty, all_layers, conv_input_shapes
 from robustrep_lite.training.supervised import NATURAL, Evaluation, robust_accuracy
@@ -148,7 +155,8 @@ def environment(plan: RunPlan) -> dict[str, Any]:
             gpu_memory_gib=props.total_memory / 2**30,
             multiprocessors=props.multi_processor_count,
             capability=f"{props.major}.{props.minor}",
-            bf16=torch.cuda.is_bf16_supported(),
+            native_bf16=props.major >= 8,
+            autocast_auto=str(autocast_dtype(plan.device)).removeprefix("torch."),
             cudnn=torch.backends.cudnn.version(),
         )
         smi = subprocess.run(
@@ -199,6 +207,37 @@ def smoke_steps(plan: RunPlan) -> dict[str, Any]:
         raise AssertionError("the fast step did not switch the encoder to channels-last")
     if out["fp16"]["grad_scale"] is None:
         raise AssertionError("the fp16 step ran without its gradient scaler")
+    return out
+
+
+def smoke_half_gradients(plan: RunPlan) -> dict[str, Any]:
+    """PGD's input gradients under autocast are not loss-scaled (the gradient scaler serves the
+    weights' step only): per half type, the share of the gradient of the DV bound (the quantity
+    PGD lowers in objective (5.2)) with respect to the pixels that is exactly 0 -- a pixel the
+    sign step cannot move, as fp16 underflows below 6e-8 -- and its sign agreement with fp32,
+    for the same networks (initialised, eval mode) and batch: the paper's sizes on CUDA, the
+    smoke's small networks under CPU autocast. A measurement, not a pass/fail check."""
+    cuda = plan.device.type == "cuda"
+    width, units, n = (1.0, 2048, 128) if cuda else (0.25, 32, 32)
+    torch.manual_seed(0)
+    enc = BaselineH(3, 32, 64, width).to(plan.device).eval()
+    critic = LocalDIMCritic(3, 64, units=units).to(plan.device).eval()
+    x = torch.rand(n, 3, 32, 32, device=plan.device)
+    grads = {}
+    for name, dtype in (("fp32", None), ("bf16", torch.bfloat16), ("fp16", torch.float16)):
+        xa = x.clone().requires_grad_(True)
+        with torch.autocast(plan.device.type, dtype=dtype, enabled=dtype is not None):
+            scores = critic(xa, enc(xa)).float()
+        (grads[name],) = torch.autograd.grad(readout("dv", scores), xa)
+    reference = grads["fp32"].sign()
+    out: dict[str, Any] = {"networks": {"width": width, "critic_units": units, "batch": n}}
+    for name, g in grads.items():
+        out[name] = {
+            "zero_share": float((g == 0).float().mean()),
+            "sign_agreement": float((g.sign() == reference).float().mean()),
+            "median_abs": float(g.abs().median()),
+        }
+    _finite(*(v for k, r in out.items() if k != "networks" for v in r.values()))
     return out
 
 
@@ -419,6 +458,7 @@ def smoke_kill_resume(plan: RunPlan) -> dict[str, Any]:
 
 SMOKE: dict[str, Callable[[RunPlan], dict[str, Any]]] = {
     "steps": smoke_steps,
+    "half_gradients": smoke_half_gradients,
     "syncs": smoke_syncs,
     "compile": smoke_compile,
     "estimators": smoke_estimators,
@@ -475,7 +515,8 @@ def experiment_settings(plan: RunPlan) -> tuple[TrainSettings, ZooSettings]:
     quick = PROFILES["quick"]
     zoo = at_sizes_of(gpu.zoo, quick.zoo)
     zoo = dataclasses.replace(zoo, models=tuple(m for m in zoo.models if m.arch != "resnet18"))
-    return at_sizes_of(gpu.table1, quick.table1), zoo
+    table1 = dataclasses.replace(at_sizes_of(gpu.table1, quick.table1), profile=DRY_RUN_PROFILE)
+    return table1, zoo
 
 
 def table1_run(plan: RunPlan, out: Path, deadline: float) -> dict[str, Any]:

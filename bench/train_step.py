@@ -27,10 +27,10 @@ second, the FLOPs of one step counted by ``torch.utils.flop_counter.FlopCounterM
 multiplications and convolutions, forward and backward; elementwise work is not counted), the
 achieved TFLOP/s and its share of the device's dense peak: on CUDA a bf16 8192^3 matrix
 product timed in the same run (``peak_tflops_measured``) and, where the device name is known,
-the datasheet's dense bf16 peak (:data:`DATASHEET_BF16_TFLOPS`); on a CPU an fp32 matrix
-product. ``fast_over_paper_ratio`` is the speed of ``fast`` over ``paper`` measured in the same
-run (``fast_fp16_over_paper_ratio`` likewise). The timer synchronises the device around each
-step (never inside one).
+the datasheet's dense peak (``robustrep_lite.core.runtime.DATASHEET_DENSE_TFLOPS``); on a CPU
+an fp32 matrix product. ``fast_over_paper_ratio`` is the speed of ``fast`` over ``paper``
+measured in the same run (``fast_fp16_over_paper_ratio`` likewise). The timer synchronises the
+device around each step (never inside one).
 
   nice -n 10 .venv/bin/python bench/train_step.py --overwrite       # ~4 min on 1 CPU thread
   python bench/train_step.py --device cuda --repeats 20 --configs paper fast fast_fp16 cpu
@@ -53,7 +53,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from robustrep_lite.core.results import save_result
-from robustrep_lite.core.runtime import describe_device, git_commit
+from robustrep_lite.core.runtime import datasheet_peak, describe_device, git_commit
 from robustrep_lite.experiments.settings import PROFILES
 from robustrep_lite.mi import LocalDIMCritic
 from robustrep_lite.training.encoder import THREAT_MODELS, EncoderConfig, EncoderTrainer
@@ -61,20 +61,6 @@ from robustrep_lite.training.models import BaselineH
 
 ROOT = Path(__file__).resolve().parents[1]
 
-#: Dense (no sparsity) bf16 tensor-core peaks from the vendors' datasheets, TFLOP/s, by a
-#: substring of ``torch.cuda.get_device_name()`` (first match wins; fp16 for the T4 and V100).
-DATASHEET_BF16_TFLOPS = {
-    "H200": 989.0,
-    "H100 PCIe": 756.0,
-    "H100": 989.0,
-    "A100": 312.0,
-    "L40S": 362.0,
-    "L4": 121.0,
-    "A10G": 70.0,
-    "A10": 125.0,
-    "T4": 65.0,
-    "V100": 125.0,
-}
 CONFIG_NAMES = ("paper", "fast", "fast_fp16", "cpu", "tiny")
 
 
@@ -105,14 +91,6 @@ def configs(fast_batch: int = 128, compile: bool = False) -> list[dict]:
             **faithful,
         },
     ]
-
-
-def datasheet_peak(device: torch.device) -> float | None:
-    """The datasheet dense bf16 peak (TFLOP/s) of a known CUDA device, else None."""
-    if device.type != "cuda":
-        return None
-    name = torch.cuda.get_device_name(device)
-    return next((v for k, v in DATASHEET_BF16_TFLOPS.items() if k in name), None)
 
 
 def measured_peak(device: torch.device, repeats: int = 10) -> float:

@@ -46,6 +46,7 @@ def test_dry_run_runs_every_stage_and_writes_every_file(tmp_path: Path) -> None:
     tests = stages["smoke"]["tests"]
     assert set(tests) == {
         "steps",
+        "half_gradients",
         "syncs",
         "compile",
         "estimators",
@@ -55,6 +56,8 @@ def test_dry_run_runs_every_stage_and_writes_every_file(tmp_path: Path) -> None:
         "kill_resume",
     }
     assert tests["kill_resume"]["max_abs_difference"] == 0.0  # bit-identical on the CPU
+    half = tests["half_gradients"]
+    assert half["fp32"]["sign_agreement"] == 1.0 and 0 <= half["fp16"]["zero_share"] <= 1
     steps = tests["steps"]
     assert steps["fast"]["autocast"] == "none" and steps["fp32"]["autocast"] == "none"  # CPU
     assert steps["fp16"]["autocast"] == "float16" and steps["fp16"]["grad_scale"] > 0
@@ -110,6 +113,7 @@ def test_a_zoo_past_its_deadline_records_the_models_it_did_not_evaluate(
     assert zoo["skipped"] == zoo["models_planned"] == result["skipped"]
     assert len(zoo["skipped"]) == len(device_run.experiment_settings(plan)[1].models)
     assert zoo_report.coverage_line(zoo).startswith(f"0 of {len(zoo['skipped'])} models")
+    assert "as the run's time ran out" in zoo_report.coverage_line(zoo)
 
 
 @pytest.mark.skipif(

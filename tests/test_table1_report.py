@@ -473,6 +473,7 @@ def _gpu_step_record(fast_ips: float = 600.0) -> dict:
             "images_per_second": ips,
             "seconds_per_step": 128 / ips,
             "gflop_per_step": 1000.0,
+            "gflop_per_image": 1000.0 / 128,
             "achieved_tflops": tflops,
             "share_of_measured_peak": tflops / 800,
             "share_of_datasheet_peak": tflops / 989,
@@ -503,8 +504,12 @@ def test_t4_estimate_extrapolates_the_fp16_steps_share_of_peak() -> None:
     assert t4["t4_epochs_in_budget"] == pytest.approx(gpu.encoder_budget_s * 0.325 / steps)
     # the gpu profile runs the fast (bf16) mode: 600 img/s
     assert t4["gpu_epochs_in_budget"] == pytest.approx(gpu.encoder_budget_s * 600 / (steps * 128))
-    with pytest.raises(ValueError, match="no fast_fp16 row"):
+    with pytest.raises(ValueError, match="not a CUDA GPU"):
         report.t4_estimate(_step_record())
+    no_fp16 = _gpu_step_record()
+    no_fp16["runs"][0]["rows"] = no_fp16["runs"][0]["rows"][:2]
+    with pytest.raises(ValueError, match="no fast_fp16 row"):
+        report.t4_estimate(no_fp16)
 
 
 def test_gpu_step_markdown_tabulates_modes_and_checks_the_targets() -> None:

@@ -35,6 +35,7 @@ from robustrep_lite.training.encoder import (
     THREAT_MODELS,
     EncoderConfig,
     EncoderTrainer,
+    autocast_dtype,
     load_encoder,
     mi_readout,
     saliency,
@@ -265,6 +266,25 @@ def test_an_fp16_run_resumes_with_its_gradient_scale(tmp_path) -> None:
     assert resumed.history.loss == whole.history.loss
     scaler = [torch.load(p, weights_only=True)["extra"]["scaler"] for p in (whole_path, path)]
     assert scaler[0] == scaler[1]
+    # the run's config names its precision, and a resume in another one is refused
+    assert whole.config["autocast"] == "float16"
+    with pytest.raises(ValueError, match="autocast: saved 'float16', now 'bfloat16'"):
+        train(x, **{**kw, "amp_dtype": "bfloat16", "epochs": 3}, checkpoint=path)
+    assert "autocast" not in train(x, **{**TINY, "epochs": 1}).config  # fp32 on a CPU
+
+
+def test_auto_picks_bf16_only_where_the_gpu_computes_it_natively(monkeypatch) -> None:
+    """torch.cuda.is_bf16_supported() also says yes on a T4 (compute capability 7.5), which
+    only emulates bf16: "auto" must give fp16 there."""
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (7, 5))
+    assert autocast_dtype("cuda") == torch.float16
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (8, 0))
+    assert autocast_dtype("cuda") == torch.bfloat16
+    assert autocast_dtype("cuda", amp_dtype="float16") == torch.float16
+    assert autocast_dtype("cuda", amp=False) is None and autocast_dtype("cpu") is None
+    assert autocast_dtype("cpu", amp_dtype="bfloat16") == torch.bfloat16
+    with pytest.raises(ValueError, match="amp_dtype"):
+        autocast_dtype("cpu", amp_dtype="half")
 
 
 def test_micro_batches_average_chunks_and_their_batchnorm_statistics() -> None:

@@ -168,15 +168,16 @@ def test_rows_table_has_a_line_per_model():
 
 def test_coverage_line_names_the_models_a_gpu_run_did_not_reach():
     rows = [{"dataset": "cifar10", "model": "a"}, {"dataset": "cifar10", "model": "b"}]
-    planned = ["cifar10/a", "cifar10/b", "cifar10/c"]
+    planned = ["cifar10/a", "cifar10/b", "cifar10/c", "cifar10/d"]
     assert coverage_line({"rows": rows, "models_planned": planned[:2]}) == (
         "All 2 models of the run's zoo were evaluated."
     )
-    assert coverage_line({"rows": rows[:1], "models_planned": planned}) == (
-        "1 of 3 models of the run's zoo were evaluated before its time ran out; not evaluated: "
-        "cifar10/b, cifar10/c."
+    partial = {"rows": rows[:1], "models_planned": planned, "skipped": ["cifar10/d"]}
+    assert coverage_line(partial) == (
+        "1 of 4 models of the run's zoo were evaluated; not evaluated as the run's time ran "
+        "out: cifar10/d; the run stopped before evaluating: cifar10/b, cifar10/c."
     )
-    assert coverage_line({"rows": rows}).startswith("All 2 ")  # a record from before the field
+    assert coverage_line({"rows": rows}) == "2 models evaluated."  # a record from before
 
 
 def test_validation_change_pairs_rows_by_model():

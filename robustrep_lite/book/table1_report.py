@@ -36,6 +36,7 @@ from robustrep_lite.core.paper_numbers import (
     paper_table1_row,
 )
 from robustrep_lite.core.results import stored_if_present
+from robustrep_lite.core.runtime import DATASHEET_DENSE_TFLOPS
 from robustrep_lite.experiments.settings import PROFILES, TrainSettings
 from robustrep_lite.experiments.table1 import grid_cell, prepare_data, table1
 from robustrep_lite.training.checkpoint import checkpoint_root
@@ -1004,8 +1005,11 @@ def es_selection_bias(accuracy: float, test_images: int, candidates: int) -> dic
 # ----------------------------------------------------------------------------------------------
 # The cost of the paper-scale run
 # ----------------------------------------------------------------------------------------------
-#: Dense tensor-core peaks in TFLOP/s (vendor data sheets).
-GPU_PEAKS = {"T4 (fp16)": 65.0, "H100 SXM (bf16)": 989.0}
+#: Dense tensor-core peaks in TFLOP/s (vendor data sheets, :data:`DATASHEET_DENSE_TFLOPS`).
+GPU_PEAKS = {
+    "T4 (fp16)": DATASHEET_DENSE_TFLOPS["T4"],
+    "H100 SXM (bf16)": DATASHEET_DENSE_TFLOPS["H100"],
+}
 
 #: Training images per CIFAR-10 epoch (50 000 minus 5 000 for validation) and MNIST's.
 EPOCH_IMAGES = {"cifar10": 45_000, "mnist": 60_000}
@@ -1075,52 +1079,57 @@ def paper_cost_markdown(
 #: over the faithful fp32 step, and its share of the GPU's dense bf16 peak.
 STEP_TARGETS = {"fast_over_paper_ratio": 5.0, "share_of_peak": 0.25}
 
-#: Colab's T4: dense fp16 tensor-core peak in TFLOP/s (vendor data sheet), the path it runs.
-T4_FP16_TFLOPS = 65.0
-
 
 def t4_estimate(record: dict[str, Any], run: int = 0) -> dict[str, float]:
-    """What the ``gpu`` profile's encoder step would cost on a Colab T4, extrapolated from the
-    ``fast_fp16`` row of a ``bench/train_step.py`` run on a CUDA GPU (``record["runs"][run]``):
-    the T4 is assumed to reach the same share of its dense fp16 peak (:data:`T4_FP16_TFLOPS`)
-    as that run's fp16 step reached of the GPU's measured dense peak. An estimate, not a
-    measurement. Returns the share assumed, seconds per step, seconds per epoch of the
-    ``gpu`` profile's CIFAR-10 training split, and the epochs one encoder's wall-clock budget
-    (``encoder_budget_s``) holds on the T4 and on the measured GPU in the ``fast`` mode (the
-    ``gpu`` profile's; its fp16 row where the run has no ``fast`` row)."""
-    runs = record["runs"]
-    rows = {(r["name"], r["dataset"]): r for r in runs[run]["rows"]}
+    """What one encoder of the ``gpu`` profile's Table 1 (objective (5.2), Section 5) would cost
+    on a Colab T4, extrapolated from the ``fast_fp16`` row of a ``bench/train_step.py`` run on a
+    CUDA GPU (``record["runs"][run]``): the T4 (fp16; :data:`DATASHEET_DENSE_TFLOPS`) is
+    assumed to reach the same share of its dense peak as that run's fp16 step reached of the
+    GPU's measured dense peak. An estimate, not a measurement. Returns the share assumed,
+    seconds per step, seconds per epoch (the ``gpu`` profile's CIFAR-10 training images minus
+    its validation split, in whole batches of the profile's size), and the epochs one encoder's
+    wall-clock budget (``encoder_budget_s``) holds on the T4 and on the measured GPU in the
+    ``fast`` mode (the ``gpu`` profile's; its fp16 row where the run has no ``fast`` row).
+    Raises ``ValueError`` for a run not on a CUDA GPU or without a ``fast_fp16`` row."""
+    r = record["runs"][run]
+    if "cuda" not in r["device"].lower():
+        raise ValueError(f"run {run} is on {r['device']!r}, not a CUDA GPU")
+    rows = {(x["name"], x["dataset"]): x for x in r["rows"]}
     if ("fast_fp16", "cifar10") not in rows:
         raise ValueError(
-            f"run {run} ({runs[run]['device']}) has no fast_fp16 row: a T4 estimate needs the "
-            "fp16 step timed on a CUDA GPU (bench/train_step.py --configs paper fast fast_fp16)"
+            f"run {run} ({r['device']}) has no fast_fp16 row: a T4 estimate needs the fp16 step "
+            "timed on a CUDA GPU (bench/train_step.py --configs paper fast fast_fp16)"
         )
-    row, fast = (
-        rows["fast_fp16", "cifar10"],
-        rows.get(("fast", "cifar10"), rows["fast_fp16", "cifar10"]),
-    )
-    share = row["share_of_measured_peak"]
+    fp16 = rows["fast_fp16", "cifar10"]
+    fast = rows.get(("fast", "cifar10"), fp16)
     gpu = PROFILES["gpu"].table1
-    images = PAPER_TABLE1_SETUP["train_images"] - gpu.val_size
-    steps = images // row["batch_size"]
-    t4_step = row["gflop_per_step"] / 1e3 / (share * T4_FP16_TFLOPS)
+    size = gpu.train_size["cifar10"]
+    images = (PAPER_TABLE1_SETUP["train_images"] if size is None else size) - gpu.val_size
+    steps = images // gpu.batch_size
+    share = fp16["share_of_measured_peak"]
+    # TFLOP per step over the TFLOP/s assumed on the T4; per image, so the batch timed may differ
+    t4_step = (
+        fp16["gflop_per_image"] * gpu.batch_size / 1e3 / (share * DATASHEET_DENSE_TFLOPS["T4"])
+    )
+    gpu_step = gpu.batch_size / fast["images_per_second"]
     budget = float(gpu.encoder_budget_s)
     return {
         "share": share,
         "t4_step_s": t4_step,
         "t4_epoch_s": t4_step * steps,
         "t4_epochs_in_budget": budget / (t4_step * steps),
-        "gpu_epochs_in_budget": budget / (fast["seconds_per_step"] * steps),
+        "gpu_epochs_in_budget": budget / (gpu_step * steps),
         "budget_s": budget,
-        "images": images,
+        "images": steps * gpu.batch_size,
     }
 
 
 def gpu_step_markdown(record: dict[str, Any], run: int = 0) -> str:
-    """The step benchmark of a CUDA run (``record["runs"][run]`` of ``bench/train_step.py``) as
-    Markdown: per mode (faithful ``paper``, ``fast``, ``fast_fp16``) the autocast type, images
-    per second, achieved TFLOP/s and its share of the measured and datasheet dense peaks; the
-    fast/faithful speed ratios against :data:`STEP_TARGETS`; and :func:`t4_estimate`."""
+    """The step benchmark of a CUDA run (``record["runs"][run]`` of ``bench/train_step.py``: one
+    training step of objective (5.2), Section 5) as Markdown: per mode (faithful ``paper``,
+    ``fast``, ``fast_fp16``) the autocast type, images per second, achieved TFLOP/s and its
+    share of the measured and datasheet dense peaks; the fast/faithful speed ratios against
+    :data:`STEP_TARGETS`; and :func:`t4_estimate`."""
     r = record["runs"][run]
     if "cuda" not in r["device"].lower():
         raise ValueError(f"run {run} is on {r['device']!r}, not a CUDA GPU")
@@ -1156,7 +1165,8 @@ def gpu_step_markdown(record: dict[str, Any], run: int = 0) -> str:
     )
     t4 = t4_estimate(record, run)
     estimate = (
-        f"On a Colab T4 (fp16, {T4_FP16_TFLOPS:g} TFLOP/s dense), *if* it reached the same "
+        f"On a Colab T4 (fp16, {DATASHEET_DENSE_TFLOPS['T4']:g} TFLOP/s dense), *if* it reached "
+        "the same "
         f"share of its peak as the fp16 step here ({100 * t4['share']:.1f}%), one step would "
         f"take {t4['t4_step_s']:.2f} s and one epoch of {t4['images']:,} images "
         f"{t4['t4_epoch_s'] / 60:.1f} min: the `gpu` profile's {t4['budget_s']:g} s per "

@@ -447,18 +447,28 @@ def channel_facts(
 
 
 def coverage_line(record: Record) -> str:
-    """How much of its zoo a stored GPU run (``bench/device_run.py``'s ``zoo_gpu.json``)
-    evaluated: every planned model, or which ones it did not reach before its time ran out (a
-    record without ``models_planned`` lists only what it evaluated)."""
+    """How much of its zoo (Section 6.1) a stored GPU run (``bench/device_run.py``'s
+    ``zoo_gpu.json``) evaluated: every planned model (``models_planned``), or which ones it did
+    not evaluate -- those it listed as ``skipped`` because its time ran out, and any other
+    planned one as stopped before (the run raised or was killed). A record without
+    ``models_planned`` only says how many it evaluated."""
     done = [f"{r['dataset']}/{r['model']}" for r in record["rows"]]
-    planned = record.get("models_planned", done)
+    if "models_planned" not in record:
+        return f"{len(done)} models evaluated."
+    planned, skipped = record["models_planned"], record.get("skipped", [])
     missing = [m for m in planned if m not in done]
     if not missing:
         return f"All {len(planned)} models of the run's zoo were evaluated."
-    return (
-        f"{len(planned) - len(missing)} of {len(planned)} models of the run's zoo were "
-        f"evaluated before its time ran out; not evaluated: {', '.join(missing)}."
-    )
+    parts = [
+        f"{len(planned) - len(missing)} of {len(planned)} models of the run's zoo were evaluated"
+    ]
+    late = [m for m in missing if m in skipped]
+    stopped = [m for m in missing if m not in skipped]
+    if late:
+        parts.append(f"not evaluated as the run's time ran out: {', '.join(late)}")
+    if stopped:
+        parts.append(f"the run stopped before evaluating: {', '.join(stopped)}")
+    return "; ".join(parts) + "."
 
 
 def rows_markdown(rows: list[Record]) -> str:

@@ -44,6 +44,33 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+#: Dense (no sparsity) tensor-core peaks from the vendors' datasheets, TFLOP/s, in the half type
+#: a GPU's fast step runs in (bf16; fp16 for the T4 and V100, which have no native bf16), by a
+#: substring of ``torch.cuda.get_device_name()`` (first match wins, so "H100 PCIe" precedes
+#: "H100"). Used to state a step's share of its GPU's peak and to extrapolate to other GPUs.
+DATASHEET_DENSE_TFLOPS = {
+    "H200": 989.0,
+    "H100 PCIe": 756.0,
+    "H100": 989.0,
+    "A100": 312.0,
+    "L40S": 362.0,
+    "L4": 121.0,
+    "A10G": 70.0,
+    "A10": 125.0,
+    "T4": 65.0,
+    "V100": 125.0,
+}
+
+
+def datasheet_peak(device: torch.device) -> float | None:
+    """The datasheet dense peak (TFLOP/s, :data:`DATASHEET_DENSE_TFLOPS`) of a known CUDA
+    device, else None (a CPU, or a GPU not in the table)."""
+    if device.type != "cuda":
+        return None
+    name = torch.cuda.get_device_name(device)
+    return next((v for k, v in DATASHEET_DENSE_TFLOPS.items() if k in name), None)
+
+
 def describe_device(device: torch.device) -> str:
     """A readable device name, e.g. ``cuda (NVIDIA H100 80GB HBM3)`` or ``cpu (2 threads)``."""
     if device.type == "cuda":

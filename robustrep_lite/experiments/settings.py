@@ -112,7 +112,7 @@ class TrainSettings:
     rv_points: int  # test images behind each grid cell's validated RV (a fresh critic)
     rv_steps: int  # at most this many critic steps per fit (early stopping on validation)
     encoder_budget_s: float | None  # wall clock per encoder (None: train all encoder_epochs)
-    fast: bool  # on CUDA: bf16 autocast + channels-last; False: fp32 (the faithful reference)
+    fast: bool  # on CUDA: autocast (bf16, or fp16 without native bf16) + channels-last; False: fp32
 
     def __post_init__(self) -> None:
         """Every count an integer of its least sensible value, every rate a finite number > 0,

@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -78,6 +77,7 @@ __all__ = [
     "EncoderConfig",
     "EncoderRun",
     "EncoderTrainer",
+    "autocast_dtype",
     "load_encoder",
     "mi_readout",
     "saliency",
@@ -92,9 +92,11 @@ __all__ = [
 ENCODER_ESTIMATORS = ("dv", "smile", "infonce", "jsd", "nwj")
 
 #: Half-precision types of the fast mode (:attr:`EncoderConfig.amp_dtype`): ``"auto"`` is bf16
-#: on a CUDA GPU that has it, fp16 with a gradient scaler on one that does not (Colab's T4), and
-#: no autocast on a CPU; a named type is used on any device (on a CPU, CPU autocast: slow, but it
-#: runs the fp16 path and its gradient scaler where there is no GPU).
+#: on a CUDA GPU with native bf16 (compute capability 8.0 or later: A100, H100, L4, ...), fp16
+#: with a gradient scaler on an older one (Colab's T4, 7.5, which torch can only emulate bf16 on),
+#: and no autocast on a CPU; a named type is used on any device (on a CPU, CPU autocast: slow,
+#: but it runs the fp16 path and its gradient scaler where there is no GPU). See
+#: :func:`autocast_dtype`.
 AMP_DTYPES = ("auto", "bfloat16", "float16")
 
 #: l_inf threat model per data set (the paper's eps) and the PGD step used with 7 steps: the
@@ -197,18 +199,22 @@ def _check_beta(beta: float) -> float:
     return float(beta)
 
 
-@functools.cache
-def _cuda_half_dtype() -> torch.dtype:
-    """bf16 where the GPU supports it, else fp16 (e.g. a T4)."""
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-
-
-def _amp_dtype(device: torch.device, amp: bool, choice: str) -> torch.dtype | None:
-    """The autocast type of a step on ``device`` (``None``: fp32, no autocast), from the
-    config's ``amp`` and ``amp_dtype`` (:data:`AMP_DTYPES`)."""
-    if not amp or (choice == "auto" and device.type != "cuda"):
+def autocast_dtype(
+    device: str | torch.device, amp: bool = True, amp_dtype: str = "auto"
+) -> torch.dtype | None:
+    """The autocast type a training step of objective (5.2) runs in on ``device`` (``None``:
+    fp32, no autocast), from :class:`EncoderConfig`'s ``amp`` and ``amp_dtype`` (one of
+    :data:`AMP_DTYPES`). ``"auto"`` on CUDA: bf16 where the GPU computes it natively (compute
+    capability 8.0 or later), else fp16 -- not ``torch.cuda.is_bf16_supported()``, which also
+    says yes for a T4 that can only emulate bf16."""
+    check_choice("amp_dtype", amp_dtype, AMP_DTYPES)
+    device = torch.device(device)
+    if not amp or (amp_dtype == "auto" and device.type != "cuda"):
         return None
-    return _cuda_half_dtype() if choice == "auto" else getattr(torch, choice)
+    if amp_dtype != "auto":
+        return getattr(torch, amp_dtype)
+    native_bf16 = torch.cuda.get_device_capability(device)[0] >= 8
+    return torch.bfloat16 if native_bf16 else torch.float16
 
 
 def _autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager:
@@ -335,7 +341,7 @@ class EncoderTrainer:
         self.cfg = config.attack()
         self.clip = config.clip
         self.device = device or next(encoder.parameters()).device
-        self.dtype = _amp_dtype(self.device, config.amp, config.amp_dtype)
+        self.dtype = autocast_dtype(self.device, config.amp, config.amp_dtype)
         self.amp = self.dtype is not None
         self.micro_batches = config.micro_batches
         self.encoder, self.critic = encoder, critic
@@ -512,6 +518,9 @@ def train_encoder(
     }
     if c.spectral_lambda:
         record["spectral_lambda"] = float(c.spectral_lambda)
+    dtype = autocast_dtype(dev, c.amp, c.amp_dtype)
+    if dtype is not None:  # mixed precision: resumed only in the same type (and its scaler)
+        record["autocast"] = str(dtype).removeprefix("torch.")
     encoder, critic = _build(record)
     encoder, critic = encoder.to(dev), critic.to(dev)
     penalty = None
