@@ -33,6 +33,20 @@ class Killed(Exception):
     """Stands for the run being killed part-way."""
 
 
+class Recorder:
+    """Stands in for a script's unit of work: :meth:`record` keeps each call's key in ``calls``
+    and, once ``kill_after`` calls are kept, raises :class:`Killed` instead (``None``: never)."""
+
+    def __init__(self) -> None:
+        self.calls: list[Any] = []
+        self.kill_after: int | None = None
+
+    def record(self, key: Any) -> None:
+        if self.kill_after is not None and len(self.calls) == self.kill_after:
+            raise Killed
+        self.calls.append(key)
+
+
 def _bench(name: str) -> ModuleType:
     spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / "bench" / f"{name}.py")
     assert spec is not None and spec.loader is not None
@@ -49,6 +63,14 @@ def _without(value: Any, keys: set[str]) -> Any:
     if isinstance(value, list):
         return [_without(v, keys) for v in value]
     return value
+
+
+def _same_record(out: Path, whole: Path, timings: set[str]) -> dict:
+    """The record stored at ``out``, asserted equal to the uninterrupted run's at ``whole``
+    but for the entries named in ``timings``."""
+    stored = json.loads(out.read_text())
+    assert _without(stored, timings) == _without(json.loads(whole.read_text()), timings)
+    return stored
 
 
 # --- the mechanism itself --------------------------------------------------------------------
@@ -142,13 +164,10 @@ def test_mi_sweep_resumes_after_a_kill_and_equals_an_uninterrupted_run(
     """The real rows at toy sizes; the run is killed after 2 of 4 rows."""
     mi_sweep = _bench("mi_sweep")
     real_row = mi_sweep.sweep_row
-    calls: list[tuple[int, float]] = []
-    kill_after: list[int] = []
+    unit = Recorder()
 
     def counted(d: int, rho: float, args: argparse.Namespace) -> dict:
-        if kill_after and len(calls) == kill_after[0]:
-            raise Killed
-        calls.append((d, rho))
+        unit.record((d, rho))
         return real_row(d, rho, args)
 
     monkeypatch.setattr(mi_sweep, "sweep_row", counted)
@@ -156,47 +175,41 @@ def test_mi_sweep_resumes_after_a_kill_and_equals_an_uninterrupted_run(
     argv += ["--pooled-n", "256", "--batch-size", "32", "--hidden", "8", "--threads", "1"]
     argv += ["--estimators", "mine", "nwj"]
     whole = mi_sweep.main([*argv, "--out", str(tmp_path / "whole.json")])
-    assert len(calls) == 4
-    calls.clear()
+    assert len(unit.calls) == 4
+    unit.calls.clear()
     out = tmp_path / "resumed.json"
-    kill_after.append(2)
+    unit.kill_after = 2
     with pytest.raises(Killed):
         mi_sweep.main([*argv, "--out", str(out)])
-    assert calls == [(2, 0.0), (2, 0.5)] and not out.exists() and partial_path(out).exists()
+    assert unit.calls == [(2, 0.0), (2, 0.5)] and not out.exists() and partial_path(out).exists()
     # other settings are refused while the partial run is there; nothing is computed
     with pytest.raises(ValueError, match=r"resumed\.partial\.json.*steps"):
         mi_sweep.main([*argv, "--steps", "4", "--out", str(out)])
-    kill_after.clear()
-    calls.clear()
+    unit.kill_after = None
+    unit.calls.clear()
     resumed = mi_sweep.main([*argv, "--out", str(out)])
-    assert calls == [(2, 0.9), (2, -0.5)]  # only the rows left
+    assert unit.calls == [(2, 0.9), (2, -0.5)]  # only the rows left
     assert not partial_path(out).exists()
     timings = {"wall_s", "provenance", "out"}
-    stored = json.loads(out.read_text())
-    assert _without(stored, timings) == _without(
-        json.loads((tmp_path / "whole.json").read_text()), timings
-    )
+    _same_record(out, tmp_path / "whole.json", timings)
     assert _without(resumed["rows"], timings) == _without(
         json.loads(json.dumps(whole["rows"])), timings
     )
     # the finished result is not replaced by a rerun without --overwrite
-    calls.clear()
+    unit.calls.clear()
     with pytest.raises(FileExistsError, match="--overwrite"):
         mi_sweep.main([*argv, "--out", str(out)])
-    assert calls == []
+    assert unit.calls == []
 
 
 def test_zoo_search_resumes_per_model_search_and_seed(tmp_path, monkeypatch) -> None:
     """The zoo's models, data and measurement replaced by stand-ins; killed after 3 rows."""
     zoo_search = _bench("zoo_search")
-    calls: list[tuple[Any, ...]] = []
-    kill_after: list[int] = []
+    unit = Recorder()
 
     def fake_vulnerability(net: Any, x: Any, *, eps: float, search: str, seed: int, **_: Any):
-        if kill_after and len(calls) == kill_after[0]:
-            raise Killed
-        calls.append((*net, search, seed))
-        value = 0.1 * len(calls)
+        unit.record((*net, search, seed))
+        value = 0.1 * len(unit.calls)
         return {
             "eps": eps,
             "normal_mi": 1.0,
@@ -220,17 +233,19 @@ def test_zoo_search_resumes_per_model_search_and_seed(tmp_path, monkeypatch) -> 
     argv = ["--profile", "quick", "--searches", "pointwise", "universal"]
     argv += ["--estimator-seeds", "0", "1"]
     out = tmp_path / "zoo.json"
-    kill_after.append(3)
+    unit.kill_after = 3
     with pytest.raises(Killed):
         zoo_search.main([*argv, "--out", str(out)])
-    done = list(calls)
-    kill_after.clear()
+    done = list(unit.calls)
+    unit.kill_after = None
     record = zoo_search.main([*argv, "--out", str(out)])
     rows = record["rows"]
-    assert len(rows) == len(done) + len(calls[3:]) and len(done) == 3
-    assert calls[:3] == done and len(set(calls)) == len(calls)  # no row computed twice
+    assert len(rows) == len(done) + len(unit.calls[3:]) and len(done) == 3
+    assert unit.calls[:3] == done and len(set(unit.calls)) == len(
+        unit.calls
+    )  # no row computed twice
     keys = [(r["dataset"], r["model"], r["search"], r["estimator_seed"]) for r in rows]
-    assert keys == calls  # in the order of an uninterrupted run
+    assert keys == unit.calls  # in the order of an uninterrupted run
     assert [r["worst_mi_paper"] for r in rows] == pytest.approx(
         [0.1 * i for i in range(1, len(rows) + 1)]
     )
@@ -318,18 +333,15 @@ def test_mi_bmi_resumes_per_task_and_seed(tmp_path, monkeypatch) -> None:
 
 
 def test_gaussian_rv_validation_resumes_per_seed_norm_and_eps(tmp_path, monkeypatch) -> None:
-    """The estimator replaced by a stand-in that counts its calls; killed after 3 of 4 rows."""
+    """The estimator replaced by a stand-in that counts its unit.calls; killed after 3 of 4 rows."""
     gauss = _bench("gaussian_rv_validation")
-    calls: list[tuple[float, str]] = []
-    kill_after: list[int] = []
+    unit = Recorder()
 
     def estimate(value: float) -> SimpleNamespace:
         return SimpleNamespace(estimate=value, stderr=0.01, diverged=False)
 
     def fake_worst(g: Any, x: Any, attack: Any, critic: Any, *, seed: int, **_: Any):
-        if kill_after and len(calls) == kill_after[0]:
-            raise Killed
-        calls.append((attack.eps, attack.norm))
+        unit.record((attack.eps, attack.norm))
         heldout = x[: 2 * critic.batch_size]
         return SimpleNamespace(
             attacked=estimate(0.5),
@@ -343,14 +355,14 @@ def test_gaussian_rv_validation_resumes_per_seed_norm_and_eps(tmp_path, monkeypa
     monkeypatch.setattr(gauss, "normal_mi", lambda *a, **k: estimate(0.69))
     argv = ["--eps", "0.1", "0.5", "--norms", "2", "inf", "--n", "1000", "--batch-size", "100"]
     out = tmp_path / "gauss.json"
-    kill_after.append(3)
+    unit.kill_after = 3
     with pytest.raises(Killed):
         gauss.main([*argv, "--out", str(out)])
-    assert calls == [(0.1, "2"), (0.5, "2"), (0.1, "inf")]
-    kill_after.clear()
-    calls.clear()
+    assert unit.calls == [(0.1, "2"), (0.5, "2"), (0.1, "inf")]
+    unit.kill_after = None
+    unit.calls.clear()
     record = gauss.main([*argv, "--out", str(out)])
-    assert calls == [(0.5, "inf")]
+    assert unit.calls == [(0.5, "inf")]
     assert [(r["norm"], r["eps"]) for r in record["rows"]] == [
         ("2", 0.1),
         ("2", 0.5),
@@ -426,10 +438,7 @@ def test_spectral_mnist_resumes_per_seed_and_equals_an_uninterrupted_run(
     # the same rows and summary as the uninterrupted run, timings aside, in the stored format
     timings = {"wall_s", "provenance", "burnin_s", "train_s", "attack_s"}
     timings |= {f"{k}_{s}" for k in ("burnin_s", "train_s", "attack_s") for s in ("mean", "se")}
-    stored = json.loads(out.read_text())
-    assert _without(stored, timings) == _without(
-        json.loads((tmp_path / "whole.json").read_text()), timings
-    )
+    stored = _same_record(out, tmp_path / "whole.json", timings)
     assert set(stored) == set(whole) and stored["reference"] == spectral_mnist.DIGITS_REFERENCE
     assert [(r["seed"], r["arm"]) for r in stored["rows"]] == [
         (seed, arm) for seed in (0, 1, 2) for arm in ("none", "ll-spectral", "rep-spectral")
@@ -452,13 +461,10 @@ def test_mi_staircase_resumes_per_seed_and_critic(tmp_path, monkeypatch) -> None
     the 6 runs, i.e. in the second seed."""
     staircase = _bench("mi_staircase")
     real_group = staircase.run_group
-    calls: list[tuple[int, str]] = []
-    kill_after: list[int] = []
+    unit = Recorder()
 
     def counted(trainer: str, names: list[str], seed: int, config: Any) -> dict:
-        if kill_after and len(calls) == kill_after[0]:
-            raise Killed
-        calls.append((seed, trainer))
+        unit.record((seed, trainer))
         return real_group(trainer, names, seed, config)
 
     monkeypatch.setattr(staircase, "run_group", counted)
@@ -468,27 +474,24 @@ def test_mi_staircase_resumes_per_seed_and_critic(tmp_path, monkeypatch) -> None
     argv += ["--threads", "1"]
     every = [(seed, trainer) for seed in (0, 1) for trainer in ("dv", "jsd", "nwj")]
     whole = staircase.main([*argv, "--out", str(tmp_path / "whole.json")])
-    assert calls == every
-    calls.clear()
+    assert unit.calls == every
+    unit.calls.clear()
     out = tmp_path / "staircase.json"
-    kill_after.append(4)
+    unit.kill_after = 4
     with pytest.raises(Killed):
         staircase.main([*argv, "--out", str(out)])
-    assert calls == every[:4] and not out.exists()
+    assert unit.calls == every[:4] and not out.exists()
     kept = json.loads(partial_path(out).read_text())["rows"]
     assert sorted(kept) == sorted(json.dumps(list(key)) for key in every[:4])
     with pytest.raises(ValueError, match=r"staircase\.partial\.json.*steps_per_level"):
         staircase.main([*argv, "--steps-per-level", "30", "--out", str(out)])
-    kill_after.clear()
-    calls.clear()
+    unit.kill_after = None
+    unit.calls.clear()
     resumed = staircase.main([*argv, "--out", str(out)])
-    assert calls == every[4:]  # only the critic runs left
+    assert unit.calls == every[4:]  # only the critic runs left
     assert not partial_path(out).exists()
     timings = {"wall_s_per_seed", "wall_s_mean", "out"}
-    stored = json.loads(out.read_text())
-    assert _without(stored, timings) == _without(
-        json.loads((tmp_path / "whole.json").read_text()), timings
-    )
+    stored = _same_record(out, tmp_path / "whole.json", timings)
     assert strict_json(_without(resumed["results"], timings)) == strict_json(
         _without(whole["results"], timings)
     )
@@ -496,10 +499,10 @@ def test_mi_staircase_resumes_per_seed_and_critic(tmp_path, monkeypatch) -> None
     assert len(stored["results"]["nwj"]["wall_s_per_seed"]) == 2
     first = stored["results"]["smile_5"]["levels"][0]["mean_per_seed"]
     assert first[0] != first[1]  # the two seeds are different runs
-    calls.clear()
+    unit.calls.clear()
     with pytest.raises(FileExistsError, match="--overwrite"):
         staircase.main([*argv, "--out", str(out)])
-    assert calls == []
+    assert unit.calls == []
 
 
 def test_torch_mist_compare_resumes_per_estimator_seed_and_library(tmp_path, monkeypatch) -> None:
@@ -507,16 +510,13 @@ def test_torch_mist_compare_resumes_per_estimator_seed_and_library(tmp_path, mon
     cheap stand-in whose values depend on (library, estimator, seed); killed after 3 of 8."""
     monkeypatch.syspath_prepend(str(ROOT / "bench"))  # it imports its sibling mi_staircase.py
     compare = _bench("torch_mist_compare")
-    calls: list[tuple[str, int, str]] = []
-    kill_after: list[int] = []
+    unit = Recorder()
 
     def stand_in(lib: str, name: str, seed: int, args: argparse.Namespace) -> dict:
-        if kill_after and len(calls) == kill_after[0]:
-            raise Killed
-        calls.append((name, seed, lib))
+        unit.record((name, seed, lib))
         value = len(lib) + 10 * seed + len(name) / 7
         levels = [{"mi": m, "mean": value + m, "bias": value, "var": 0.5} for m in args.levels]
-        return {"levels": levels, "wall_s": 0.01 * len(calls), "error": ""}
+        return {"levels": levels, "wall_s": 0.01 * len(unit.calls), "error": ""}
 
     monkeypatch.setattr(compare, "run", stand_in)
     monkeypatch.setattr(compare, "torch_mist_version", lambda: "0.2.17")
@@ -528,21 +528,21 @@ def test_torch_mist_compare_resumes_per_estimator_seed_and_library(tmp_path, mon
         for lib in ("robustrep_lite", "torch-mist")
     ]
     whole = compare.main([*argv, "--out", str(tmp_path / "whole.json")])
-    assert calls == every
-    calls.clear()
+    assert unit.calls == every
+    unit.calls.clear()
     out = tmp_path / "compare.json"
-    kill_after.append(3)
+    unit.kill_after = 3
     with pytest.raises(Killed):
         compare.main([*argv, "--out", str(out)])
-    assert calls == every[:3] and not out.exists()
+    assert unit.calls == every[:3] and not out.exists()
     kept = json.loads(partial_path(out).read_text())["rows"]
     assert sorted(kept) == sorted(json.dumps(list(key)) for key in every[:3])
     with pytest.raises(ValueError, match=r"compare\.partial\.json.*seeds"):
         compare.main([*argv[:-2], "--seeds", "3", "--threads", "1", "--out", str(out)])
-    kill_after.clear()
-    calls.clear()
+    unit.kill_after = None
+    unit.calls.clear()
     resumed = compare.main([*argv, "--out", str(out)])
-    assert calls == every[3:] and not partial_path(out).exists()
+    assert unit.calls == every[3:] and not partial_path(out).exists()
     assert _without(resumed["results"], {"wall_s"}) == _without(whole["results"], {"wall_s"})
     stored = json.loads(out.read_text())
     assert stored["results"] == json.loads(json.dumps(resumed["results"]))
@@ -611,13 +611,10 @@ def test_mi_representation_resumes_per_problem_and_estimator(tmp_path, monkeypat
     to those of an uninterrupted run."""
     representation = _bench("mi_representation")
     real_run = representation.run
-    calls: list[tuple[int, str]] = []  # (the representation's width, estimator) per estimate
-    kill_after: list[int] = []
+    unit = Recorder()  # keys: (the representation's width, estimator) per estimate
 
     def counted(x: Any, z: Any, est: str, args: argparse.Namespace) -> dict:
-        if kill_after and len(calls) == kill_after[0]:
-            raise Killed
-        calls.append((z.shape[1], est))
+        unit.record((z.shape[1], est))
         return real_run(x, z, est, args)
 
     monkeypatch.setattr(representation, "run", counted)
@@ -625,13 +622,13 @@ def test_mi_representation_resumes_per_problem_and_estimator(tmp_path, monkeypat
     argv += ["--n", "200", "--batch-size", "16", "--hidden", "8", "--threads", "1"]
     every = [(d, est) for d in (4, 4, 1) for est in ("smile", "dv")]
     whole = representation.main([*argv, "--out", str(tmp_path / "whole.json")])
-    assert calls == every
-    calls.clear()
+    assert unit.calls == every
+    unit.calls.clear()
     out = tmp_path / "representation.json"
-    kill_after.append(3)
+    unit.kill_after = 3
     with pytest.raises(Killed):
         representation.main([*argv, "--out", str(out)])
-    assert calls == every[:3] and not out.exists()
+    assert unit.calls == every[:3] and not out.exists()
     kept = json.loads(partial_path(out).read_text())["rows"]
     assert list(kept) == [
         json.dumps(key)
@@ -639,16 +636,13 @@ def test_mi_representation_resumes_per_problem_and_estimator(tmp_path, monkeypat
     ]
     with pytest.raises(ValueError, match=r"representation\.partial\.json.*steps"):
         representation.main([*argv, "--steps", "4", "--out", str(out)])
-    kill_after.clear()
-    calls.clear()
+    unit.kill_after = None
+    unit.calls.clear()
     resumed = representation.main([*argv, "--out", str(out)])
-    assert calls == every[3:]  # only the estimates left
+    assert unit.calls == every[3:]  # only the estimates left
     assert not partial_path(out).exists()
     timings = {"wall_s", "out"}
-    stored = json.loads(out.read_text())
-    assert _without(stored, timings) == _without(
-        json.loads((tmp_path / "whole.json").read_text()), timings
-    )
+    stored = _same_record(out, tmp_path / "whole.json", timings)
     assert _without(resumed["rows"], timings) == _without(
         json.loads(json.dumps(whole["rows"])), timings
     )
@@ -657,28 +651,25 @@ def test_mi_representation_resumes_per_problem_and_estimator(tmp_path, monkeypat
         ("linear", "smile"),
         ("binary", "smile"),
     ]
-    calls.clear()
+    unit.calls.clear()
     with pytest.raises(FileExistsError, match="--overwrite"):
         representation.main([*argv, "--out", str(out)])
-    assert calls == []
+    assert unit.calls == []
 
 
 def test_spectral_vs_mi_resumes_per_arm(tmp_path, monkeypatch) -> None:
     """The data and the comparison replaced by stand-ins (an arm alone gives its row of a
     comparison with every arm: tests/test_spectral_vs_mi.py); killed after 2 of the 4 arms."""
     spectral_vs_mi = _bench("spectral_vs_mi")
-    calls: list[tuple[str, ...]] = []
+    unit = Recorder()
     prepared: list[str] = []
-    kill_after: list[int] = []
 
     def fake_data(dataset: str, profile: str) -> SimpleNamespace:
         prepared.append(dataset)
         return SimpleNamespace(description=f"fake {dataset}")
 
     def fake_compare(data: Any, settings: Any, *, arms: tuple[str, ...], seed: int, **_: Any):
-        if kill_after and len(calls) == kill_after[0]:
-            raise Killed
-        calls.append(arms)
+        unit.record(arms)
         return [
             {
                 "arm": arm,
@@ -689,7 +680,7 @@ def test_spectral_vs_mi_resumes_per_arm(tmp_path, monkeypatch) -> None:
                 "hsj_mean": 0.1 * len(arm),
                 "sigmas": [1.0, 2.0],
                 "worst_mi": math.nan,
-                "seconds": 0.01 * len(calls),
+                "seconds": 0.01 * len(unit.calls),
             }
             for arm in arms
         ]
@@ -699,13 +690,13 @@ def test_spectral_vs_mi_resumes_per_arm(tmp_path, monkeypatch) -> None:
     argv = ["--profile", "quick", "--seed", "1"]
     every = [(arm,) for arm in spectral_vs_mi.ARMS]
     whole = spectral_vs_mi.main([*argv, "--out", str(tmp_path / "whole.json")])
-    assert calls == every
-    calls.clear()
+    assert unit.calls == every
+    unit.calls.clear()
     out = tmp_path / "comparison.json"
-    kill_after.append(2)
+    unit.kill_after = 2
     with pytest.raises(Killed):
         spectral_vs_mi.main([*argv, "--out", str(out)])
-    assert calls == every[:2] and not out.exists()
+    assert unit.calls == every[:2] and not out.exists()
     kept = json.loads(partial_path(out).read_text())["rows"]
     assert list(kept) == [json.dumps(list(arm)) for arm in every[:2]]
     # other settings are refused before the data are read; nothing is computed
@@ -713,16 +704,13 @@ def test_spectral_vs_mi_resumes_per_arm(tmp_path, monkeypatch) -> None:
     with pytest.raises(ValueError, match=r"comparison\.partial\.json.*spectral_lambda"):
         spectral_vs_mi.main([*argv, "--spectral-lambda", "0.01", "--out", str(out)])
     assert prepared == []
-    kill_after.clear()
-    calls.clear()
+    unit.kill_after = None
+    unit.calls.clear()
     resumed = spectral_vs_mi.main([*argv, "--out", str(out)])
-    assert calls == every[2:]  # only the arms left
+    assert unit.calls == every[2:]  # only the arms left
     assert not partial_path(out).exists()
     timings = {"wall_s", "seconds", "provenance"}
-    stored = json.loads(out.read_text())
-    assert _without(stored, timings) == _without(
-        json.loads((tmp_path / "whole.json").read_text()), timings
-    )
+    stored = _same_record(out, tmp_path / "whole.json", timings)
     assert [r["arm"] for r in stored["rows"]] == list(spectral_vs_mi.ARMS)
     assert all(r["worst_mi"] is None for r in stored["rows"])
     assert strict_json(_without(resumed["rows"], timings)) == strict_json(
