@@ -36,6 +36,7 @@ import torch
 
 from robustrep_lite.core.results import (
     PartialRun,
+    merged_provenance,
     portable_path,
     refuse_overwrite,
     resume_settings,
@@ -392,16 +393,40 @@ def main(argv: list[str] | None = None) -> dict:
     return record
 
 
+#: The settings runs must share to be merged into one record (the estimators may differ).
+SETTINGS = (
+    "critic",
+    "seeds",
+    "first_seed",
+    "steps_per_level",
+    "levels",
+    "last",
+    "heldout_batches",
+    "d",
+    "batch_size",
+    "lr",
+    "ema_rate",
+)
+
+
 def merge(files: list[Path], out: Path | None, overwrite: bool = False) -> dict:
+    """Join runs of other estimators with the same :data:`SETTINGS`, made at one commit
+    (:func:`merged_provenance`), into ``out``."""
     records = [json.loads(f.read_text()) for f in files]
+    try:
+        provenance = merged_provenance(list(zip(files, records, strict=True)))
+    except ValueError as error:
+        raise SystemExit(f"cannot merge: {error}") from None
     base = records[0]
     cfg = dict(base["config"])
     out = out or ROOT / "bench" / "results" / f"mi_staircase_{cfg['critic']}.json"
     refuse_overwrite(out, overwrite)
     for r in records[1:]:
-        for key in ("critic", "seeds", "steps_per_level", "levels", "d", "batch_size", "lr"):
-            if r["config"][key] != cfg[key]:
-                raise SystemExit(f"cannot merge: {key} differs ({r['config'][key]} vs {cfg[key]})")
+        for key in SETTINGS:
+            if r["config"].get(key) != cfg.get(key):
+                raise SystemExit(
+                    f"cannot merge: {key} differs ({r['config'].get(key)} vs {cfg.get(key)})"
+                )
     results, curves = {}, {}
     for r in records:
         results.update(r["results"])
@@ -417,6 +442,7 @@ def merge(files: list[Path], out: Path | None, overwrite: bool = False) -> dict:
         "results": results,
         "targets": targets,
         "curves_seed0": {"stride": base["curves_seed0"]["stride"], "values": curves},
+        "provenance": provenance,
     }
     save_result(record, out)
     return record

@@ -30,6 +30,7 @@ from mi_staircase import ESTIMATORS, LEVELS, REF_SEPARABLE, sample
 
 from robustrep_lite.core.results import (
     PartialRun,
+    merged_provenance,
     portable_path,
     refuse_overwrite,
     resume_settings,
@@ -167,6 +168,41 @@ def torch_mist_version() -> str:
         raise SystemExit(2) from exc
 
 
+def merge(args: argparse.Namespace) -> dict:
+    """Join the runs in ``args.merge`` (split over estimators) into ``args.out``. The runs must
+    share their settings, library versions and commit (:func:`merged_provenance`); the
+    versions recorded are the runs' own, not those of the process that merges."""
+    records = [json.loads(f.read_text()) for f in args.merge]
+    versions = [("torch", r.get("torch"), "torch_mist", r.get("torch_mist")) for r in records]
+    settings = ("seeds", "steps_per_level", "levels", "last", "d", "batch_size", "lr")
+    if len(set(versions)) > 1:
+        raise SystemExit(f"cannot merge: the runs differ in library versions ({set(versions)})")
+    for key in settings:
+        if len({json.dumps(r["config"].get(key)) for r in records}) > 1:
+            raise SystemExit(f"cannot merge: the runs differ in {key}")
+    try:
+        provenance = merged_provenance(list(zip(args.merge, records, strict=True)))
+    except ValueError as error:
+        raise SystemExit(f"cannot merge: {error}") from None
+    res: dict = {}
+    for r in records:
+        res.update(r["results"])
+    config = {**records[0]["config"], "estimators": [k for k in COMPARED if k in res]}
+    report(res, argparse.Namespace(**config), records[0]["torch_mist"], records[0]["torch"])
+    record = {
+        "benchmark": "B1 staircase: robustrep_lite vs torch-mist",
+        "merged_from": [portable_path(f) for f in args.merge],
+        "config": config,
+        "torch": records[0]["torch"],
+        "torch_mist": records[0]["torch_mist"],
+        "results": res,
+        "wall_s": sum(r.get("wall_s") or 0.0 for r in records),
+        "provenance": provenance,
+    }
+    save_result(record, args.out)
+    return record
+
+
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--estimators", nargs="+", choices=COMPARED, default=list(COMPARED))
@@ -193,23 +229,8 @@ def main(argv: list[str] | None = None) -> dict:
     refuse_overwrite(args.out, args.overwrite)
     args.last = min(args.last, args.steps_per_level)
     if args.merge:
-        res: dict = {}
-        for f in args.merge:
-            res.update(json.loads(f.read_text())["results"])
-        mist_version = "0.2.17"
-        args.estimators = [k for k in COMPARED if k in res]
-        report(res, args, mist_version, "2.13.0+cpu (bench/.venv-mist, where the runs were made)")
-        record = {
-            "benchmark": "B1 staircase: robustrep_lite vs torch-mist",
-            "merged_from": [portable_path(f) for f in args.merge],
-            "config": run_config(args),
-            "torch": torch.__version__,
-            "torch_mist": mist_version,
-            "results": res,
-        }
-        save_result(record, args.out)
-        print(f"saved {args.out}")
-        return record
+        return merge(args)
+
     torch.set_num_threads(args.threads)
     mist_version = torch_mist_version()
     partial = PartialRun(args.out, resume_settings(args), overwrite=args.overwrite)

@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from robustrep_lite.book import spectral_report
+from robustrep_lite.core import results
 from robustrep_lite.core.results import PartialRun, partial_path, strict_json
 from robustrep_lite.experiments import spectral_regularization
 
@@ -756,3 +757,69 @@ def test_train_step_replaces_a_device_run_only_when_asked(tmp_path, monkeypatch)
         step.main(argv)
     step.main([*argv, "--overwrite"])
     assert [r["device"] for r in json.loads(out.read_text())["runs"]] == [again["device"]]
+
+
+def _at_commit(monkeypatch: pytest.MonkeyPatch, commit: str) -> None:
+    """Records saved from now on name ``commit`` (a clean one: the checkout under test may
+    have uncommitted changes)."""
+    monkeypatch.setattr(
+        results, "code_provenance", lambda: {"git_commit": commit, "torch": "2.14.1"}
+    )
+
+
+def test_mi_staircase_merge_of_split_runs_equals_one_run_and_keeps_their_commit(
+    tmp_path, monkeypatch
+) -> None:
+    staircase = _bench("mi_staircase")
+    argv = ["--seeds", "1", "--steps-per-level", "20", "--levels", "2", "4", "--last", "5"]
+    argv += ["--d", "2", "--batch-size", "8", "--heldout-batches", "2", "--threads", "1"]
+    _at_commit(monkeypatch, "abc1234")
+    parts = {"a": ["dv", "smile_5"], "b": ["nwj"], "whole": ["dv", "smile_5", "nwj"]}
+    for name, estimators in parts.items():
+        staircase.main([*argv, "--estimators", *estimators, "--out", str(tmp_path / name)])
+    merged = staircase.merge([tmp_path / "a", tmp_path / "b"], tmp_path / "merged.json")
+    whole = json.loads((tmp_path / "whole").read_text())
+    timings = {"wall_s_per_seed", "wall_s_mean"}
+    assert strict_json(_without(merged["results"], timings)) == _without(whole["results"], timings)
+    assert merged["config"]["estimators"] == ["dv", "nwj", "smile_5"]
+    assert merged["provenance"]["git_commit"] == "abc1234"
+    assert [p["file"] for p in merged["provenance"]["parts"]] == ["a", "b"]
+    _at_commit(monkeypatch, "def5678")
+    staircase.main([*argv, "--estimators", "nwj", "--out", str(tmp_path / "later")])
+    with pytest.raises(SystemExit, match="different commits"):
+        staircase.merge([tmp_path / "a", tmp_path / "later"], tmp_path / "mixed.json")
+
+
+def test_torch_mist_compare_merge_records_the_runs_versions_not_the_merger_s(
+    tmp_path, monkeypatch
+) -> None:
+    monkeypatch.syspath_prepend(str(ROOT / "bench"))
+    compare = _bench("torch_mist_compare")
+
+    def stand_in(lib: str, name: str, seed: int, args: argparse.Namespace) -> dict:
+        levels = [
+            {"mi": m, "mean": m - len(name) / 9, "bias": 0.0, "var": 0.5} for m in args.levels
+        ]
+        return {"levels": levels, "wall_s": 1.0, "error": ""}
+
+    monkeypatch.setattr(compare, "run", stand_in)
+    monkeypatch.setattr(compare, "torch_mist_version", lambda: "0.2.17")
+    argv = ["--seeds", "1", "--levels", "2", "4", "--threads", "1"]
+    _at_commit(monkeypatch, "abc1234")
+    compare.main([*argv, "--estimators", "nwj", "--out", str(tmp_path / "a.json")])
+    compare.main([*argv, "--estimators", "dv", "--out", str(tmp_path / "b.json")])
+    b = json.loads((tmp_path / "b.json").read_text())
+    (tmp_path / "b.json").write_text(json.dumps({**b, "torch": "2.9.0"}))
+    merge = ["--merge", str(tmp_path / "a.json"), str(tmp_path / "b.json")]
+    with pytest.raises(SystemExit, match="differ in library versions"):
+        compare.main([*merge, "--out", str(tmp_path / "m.json")])
+    (tmp_path / "b.json").write_text(json.dumps({**b, "torch": "2.3.0"}))
+    a = json.loads((tmp_path / "a.json").read_text())
+    (tmp_path / "a.json").write_text(json.dumps({**a, "torch": "2.3.0"}))
+    merged = compare.main([*merge, "--out", str(tmp_path / "m.json")])
+    assert merged["torch"] == "2.3.0" and merged["torch_mist"] == "0.2.17"  # the runs' own
+    assert (
+        list(merged["results"]) == ["nwj", "dv"] and merged["wall_s"] == a["wall_s"] + b["wall_s"]
+    )
+    assert merged["config"]["estimators"] == ["nwj", "dv"]
+    assert merged["provenance"]["git_commit"] == "abc1234"

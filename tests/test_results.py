@@ -190,3 +190,34 @@ def test_stored_if_present_reads_only_what_this_checkout_holds(tmp_path, monkeyp
     (tmp_path / "bench").mkdir()
     (tmp_path / "bench" / "r.json").write_text('{"rows": [1]}')
     assert results.stored_if_present("bench/r.json") == {"rows": [1]}
+
+
+def _part(commit: str, time: str) -> dict:
+    return {"rows": [], "provenance": {"git_commit": commit, "torch": "2.14.1", "time_utc": time}}
+
+
+def test_merged_provenance_keeps_what_the_parts_share_and_each_part_s_own() -> None:
+    merged = results.merged_provenance(
+        [("/tmp/a.json", _part("abc1234", "10:00")), ("b.json", _part("abc1234", "11:00"))]
+    )
+    assert merged == {
+        "git_commit": "abc1234",
+        "torch": "2.14.1",
+        "parts": [{"file": "a.json", "time_utc": "10:00"}, {"file": "b.json", "time_utc": "11:00"}],
+    }
+
+
+@pytest.mark.parametrize(
+    ("second", "message"),
+    [
+        (_part("def5678", "11:00"), r"different commits \(abc1234, def5678\)"),
+        (_part("abc1234+modified", "11:00"), r"b\.json has no clean commit.*'abc1234\+modified'"),
+        (_part("unknown", "11:00"), r"b\.json has no clean commit"),
+        ({"rows": []}, r"b\.json has no clean commit.*None"),
+    ],
+)
+def test_merged_provenance_refuses_parts_of_other_or_unknown_code(second, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        results.merged_provenance([("a.json", _part("abc1234", "10:00")), ("b.json", second)])
+    with pytest.raises(ValueError, match="parts must name at least one run"):
+        results.merged_provenance([])

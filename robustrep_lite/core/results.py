@@ -209,6 +209,45 @@ def save_result(record: dict[str, Any], path: str | Path) -> Path:
     return target
 
 
+def merged_provenance(parts: Sequence[tuple[str | Path, dict[str, Any]]]) -> dict[str, Any]:
+    """The provenance of a result joined from runs split over parts (e.g. estimators run in
+    parallel): the fields every part's provenance shares (commit, versions) and, under
+    ``parts``, each part's file with the fields in which it differs (its time).
+
+    ``parts`` pairs each file with its record. A ``ValueError`` naming the file is raised when a
+    part has no provenance or no clean commit (unknown, or ``+modified``), and when the parts
+    were made at different commits: a joined record must be the output of one version of the
+    code."""
+    if not parts:
+        raise ValueError("parts must name at least one run to merge, got none")
+    provenances = []
+    for source, record in parts:
+        provenance = record.get("provenance")
+        commit = provenance.get("git_commit") if isinstance(provenance, dict) else None
+        if not isinstance(commit, str) or commit == "unknown" or not _reusable_commit(commit):
+            raise ValueError(
+                f"{portable_path(source)} has no clean commit in its provenance (got "
+                f"{commit!r}); re-run it at a commit without uncommitted changes to merge it"
+            )
+        provenances.append(provenance)
+    commits = {p["git_commit"] for p in provenances}
+    if len(commits) > 1:
+        raise ValueError(
+            f"the parts were made at different commits ({', '.join(sorted(commits))}); "
+            "merge only runs of one version of the code"
+        )
+    shared = {
+        key: value
+        for key, value in provenances[0].items()
+        if all(key in p and p[key] == value for p in provenances[1:])
+    }
+    own = [
+        {"file": portable_path(source), **{k: v for k, v in p.items() if k not in shared}}
+        for (source, _), p in zip(parts, provenances, strict=True)
+    ]
+    return {**shared, "parts": own}
+
+
 def _reusable_commit(commit: str | None) -> bool:
     """Whether results computed at ``commit`` can be told apart from those of other code: a
     known commit without uncommitted changes to the library (``+modified``)."""
