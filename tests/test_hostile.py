@@ -5,6 +5,7 @@ wrong -- never a silent wrong number, a raw torch/numpy error, or lost data."""
 
 from __future__ import annotations
 
+import ast
 import json
 import math
 import re
@@ -20,7 +21,7 @@ from torch import nn
 
 from robustrep_lite.adversarial.attacks import PGDConfig, pgd, project_to_ball, random_in_ball
 from robustrep_lite.adversarial.per_feature import PER_FEATURE_CRITIC, per_feature_vulnerability
-from robustrep_lite.adversarial.robust_distance import DistanceSearch
+from robustrep_lite.adversarial.robust_distance import DistanceSearch, adversarial_distances
 from robustrep_lite.adversarial.search import AttackConfig
 from robustrep_lite.adversarial.vulnerability import (
     WORST_CASE_CRITIC,
@@ -29,6 +30,7 @@ from robustrep_lite.adversarial.vulnerability import (
     worst_case_mi,
 )
 from robustrep_lite.core.results import MissingKeyError, load_stored, read_json, save_result
+from robustrep_lite.core.runtime import seed_everything
 from robustrep_lite.core.validation import check_choice
 from robustrep_lite.experiments import mi_staircase as staircase
 from robustrep_lite.experiments import zoo
@@ -53,7 +55,7 @@ from robustrep_lite.theory import measures
 from robustrep_lite.theory import theorems as theory
 from robustrep_lite.training.checkpoint import exclusive_run, load_checkpoint, save_checkpoint
 from robustrep_lite.training.data import load_dataset, load_npz
-from robustrep_lite.training.models import BaselineH
+from robustrep_lite.training.models import BaselineH, classifier
 from robustrep_lite.training.spectral import SpectralPenalty, top_singular
 from robustrep_lite.training.supervised import (
     ClassifierConfig,
@@ -106,6 +108,7 @@ def _burnin(targets: torch.Tensor, inputs: torch.Tensor = IMAGES, seed: object =
     )
 
 
+SEED = r"seed must be an integer in \[0, 2\*\*32 - 1\], got "
 QUICK = PROFILES["quick"]
 STAIRS = staircase.StaircaseConfig(d=2, levels=(1.0, 2.0), steps_per_level=2, heldout_batches=1)
 ENC = {"epochs": 1, "batch_size": 16, "width": 0.125, "critic_units": 8, "pgd_steps": 1}
@@ -353,12 +356,12 @@ CASES: list[tuple[str, Callable[[], object], str]] = [
     (
         "stairs-seed-float",
         lambda: staircase.run_staircase(["dv"], STAIRS, seed=1.5),
-        "seed must be an integer >= 0, got 1.5",
+        "seed must be an integer in \\[0, 2\\*\\*32 - 1\\], got 1.5",
     ),
     (
         "stairs-seed-bool",
         lambda: staircase.run_staircase(["dv"], STAIRS, seed=True),
-        "seed must be an integer >= 0, got True",
+        "seed must be an integer in \\[0, 2\\*\\*32 - 1\\], got True",
     ),
     (
         "stairs-short-curve",
@@ -381,11 +384,15 @@ CASES: list[tuple[str, Callable[[], object], str]] = [
         "inputs must contain only finite",
     ),
     ("attack-random-start", lambda: AttackConfig(eps=0.1, random_start="no"), "random_start"),
-    ("burnin-seed", lambda: _burnin(LABELS, seed=1.5), "seed must be an integer >= 0, got 1.5"),
+    (
+        "burnin-seed",
+        lambda: _burnin(LABELS, seed=1.5),
+        "seed must be an integer in \\[0, 2\\*\\*32 - 1\\], got 1.5",
+    ),
     (
         "penalty-seed",
         lambda: SpectralPenalty([nn.Linear(2, 2)], 0.1, seed=True),
-        "seed must be an integer >= 0, got True",
+        "seed must be an integer in \\[0, 2\\*\\*32 - 1\\], got True",
     ),
     (
         "penalty-one-layer",
@@ -474,13 +481,17 @@ CASES: list[tuple[str, Callable[[], object], str]] = [
     (
         "mi-seed-negative",
         lambda: estimate_mi(X, Y, seed=-1, steps=5, batch_size=32, progress=False),
-        "seed must be an integer >= 0, got -1",
+        "seed must be an integer in \\[0, 2\\*\\*32 - 1\\], got -1",
     ),
-    ("mi-seed-bool", lambda: estimate_mi(X, Y, seed=True), "seed must be an integer >= 0"),
+    (
+        "mi-seed-bool",
+        lambda: estimate_mi(X, Y, seed=True),
+        "seed must be an integer in \\[0, 2\\*\\*32 - 1\\]",
+    ),
     (
         "wc-seed-float",
         lambda: worst_case_mi(lambda v: v, X.sigmoid(), AttackConfig(eps=0.1), WC, seed=1.5),
-        "seed must be an integer >= 0, got 1.5",
+        "seed must be an integer in \\[0, 2\\*\\*32 - 1\\], got 1.5",
     ),
     (
         "wc-refit-str",
@@ -501,12 +512,12 @@ CASES: list[tuple[str, Callable[[], object], str]] = [
         lambda: per_feature_vulnerability(
             lambda v: v, X.sigmoid(), AttackConfig(eps=0.1), PF, seed=-1, progress=False
         ),
-        "seed must be an integer >= 0, got -1",
+        "seed must be an integer in \\[0, 2\\*\\*32 - 1\\], got -1",
     ),
     (
         "make-critic-seed",
         lambda: make_critic(CriticConfig(critic="separable", hidden=8), X, Y, seed=-1),
-        "seed must be an integer >= 0",
+        "seed must be an integer in \\[0, 2\\*\\*32 - 1\\]",
     ),
     # the Gaussian ground truths: a bool is not a dimension, a correlation or a noise level
     ("gauss-d-bool", lambda: gaussian_mi(True, 0.5), "d must be an integer >= 1, got True"),
@@ -517,7 +528,7 @@ CASES: list[tuple[str, Callable[[], object], str]] = [
     (
         "pairs-seed-negative",
         lambda: correlated_gaussians(10, 1, 0.5, -1),
-        "seed must be an integer >= 0",
+        "seed must be an integer in \\[0, 2\\*\\*32 - 1\\]",
     ),
     (
         "pairs-cubic-str",
@@ -547,6 +558,29 @@ CASES: list[tuple[str, Callable[[], object], str]] = [
         lambda: CriticConfig(weight_decay=False),
         "weight_decay must be a real number in",
     ),
+    # seeds: an integer in [0, 2**32 - 1] everywhere, refused before any work (a float was
+    # truncated to another seed, a negative one accepted, a large one overflowed in torch)
+    ("seed-classifier-float", lambda: classifier("baseline_h", seed=1.5), SEED + "1.5"),
+    ("seed-classifier-text", lambda: classifier("baseline_h", seed="1"), SEED + "'1'"),
+    ("seed-classifier-negative", lambda: classifier("baseline_h", seed=-1), SEED + "-1"),
+    ("seed-encoder-huge", lambda: train(IMAGES, seed=2**63, **ENC), SEED + str(2**63)),
+    ("seed-encoder-bool", lambda: train(IMAGES, seed=True, **ENC), SEED + "True"),
+    ("seed-everything", lambda: seed_everything(2**32), SEED + str(2**32)),
+    (
+        "seed-train-classifier",
+        lambda: train_classifier(_mlp(), IMAGES, LABELS, ClassifierConfig(epochs=1), seed=-2),
+        SEED + "-2",
+    ),
+    ("seed-robust-accuracy", lambda: robust_accuracy(_mlp(), IMAGES, LABELS, seed=0.5), SEED),
+    ("seed-data", lambda: load_dataset("mnist", source="embedded", seed=1.0), SEED + "1.0"),
+    ("seed-theory-params", lambda: theory.random_parameters(2, 2, seed=-1), SEED + "-1"),
+    ("seed-theory-sample", lambda: theory.sample_gaussian_mixture(*MIX[:2], 10, seed=2.5), SEED),
+    (
+        "seed-distances",
+        lambda: adversarial_distances(_mlp(), IMAGES, LABELS, seed=2**40, progress=False),
+        SEED,
+    ),
+    ("seed-zoo", lambda: zoo.train_zoo(QUICK.zoo, {}, seed=-1, progress=False), SEED + "-1"),
     # data
     ("data-name", lambda: load_dataset("imagenet"), "name"),
     ("data-source", lambda: load_dataset("mnist", source="web"), "source"),
@@ -559,6 +593,43 @@ CASES: list[tuple[str, Callable[[], object], str]] = [
 def test_bad_input_is_a_clear_error(call: Callable[[], object], match: str) -> None:
     with pytest.raises((ValueError, FloatingPointError), match=match):
         call()
+
+
+#: Public functions that take a ``seed`` but do not check it themselves, with why that is safe.
+SEED_NOT_CHECKED_HERE = {
+    "provenance": "records the seed the chapter was set up with (setup_chapter checks it)",
+    "setup_chapter": "passes it to seed_everything, which checks it",
+    "budget_traces": "passes it to theory.gaussian_mixture_monte_carlo, which checks it",
+    "readout_html": "passes it to theory.gaussian_mixture_monte_carlo, which checks it",
+    "theorem_explorer": "passes it to readout_html",
+    "vs_mi_rows": "looks a stored run up by its seed; seeds nothing",
+    "vs_mi_markdown": "looks a stored run up by its seed; seeds nothing",
+    "table_encoders": "looks stored encoders up by their seed; seeds nothing",
+    "worst_case_mi": "checked in the shared argument check of the vulnerability estimators",
+    "normal_mi": "checked in the shared argument check of the vulnerability estimators",
+    "representation_vulnerability": "checked in the shared argument check",
+    "table1": "takes a number of seeds (checked as an integer >= 1)",
+    "stored_seed_runs": "looks stored runs up by their seeds; seeds nothing",
+}
+
+
+def test_every_public_function_taking_a_seed_checks_it_or_says_who_does() -> None:
+    """A new public function with a ``seed`` cannot forget the range check: it calls
+    ``check_seed`` on it or is listed above with the function that does."""
+    root = Path(__file__).resolve().parents[1] / "robustrep_lite"
+    unchecked = set()
+    for path in root.rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.FunctionDef) or node.name.startswith("_"):
+                continue
+            arguments = {a.arg for a in node.args.args + node.args.kwonlyargs}
+            if not arguments & {"seed", "seeds"}:
+                continue
+            calls = {ast.unparse(c.func) for c in ast.walk(node) if isinstance(c, ast.Call)}
+            if "check_seed" not in calls:
+                unchecked.add(node.name)
+    assert unchecked == set(SEED_NOT_CHECKED_HERE)
 
 
 def test_the_catalogue_is_large() -> None:

@@ -28,7 +28,7 @@ from robustrep_lite.adversarial.search import (
     check_points,
     frozen,
 )
-from robustrep_lite.core.validation import check_choice, check_int
+from robustrep_lite.core.validation import check_choice, check_seed
 from robustrep_lite.mi.fit import CriticConfig, FitResult, fit_critic, split_indices
 
 __all__ = [
@@ -225,7 +225,7 @@ def per_feature_vulnerability(
     critics' initialisation and PGD's random starts.
     """
     check_choice("pooling", pooling, ("flatten", "mean"))
-    check_int("seed", seed, 0)
+    check_seed("seed", seed)
     if not isinstance(attack, AttackConfig):
         raise ValueError(f"attack must be an AttackConfig, got {type(attack).__name__}")
     if not isinstance(critic, CriticConfig):

@@ -37,7 +37,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from robustrep_lite.adversarial.attacks import check_box
-from robustrep_lite.core.validation import check_choice, check_int, check_nonnegative
+from robustrep_lite.core.validation import check_choice, check_int, check_nonnegative, check_seed
 
 __all__ = [
     "ATTACKS",
@@ -238,6 +238,7 @@ def adversarial_distances(
     afterwards). Returns a float tensor (N,), ``nan`` where the attack found no adversarial
     point.
     """
+    check_seed("seed", seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # foolbox imports old scipy names
         import foolbox as fb
@@ -299,6 +300,7 @@ def representation_distances(
     ``<attack>_mean`` / ``<attack>_median`` of the distances found and ``<attack>_failed`` (the
     number of points for which none was found, left out of the mean).
     """
+    check_seed("seed", seed)
     _check_xy(x_train, y_train, "x_train")
     _check_xy(x_test, y_test, "x_test")
     feature_map = feature_map.eval()

@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from robustrep_lite.core.validation import check_seed
+
 
 def package_version() -> str:
     """The installed version of robustrep_lite (``0.0.0+unknown`` in a source tree that was never
@@ -39,6 +41,7 @@ def default_device() -> torch.device:
 
 def seed_everything(seed: int) -> None:
     """Seed Python's, NumPy's and torch's generators (all devices) with ``seed``."""
+    check_seed("seed", seed)
     random.seed(seed)
     np.random.seed(seed)  # noqa: NPY002 - the legacy global generator other code may use
     torch.manual_seed(seed)

@@ -137,6 +137,26 @@ def check_int(name: str, value: Any, low: int) -> int:
     return int(value)
 
 
+#: The largest seed a public function accepts: the seeds the library derives from it (e.g.
+#: ``seed * 1_000_003 + epoch`` for an epoch's shuffle) stay inside the 64-bit range of torch's
+#: generators.
+MAX_SEED = 2**32 - 1
+
+
+def check_seed(name: str, value: Any) -> int:
+    """Return ``value`` as an int if it is an integer seed in [0, :data:`MAX_SEED`] (NumPy
+    integers too, not a bool), else raise a ``ValueError`` naming ``name`` and the range: a
+    float would be truncated to another seed, a string fail deep in torch, and a seed outside
+    the range overflow the generators seeded from it."""
+    if (
+        isinstance(value, (bool, np.bool_))
+        or not isinstance(value, (int, np.integer))
+        or not 0 <= value <= MAX_SEED
+    ):
+        raise ValueError(f"{name} must be an integer in [0, 2**32 - 1], got {value!r}")
+    return int(value)
+
+
 def check_in_range(
     name: str,
     value: Any,

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from robustrep_lite.core.validation import check_choice, check_int, check_positive
+from robustrep_lite.core.validation import check_choice, check_int, check_positive, check_seed
 from robustrep_lite.mi import (
     JointCritic,
     SeparableCritic,
@@ -130,7 +130,7 @@ def run_staircase(
     remaining steps stay NaN) instead of filling the critic with NaNs.
     """
     _check_config(config)
-    check_int("seed", seed, 0)
+    check_seed("seed", seed)
     if isinstance(names, str) or not names:
         raise ValueError(
             f"names must be a non-empty sequence of estimator names from "
@@ -259,7 +259,7 @@ def staircase_groups(
             f"[['js_nwj', 'smile_5'], ['nwj']], got {groups!r}"
         )
     _check_config(config)
-    check_int("seed", seed, 0)
+    check_seed("seed", seed)
     names = [name for group in groups for name in group]
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:

@@ -48,6 +48,7 @@ from robustrep_lite.core.validation import (
     check_int,
     check_nonnegative,
     check_positive,
+    check_seed,
 )
 from robustrep_lite.experiments.settings import SpectralSettings
 from robustrep_lite.training.spectral import (
@@ -228,7 +229,7 @@ def train_with_burnin(
     the default loss) ``targets`` that are not integer class labels of the model's outputs,
     raise a ``ValueError`` naming them before any step.
     """
-    check_int("seed", seed, 0)
+    check_seed("seed", seed)
     if inputs.ndim < 2 or inputs.shape[0] == 0:
         raise ValueError(f"inputs must be a non-empty batch (N, ...), got {tuple(inputs.shape)}")
     if targets is not None and (targets.ndim < 1 or targets.shape[0] != inputs.shape[0]):
@@ -351,7 +352,7 @@ def compare_regularizers(
     if isinstance(seeds, str) or len(seeds) == 0:
         raise ValueError(f"seeds must be a non-empty sequence of integers >= 0, got {seeds!r}")
     for seed in seeds:
-        check_int("seeds", seed, 0)
+        check_seed("seeds", seed)
     classes = int(max(y_train.max(), y_test.max())) + 1
     x_train, y_train, x_test, y_test = (t.to(device) for t in (x_train, y_train, x_test, y_test))
     burnin = BurninConfig(
@@ -440,6 +441,7 @@ def train_xor_arms(settings: SpectralSettings, seed: int = 0) -> dict[str, OneHi
     0.9, weight decay 1e-4) for ``settings.xor_burnin`` epochs, then each arm continued to
     ``settings.xor_epochs`` (lambda ``settings.xor_lambda`` for the regularised arms). Returns
     the three trained nets by arm name."""
+    check_seed("seed", seed)
     x, y = xor_data()
     torch.manual_seed(seed)
     model = xor_net(settings.xor_width)

@@ -43,7 +43,7 @@ from robustrep_lite.adversarial.robust_distance import (
     first_correct,
     refit_head,
 )
-from robustrep_lite.core.validation import check_choice, check_nonnegative
+from robustrep_lite.core.validation import check_choice, check_nonnegative, check_seed
 from robustrep_lite.experiments.settings import ComparisonSettings, profile_settings
 from robustrep_lite.experiments.spectral_regularization import paired_differences, summarise_rows
 from robustrep_lite.experiments.table1 import (
@@ -121,6 +121,7 @@ def train_arm(
 ) -> EncoderRun:
     """The encoder of ``arm`` (one of :data:`ARMS`) trained on images ``x`` with the encoder
     settings of ``settings.profile`` (:func:`robustrep_lite.experiments.table1.encoder_config`)."""
+    check_seed("seed", seed)
     beta, penalised = ARMS[check_choice("arm", arm, tuple(ARMS))]
     base = encoder_config(
         profile_settings(settings.profile).table1, settings.dataset, int(x.shape[1])
@@ -133,6 +134,7 @@ def train_arm(
 def encoder_sigmas(encoder: nn.Module, example: Tensor, seed: int = 0) -> list[float]:
     """Top singular value of every weight layer of ``encoder`` (power iteration to convergence,
     convolutions on the input shapes of ``example``), in ``modules()`` order."""
+    check_seed("seed", seed)
     shapes = conv_input_shapes(encoder, example)
     gen = torch.Generator().manual_seed(seed)
     return [
@@ -152,6 +154,7 @@ def hsj_distance(
     """Mean and median l2 HopSkipJump distance of encoder + a logistic head refit on the fitting
     images' representations, over its first ``settings.attack_points`` correctly classified
     test points (starting points from the test set); also the refit head's test accuracy."""
+    check_seed("seed", seed)
     encoder = encoder.eval()
     dev = next(encoder.parameters()).device
     x_fit, y_fit, x_test, y_test = (
@@ -193,6 +196,7 @@ def compare(
     generators seeded by ``seed``, so an arm's row does not depend on the arms before it or on
     the global torch generator (bench/spectral_vs_mi.py resumes arm by arm on this). Raises
     ``ValueError`` for an unknown arm or data set or a negative ``spectral_lambda``."""
+    check_seed("seed", seed)
     for arm in arms:
         check_choice("arms", arm, tuple(ARMS))
     check_choice("dataset", settings.dataset, tuple(THREAT_MODELS))

@@ -41,7 +41,7 @@ from robustrep_lite.adversarial.vulnerability import RV_CRITIC, representation_v
 from robustrep_lite.core.paper_numbers import PAPER_TABLE1
 from robustrep_lite.core.results import load_cached, save_cached
 from robustrep_lite.core.runtime import default_device
-from robustrep_lite.core.validation import check_choice, check_int, check_nonnegative
+from robustrep_lite.core.validation import check_choice, check_int, check_nonnegative, check_seed
 from robustrep_lite.experiments.settings import TrainSettings, profile_settings
 from robustrep_lite.training.checkpoint import exclusive_run, load_checkpoint, save_checkpoint
 from robustrep_lite.training.data import load_dataset
@@ -219,6 +219,7 @@ def train_head(
     (:func:`~robustrep_lite.training.checkpoint.exclusive_run`) is held for the whole call, not
     per epoch, so no second run can write the checkpoint between two epochs.
     """
+    check_seed("seed", seed)
     if (x_val is None) != (y_val is None):
         raise ValueError("x_val and y_val must be given together")
     model = nn.Sequential(encoder, head)
@@ -306,6 +307,7 @@ def evaluate_head(
     (``"apgd"`` = APGD-CE + APGD-T, or ``"autoattack"``, Croce & Hein's code; ``seed`` seeds
     it) on the first ``config.strong_size`` points (all by default), where ``pgd_subset``
     repeats PGD-7 for a like-for-like comparison and ``strong_size`` is the number of points."""
+    check_seed("seed", seed)
     model = nn.Sequential(encoder, head).eval()
     pgd = config.pgd
     out = {
@@ -567,6 +569,7 @@ def _heads(
 def new_head(run: EncoderRun, kind: str, classes: int = 10, *, seed: int = 0) -> nn.Module:
     """A fresh Table 1 head (``kind`` ``"linear"`` or ``"mlp"``) for ``run``'s representation,
     initialised from ``seed`` without touching the global RNG, on the encoder's device."""
+    check_seed("seed", seed)
     check_choice("kind", kind, ("linear", "mlp"))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -580,6 +583,7 @@ def fit_linear_head(
 ) -> nn.Module:
     """A linear head (initialised from ``seed``, one output per class of ``data.y_fit``)
     trained normally on ``run``'s frozen encoder with the profile's head settings."""
+    check_seed("seed", seed)
     head = new_head(run, "linear", int(data.y_fit.max()) + 1, seed=seed)
     config = HeadConfig(epochs=s.head_epochs, batch_size=s.batch_size, lr=s.head_lr)
     train_head(run.encoder, head, data.x_fit, data.y_fit, config, seed=seed, progress=progress)
@@ -603,6 +607,7 @@ def encoder_vulnerability(
     searched by the paper's PGD (``settings.pgd_steps`` steps of ``step_size`` in the l_inf
     ball of radius ``eps``) and read out by a refit critic. Keys ``normal_mi``, ``worst_mi``,
     ``rv``, ``rv_stderr`` (nats) and ``held_out_points``."""
+    check_seed("seed", seed)
     s = _train_settings(settings)
     points = x[: s.rv_points]
     critic = replace(RV_CRITIC, steps=s.rv_steps, batch_size=min(64, len(points) // 5), hidden=128)
@@ -644,6 +649,7 @@ def grid_cell(
     validated estimator (:func:`encoder_vulnerability`; keys prefixed ``validated_``), and a
     standard linear head's natural and PGD-7 accuracy at ``eps``. The PGD step is the data
     set's, scaled by ``eps`` / its threat-model eps. Returns (the cell, the encoder)."""
+    check_seed("seed", seed)
     s = _train_settings(settings)
     tm = THREAT_MODELS[check_choice("dataset", dataset, tuple(THREAT_MODELS))]
     step = tm["step_size"] * eps / tm["eps"]
@@ -681,6 +687,7 @@ def beta_eps_grid(
     ``grid_eps_fractions`` x the data set's threat-model eps, on the profile's
     ``grid_train_size`` training images. ``beta = 0`` does not depend on eps: its encoder is
     trained once and evaluated at every eps. Returns a JSON-able dict with ``cells``."""
+    check_seed("seed", seed)
     s = _train_settings(settings)
     sized = dataclasses.replace(s, train_size={**s.train_size, dataset: s.grid_train_size})
     data = prepare_data(dataset, sized)

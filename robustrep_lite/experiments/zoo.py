@@ -35,7 +35,7 @@ from robustrep_lite.adversarial.per_feature import PER_FEATURE_CRITIC, per_featu
 from robustrep_lite.adversarial.search import AttackConfig
 from robustrep_lite.adversarial.vulnerability import RV_CRITIC, representation_vulnerability
 from robustrep_lite.core.runtime import default_device
-from robustrep_lite.core.validation import check_int, check_nonnegative
+from robustrep_lite.core.validation import check_int, check_nonnegative, check_seed
 from robustrep_lite.experiments.settings import ZooModel, ZooSettings
 from robustrep_lite.mi.fit import CriticConfig, split_sizes
 from robustrep_lite.theory.theorems import adversarial_accuracy_upper_bound
@@ -117,6 +117,7 @@ def train_zoo(
     ``settings.adv_pgd_steps`` steps, step ``2.5 eps / steps``, random start (Madry et al.).
     Models train and stay on ``device`` (default: CUDA if available).
     """
+    check_seed("seed", seed)
     dev = torch.device(device) if device is not None else default_device()
     out: dict[ZooModel, nn.Module] = {}
     for i, m in enumerate(settings.models):
@@ -167,6 +168,7 @@ def attacked_accuracy(
     """Accuracy of ``model`` on (x, y): natural, under the paper's PGD-7 (l_inf, step
     ``2.5 eps / 7``, which is the paper's 0.01 at eps = 8/255, no random start) and under
     APGD-CE + APGD-T (Croce & Hein's code), at radius ``eps``."""
+    check_seed("seed", seed)
     check_nonnegative("eps", eps, scalar=True)
     nat = robust_accuracy(model, x, y, NATURAL)
     pgd7 = robust_accuracy(model, x, y, Evaluation(eps=eps, step_size=_attack_step(eps)))
@@ -254,6 +256,7 @@ def logit_vulnerability(
     stopping); 0 trains every critic for ``settings.rv_steps`` steps and reads its final state,
     as the estimator did before it had a validation split (for comparison only).
     """
+    check_seed("seed", seed)
     check_nonnegative("eps", eps, scalar=True)
     critic = rv_critic(settings, validation_fraction)
     attack = AttackConfig(
@@ -302,6 +305,7 @@ def channel_vulnerability(
     spatial map taken as its own representation, on the first ``settings.rv_points`` images.
     Returns arrays of shape (channels,) keyed ``normal_mi, worst_mi, rv, rv_stderr``, and
     ``held_out_points``, the images each value is read on (neither trained nor selected on)."""
+    check_seed("seed", seed)
     if not isinstance(model, BaselineH):
         raise ValueError(f"model must be a BaselineH, got {type(model).__name__}")
     n_channels = model.conv2[0].out_channels

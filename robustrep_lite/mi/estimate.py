@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from robustrep_lite.core.validation import check_finite, check_int
+from robustrep_lite.core.validation import check_finite, check_seed
 from robustrep_lite.mi.bounds import (
     ScoreParts,
     sample_scores,
@@ -192,7 +192,7 @@ def estimate_mi(
     if isinstance(settings.get("critic"), nn.Module):
         critic_module = settings.pop("critic")  # type: ignore[assignment]
     cfg = _config_from(config, settings)
-    check_int("seed", seed, 0)
+    check_seed("seed", seed)
     xt, yt = _as_tensor("x", x), _as_tensor("y", y)
     if xt.shape[0] != yt.shape[0]:
         raise ValueError(

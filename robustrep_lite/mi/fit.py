@@ -39,6 +39,7 @@ from robustrep_lite.core.validation import (
     check_in_range,
     check_int,
     check_positive,
+    check_seed,
 )
 from robustrep_lite.mi.bounds import (
     READOUT_ESTIMATORS,
@@ -339,7 +340,7 @@ def make_critic(cfg: CriticConfig, x_example: Tensor, y_example: Tensor, seed: i
     one of :data:`CRITICS`: ``"auto"`` is resolved by the caller, which fits one critic of each
     of :data:`AUTO_CRITICS` (as :func:`robustrep_lite.mi.estimate.estimate_mi` does).
     ``seed`` must be an integer >= 0 (not a bool or a float), else a ``ValueError``."""
-    check_int("seed", seed, 0)
+    check_seed("seed", seed)
     if cfg.critic == "auto":
         raise ValueError(
             f"cfg.critic='auto' must be resolved first: make one critic per family of "

@@ -16,6 +16,7 @@ from robustrep_lite.core.validation import (
     check_int,
     check_nonnegative,
     check_positive,
+    check_seed,
 )
 
 
@@ -62,7 +63,7 @@ def correlated_gaussians(
     n = check_int("n", n, 1)
     d = check_int("d", d, 1)
     rho = _check_rho(rho)
-    check_int("seed", seed, 0)
+    check_seed("seed", seed)
     cubic = check_bool("cubic", cubic)
     gen = torch.Generator().manual_seed(seed)
     x = torch.randn(n, d, generator=gen)

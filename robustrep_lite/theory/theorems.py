@@ -53,7 +53,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import entr, logit, ndtr
 
-from robustrep_lite.core.validation import check_finite, check_nonnegative
+from robustrep_lite.core.validation import check_finite, check_nonnegative, check_seed
 
 __all__ = [
     "LOG2",
@@ -524,6 +524,8 @@ def sample_gaussian_mixture(
 
     Returns ``x`` of shape ``(n_samples, d)`` and ``y`` of shape ``(n_samples,)`` (values +-1).
     """
+    if seed is not None:
+        check_seed("seed", seed)
     theta_a, cov_a, _ = _check_gaussian_mixture(theta, cov, theta)
     if theta_a.ndim != 1 or cov_a.ndim != 2:
         raise ValueError("theta must have shape (d,) and cov (d, d) to sample")
@@ -544,6 +546,7 @@ def random_parameters(
     ``theta`` and ``w`` standard normal, ``cov = A A^T / d + 0.05 I`` (SPD) with ``A`` standard
     normal, ``eps`` uniform on ``[0, eps_max]``; arrays with leading dimension ``n_points``.
     """
+    check_seed("seed", seed)
     if n_points < 1 or d < 1:
         raise ValueError(f"n_points and d must be positive, got {n_points} and {d}")
     check_nonnegative("eps_max", eps_max, scalar=True)
@@ -617,6 +620,8 @@ def gaussian_mixture_monte_carlo(
     per-sample influence function, so the correlation of its two terms is accounted for.
     ``theta (d,)``, ``cov (d, d)``, ``w (d,)``, scalar ``eps`` and ``p``.
     """
+    if seed is not None:
+        check_seed("seed", seed)
     theta_a, cov_a, w_a = _check_gaussian_mixture(theta, cov, w)
     if theta_a.ndim != 1 or w_a.ndim != 1 or cov_a.ndim != 2:
         raise ValueError("theta, w must have shape (d,) and cov (d, d) for the Monte Carlo")

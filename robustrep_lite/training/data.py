@@ -30,7 +30,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from robustrep_lite.core.validation import check_choice, check_int
+from robustrep_lite.core.validation import check_choice, check_int, check_seed
 
 #: The environment variable that names the data root.
 ENV_VAR = "ROBUSTREP_DATA"
@@ -108,6 +108,7 @@ def load_dataset(
     Raises :class:`DataNotFoundError` (a ``ValueError``) naming the data set, the folder
     searched, the variable to set and the files to place there when nothing can be loaded.
     """
+    check_seed("seed", seed)
     check_choice("name", name, DATASETS)
     check_choice("source", source, SOURCES)
     for arg, size in (("train_size", train_size), ("test_size", test_size)):
@@ -345,6 +346,7 @@ def embedded_color_patterns(n_train: int = 1000, n_test: int = 250, seed: int = 
     can learn it but not perfectly. Deterministic for a given ``seed``. ``n_train`` and
     ``n_test`` are integers >= 1.
     """
+    check_seed("seed", seed)
     check_int("n_train", n_train, 1)
     check_int("n_test", n_test, 1)
     rng = np.random.default_rng(seed)

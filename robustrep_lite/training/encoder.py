@@ -61,6 +61,7 @@ from robustrep_lite.core.validation import (
     check_int,
     check_nonnegative,
     check_positive,
+    check_seed,
 )
 from robustrep_lite.mi import DEFAULT_READOUT, LocalDIMCritic, readout, training_objective
 from robustrep_lite.training import distributed
@@ -486,6 +487,7 @@ def train_encoder(
     the epoch (a checkpoint keeps the last finite epoch). Raises ``ValueError`` for bad images,
     a batch too large for the data, or (from :class:`EncoderConfig`) bad settings.
     """
+    check_seed("seed", seed)
     c = config if config is not None else EncoderConfig()
     started = time.perf_counter()
     if x.ndim != 4 or x.shape[2] != x.shape[3]:

@@ -29,7 +29,7 @@ from torch import Tensor, nn
 from torchvision import models as tv_models
 from torchvision.models.resnet import BasicBlock
 
-from robustrep_lite.core.validation import check_choice
+from robustrep_lite.core.validation import check_choice, check_seed
 
 __all__ = [
     "BaselineH",
@@ -221,6 +221,7 @@ def classifier(
     ``width`` applies to ``baseline_h`` only (see :class:`BaselineH`). Raises ``ValueError`` for
     an unknown name or unsupported input shape.
     """
+    check_seed("seed", seed)
     check_choice("name", name, CLASSIFIERS)
     check_choice("in_channels", in_channels, tuple(_STATS))
     check_choice("image_size", image_size, (28, 32))

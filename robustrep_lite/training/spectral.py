@@ -47,6 +47,7 @@ from robustrep_lite.core.validation import (
     check_finite,
     check_int,
     check_nonnegative,
+    check_seed,
 )
 
 __all__ = [
@@ -298,7 +299,7 @@ class SpectralPenalty:
         layers = list(layers)
         if exact_circular not in (True, False):
             raise ValueError(f"exact_circular must be True or False, got {exact_circular!r}")
-        check_int("seed", seed, 0)
+        check_seed("seed", seed)
         if sync_free not in (None, True, False):
             raise ValueError(f"sync_free must be None, True or False, got {sync_free!r}")
         check_int("max_iter", max_iter, 1)

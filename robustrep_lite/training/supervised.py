@@ -43,6 +43,7 @@ from robustrep_lite.core.validation import (
     check_int,
     check_nonnegative,
     check_positive,
+    check_seed,
 )
 from robustrep_lite.training.checkpoint import exclusive_run, load_checkpoint, save_checkpoint
 
@@ -268,6 +269,7 @@ def train_classifier(
     seconds of this call (``history.stopped_by_budget``). The training images are moved to the
     model's device once, so a step does no host-to-device copy.
     """
+    check_seed("seed", seed)
     started = time.perf_counter()
     _check_xy(x, y)
     c = config
@@ -478,6 +480,7 @@ def robust_accuracy(
     labels that are not classes of the model, a ``batch_size`` below 1, or a model with
     non-finite weights (a diverged model has no accuracy to report).
     """
+    check_seed("seed", seed)
     check_int("batch_size", batch_size, 1)
     _check_xy(x, y)
     check_images("x", x, (0.0, 1.0) if evaluation.attacks else None)
