@@ -35,7 +35,7 @@ from robustrep_lite.adversarial.vulnerability import (
     straight_through_sign,
     worst_case_mi,
 )
-from robustrep_lite.core.results import PartialRun, resume_settings, run_config
+from robustrep_lite.core.results import PartialRun, run_config
 from robustrep_lite.theory import theorems as theory
 from robustrep_lite.theory.measures import empirical_sign_rv, sign_rv_of_points
 
@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    partial = PartialRun(args.out, resume_settings(args), overwrite=args.overwrite)
+    partial = PartialRun.from_arguments(args.out, args)
     if partial.resumed:
         print(f"resuming: {partial.resumed} row(s) done in {partial.path}")
     keys = [(seed, norm, eps) for seed in args.seeds for norm in args.norms for eps in args.eps]

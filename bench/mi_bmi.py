@@ -61,7 +61,6 @@ from robustrep_lite.core.results import (
     PartialRun,
     read_json,
     refuse_overwrite,
-    resume_settings,
     strict_json,
     write_atomic,
 )
@@ -307,11 +306,7 @@ def run(
     with its summary to ``--out``. ``tasks`` maps task ids to benchmark-mi tasks
     (``bmi.benchmark.BENCHMARK_TASKS``)."""
     os.environ.setdefault("GLIBC_TUNABLES", MALLOC_TUNABLES)
-    partial = PartialRun(
-        args.out,
-        {**resume_settings(args), "glibc_tunables": os.environ["GLIBC_TUNABLES"]},
-        overwrite=args.overwrite,
-    )
+    partial = PartialRun.from_arguments(args.out, args, glibc_tunables=os.environ["GLIBC_TUNABLES"])
     if partial.resumed:
         print(f"resuming: {partial.resumed} task-seed run(s) done in {partial.path}")
     record: dict[str, Any] = {

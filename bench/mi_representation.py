@@ -32,7 +32,7 @@ import torch
 from scipy.optimize import brentq
 from scipy.stats import norm
 
-from robustrep_lite.core.results import PartialRun, resume_settings, run_config
+from robustrep_lite.core.results import PartialRun, run_config
 from robustrep_lite.mi import estimate_mi, linear_gaussian_mi
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> dict:
         "--overwrite", action="store_true", help="replace an existing --out (another run's result)"
     )
     args = p.parse_args(argv)
-    partial = PartialRun(args.out, resume_settings(args), overwrite=args.overwrite)
+    partial = PartialRun.from_arguments(args.out, args)
     torch.set_num_threads(args.threads)
     if partial.resumed:
         print(f"resuming: {partial.resumed} estimate(s) done in {partial.path}", flush=True)

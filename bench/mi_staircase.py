@@ -39,7 +39,6 @@ from robustrep_lite.core.results import (
     merged_provenance,
     portable_path,
     refuse_overwrite,
-    resume_settings,
     run_config,
     save_result,
 )
@@ -301,7 +300,7 @@ def main(argv: list[str] | None = None) -> dict:
     config = staircase_config(args)
     torch.set_num_threads(args.threads)
     out = args.out or ROOT / "bench" / "results" / f"mi_staircase_{args.critic}.json"
-    partial = PartialRun(out, resume_settings(args), overwrite=args.overwrite)
+    partial = PartialRun.from_arguments(out, args)
     if partial.resumed:
         print(f"resuming: {partial.resumed} critic run(s) done in {partial.path}", flush=True)
 

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from robustrep_lite.book.mi_figures import SWEEP_D2_TARGET, SWEEP_TARGETS
-from robustrep_lite.core.results import PartialRun, resume_settings, run_config
+from robustrep_lite.core.results import PartialRun, run_config
 from robustrep_lite.core.runtime import provenance
 from robustrep_lite.mi import (
     DEFAULT_READOUT,
@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
-    partial = PartialRun(args.out, resume_settings(args), overwrite=args.overwrite)
+    partial = PartialRun.from_arguments(args.out, args)
     if partial.resumed:
         print(f"resuming: {partial.resumed} row(s) done in {partial.path}")
 

@@ -33,7 +33,6 @@ from robustrep_lite.core.results import (
     merged_provenance,
     portable_path,
     refuse_overwrite,
-    resume_settings,
     run_config,
     save_result,
 )
@@ -233,7 +232,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     torch.set_num_threads(args.threads)
     mist_version = torch_mist_version()
-    partial = PartialRun(args.out, resume_settings(args), overwrite=args.overwrite)
+    partial = PartialRun.from_arguments(args.out, args)
     if partial.resumed:
         print(f"resuming: {partial.resumed} run(s) done in {partial.path}", flush=True)
     res: dict[str, dict[str, list]] = {}

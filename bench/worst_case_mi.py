@@ -39,7 +39,7 @@ import torch
 from torch import nn
 
 from robustrep_lite.adversarial.attacks import PGDConfig, pgd
-from robustrep_lite.core.results import PartialRun, resume_settings, run_config
+from robustrep_lite.core.results import PartialRun, run_config
 from robustrep_lite.core.runtime import describe_device
 from robustrep_lite.mi import LocalDIMCritic, readout, training_objective
 from robustrep_lite.training.models import BaselineH
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> dict:
         "--overwrite", action="store_true", help="replace an existing --out (another run's result)"
     )
     args = ap.parse_args(argv)
-    partial = PartialRun(args.out, resume_settings(args), overwrite=args.overwrite)
+    partial = PartialRun.from_arguments(args.out, args)
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     torch.manual_seed(0)

@@ -32,7 +32,7 @@ from pathlib import Path
 import torch
 
 from robustrep_lite.adversarial.search import SEARCHES
-from robustrep_lite.core.results import PartialRun, resume_settings
+from robustrep_lite.core.results import PartialRun
 from robustrep_lite.core.runtime import default_device, provenance, seed_everything
 from robustrep_lite.experiments.settings import PROFILE_NAMES, profile_settings
 from robustrep_lite.experiments.zoo import (
@@ -71,9 +71,7 @@ def main(argv: list[str] | None = None) -> dict:
     seed_everything(args.seed)
     profile = profile_settings(args.profile)
     settings = profile.zoo
-    partial = PartialRun(
-        args.out, {**resume_settings(args), "profile": profile.name}, overwrite=args.overwrite
-    )
+    partial = PartialRun.from_arguments(args.out, args, profile=profile.name)
     data = {
         name: load_dataset(
             name,
