@@ -157,8 +157,6 @@ WITHOUT_COMMIT = {
     "mi_staircase_joint.json": "the joint-critic staircase, 1.8 h",
     "mi_staircase_separable_nwj_seeds3-5.json": "three more seeds of NWJ's staircase",
     "mi_torch_mist_compare.json": "both libraries' staircase, a join of three runs, 50-70 min",
-    "vulnerability_gaussian_steps500.json": "an older version of the estimator, kept as history",
-    "vulnerability_gaussian_steps4500.json": "an older version of the estimator, kept as history",
 }
 
 
