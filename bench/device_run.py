@@ -18,7 +18,9 @@ keeps what finished; a stage that fails is recorded with its error and the next 
 3. ``step``: ``bench/train_step.py`` -- the faithful (``paper``), ``fast`` and ``fast_fp16``
    modes in the same run, their speed ratios and the share of the device's dense peak;
 4. ``table1``: :func:`robustrep_lite.experiments.table1.table1` on CIFAR-10, one seed, the ``gpu``
-   settings with the encoder budget shrunk to fit what is left (``DIR/table1_gpu.json``);
+   settings with the encoder budget shrunk to fit what is left (``DIR/table1_gpu.json``), and
+   how many of PGD's input gradients vanish in bf16 and fp16 for the two *trained* encoders on
+   128 test images (``half_gradients_trained``: whether fp16 underflows later in training);
 5. ``zoo``: train the ``gpu`` zoo (budget per model shrunk likewise), then the attacked accuracy
    and logit-layer vulnerability of each model while time is left (``DIR/zoo_gpu.json``,
    written after each model; those not reached are listed as ``skipped``).
@@ -63,6 +65,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import Tensor, nn
 
 from robustrep_lite.adversarial.per_feature import PER_FEATURE_CRITIC, per_feature_vulnerability
 from robustrep_lite.adversarial.search import AttackConfig
@@ -90,6 +93,7 @@ from robustrep_lite.training.encoder import (
     EncoderConfig,
     EncoderTrainer,
     autocast_dtype,
+    load_encoder,
     train_encoder,
 )
 from robustrep_lite.training.models import BaselineH
@@ -210,35 +214,45 @@ def smoke_steps(plan: RunPlan) -> dict[str, Any]:
     return out
 
 
-def smoke_half_gradients(plan: RunPlan) -> dict[str, Any]:
+def half_gradients(encoder: nn.Module, critic: nn.Module, x: Tensor) -> dict[str, Any]:
     """PGD's input gradients under autocast are not loss-scaled (the gradient scaler serves the
     weights' step only): per half type, the share of the gradient of the DV bound (the quantity
-    PGD lowers in objective (5.2)) with respect to the pixels that is exactly 0 -- a pixel the
-    sign step cannot move, as fp16 underflows below 6e-8 -- and its sign agreement with fp32,
-    for the same networks (initialised, eval mode) and batch: the paper's sizes on CUDA, the
-    smoke's small networks under CPU autocast. A measurement, not a pass/fail check."""
+    PGD lowers in objective (5.2)) with respect to the pixels ``x`` that is exactly 0 -- a pixel
+    the sign step cannot move, as fp16 underflows below 6e-8 -- its sign agreement with fp32,
+    and its median magnitude, for ``encoder`` and ``critic`` as they are (eval mode, on ``x``'s
+    device). A measurement, not a pass/fail check."""
+    device = x.device
+    grads = {}
+    for name, dtype in (("fp32", None), ("bf16", torch.bfloat16), ("fp16", torch.float16)):
+        xa = x.clone().requires_grad_(True)
+        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+            scores = critic(xa, encoder(xa)).float()
+        (grads[name],) = torch.autograd.grad(readout("dv", scores), xa)
+    reference = grads["fp32"].sign()
+    out = {
+        name: {
+            "zero_share": float((g == 0).float().mean()),
+            "sign_agreement": float((g.sign() == reference).float().mean()),
+            "median_abs": float(g.abs().median()),
+        }
+        for name, g in grads.items()
+    }
+    _finite(*(v for row in out.values() for v in row.values()))
+    return out
+
+
+def smoke_half_gradients(plan: RunPlan) -> dict[str, Any]:
+    """:func:`half_gradients` at initialisation on a random batch: the paper's sizes on CUDA,
+    the smoke's small networks under CPU autocast (the Table 1 stage measures the trained
+    encoders)."""
     cuda = plan.device.type == "cuda"
     width, units, n = (1.0, 2048, 128) if cuda else (0.25, 32, 32)
     torch.manual_seed(0)
     enc = BaselineH(3, 32, 64, width).to(plan.device).eval()
     critic = LocalDIMCritic(3, 64, units=units).to(plan.device).eval()
     x = torch.rand(n, 3, 32, 32, device=plan.device)
-    grads = {}
-    for name, dtype in (("fp32", None), ("bf16", torch.bfloat16), ("fp16", torch.float16)):
-        xa = x.clone().requires_grad_(True)
-        with torch.autocast(plan.device.type, dtype=dtype, enabled=dtype is not None):
-            scores = critic(xa, enc(xa)).float()
-        (grads[name],) = torch.autograd.grad(readout("dv", scores), xa)
-    reference = grads["fp32"].sign()
-    out: dict[str, Any] = {"networks": {"width": width, "critic_units": units, "batch": n}}
-    for name, g in grads.items():
-        out[name] = {
-            "zero_share": float((g == 0).float().mean()),
-            "sign_agreement": float((g.sign() == reference).float().mean()),
-            "median_abs": float(g.abs().median()),
-        }
-    _finite(*(v for k, r in out.items() if k != "networks" for v in r.values()))
-    return out
+    networks = {"width": width, "critic_units": units, "batch": n}
+    return {"networks": networks, **half_gradients(enc, critic, x)}
 
 
 def _synchronising_calls(plan: RunPlan, run: Callable[[], Any]) -> list[str]:
@@ -522,7 +536,7 @@ def experiment_settings(plan: RunPlan) -> tuple[TrainSettings, ZooSettings]:
 def table1_run(plan: RunPlan, out: Path, deadline: float) -> dict[str, Any]:
     """Table 1, one seed, the plan's profile; in the gpu profile the two encoders together get
     at most a third of the time left, a sixth each (the heads, attacks and zoo take the rest)."""
-    from robustrep_lite.experiments.table1 import table1
+    from robustrep_lite.experiments.table1 import prepare_data, table1
 
     s = experiment_settings(plan)[0]
     if s.encoder_budget_s is not None:
@@ -531,12 +545,18 @@ def table1_run(plan: RunPlan, out: Path, deadline: float) -> dict[str, Any]:
     dataset = "cifar10"
     with tempfile.TemporaryDirectory() as tmp:
         result = table1(dataset, s, seeds=1, checkpoint_dir=tmp, device=plan.device, progress=False)
+        x = prepare_data(dataset, s).x_test[:128].to(plan.device)
+        trained = {}
+        for encoder in result["encoders"]:
+            run = load_encoder(encoder["checkpoint"], encoder["config"], device=plan.device)
+            trained[encoder["representation"]] = half_gradients(run.encoder, run.critic, x)
     record = {
         "profile": plan.profile,
         "provenance": provenance(plan.profile, result["data"], plan.device, 0),
         "settings": dataclasses.asdict(s),
         "wall_s": result["wall_s"],
         "result": result,
+        "half_gradients_trained": {"batch": len(x), **trained},
     }
     save_result(record, out / "table1_gpu.json")
     cells = {

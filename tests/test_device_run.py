@@ -72,6 +72,11 @@ def test_dry_run_runs_every_stage_and_writes_every_file(tmp_path: Path) -> None:
     assert zoo["rows"] and all("rv_refit" in row for row in zoo["rows"])
     # what Chapters 5 and 6 show of the stored files, once copied to bench/results/device/
     table = json.loads((tmp_path / "table1_gpu.json").read_text())
+    trained = table["half_gradients_trained"]  # the trained encoders' PGD gradients in fp16
+    assert set(trained) == {"batch", "standard", "worst_case"} and trained["batch"] > 0
+    for rep in ("standard", "worst_case"):
+        assert trained[rep]["fp32"]["sign_agreement"] == 1.0
+        assert 0 <= trained[rep]["fp16"]["zero_share"] <= 1
     label = "gpu at quick sizes"  # the gpu profile's method at the quick profile's sizes
     for record in (zoo, table):
         assert record["profile"] == label and record["provenance"]["profile"] == label
