@@ -33,6 +33,7 @@ import torch
 
 from robustrep_lite.core.results import read_json, save_result, strict_json
 from robustrep_lite.core.runtime import default_device, provenance
+from robustrep_lite.core.validation import check_seed
 from robustrep_lite.experiments.settings import PROFILE_NAMES, profile_settings
 from robustrep_lite.experiments.table1 import (
     encoder_config,
@@ -76,6 +77,15 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _seed(text: str) -> int:
+    try:
+        return check_seed("seed", int(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be an integer in [0, 2**32 - 1], got {text!r}"
+        ) from None
+
+
 def _device(text: str) -> str:
     try:
         torch.device(text)
@@ -102,7 +112,7 @@ def _common(
     profile: str = "default: $ROBUSTREP_PROFILE, else quick on CI, gpu with CUDA, else cpu",
 ) -> None:
     p.add_argument("--profile", choices=PROFILE_NAMES, help=profile)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_seed, default=0)
     p.add_argument(
         "--device", type=_device, help="cpu, cuda, cuda:1, ... (default: CUDA if available)"
     )

@@ -187,6 +187,9 @@ def test_encoder_head_evaluate_pipeline_writes_results_with_provenance(
         ["--train-size", "0"],
         ["--batch-size", "two"],
         ["--micro-batches", "0"],
+        ["--seed", "-1"],
+        ["--seed", str(2**32)],
+        ["--seed", "1.5"],
     ],
 )
 def test_bad_arguments_are_refused(bad: list[str], capsys: pytest.CaptureFixture[str]) -> None:
