@@ -447,7 +447,10 @@ def test_sweep_facts_follow_the_records() -> None:
 
 def test_peer_facts() -> None:
     def run(means: list[float], wall: float) -> list[dict]:
-        levels = [{"mi": mi, "mean": m} for mi, m in zip([2.0, 8.0], means, strict=True)]
+        levels = [
+            {"mi": mi, "mean": m, "var": abs(m - mi)}
+            for mi, m in zip([2.0, 8.0], means, strict=True)
+        ]
         return [{"levels": levels, "wall_s": wall}]
 
     results = {
@@ -456,11 +459,21 @@ def test_peer_facts() -> None:
             ("infonce", [1.0, 3.0], [1.002, 3.0], 20.0),
             ("dv", [1.0, 5.0], [1.1, 7.0], 15.0),
             ("nwj", [1.0, 5.0], [0.8, 5.0], 30.0),
-            ("mine", [1.0, 5.0], [1.0, 5.0], 12.0),
+            ("mine", [1.0, 5.0], [1.0, 6.0], 12.0),
+            ("smile_5", [2.0, 8.1], [1.9, 6.5], 20.0),
+            ("js_nwj", [2.0, -40.0], [2.0, 7.0], 20.0),
         ]
     }
     peer = {"torch_mist": "0.2.17", "config": {"seeds": 1}, "results": results}
     facts = mf.peer_facts(peer)
+    assert facts["top_mi"] == 8.0 and facts["parts"] == 1
+    assert (facts["smile_ours"], facts["smile_theirs"]) == (8.1, 6.5)
+    assert (facts["mine_ours"], facts["mine_theirs"]) == (5.0, 6.0)
+    assert facts["mine_ends"] == "closer to"
+    assert (facts["js_var_ours"], facts["js_var_theirs"]) == (48.0, 1.0)
+    results["mine"]["torch-mist"][0]["levels"][-1]["mean"] = 11.5
+    assert mf.peer_facts(peer)["mine_ends"] == "no closer to"
+    assert mf.peer_facts({**peer, "merged_from": ["a", "b", "c"]})["parts"] == 3
     assert facts["infonce_diff"] == pytest.approx(0.002)
     assert facts["low_diff"] == pytest.approx(0.2)  # the level at 8 nats lies above 6
     assert facts["mist_version"] == "0.2.17" and facts["seeds"] == 1
@@ -468,6 +481,8 @@ def test_peer_facts() -> None:
     assert (facts["speedup_min"], facts["speedup_max"]) == (1.2, 3.0)
     results["mine"]["torch-mist"][0]["wall_s"] = 5.0
     assert mf.peer_facts(peer)["faster"] == "ours was not faster for every estimator"
+    del results["js_nwj"], results["smile_5"]  # a record of fewer estimators says less
+    assert not {"js_var_ours", "smile_ours"} & set(mf.peer_facts(peer))
 
 
 def test_gaussian_mi_widget_shows_the_estimate_beside_the_truth() -> None:
@@ -508,4 +523,9 @@ def test_stored_records_lay_out() -> None:
     rep = mf.representation_facts(load_stored(mf.REPRESENTATION_RESULT))
     assert rep["agree"].startswith("all 4 estimators read within 0.1 nats")
     assert rep["top_best"] < rep["top_truth"]  # every read-out is a lower bound there
-    assert mf.peer_facts(load_stored(mf.TORCH_MIST_RESULT))["infonce_diff"] < 0.01
+    peer = mf.peer_facts(load_stored(mf.TORCH_MIST_RESULT))
+    assert peer["infonce_diff"] < 0.01
+    # what Chapter 4's words around the glued numbers say: torch-mist's SMILE "falls behind"
+    # at the top level, and its JS-trained critic's NWJ read-out varies far less than ours
+    assert peer["smile_theirs"] < peer["smile_ours"] - 1
+    assert peer["js_var_theirs"] < peer["js_var_ours"] / 10

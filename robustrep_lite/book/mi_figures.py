@@ -914,7 +914,10 @@ def peer_facts(record: Record, low_level: float = 6.0) -> dict[str, Any]:
     level means between the libraries, the same for DV, NWJ and MINE at levels up to
     ``low_level``, torch-mist's version, the number of seeds, whether ours
     was faster for every estimator (Markdown), and the smallest and largest ratio of
-    torch-mist's wall time to ours."""
+    torch-mist's wall time to ours; at the top level (``top_mi``) both libraries' SMILE and
+    MINE means, whether torch-mist's MINE ends closer to the truth (``mine_ends``: "closer to"
+    or "no closer to"), and, where both ran ``js_nwj``, the largest per-level variance of its
+    NWJ read-out on each side; ``parts``: how many runs the record joins."""
     results = record["results"]
     ours = {n: b["robustrep_lite"][0] for n, b in results.items()}
     theirs = {n: b["torch-mist"][0] for n, b in results.items()}
@@ -935,7 +938,22 @@ def peer_facts(record: Record, low_level: float = 6.0) -> dict[str, Any]:
         if min(ratios) > 1
         else ("ours was not faster for every estimator")
     )
+    top = {n: (ours[n]["levels"][-1]["mean"], theirs[n]["levels"][-1]["mean"]) for n in results}
+    top_mi = float(ours["infonce"]["levels"][-1]["mi"])
+    tops: dict[str, Any] = {"top_mi": top_mi}
+    for name in ("smile_5", "mine"):
+        if name in results:
+            key = name.removesuffix("_5")
+            tops[f"{key}_ours"], tops[f"{key}_theirs"] = map(float, top[name])
+    if "mine" in results:
+        closer = abs(top["mine"][1] - top_mi) < abs(top["mine"][0] - top_mi)
+        tops["mine_ends"] = "closer to" if closer else "no closer to"
+    if "js_nwj" in results:
+        tops["js_var_ours"] = max(float(lv["var"]) for lv in ours["js_nwj"]["levels"])
+        tops["js_var_theirs"] = max(float(lv["var"]) for lv in theirs["js_nwj"]["levels"])
     return {
+        **tops,
+        "parts": len(record.get("merged_from") or [record]),
         "infonce_diff": float(diff),
         "low_diff": float(low_diff),
         "mist_version": str(record["torch_mist"]),
