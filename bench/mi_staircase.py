@@ -432,6 +432,7 @@ def merge(files: list[Path], out: Path | None, overwrite: bool = False) -> dict:
         curves.update(r["curves_seed0"]["values"])
     cfg["estimators"] = [k for k in ESTIMATORS if k in results]
     cfg["merged_from"] = [portable_path(f) for f in files]
+    cfg["out"], cfg["merge"] = portable_path(out), cfg["merged_from"]  # the merge's, not a part's
     args = argparse.Namespace(**cfg)
     print(f"merged {', '.join(str(f) for f in files)}")
     targets = report(results, args)

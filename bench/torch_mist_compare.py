@@ -186,7 +186,12 @@ def merge(args: argparse.Namespace) -> dict:
     res: dict = {}
     for r in records:
         res.update(r["results"])
-    config = {**records[0]["config"], "estimators": [k for k in COMPARED if k in res]}
+    config = {
+        **records[0]["config"],
+        "estimators": [k for k in COMPARED if k in res],
+        "out": portable_path(args.out),  # the merge's, not the first part's
+        "merge": [portable_path(f) for f in args.merge],
+    }
     report(res, argparse.Namespace(**config), records[0]["torch_mist"], records[0]["torch"])
     record = {
         "benchmark": "B1 staircase: robustrep_lite vs torch-mist",

@@ -782,6 +782,7 @@ def test_mi_staircase_merge_of_split_runs_equals_one_run_and_keeps_their_commit(
     timings = {"wall_s_per_seed", "wall_s_mean"}
     assert strict_json(_without(merged["results"], timings)) == _without(whole["results"], timings)
     assert merged["config"]["estimators"] == ["dv", "nwj", "smile_5"]
+    assert merged["config"]["out"] == "merged.json" and merged["config"]["merge"] == ["a", "b"]
     assert merged["provenance"]["git_commit"] == "abc1234"
     assert [p["file"] for p in merged["provenance"]["parts"]] == ["a", "b"]
     _at_commit(monkeypatch, "def5678")
@@ -822,4 +823,5 @@ def test_torch_mist_compare_merge_records_the_runs_versions_not_the_merger_s(
         list(merged["results"]) == ["nwj", "dv"] and merged["wall_s"] == a["wall_s"] + b["wall_s"]
     )
     assert merged["config"]["estimators"] == ["nwj", "dv"]
+    assert merged["config"]["out"] == "m.json" and merged["config"]["merge"] == ["a.json", "b.json"]
     assert merged["provenance"]["git_commit"] == "abc1234"

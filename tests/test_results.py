@@ -151,15 +151,6 @@ def test_save_result_stamps_a_record_without_provenance(tmp_path) -> None:
     assert json.loads(path.read_text())["provenance"] == own["provenance"]  # kept as given
 
 
-#: Stored results made before every record carried the commit that produced it, with why they
-#: were not re-run (long runs, or history); every other stored record must name a clean commit.
-WITHOUT_COMMIT = {
-    "mi_staircase_joint.json": "the joint-critic staircase, 1.8 h",
-    "mi_staircase_separable_nwj_seeds3-5.json": "three more seeds of NWJ's staircase",
-    "mi_torch_mist_compare.json": "both libraries' staircase, a join of three runs, 50-70 min",
-}
-
-
 def _commits(record: dict) -> list[str | None]:
     """The commit(s) a stored record names: its provenance's, and for a record of runs
     (bench/train_step.py, one run per device, each kept from the run that made it) each run's
@@ -177,7 +168,7 @@ def test_every_stored_result_names_the_clean_commit_that_produced_it() -> None:
     }
     assert len(found) > 20
     missing = {name for name, commits in found.items() if None in commits}
-    assert missing == set(WITHOUT_COMMIT)
+    assert missing == set()
     dirty = {name: c for name, c in found.items() if any("modified" in str(x) for x in c)}
     assert dirty == {}
 
