@@ -261,6 +261,12 @@ def test_staircase_facts_compute_the_verdicts() -> None:
     spread = mf.staircase_facts(_facts_stair([1.0, 3.0], [0.1, 0.1]), target=0.25)
     assert spread["verdict"] == "outside the 0.25-nat target"  # mean 2.0 vs 2.56
     assert spread["resolves"] == "the target is finer than this statistic can resolve"
+    # the gap against its noise: ours se^2 = sd^2 / 2 seeds, the reference's sd^2 / 2
+    assert facts["gap_se"] == pytest.approx(0.06 / sd)
+    assert facts["gap_noise"] == "within what the seed-to-seed spread explains"
+    far = mf.staircase_facts(_facts_stair([3.3, 3.5], [0.1, 0.1]), target=0.25)  # 0.84 off
+    assert far["gap_se"] == pytest.approx(0.84 / float(np.std([3.3, 3.5], ddof=1)))
+    assert far["gap_noise"] == "more than the seed-to-seed spread explains"
 
 
 def test_smile_staircase_facts_compare_the_clips() -> None:

@@ -688,8 +688,11 @@ def staircase_facts(
     ``more_seeds`` add seeds of ``name``): the top-level means of MINE and ``name``, their gap to
     the reference and the reference's value, the seed-to-seed sd of ``name`` over all runs and
     the standard error it implies for a mean of ``record``'s seeds, and a Markdown verdict on
-    the ``target`` (nats) and whether that target is finer than two such standard errors. What
-    the page says about SMILE is in :func:`smile_staircase_facts`."""
+    the ``target`` (nats) and whether that target is finer than two such standard errors; the
+    gap in combined standard errors (``gap_se``: the reference, a mean of 2 seeds, taken to
+    spread from seed to seed as ours does) and whether that spread explains it (``gap_noise``,
+    Markdown: up to 2 combined standard errors). What the page says about SMILE is in
+    :func:`smile_staircase_facts`."""
     values = per_seed_means([record, *more_seeds], name)
     seeds = int(record["seeds"])
     sd = float(np.std(values, ddof=1))
@@ -704,7 +707,11 @@ def staircase_facts(
         if target < 2 * se
         else "the target is coarser than two such standard errors"
     )
+    gap_se = gap / math.sqrt(se**2 + sd**2 / 2)
+    noise = "within what" if gap_se <= 2 else "more than"
     return {
+        "gap_se": gap_se,
+        "gap_noise": f"{noise} the seed-to-seed spread explains",
         "mine_top": _top(record, "mine"),
         "nwj_top": mean,
         "top_level": float(record["truth_nats"][-1]),
