@@ -172,11 +172,12 @@ def merge(args: argparse.Namespace) -> dict:
     share their settings, library versions and commit (:func:`merged_provenance`); the
     versions recorded are the runs' own, not those of the process that merges."""
     records = [json.loads(f.read_text()) for f in args.merge]
-    versions = [("torch", r.get("torch"), "torch_mist", r.get("torch_mist")) for r in records]
-    settings = ("seeds", "steps_per_level", "levels", "last", "d", "batch_size", "lr")
-    if len(set(versions)) > 1:
-        raise SystemExit(f"cannot merge: the runs differ in library versions ({set(versions)})")
-    for key in settings:
+    versions = {(r.get("torch"), r.get("torch_mist")) for r in records}
+    if len(versions) > 1:
+        raise SystemExit(
+            f"cannot merge: the runs differ in library versions (torch, torch-mist: {versions})"
+        )
+    for key in ("seeds", "steps_per_level", "levels", "last", "d", "batch_size", "lr"):
         if len({json.dumps(r["config"].get(key)) for r in records}) > 1:
             raise SystemExit(f"cannot merge: the runs differ in {key}")
     try:
